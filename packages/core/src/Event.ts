@@ -1,0 +1,99 @@
+/**
+ * The escalation contract: what core says at each transition of a run, and the service a
+ * reporter implements to deliver it. Core mints each event's id, so a reporter that retries
+ * or spools it keeps the id and consumers can deduplicate.
+ *
+ * The wire envelope (CloudEvents) belongs to the reporter; this is the payload.
+ */
+import { Context, Effect, Layer, Schema } from "effect"
+
+/** Version of the payload schema; bump on any incompatible change. */
+export const schemaVersion = "1.0"
+
+export const EventType = Schema.Literals([
+  "batch.started",
+  "batch.succeeded",
+  "batch.failed",
+  "batch.aborted",
+  "batch.crashed",
+  "rule.started",
+  "rule.succeeded",
+  "rule.failed"
+])
+export type EventType = typeof EventType.Type
+
+/** Terminal event types: exactly one of these ends every run. */
+export const terminalTypes: ReadonlyArray<EventType> = [
+  "batch.succeeded",
+  "batch.failed",
+  "batch.aborted",
+  "batch.crashed"
+]
+
+export const FailureCategory = Schema.Literals(["capturable", "system", "rejected", "interrupted"])
+export type FailureCategory = typeof FailureCategory.Type
+
+/** A failure as L2 and the dashboards see it. */
+export const FailurePayload = Schema.Struct({
+  category: FailureCategory,
+  /** Stable code: Spark's errorClass where there is one, else ours (e.g. EXPECTATION_FAILED). */
+  code: Schema.String,
+  sqlState: Schema.optionalKey(Schema.String),
+  message: Schema.String,
+  /** The engine's own detail, bounded in size by the producer. */
+  engineDetail: Schema.optionalKey(Schema.String),
+  /** Whether a rerun without a code or config change may succeed. */
+  restartMayHelp: Schema.Boolean
+})
+export type FailurePayload = typeof FailurePayload.Type
+
+export const Event = Schema.Struct({
+  /** Unique per event (UUID); the CloudEvents id. */
+  id: Schema.String,
+  type: EventType,
+  /** ISO-8601 instant of the transition. */
+  time: Schema.String,
+  batch: Schema.String,
+  runId: Schema.String,
+  host: Schema.String,
+  pid: Schema.Number,
+  /** Batch parameters as given (secrets are never parameters; see the batch file reference). */
+  parameters: Schema.Record(Schema.String, Schema.String),
+  ruleId: Schema.optionalKey(Schema.String),
+  ruleKind: Schema.optionalKey(Schema.String),
+  attempt: Schema.optionalKey(Schema.Number),
+  failure: Schema.optionalKey(FailurePayload),
+  /** The run's JSON log file, so an operator knows where to look. */
+  logFile: Schema.optionalKey(Schema.String),
+  /** On batch terminal events: the process exit code. */
+  exitCode: Schema.optionalKey(Schema.Number),
+  /** Rule or batch duration so far, in milliseconds. */
+  durationMs: Schema.optionalKey(Schema.Number)
+})
+export type Event = typeof Event.Type
+
+/**
+ * Delivers events. `publish` never fails: a reporter that cannot deliver spools the event
+ * and logs it, because a failure to escalate must never change or hide the batch's outcome.
+ * `flush` waits (within the reporter's own deadline) until what was published is delivered
+ * or spooled.
+ */
+export class EventSink extends Context.Service<
+  EventSink,
+  {
+    readonly publish: (event: Event) => Effect.Effect<void>
+    readonly flush: Effect.Effect<void>
+  }
+>()("@spark-etl/core/EventSink") {}
+
+/** A sink that keeps events in memory, for tests and dry runs. */
+export const memory = (): { readonly events: Array<Event>; readonly layer: Layer.Layer<EventSink> } => {
+  const events: Array<Event> = []
+  return {
+    events,
+    layer: Layer.succeed(EventSink, {
+      publish: (event) => Effect.sync(() => void events.push(event)),
+      flush: Effect.void
+    })
+  }
+}

@@ -1,0 +1,2 @@
+export * as Event from "./Event.js"
+export * from "./ExitCode.js"

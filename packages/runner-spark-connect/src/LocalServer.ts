@@ -1,0 +1,219 @@
+/**
+ * The embedded default: a Spark Connect server as a child JVM, started from jars that Maven
+ * fetched into the cache, ready only once a real RPC answers, and stopped when its scope
+ * closes. The JVM runs under libexec/tether.sh, so it also ends when this process dies.
+ */
+import { Data, Duration, Effect, Schedule, Scope } from "effect"
+import { ChildProcess } from "effect/process"
+import type { ChildProcessSpawner } from "effect/process"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as Maven from "./Maven.js"
+import * as Probe from "./internal/Probe.js"
+
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+
+/** The Spark version whose protocol stubs this package was generated from. */
+export const defaultSparkVersion = "4.2.0"
+
+export class LocalServerError extends Data.TaggedError("LocalServerError")<{
+  readonly message: string
+  readonly logFile?: string | undefined
+  readonly logTail?: string | undefined
+}> {}
+
+export interface Options {
+  /** Spark version to fetch and run; default {@link defaultSparkVersion}. */
+  readonly sparkVersion?: string
+  /** Spark master, e.g. `local[2]`; default `local[*]`. */
+  readonly master?: string
+  /** gRPC port on 127.0.0.1; 0 or absent picks a free one. */
+  readonly port?: number
+  /** Own folder for warehouse, scratch space and the log. */
+  readonly dataDir: string
+  /** JVM heap, e.g. `2g`; default `2g`. */
+  readonly heap?: string
+  /** How long the server may take to answer its first RPC; default 180 s. */
+  readonly startTimeout?: Duration.Input
+  /** Whether to serve Spark's web UI (port picked freely); default false. */
+  readonly ui?: boolean
+  /** Extra Spark settings, passed as `-Dspark.*` system properties. */
+  readonly conf?: Readonly<Record<string, string>>
+}
+
+export interface LocalServer {
+  /** Connection string for clients: `sc://127.0.0.1:<port>`. */
+  readonly remote: string
+  readonly port: number
+  readonly pid: number
+  readonly logFile: string
+  readonly dataDir: string
+  readonly sparkVersion: string
+}
+
+// spark-submit adds these for Spark 4 on Java 17; a plain `java` launch must add them itself.
+const moduleFlags = [
+  "java.base/java.lang",
+  "java.base/java.lang.invoke",
+  "java.base/java.lang.reflect",
+  "java.base/java.io",
+  "java.base/java.net",
+  "java.base/java.nio",
+  "java.base/java.util",
+  "java.base/java.util.concurrent",
+  "java.base/java.util.concurrent.atomic",
+  "java.base/jdk.internal.ref",
+  "java.base/sun.nio.ch",
+  "java.base/sun.nio.cs",
+  "java.base/sun.security.action",
+  "java.base/sun.util.calendar",
+  "java.security.jgss/sun.security.krb5"
+].map((pkg) => `--add-opens=${pkg}=ALL-UNNAMED`)
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export const freePort: Effect.Effect<number> = Effect.callback<number>((resume) => {
+  const server = net.createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : 0
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+/** Fetches (once) and returns the folder of the Spark Connect server's jars. */
+export const resolveJars = (
+  sparkVersion: string
+): Effect.Effect<string, Maven.MavenError, ChildProcessSpawner.ChildProcessSpawner> =>
+  Maven.copyDependencies({
+    pom: path.join(packageRoot, "maven", "pom.xml"),
+    outputDir: path.join(Maven.cacheRoot(), `spark-${sparkVersion}`, "jars"),
+    properties: { "spark.version": sparkVersion }
+  })
+
+const tail = (file: string, bytes = 3000): string => {
+  try {
+    const text = fs.readFileSync(file, "utf8")
+    return text.slice(-bytes)
+  } catch {
+    return ""
+  }
+}
+
+/**
+ * Starts a Spark Connect server and waits until it answers; the server stops when the
+ * scope closes.
+ *
+ * @example
+ * const server = yield* LocalServer.start({ dataDir: "/tmp/spark", master: "local[2]" })
+ * // server.remote === "sc://127.0.0.1:41234"
+ */
+export const start = (
+  options: Options
+): Effect.Effect<LocalServer, LocalServerError, Scope.Scope | ChildProcessSpawner.ChildProcessSpawner> =>
+  Effect.gen(function* () {
+    const sparkVersion = options.sparkVersion ?? defaultSparkVersion
+    const jars = yield* resolveJars(sparkVersion).pipe(
+      Effect.mapError(
+        (e) =>
+          new LocalServerError({
+            message: `cannot fetch Spark ${sparkVersion} jars: ${e.message}\n${e.output}`
+          })
+      )
+    )
+    const port = options.port && options.port > 0 ? options.port : yield* freePort
+    const dataDir = path.resolve(options.dataDir)
+    fs.mkdirSync(path.join(dataDir, "tmp"), { recursive: true })
+    const logFile = path.join(dataDir, "spark-connect.log")
+    const conf: Record<string, string> = {
+      "spark.master": options.master ?? "local[*]",
+      "spark.app.name": "spark-etl-local",
+      "spark.connect.grpc.binding.address": "127.0.0.1",
+      "spark.connect.grpc.binding.port": String(port),
+      "spark.driver.host": "127.0.0.1",
+      "spark.driver.bindAddress": "127.0.0.1",
+      "spark.sql.warehouse.dir": path.join(dataDir, "warehouse"),
+      "spark.local.dir": path.join(dataDir, "tmp"),
+      "spark.ui.enabled": String(options.ui ?? false),
+      "spark.ui.port": "0",
+      "spark.sql.shuffle.partitions": "4",
+      ...options.conf
+    }
+    const args = [
+      path.join(packageRoot, "libexec", "tether.sh"),
+      logFile,
+      "java",
+      `-Xmx${options.heap ?? "2g"}`,
+      ...moduleFlags,
+      "-Dio.netty.tryReflectionSetAccessible=true",
+      `-Djava.io.tmpdir=${path.join(dataDir, "tmp")}`,
+      `-Dderby.system.home=${dataDir}`,
+      ...Object.entries(conf).map(([k, v]) => `-D${k}=${v}`),
+      "-cp",
+      `${jars}/*`,
+      "org.apache.spark.sql.connect.service.SparkConnectServer"
+    ]
+    const handle = yield* ChildProcess.make("sh", args, {
+      cwd: dataDir,
+      stdin: "pipe",
+      stdout: "ignore",
+      stderr: "ignore",
+      killSignal: "SIGTERM",
+      forceKillAfter: "20 seconds"
+    }).pipe(
+      Effect.mapError((e) => new LocalServerError({ message: `cannot start java: ${e.message}`, logFile }))
+    )
+    const address = `127.0.0.1:${port}`
+    const exited = handle.isRunning.pipe(
+      Effect.flatMap((running) =>
+        running
+          ? Effect.void
+          : Effect.fail(
+              new LocalServerError({
+                message: "Spark Connect server exited during start-up",
+                logFile,
+                logTail: tail(logFile)
+              })
+            )
+      ),
+      Effect.catchTag("PlatformError", () => Effect.void)
+    )
+    const probe: Effect.Effect<string, LocalServerError | Probe.RpcFailure> = exited.pipe(
+      Effect.andThen(Probe.sparkVersion(address, 2000))
+    )
+    yield* probe.pipe(
+      Effect.retry({
+        while: (e: LocalServerError | Probe.RpcFailure) => !(e instanceof LocalServerError),
+        schedule: Schedule.spaced("250 millis")
+      }),
+      Effect.timeoutOrElse({
+        duration: options.startTimeout ?? "180 seconds",
+        orElse: () =>
+          Effect.fail(
+            new LocalServerError({
+              message: `Spark Connect server did not answer on ${address}`,
+              logFile,
+              logTail: tail(logFile)
+            })
+          )
+      }),
+      Effect.mapError((e: LocalServerError | Probe.RpcFailure) =>
+        e instanceof LocalServerError
+          ? e
+          : new LocalServerError({ message: `Spark Connect probe failed: ${e.details}`, logFile })
+      )
+    )
+    return {
+      remote: `sc://${address}`,
+      port,
+      pid: handle.pid,
+      logFile,
+      dataDir,
+      sparkVersion
+    }
+  })
+
+/** Asks a server for its Spark version over a real RPC; `address` is `host:port`. */
+export const probe = (address: string, timeoutMs: number): Effect.Effect<string, Probe.RpcFailure> =>
+  Probe.sparkVersion(address, timeoutMs)

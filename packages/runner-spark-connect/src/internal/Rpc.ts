@@ -1,0 +1,105 @@
+/**
+ * The one place where grpc-js meets protobuf-es: typed unary and server-streaming calls on a
+ * channel, each with a deadline, as Effects and Streams. Error decoding lives in SparkError.ts.
+ */
+import * as grpc from "@grpc/grpc-js"
+import { fromBinary, toBinary } from "@bufbuild/protobuf"
+import type {
+  DescMessage,
+  DescMethodServerStreaming,
+  DescMethodUnary,
+  MessageShape
+} from "@bufbuild/protobuf"
+import { Effect, Stream } from "effect"
+
+/** A failed gRPC call: the status and whatever the server attached, still undecoded. */
+export interface RpcFailure {
+  readonly code: grpc.status
+  readonly details: string
+  readonly metadata: grpc.Metadata | undefined
+}
+
+const isServiceError = (u: unknown): u is grpc.ServiceError =>
+  typeof u === "object" && u !== null && "code" in u && "details" in u
+
+export const toRpcFailure = (u: unknown): RpcFailure =>
+  isServiceError(u)
+    ? { code: u.code, details: u.details, metadata: u.metadata }
+    : { code: grpc.status.UNKNOWN, details: u instanceof Error ? u.message : String(u), metadata: undefined }
+
+const path = (method: { readonly name: string; readonly parent: { readonly typeName: string } }) =>
+  `/${method.parent.typeName}/${method.name}`
+
+const codec = <I extends DescMessage, O extends DescMessage>(input: I, output: O) => ({
+  serialize: (message: MessageShape<I>) => Buffer.from(toBinary(input, message)),
+  deserialize: (bytes: Buffer) => fromBinary(output, bytes)
+})
+
+export interface CallOptions {
+  readonly metadata: grpc.Metadata
+  readonly timeoutMs: number
+}
+
+const callOptions = (options: CallOptions): grpc.CallOptions => ({
+  deadline: Date.now() + options.timeoutMs
+})
+
+/** A unary call; interrupting the Effect cancels the call on the wire. */
+export const unary = <I extends DescMessage, O extends DescMessage>(
+  client: grpc.Client,
+  method: DescMethodUnary<I, O>,
+  request: MessageShape<I>,
+  options: CallOptions
+): Effect.Effect<MessageShape<O>, RpcFailure> =>
+  Effect.callback<MessageShape<O>, RpcFailure>((resume) => {
+    const { deserialize, serialize } = codec(method.input, method.output)
+    const call = client.makeUnaryRequest(
+      path(method),
+      serialize,
+      deserialize,
+      request,
+      options.metadata,
+      callOptions(options),
+      (error, response) => {
+        if (error) resume(Effect.fail(toRpcFailure(error)))
+        else if (response === undefined) resume(Effect.fail(toRpcFailure(new Error("empty response"))))
+        else resume(Effect.succeed(response))
+      }
+    )
+    return Effect.sync(() => call.cancel())
+  })
+
+/**
+ * A server-streaming call as a Stream. The deadline bounds the whole stream; a consumer that
+ * stops early (or is interrupted) cancels the call.
+ */
+export const serverStream = <I extends DescMessage, O extends DescMessage>(
+  client: grpc.Client,
+  method: DescMethodServerStreaming<I, O>,
+  request: MessageShape<I>,
+  options: CallOptions
+): Stream.Stream<MessageShape<O>, RpcFailure> =>
+  Stream.fromAsyncIterable(
+    {
+      [Symbol.asyncIterator]: () => {
+        const { deserialize, serialize } = codec(method.input, method.output)
+        const call = client.makeServerStreamRequest(
+          path(method),
+          serialize,
+          deserialize,
+          request,
+          options.metadata,
+          callOptions(options)
+        )
+        const iterator = call[Symbol.asyncIterator]() as AsyncIterator<MessageShape<O>>
+        return {
+          next: () => iterator.next(),
+          return: (value?: unknown) => {
+            call.cancel()
+            return Promise.resolve({ done: true as const, value: value as MessageShape<O> })
+          }
+        }
+      }
+    },
+    toRpcFailure
+  )

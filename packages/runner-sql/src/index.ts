@@ -1,0 +1,1 @@
+export * as Statements from "./Statements.js"

@@ -1,0 +1,2 @@
+export * as Endpoints from "./Endpoints.js"
+export * as LocalKafka from "./LocalKafka.js"

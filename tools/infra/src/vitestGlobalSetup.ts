@@ -1,0 +1,37 @@
+/**
+ * vitest global setup shared by every package whose tests need real servers. A package lists
+ * its needs in its vitest config (`provide: { infraNeeds: ["spark", "kafka"] }`); endpoints
+ * are started once for the whole vitest run and handed to tests with `inject(...)`.
+ * Any failure to obtain an endpoint fails the run with the reason.
+ */
+import { NodeServices } from "@effect/platform-node"
+import { Effect, Exit, Scope } from "effect"
+import * as path from "node:path"
+import type { TestProject } from "vitest/node"
+import * as Endpoints from "./Endpoints.js"
+import "./ProvidedContext.js"
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const needs = project.getProvidedContext().infraNeeds ?? []
+  const scope = Effect.runSync(Scope.make())
+  const workDir = path.resolve(project.config.root, ".spark-etl", `test-${process.pid}`)
+  const exit = await Effect.runPromiseExit(
+    Endpoints.resolve({ needs, workDir }).pipe(Scope.provide(scope), Effect.provide(NodeServices.layer))
+  )
+  const teardown = () => Effect.runPromise(Scope.close(scope, Exit.void))
+  if (Exit.isFailure(exit)) {
+    await teardown()
+    throw new Error(
+      `integration endpoints unavailable; the run fails instead of skipping:\n${String(exit.cause)}`
+    )
+  }
+  const endpoints = exit.value
+  project.provide("sparkRemote", endpoints.sparkRemote)
+  project.provide("kafkaBrokers", endpoints.kafkaBrokers)
+  if (needs.length > 0) {
+    console.info(
+      `[infra] ${needs.map((n) => (n === "spark" ? `spark=${endpoints.sparkRemote} (${endpoints.origin.spark})` : `kafka=${endpoints.kafkaBrokers} (${endpoints.origin.kafka})`)).join(" ")}`
+    )
+  }
+  return teardown
+}
