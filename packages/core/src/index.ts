@@ -1,2 +1,12 @@
+/** Public API of @spark-etl/core; each concept is a namespace. */
+export * as Batch from "./Batch.js"
+export * as Dag from "./Dag.js"
 export * as Event from "./Event.js"
+export * as Executor from "./Executor.js"
 export * from "./ExitCode.js"
+export * as Failure from "./Failure.js"
+export * as Ledger from "./Ledger.js"
+export * as Parameter from "./Parameter.js"
+export * as Plugin from "./Plugin.js"
+export * as Run from "./Run.js"
+export * as TargetStore from "./TargetStore.js"

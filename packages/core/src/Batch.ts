@@ -1,0 +1,405 @@
+/**
+ * The batch file: YAML parsed with source positions, validated with Effect Schema, then checked
+ * as a whole (parameters, rule graph, rule kinds and their options, target safety). Every
+ * problem of the file is reported together, each as `file:line:column: field: message`, in one
+ * `ConfigRejected`. The format is described in docs/batch-file.md.
+ */
+import { Effect, FileSystem, Option, Path, Result, Schema } from "effect"
+import * as Yaml from "yaml"
+import * as Dag from "./Dag.js"
+import * as Failure from "./Failure.js"
+import * as Parameter from "./Parameter.js"
+import * as Plugin from "./Plugin.js"
+import * as TargetStore from "./TargetStore.js"
+import * as Issues from "./internal/issues.js"
+
+const Name = Schema.String.check(
+  Schema.isPattern(/^[A-Za-z][A-Za-z0-9_.-]{0,127}$/, {
+    message: "expected a name of letters, digits, '_', '.' or '-', starting with a letter (at most 128)"
+  })
+)
+
+/** One rule as written in the batch file. */
+export const RuleFile = Schema.Struct({
+  id: Name,
+  kind: Schema.String,
+  description: Schema.optionalKey(Schema.String),
+  depends_on: Schema.optionalKey(Schema.Array(Schema.String)),
+  /** Where the rule writes; cleaned before the batch. Relative paths start at the batch file. */
+  target: Schema.optionalKey(Schema.NonEmptyString),
+  /** Kind-specific options, validated by the kind's runner. */
+  options: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown))
+})
+
+/** The batch file's schema (YAML keys are snake_case). */
+export const BatchFile = Schema.Struct({
+  batch: Name,
+  description: Schema.optionalKey(Schema.String),
+  parameters: Schema.optionalKey(Schema.Record(Schema.String, Parameter.Spec)),
+  engine: Schema.optionalKey(
+    Schema.Struct({
+      /** How many rules may run at once; 1 (the default) runs them one by one. */
+      parallelism: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))),
+      /** Deadline of each rule; past it the rule fails as a system failure. */
+      rule_timeout_seconds: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))),
+      /** Engine session settings (e.g. `spark.sql.shuffle.partitions`). */
+      settings: Schema.optionalKey(
+        Schema.Record(Schema.String, Schema.Union([Schema.String, Schema.Number, Schema.Boolean]))
+      )
+    })
+  ),
+  targets: Schema.optionalKey(
+    Schema.Struct({
+      store: Schema.optionalKey(Schema.String),
+      roots: Schema.NonEmptyArray(Schema.NonEmptyString)
+    })
+  ),
+  escalation: Schema.optionalKey(
+    Schema.Struct({
+      topic: Schema.optionalKey(Schema.NonEmptyString),
+      labels: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
+    })
+  ),
+  rules: Schema.NonEmptyArray(RuleFile)
+})
+export type BatchFile = typeof BatchFile.Type
+
+/** A rule of a loaded batch. */
+export interface Rule {
+  readonly id: string
+  readonly kind: string
+  readonly description?: string
+  readonly dependsOn: ReadonlyArray<string>
+  readonly target?: TargetStore.Target
+  /** Raw options; the kind's runner decodes them. */
+  readonly options: unknown
+  /** 1-based line of the rule in the batch file. */
+  readonly line: number
+}
+
+/** A loaded, fully validated batch. */
+export interface Batch {
+  readonly name: string
+  readonly description?: string
+  /** Absolute path of the batch file. */
+  readonly file: string
+  readonly dir: string
+  readonly parameters: Parameter.Values
+  readonly parameterSpecs: Readonly<Record<string, Parameter.Spec>>
+  readonly engine: {
+    readonly parallelism: number
+    readonly ruleTimeoutSeconds?: number
+    readonly settings: Readonly<Record<string, string>>
+  }
+  readonly targets: TargetStore.Resolved
+  readonly escalation: { readonly topic?: string; readonly labels: Readonly<Record<string, string>> }
+  readonly rules: ReadonlyArray<Rule>
+  readonly plan: Dag.Plan
+}
+
+/** Where parameter values come from, besides the file's defaults. */
+export interface LoadOptions {
+  /** `--param name=value` pairs from the command line. */
+  readonly params?: Readonly<Record<string, string>>
+  /** The environment, read for parameters that declare `env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>
+}
+
+/** What loading needs: files, the runners, the target store. */
+export type Requirements = FileSystem.FileSystem | Path.Path | Plugin.Registry | TargetStore.TargetStore
+
+/** Reads, parses and validates a batch file. */
+export const load = (
+  file: string,
+  options: LoadOptions = {}
+): Effect.Effect<Batch, Failure.ConfigRejected, Requirements> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const absolute = path.resolve(file)
+    const text = yield* fs
+      .readFileString(absolute)
+      .pipe(
+        Effect.mapError((e) =>
+          Failure.rejected([
+            { file, line: 1, column: 1, field: "(file)", message: `cannot read batch file: ${e.message}` }
+          ])
+        )
+      )
+    return yield* parse(text, absolute, options)
+  })
+
+/** Parses and validates batch text as if read from `file` (an absolute path). */
+export const parse = (
+  text: string,
+  file: string,
+  options: LoadOptions = {}
+): Effect.Effect<Batch, Failure.ConfigRejected, Requirements> =>
+  Effect.gen(function* () {
+    const path = yield* Path.Path
+    const lineCounter = new Yaml.LineCounter()
+    const doc = Yaml.parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false })
+    const at = (offset: number) => {
+      const pos = lineCounter.linePos(offset)
+      return { line: pos.line, column: pos.col }
+    }
+    if (doc.errors.length > 0) {
+      return yield* Effect.fail(
+        Failure.rejected(
+          doc.errors.map((e) => ({
+            file,
+            ...at(e.pos[0]),
+            field: "(syntax)",
+            message: e.message.split("\n")[0]!
+          }))
+        )
+      )
+    }
+    const issueAt = (p: ReadonlyArray<string | number>, message: string): Failure.ConfigIssue => ({
+      file,
+      ...at(locate(doc, p)),
+      field: Issues.pathToField(p),
+      message
+    })
+    const decoded = Schema.decodeUnknownResult(BatchFile)(doc.toJS({ maxAliasCount: 100 }) ?? null, {
+      errors: "all",
+      onExcessProperty: "error"
+    })
+    if (Result.isFailure(decoded)) {
+      const issues = Issues.fromSchemaError(decoded.failure)
+      return yield* Effect.fail(
+        Failure.rejected(
+          sortIssues(
+            issues.map((i) =>
+              issueAt(i.path, i.message === "Expected no excess property" ? "unknown field" : i.message)
+            )
+          )
+        )
+      )
+    }
+    const spec = decoded.success
+    const dir = path.dirname(file)
+    const issues: Array<Failure.ConfigIssue> = []
+
+    const parameters = resolveParameters(spec, options, issueAt, issues)
+
+    const dag = Dag.make(spec.rules.map((r) => ({ id: r.id, dependsOn: r.depends_on ?? [] })))
+    if (Result.isFailure(dag)) {
+      for (const i of dag.failure) {
+        const p: Array<string | number> = ["rules", i.index]
+        if (i._tag === "DuplicateId") p.push("id")
+        else if (i._tag === "UnknownDependency") p.push("depends_on", i.dependency)
+        else p.push("depends_on")
+        issues.push(issueAt(p, Dag.describe(i)))
+      }
+    }
+
+    const registry = yield* Plugin.Registry
+    const specs = spec.parameters ?? {}
+    yield* Effect.forEach(spec.rules, (rule, index) => {
+      const runner = registry.get(rule.kind)
+      if (Option.isNone(runner)) {
+        const known = registry.kinds.length > 0 ? registry.kinds.join(", ") : "none registered"
+        issues.push(issueAt(["rules", index, "kind"], `unknown rule kind "${rule.kind}" (known: ${known})`))
+        return Effect.void
+      }
+      return runner.value
+        .validate({
+          batchDir: dir,
+          rule: { id: rule.id, kind: rule.kind },
+          options: rule.options,
+          parameters: specs
+        })
+        .pipe(
+          Effect.map((found) => {
+            for (const i of found) issues.push(issueAt(["rules", index, "options", ...i.path], i.message))
+          })
+        )
+    })
+
+    const targets = yield* checkTargets(spec, dir, issueAt, issues)
+
+    if (issues.length > 0 || Result.isFailure(dag)) {
+      return yield* Effect.fail(Failure.rejected(sortIssues(issues)))
+    }
+    const byRule = new Map(targets.targets.map((t) => [t.ruleId, t]))
+    return {
+      name: spec.batch,
+      ...(spec.description !== undefined ? { description: spec.description } : {}),
+      file,
+      dir,
+      parameters,
+      parameterSpecs: specs,
+      engine: {
+        parallelism: spec.engine?.parallelism ?? 1,
+        ...(spec.engine?.rule_timeout_seconds !== undefined
+          ? { ruleTimeoutSeconds: spec.engine.rule_timeout_seconds }
+          : {}),
+        settings: Object.fromEntries(
+          Object.entries(spec.engine?.settings ?? {}).map(([k, v]) => [k, String(v)])
+        )
+      },
+      targets,
+      escalation: {
+        ...(spec.escalation?.topic !== undefined ? { topic: spec.escalation.topic } : {}),
+        labels: spec.escalation?.labels ?? {}
+      },
+      rules: spec.rules.map((r, index) => {
+        const target = byRule.get(r.id)
+        return {
+          id: r.id,
+          kind: r.kind,
+          ...(r.description !== undefined ? { description: r.description } : {}),
+          dependsOn: r.depends_on ?? [],
+          ...(target !== undefined ? { target } : {}),
+          options: r.options ?? {},
+          line: at(locate(doc, ["rules", index])).line
+        }
+      }),
+      plan: dag.success
+    } satisfies Batch
+  })
+
+type IssueAt = (path: ReadonlyArray<string | number>, message: string) => Failure.ConfigIssue
+
+const resolveParameters = (
+  spec: BatchFile,
+  options: LoadOptions,
+  issueAt: IssueAt,
+  issues: Array<Failure.ConfigIssue>
+): Parameter.Values => {
+  const specs = spec.parameters ?? {}
+  const values: Record<string, Parameter.Value> = {}
+  for (const name of Object.keys(options.params ?? {})) {
+    if (!(name in specs)) {
+      issues.push({
+        file: "command line",
+        line: 1,
+        column: 1,
+        field: `--param ${name}`,
+        message: `unknown parameter "${name}" (declared: ${Object.keys(specs).join(", ") || "none"})`
+      })
+    }
+  }
+  for (const [name, p] of Object.entries(specs)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      issues.push(issueAt(["parameters", name], `parameter name "${name}" must be an identifier`))
+      continue
+    }
+    if (p.type === "enum" && p.values === undefined) {
+      issues.push(issueAt(["parameters", name, "type"], `enum parameter "${name}" needs "values"`))
+      continue
+    }
+    if (p.type !== "enum" && p.values !== undefined) {
+      issues.push(issueAt(["parameters", name, "values"], `"values" is only for enum parameters`))
+    }
+    if (p.default !== undefined) {
+      const d = Parameter.parse(p, p.default)
+      if (Result.isFailure(d))
+        issues.push(issueAt(["parameters", name, "default"], `invalid default: ${d.failure}`))
+    }
+    const given = options.params?.[name]
+    const fromEnv = p.env !== undefined ? options.env?.[p.env] : undefined
+    const [raw, origin] =
+      given !== undefined
+        ? [given, { file: "command line", field: `--param ${name}` }]
+        : fromEnv !== undefined
+          ? [fromEnv, { file: "environment", field: `$${p.env}` }]
+          : [p.default, undefined]
+    if (raw === undefined) {
+      if (Parameter.isRequired(p)) {
+        const how = `--param ${name}=…${p.env !== undefined ? ` or $${p.env}` : ""}`
+        issues.push(issueAt(["parameters", name], `required parameter "${name}" was not given (${how})`))
+      }
+      continue
+    }
+    const parsed = Parameter.parse(p, raw)
+    if (Result.isSuccess(parsed)) values[name] = parsed.success
+    else if (origin !== undefined) {
+      issues.push({ ...origin, line: 1, column: 1, message: `parameter "${name}": ${parsed.failure}` })
+    }
+  }
+  return values
+}
+
+const checkTargets = (
+  spec: BatchFile,
+  dir: string,
+  issueAt: IssueAt,
+  issues: Array<Failure.ConfigIssue>
+): Effect.Effect<TargetStore.Resolved, never, TargetStore.TargetStore> =>
+  Effect.gen(function* () {
+    const declared = spec.rules.flatMap((r) =>
+      r.target !== undefined ? [{ ruleId: r.id, declared: r.target }] : []
+    )
+    const empty: TargetStore.Resolved = { roots: [], targets: [] }
+    if (declared.length === 0) return empty
+    const indexOf = new Map(spec.rules.map((r, i) => [r.id, i]))
+    if (spec.targets === undefined) {
+      for (const t of declared) {
+        issues.push(
+          issueAt(["rules", indexOf.get(t.ruleId)!, "target"], "a target needs the batch's targets.roots")
+        )
+      }
+      return empty
+    }
+    const store = yield* TargetStore.TargetStore
+    const wanted = spec.targets.store ?? "filesystem"
+    if (wanted !== store.name) {
+      issues.push(
+        issueAt(
+          ["targets", "store"],
+          `target store "${wanted}" is not available (this run has "${store.name}")`
+        )
+      )
+      return empty
+    }
+    return yield* store.check({ baseDir: dir, roots: spec.targets.roots, targets: declared }).pipe(
+      Effect.catch((rejections) => {
+        for (const r of rejections) {
+          issues.push(
+            r.at._tag === "Root"
+              ? issueAt(["targets", "roots", r.at.index], r.message)
+              : issueAt(["rules", indexOf.get(r.at.ruleId) ?? 0, "target"], r.message)
+          )
+        }
+        return Effect.succeed(empty)
+      })
+    )
+  })
+
+const sortIssues = (issues: ReadonlyArray<Failure.ConfigIssue>): ReadonlyArray<Failure.ConfigIssue> =>
+  [...issues].sort((a, b) =>
+    a.file === b.file ? a.line - b.line || a.column - b.column : a.file < b.file ? -1 : 1
+  )
+
+// Offset of the node at `path`: its value if present, else the nearest enclosing node.
+const locate = (doc: Yaml.Document, path: ReadonlyArray<string | number>): number => {
+  let node: unknown = doc.contents
+  let offset = doc.contents?.range?.[0] ?? 0
+  for (const segment of path) {
+    if (Yaml.isMap(node)) {
+      const pair = node.items.find((p) => (Yaml.isScalar(p.key) ? p.key.value : p.key) === segment)
+      if (pair === undefined) return offset
+      const value: unknown = pair.value
+      const key: unknown = pair.key
+      offset =
+        Yaml.isNode(value) && value.range
+          ? value.range[0]
+          : Yaml.isNode(key) && key.range
+            ? key.range[0]
+            : offset
+      node = value
+    } else if (Yaml.isSeq(node) && typeof segment === "number") {
+      const item: unknown = node.items[segment]
+      if (!Yaml.isNode(item) || !item.range) return offset
+      offset = item.range[0]
+      node = item
+    } else return offset
+  }
+  return offset
+}
+
+/** Looks a rule up by id. */
+export const rule = (batch: Batch, id: string): Option.Option<Rule> =>
+  Option.fromNullishOr(batch.rules.find((r) => r.id === id))

@@ -1,0 +1,188 @@
+/**
+ * Runs a plan with bounded parallelism and batch-level fail-fast. A rule starts once all its
+ * dependencies succeeded and a slot is free. The first failure (or a stop request) ends the
+ * batch at once: in-flight rules are interrupted (Effect interruption, which a runner turns
+ * into an engine-side interrupt) and awaited, no new rule starts, and every rule that did not
+ * start is recorded as not run. Every rule and the batch carry timings from effect's `Clock`.
+ */
+import { Clock, Duration, Effect, Exit, Fiber, Queue } from "effect"
+import type * as Dag from "./Dag.js"
+import * as Failure from "./Failure.js"
+
+/** What happened to a rule. */
+export type RuleState = "pending" | "running" | "succeeded" | "failed" | "interrupted" | "not_run"
+
+/** A rule's record after the run. Times are epoch milliseconds. */
+export interface RuleResult {
+  readonly id: string
+  readonly state: RuleState
+  readonly attempt: number
+  readonly startedAt?: number
+  readonly endedAt?: number
+  readonly durationMs?: number
+  readonly failure?: Failure.Failure
+}
+
+/** How the execution ended: `failed` on a rule failure, `aborted` when stopped. */
+export type Status = "succeeded" | "failed" | "aborted"
+
+/** The outcome of executing a plan. */
+export interface Report {
+  readonly status: Status
+  /** The failure that ended the batch (the first one). */
+  readonly failure?: Failure.Failure
+  /** Every rule, in plan order. */
+  readonly rules: ReadonlyArray<RuleResult>
+  readonly startedAt: number
+  readonly endedAt: number
+  readonly durationMs: number
+}
+
+/** A rule's state change, as it happens (for events, the ledger and logs). */
+export type Transition =
+  | { readonly _tag: "RuleStarted"; readonly id: string; readonly attempt: number; readonly at: number }
+  | { readonly _tag: "RuleEnded"; readonly result: RuleResult }
+
+/** How to execute. */
+export interface Options {
+  /** Rules at once; default 1. */
+  readonly parallelism?: number
+  /**
+   * Completes when the run must stop (e.g. on SIGINT). Evaluated again at each step, so pass
+   * something repeatable such as `Deferred.await`.
+   */
+  readonly stop?: Effect.Effect<Failure.Interrupted>
+  /** Deadline of each rule; past it the rule is interrupted and fails with `DeadlineExceeded`. */
+  readonly ruleTimeout?: Duration.Duration
+  /** Called at each transition, in order, from the executor's fiber. */
+  readonly onTransition?: (transition: Transition) => Effect.Effect<void>
+}
+
+/** Runs one rule; `attempt` starts at 1. */
+export type RunRule = (id: string, attempt: number) => Effect.Effect<void, Failure.RuleFailure>
+
+type Message =
+  | { readonly _tag: "Done"; readonly id: string; readonly exit: Exit.Exit<void, Failure.RuleFailure> }
+  | { readonly _tag: "Stop"; readonly failure: Failure.Interrupted }
+
+/** Executes the plan; never fails: failures are in the report. */
+export const execute = (plan: Dag.Plan, runRule: RunRule, options: Options = {}): Effect.Effect<Report> =>
+  Effect.gen(function* () {
+    const parallelism = Math.max(1, Math.floor(options.parallelism ?? 1))
+    const notify = options.onTransition ?? (() => Effect.void)
+    const results = new Map<string, RuleResult>(
+      plan.order.map((id) => [id, { id, state: "pending", attempt: 0 }])
+    )
+    const waitingOn = new Map(plan.order.map((id) => [id, plan.dependencies.get(id)?.length ?? 0]))
+    const ready = plan.order.filter((id) => waitingOn.get(id) === 0)
+    const running = new Map<string, Fiber.Fiber<void>>()
+    const done = yield* Queue.unbounded<Message>()
+    const batchStart = yield* Clock.currentTimeMillis
+    let failure: Failure.Failure | undefined
+
+    const withDeadline = (id: string, rule: Effect.Effect<void, Failure.RuleFailure>) => {
+      const timeout = options.ruleTimeout
+      if (timeout === undefined) return rule
+      return Effect.timeoutOrElse(rule, {
+        duration: timeout,
+        orElse: () =>
+          Effect.fail(
+            new Failure.DeadlineExceeded({
+              message: `rule ${id} ran past its deadline of ${Duration.format(timeout)}`,
+              ruleId: id
+            })
+          )
+      })
+    }
+
+    const start = (id: string) =>
+      Effect.gen(function* () {
+        const at = yield* Clock.currentTimeMillis
+        results.set(id, { id, state: "running", attempt: 1, startedAt: at })
+        yield* notify({ _tag: "RuleStarted", id, attempt: 1, at })
+        const fiber = yield* withDeadline(id, runRule(id, 1)).pipe(
+          Effect.annotateLogs({ rule: id }),
+          Effect.exit,
+          Effect.flatMap((exit) => Queue.offer(done, { _tag: "Done", id, exit })),
+          Effect.asVoid,
+          Effect.forkChild({ startImmediately: true })
+        )
+        running.set(id, fiber)
+      })
+
+    const end = (id: string, state: RuleState, ruleFailure?: Failure.Failure) =>
+      Effect.gen(function* () {
+        const at = yield* Clock.currentTimeMillis
+        const before = results.get(id)!
+        const result: RuleResult = {
+          ...before,
+          state,
+          endedAt: at,
+          durationMs: at - (before.startedAt ?? at),
+          ...(ruleFailure !== undefined ? { failure: ruleFailure } : {})
+        }
+        results.set(id, result)
+        yield* notify({ _tag: "RuleEnded", result })
+      })
+
+    const settle = (message: Extract<Message, { _tag: "Done" }>) =>
+      Effect.gen(function* () {
+        running.delete(message.id)
+        if (Exit.isSuccess(message.exit)) {
+          yield* end(message.id, "succeeded")
+          for (const next of plan.dependents.get(message.id) ?? []) {
+            const left = waitingOn.get(next)! - 1
+            waitingOn.set(next, left)
+            if (left === 0) ready.push(next)
+          }
+          return
+        }
+        const ruleFailure = Failure.fromCause(message.exit.cause, message.id)
+        if (ruleFailure._tag === "Defect") {
+          yield* Effect.logError(`rule ${message.id}: ${ruleFailure.message}`, ruleFailure.engineDetail ?? "")
+        }
+        yield* end(message.id, ruleFailure._tag === "Interrupted" ? "interrupted" : "failed", ruleFailure)
+        failure ??= ruleFailure
+      })
+
+    // Interrupts what runs and records each rule's real end: a rule may have finished just
+    // before the interrupt reached it, and then its own outcome is kept.
+    const stopAll = Effect.gen(function* () {
+      yield* Fiber.interruptAll(running.values())
+      for (const message of yield* Queue.clear(done)) if (message._tag === "Done") yield* settle(message)
+      for (const id of [...running.keys()]) {
+        running.delete(id)
+        yield* end(id, "interrupted")
+      }
+    })
+
+    const stop = options.stop?.pipe(Effect.map((f): Message => ({ _tag: "Stop", failure: f })))
+    while (true) {
+      while (failure === undefined && running.size < parallelism && ready.length > 0)
+        yield* start(ready.shift()!)
+      if (running.size === 0) break
+      const message = yield* stop ? Effect.raceFirst(Queue.take(done), stop) : Queue.take(done)
+      if (message._tag === "Stop") failure ??= message.failure
+      else yield* settle(message)
+      if (failure !== undefined) yield* stopAll
+    }
+
+    for (const id of plan.order) {
+      if (results.get(id)!.state === "pending") {
+        const result: RuleResult = { id, state: "not_run", attempt: 0 }
+        results.set(id, result)
+        yield* notify({ _tag: "RuleEnded", result })
+      }
+    }
+    const batchEnd = yield* Clock.currentTimeMillis
+    const status: Status =
+      failure === undefined ? "succeeded" : failure.category === "interrupted" ? "aborted" : "failed"
+    return {
+      status,
+      ...(failure !== undefined ? { failure } : {}),
+      rules: plan.order.map((id) => results.get(id)!),
+      startedAt: batchStart,
+      endedAt: batchEnd,
+      durationMs: batchEnd - batchStart
+    }
+  })

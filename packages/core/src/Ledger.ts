@@ -1,0 +1,281 @@
+/**
+ * The run ledger: one JSON record per run, at `<dir>/<batch>/<runId>.json`, always replaced
+ * atomically (temp file, fsync, rename) so a reader never sees half a record. While the run
+ * lives, a heartbeat refreshes it every few seconds. A lock file `<dir>/<batch>/lock` (created
+ * exclusively) says which run holds the batch: a second run is refused while the holder's
+ * heartbeat is fresh; a holder whose heartbeat went stale (or whose process is gone) is marked
+ * `crashed` and replaced, and the caller is told so it can report the crash.
+ *
+ * Rules are keyed by id with a state, an attempt count, timings, the error and an optional
+ * checkpoint, so per-rule retry and resume can extend the record without a rewrite.
+ */
+import { Data, Duration, Effect, FileSystem, Option, Path, Schedule, Schema, Semaphore } from "effect"
+import type * as Scope from "effect/Scope"
+import * as Event from "./Event.js"
+import * as Failure from "./Failure.js"
+
+/** Version of the record format; readers refuse versions they do not know. */
+export const formatVersion = 1
+
+/** A rule's entry in the record. */
+export const RuleEntry = Schema.Struct({
+  state: Schema.Literals(["pending", "running", "succeeded", "failed", "interrupted", "not_run"]),
+  /** Attempts made so far (0 before the first). */
+  attempt: Schema.Number,
+  startedAt: Schema.optionalKey(Schema.String),
+  endedAt: Schema.optionalKey(Schema.String),
+  durationMs: Schema.optionalKey(Schema.Number),
+  error: Schema.optionalKey(Event.FailurePayload),
+  /** Opaque progress a runner may save, for resume (planned). */
+  checkpoint: Schema.optionalKey(Schema.Unknown)
+})
+export type RuleEntry = typeof RuleEntry.Type
+
+/** The run's status in the record. */
+export const Status = Schema.Literals(["running", "succeeded", "failed", "aborted", "crashed"])
+export type Status = typeof Status.Type
+
+/** One run's record. */
+export const Record = Schema.Struct({
+  version: Schema.Literal(formatVersion),
+  runId: Schema.String,
+  batch: Schema.String,
+  batchFile: Schema.String,
+  parameters: Schema.Record(Schema.String, Schema.String),
+  pid: Schema.Number,
+  host: Schema.String,
+  status: Status,
+  startedAt: Schema.String,
+  heartbeatAt: Schema.String,
+  endedAt: Schema.optionalKey(Schema.String),
+  engineSessionId: Schema.optionalKey(Schema.String),
+  rules: Schema.Record(Schema.String, RuleEntry),
+  outcome: Schema.optionalKey(
+    Schema.Struct({
+      exitCode: Schema.Number,
+      ruleId: Schema.optionalKey(Schema.String),
+      failure: Schema.optionalKey(Event.FailurePayload)
+    })
+  )
+})
+export type Record = typeof Record.Type
+
+const RecordJson = Schema.fromJsonString(Record)
+
+/** The ledger could not be read or written. */
+export class LedgerError extends Data.TaggedError("LedgerError")<{
+  readonly path: string
+  readonly message: string
+}> {}
+
+/** A run's open ledger entry. */
+export interface Handle {
+  readonly file: string
+  /** The record as last written. */
+  readonly current: Effect.Effect<Record>
+  /** Changes the record and writes it atomically; updates are serialized. */
+  readonly update: (f: (record: Record) => Record) => Effect.Effect<void, LedgerError>
+}
+
+/** How to open an entry. */
+export interface OpenOptions {
+  readonly dir: string
+  /** The initial record; `status` is forced to `running`. */
+  readonly record: Record
+  /** Heartbeat period; default 5 seconds. */
+  readonly heartbeat?: Duration.Duration
+  /** A holder silent for longer is considered crashed; default 30 seconds. */
+  readonly staleAfter?: Duration.Duration
+  /** Whether a process of this host is alive; default `process.kill(pid, 0)`. */
+  readonly isAlive?: (pid: number) => boolean
+}
+
+/** The entry, and the predecessor found crashed (if any), for the caller to report. */
+export interface Opened {
+  readonly handle: Handle
+  readonly crashed: Option.Option<Record>
+}
+
+const processIsAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    // EPERM: the process exists but belongs to someone else.
+    return (e as { code?: string }).code === "EPERM"
+  }
+}
+
+const nowIso = Effect.map(
+  Effect.clockWith((c) => c.currentTimeMillis),
+  (ms) => new Date(ms).toISOString()
+)
+
+/** Writes `text` to `file` atomically: temp file, fsync, rename. */
+export const writeAtomic = (
+  file: string,
+  text: string
+): Effect.Effect<void, LedgerError, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const temp = `${file}.${process.pid}.tmp`
+    yield* Effect.scoped(
+      Effect.gen(function* () {
+        const handle = yield* fs.open(temp, { flag: "w" })
+        yield* handle.writeAll(new TextEncoder().encode(text))
+        yield* handle.sync
+      })
+    )
+    yield* fs.rename(temp, file)
+  }).pipe(Effect.mapError((e) => new LedgerError({ path: file, message: e.message })))
+
+/** Reads and validates one record. */
+export const read = (file: string): Effect.Effect<Record, LedgerError, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* fs.readFileString(file)
+    return yield* Schema.decodeUnknownEffect(RecordJson)(text)
+  }).pipe(Effect.mapError((e) => new LedgerError({ path: file, message: e.message })))
+
+/** The file of a run's record. */
+export const fileOf = (path: Path.Path, dir: string, batch: string, runId: string): string =>
+  path.join(dir, batch, `${runId}.json`)
+
+/** Every record of a batch, newest first (what `status` shows). */
+export const list = (
+  dir: string,
+  batch: string
+): Effect.Effect<ReadonlyArray<Record>, LedgerError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const batchDir = path.join(dir, batch)
+    const exists = yield* fs.exists(batchDir)
+    if (!exists) return []
+    const names = yield* fs.readDirectory(batchDir)
+    const records = yield* Effect.forEach(
+      names.filter((n) => n.endsWith(".json")),
+      (n) => read(path.join(batchDir, n))
+    )
+    return [...records].sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : 0))
+  }).pipe(
+    Effect.mapError((e) =>
+      e instanceof LedgerError ? e : new LedgerError({ path: dir, message: e.message })
+    )
+  )
+
+const Lock = Schema.fromJsonString(
+  Schema.Struct({ runId: Schema.String, pid: Schema.Number, host: Schema.String })
+)
+
+/**
+ * Opens the run's entry: takes the batch's lock, writes the first record and starts the
+ * heartbeat. The scope's end stops the heartbeat and releases the lock; the caller records the
+ * outcome with `update` before that.
+ */
+export const open = (
+  options: OpenOptions
+): Effect.Effect<
+  Opened,
+  Failure.ConfigRejected | LedgerError,
+  FileSystem.FileSystem | Path.Path | Scope.Scope
+> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const { record } = options
+    const batchDir = path.join(options.dir, record.batch)
+    const lockFile = path.join(batchDir, "lock")
+    const file = fileOf(path, options.dir, record.batch, record.runId)
+    const staleAfter = options.staleAfter ?? Duration.seconds(30)
+    const isAlive = options.isAlive ?? processIsAlive
+    const fail = (message: string) => new LedgerError({ path: lockFile, message })
+
+    yield* fs.makeDirectory(batchDir, { recursive: true }).pipe(Effect.mapError((e) => fail(e.message)))
+
+    const tryLock = Effect.scoped(
+      Effect.gen(function* () {
+        const handle = yield* fs.open(lockFile, { flag: "wx" })
+        const lock = yield* Schema.encodeEffect(Lock)({
+          runId: record.runId,
+          pid: record.pid,
+          host: record.host
+        })
+        yield* handle.writeAll(new TextEncoder().encode(lock))
+        yield* handle.sync
+      })
+    ).pipe(
+      Effect.as(true),
+      Effect.catchTag("PlatformError", (e) =>
+        e.reason._tag === "AlreadyExists" ? Effect.succeed(false) : Effect.fail(fail(e.message))
+      ),
+      Effect.mapError((e) => (e instanceof LedgerError ? e : fail(e.message)))
+    )
+
+    let crashed = Option.none<Record>()
+    if (!(yield* tryLock)) {
+      const holder = yield* fs.readFileString(lockFile).pipe(
+        Effect.flatMap(Schema.decodeUnknownEffect(Lock)),
+        Effect.mapError((e) => fail(`unreadable lock: ${e.message}`))
+      )
+      const previous = yield* Effect.option(read(fileOf(path, options.dir, record.batch, holder.runId)))
+      const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
+      const fresh =
+        Option.isSome(previous) &&
+        previous.value.status === "running" &&
+        now - Date.parse(previous.value.heartbeatAt) < Duration.toMillis(staleAfter) &&
+        (holder.host !== record.host || isAlive(holder.pid))
+      if (fresh) {
+        return yield* Failure.rejected(
+          [
+            {
+              file: lockFile,
+              line: 1,
+              column: 1,
+              field: "lock",
+              message: `batch "${record.batch}" is held by run ${holder.runId} (pid ${holder.pid} on ${holder.host}), alive`
+            }
+          ],
+          "BATCH_LOCKED"
+        )
+      }
+      if (Option.isSome(previous) && previous.value.status === "running") {
+        const endedAt = yield* nowIso
+        const marked: Record = { ...previous.value, status: "crashed", endedAt }
+        yield* writeAtomic(
+          fileOf(path, options.dir, record.batch, holder.runId),
+          JSON.stringify(marked, null, 2)
+        )
+        crashed = Option.some(marked)
+      }
+      yield* fs.remove(lockFile, { force: true }).pipe(Effect.mapError((e) => fail(e.message)))
+      if (!(yield* tryLock)) return yield* fail("another run took the lock at the same moment")
+    }
+    yield* Effect.addFinalizer(() => Effect.ignore(fs.remove(lockFile, { force: true })))
+
+    const semaphore = yield* Semaphore.make(1)
+    let current: Record = { ...record, status: "running" }
+    const update = (f: (r: Record) => Record): Effect.Effect<void, LedgerError> =>
+      Semaphore.withPermits(
+        semaphore,
+        1
+      )(
+        Effect.suspend(() => {
+          const next = f(current)
+          return Effect.as(writeAtomic(file, JSON.stringify(next, null, 2)), next)
+        }).pipe(
+          Effect.map((next) => void (current = next)),
+          Effect.provideService(FileSystem.FileSystem, fs)
+        )
+      )
+    yield* update((r) => r)
+
+    yield* nowIso.pipe(
+      Effect.flatMap((at) => update((r) => ({ ...r, heartbeatAt: at }))),
+      Effect.catch((e) => Effect.logWarning(`ledger heartbeat failed: ${e.message}`)),
+      Effect.repeat(Schedule.spaced(options.heartbeat ?? Duration.seconds(5))),
+      Effect.forkScoped
+    )
+
+    return { handle: { file, current: Effect.sync(() => current), update }, crashed }
+  })

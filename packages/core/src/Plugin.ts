@@ -1,0 +1,144 @@
+/**
+ * The runner plugin contract. A rule kind (`sql`, …) is one package that exports a `Runner`:
+ * its kind name, the Schema of its options, an optional static check run when the batch is
+ * loaded (so a bad rule rejects the batch before any side effect), and `run`, an Effect that
+ * must honour interruption (a Spark runner turns it into an engine-side interrupt) and fail
+ * only with the taxonomy's `RuleFailure`s. The CLI puts the runners in a `Registry`.
+ *
+ * Runner packages check themselves with the conformance kit in `@spark-etl/core/testing`.
+ */
+import { Context, Effect, FileSystem, Layer, Option, Path, Result, Schema } from "effect"
+import * as Failure from "./Failure.js"
+import type * as Parameter from "./Parameter.js"
+import type * as TargetStore from "./TargetStore.js"
+import * as Issues from "./internal/issues.js"
+
+/** A problem in a rule's options; `path` is relative to the rule's `options`. */
+export interface Issue {
+  readonly path: ReadonlyArray<string | number>
+  readonly message: string
+}
+
+/** What a runner's static check sees. */
+export interface ValidateContext<O> {
+  /** Directory of the batch file; relative file references resolve from here. */
+  readonly batchDir: string
+  readonly rule: { readonly id: string; readonly kind: string }
+  readonly options: O
+  /** Parameter declarations, so templates can be checked against them. */
+  readonly parameters: Readonly<Record<string, Parameter.Spec>>
+}
+
+/** What a runner's `run` sees. */
+export interface RunContext<O> {
+  readonly runId: string
+  /** 1 for the first attempt; retries (planned) count up. */
+  readonly attempt: number
+  readonly batch: {
+    readonly name: string
+    readonly dir: string
+    readonly parameters: Parameter.Values
+    readonly settings: Readonly<Record<string, string>>
+  }
+  readonly rule: {
+    readonly id: string
+    readonly kind: string
+    readonly dependsOn: ReadonlyArray<string>
+    readonly target?: TargetStore.Target
+  }
+  readonly options: O
+}
+
+/** A runner for one rule kind, needing services `R` (e.g. a Spark session). */
+export interface Runner<O, R = never> {
+  readonly kind: string
+  readonly options: Schema.Decoder<O>
+  readonly validate?: (
+    ctx: ValidateContext<O>
+  ) => Effect.Effect<ReadonlyArray<Issue>, never, R | FileSystem.FileSystem | Path.Path>
+  readonly run: (ctx: RunContext<O>) => Effect.Effect<void, Failure.RuleFailure, R>
+}
+
+/** Declares a runner with its types inferred. */
+export const make = <O, R = never>(runner: Runner<O, R>): Runner<O, R> => runner
+
+/** A runner with its services captured: options are raw YAML values, decoded inside. */
+export interface Loaded {
+  readonly kind: string
+  /** Decodes and checks raw options; returns every issue (empty when valid). */
+  readonly validate: (
+    ctx: ValidateContext<unknown>
+  ) => Effect.Effect<ReadonlyArray<Issue>, never, FileSystem.FileSystem | Path.Path>
+  /** Runs a rule from its raw options. */
+  readonly run: (ctx: RunContext<unknown>) => Effect.Effect<void, Failure.RuleFailure>
+}
+
+/** Decodes raw options with a runner's schema, reporting every problem with its path. */
+export const decodeOptions = <O, R>(
+  runner: Runner<O, R>,
+  raw: unknown
+): Result.Result<O, ReadonlyArray<Issue>> =>
+  Result.mapError(
+    Schema.decodeUnknownResult(runner.options)(raw ?? {}, { errors: "all", onExcessProperty: "error" }),
+    Issues.fromSchemaError
+  )
+
+/** Captures a runner's services, so runners of different needs share one registry. */
+export const load = <O, R>(runner: Runner<O, R>): Effect.Effect<Loaded, never, R> =>
+  Effect.map(Effect.context<R>(), (context) => ({
+    kind: runner.kind,
+    validate: (ctx) => {
+      const decoded = decodeOptions(runner, ctx.options)
+      if (Result.isFailure(decoded)) return Effect.succeed(decoded.failure)
+      return runner.validate
+        ? Effect.provideContext(runner.validate({ ...ctx, options: decoded.success }), context)
+        : Effect.succeed([])
+    },
+    run: (ctx) => {
+      const decoded = decodeOptions(runner, ctx.options)
+      // Options were validated at load; failing here means the contract was broken.
+      if (Result.isFailure(decoded)) {
+        return Effect.fail(
+          new Failure.Defect({
+            message: `options of rule "${ctx.rule.id}" no longer decode`,
+            engineDetail: decoded.failure
+              .map((i) => `${Issues.pathToField(i.path)}: ${i.message}`)
+              .join("\n"),
+            ruleId: ctx.rule.id
+          })
+        )
+      }
+      return Effect.provideContext(runner.run({ ...ctx, options: decoded.success }), context)
+    }
+  }))
+
+/** The runners of this process, by kind. */
+export class Registry extends Context.Service<
+  Registry,
+  {
+    readonly get: (kind: string) => Option.Option<Loaded>
+    readonly kinds: ReadonlyArray<string>
+  }
+>()("@spark-etl/core/Registry") {}
+
+/** Builds a registry from loaded runners; a kind registered twice is a defect of assembly. */
+export const makeRegistry = (loaded: ReadonlyArray<Loaded>): Effect.Effect<Registry["Service"]> =>
+  Effect.suspend(() => {
+    const byKind = new Map<string, Loaded>()
+    for (const l of loaded) {
+      if (byKind.has(l.kind)) return Effect.die(new Error(`runner kind "${l.kind}" registered twice`))
+      byKind.set(l.kind, l)
+    }
+    return Effect.succeed(
+      Registry.of({
+        get: (kind) => Option.fromNullishOr(byKind.get(kind)),
+        kinds: [...byKind.keys()].sort()
+      })
+    )
+  })
+
+/** The registry layer: `Registry.layer([Plugin.load(sqlRunner), …])`. */
+export const layer = <R>(
+  runners: ReadonlyArray<Effect.Effect<Loaded, never, R>>
+): Layer.Layer<Registry, never, R> =>
+  Layer.effect(Registry, Effect.flatMap(Effect.all(runners), makeRegistry))

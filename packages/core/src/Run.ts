@@ -1,0 +1,327 @@
+/**
+ * One run of a batch, in the order of the architecture: load and validate (a rejection ends
+ * the run before any side effect) → open the ledger entry (refused while another run holds the
+ * batch; a crashed predecessor is reported) → clean every target → `batch.started` → execute →
+ * the terminal event → close the ledger entry. The outcome carries the process exit code.
+ *
+ * Every transition is logged through Effect's logger (annotated with run id, batch and rule)
+ * and published to the `EventSink`; the CLI adapts both to pino and Kafka.
+ */
+import { Clock, Duration, Effect, Option } from "effect"
+import * as Os from "node:os"
+import * as Batch from "./Batch.js"
+import * as Event from "./Event.js"
+import * as Executor from "./Executor.js"
+import { ExitCode } from "./ExitCode.js"
+import * as Failure from "./Failure.js"
+import * as Ledger from "./Ledger.js"
+import * as Parameter from "./Parameter.js"
+import * as Plugin from "./Plugin.js"
+import * as TargetStore from "./TargetStore.js"
+
+/** How to run. */
+export interface Options {
+  readonly batchFile: string
+  /** `--param name=value` pairs. */
+  readonly params?: Readonly<Record<string, string>>
+  /** The environment, for parameters that declare `env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>
+  /** Directory of the run ledger. */
+  readonly ledgerDir: string
+  /** Default: a random UUID. */
+  readonly runId?: string
+  /** Overrides the batch file's `engine.parallelism`. */
+  readonly parallelism?: number
+  /** Completes when the run must stop (a signal); see `Executor.Options.stop`. */
+  readonly stop?: Effect.Effect<Failure.Interrupted>
+  /** The run's JSON log file, named in events so L2 knows where to look. */
+  readonly logFile?: string
+  /** Default: this host's name and process id. */
+  readonly host?: string
+  readonly pid?: number
+  /** Ledger heartbeat period (default 5 s) and staleness limit (default 30 s). */
+  readonly heartbeat?: Duration.Duration
+  readonly staleAfter?: Duration.Duration
+}
+
+/** How a run ended. */
+export interface Outcome {
+  readonly runId: string
+  readonly status: "succeeded" | "failed" | "aborted" | "rejected"
+  readonly exitCode: ExitCode
+  readonly failure?: Failure.Failure
+  /** The executor's report, when rules were executed. */
+  readonly report?: Executor.Report
+  /** The predecessor found crashed, so the caller can fence its engine session. */
+  readonly crashedPredecessor?: Ledger.Record
+}
+
+/** Services a run needs. */
+export type Requirements = Batch.Requirements | Event.EventSink
+
+const iso = (ms: number) => new Date(ms).toISOString()
+
+/** Runs a batch file to its outcome; never fails: every failure is in the outcome. */
+export const run = (options: Options): Effect.Effect<Outcome, never, Requirements> =>
+  Effect.suspend(() => runWithId(options, options.runId ?? crypto.randomUUID()))
+
+const runWithId = (options: Options, runId: string): Effect.Effect<Outcome, never, Requirements> =>
+  Effect.gen(function* () {
+    const host = options.host ?? Os.hostname()
+    const pid = options.pid ?? process.pid
+    const sink = yield* Event.EventSink
+    const fallbackName = options.batchFile.replace(/^.*[\\/]/, "").replace(/\.ya?ml$/, "")
+    let batchName = fallbackName
+    let parameters: Record<string, string> = { ...options.params }
+
+    const emit = (type: Event.EventType, extra: Partial<Event.Event> = {}) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        yield* sink.publish({
+          id: crypto.randomUUID(),
+          type,
+          time: iso(now),
+          batch: batchName,
+          runId,
+          host,
+          pid,
+          parameters,
+          ...(options.logFile !== undefined ? { logFile: options.logFile } : {}),
+          ...extra
+        })
+      })
+
+    const finish = (status: Outcome["status"], failure?: Failure.Failure, report?: Executor.Report) =>
+      Effect.gen(function* () {
+        const exitCode = failure === undefined ? ExitCode.Success : Failure.toExitCode(failure)
+        const type: Event.EventType =
+          status === "succeeded" ? "batch.succeeded" : status === "aborted" ? "batch.aborted" : "batch.failed"
+        if (failure !== undefined) {
+          yield* (failure.category === "system" ? Effect.logError : Effect.logWarning)(
+            `batch ${status}: [${failure.code}] ${failure.message}`
+          )
+        } else yield* Effect.logInfo("batch succeeded")
+        yield* emit(type, {
+          exitCode,
+          ...(report !== undefined ? { durationMs: report.durationMs } : {}),
+          ...(failure !== undefined ? { failure: Failure.toEventPayload(failure) } : {}),
+          ...(failure?.ruleId !== undefined ? { ruleId: failure.ruleId } : {})
+        })
+        return {
+          runId,
+          status,
+          exitCode,
+          ...(failure !== undefined ? { failure } : {}),
+          ...(report !== undefined ? { report } : {})
+        } satisfies Outcome
+      })
+
+    const loaded = yield* Effect.result(
+      Batch.load(options.batchFile, {
+        ...(options.params !== undefined ? { params: options.params } : {}),
+        ...(options.env !== undefined ? { env: options.env } : {})
+      })
+    )
+    if (loaded._tag === "Failure") return yield* finish("rejected", loaded.failure)
+    const batch = loaded.success
+    batchName = batch.name
+    parameters = Parameter.toText(batch.parameters)
+    return yield* Effect.scoped(execute(options, batch, runId, host, pid, emit, finish))
+  }).pipe(
+    Effect.ensuring(Effect.flatMap(Event.EventSink, (sink) => sink.flush)),
+    Effect.annotateLogs({ runId })
+  )
+
+type Emit = (type: Event.EventType, extra?: Partial<Event.Event>) => Effect.Effect<void>
+type Finish = (
+  status: Outcome["status"],
+  failure?: Failure.Failure,
+  report?: Executor.Report
+) => Effect.Effect<Outcome>
+
+const execute = (
+  options: Options,
+  batch: Batch.Batch,
+  runId: string,
+  host: string,
+  pid: number,
+  emit: Emit,
+  finish: Finish
+) =>
+  Effect.gen(function* () {
+    const startedAt = yield* Clock.currentTimeMillis
+    const opened = yield* Effect.result(
+      Ledger.open({
+        dir: options.ledgerDir,
+        record: {
+          version: Ledger.formatVersion,
+          runId,
+          batch: batch.name,
+          batchFile: batch.file,
+          parameters: Parameter.toText(batch.parameters),
+          pid,
+          host,
+          status: "running",
+          startedAt: iso(startedAt),
+          heartbeatAt: iso(startedAt),
+          rules: Object.fromEntries(batch.plan.order.map((id) => [id, { state: "pending", attempt: 0 }]))
+        },
+        ...(options.heartbeat !== undefined ? { heartbeat: options.heartbeat } : {}),
+        ...(options.staleAfter !== undefined ? { staleAfter: options.staleAfter } : {})
+      })
+    )
+    if (opened._tag === "Failure") {
+      const error = opened.failure
+      return yield* error._tag === "ConfigRejected"
+        ? finish("rejected", error)
+        : finish(
+            "failed",
+            new Failure.Defect({ code: "LEDGER_UNAVAILABLE", message: `run ledger: ${error.message}` })
+          )
+    }
+    const { handle, crashed } = opened.success
+    if (Option.isSome(crashed)) {
+      const p = crashed.value
+      yield* Effect.logWarning(`previous run ${p.runId} (pid ${p.pid} on ${p.host}) crashed; reporting it`)
+      yield* emit("batch.crashed", {
+        runId: p.runId,
+        host: p.host,
+        pid: p.pid,
+        parameters: p.parameters,
+        failure: {
+          category: "system",
+          code: "RUN_CRASHED",
+          message: `run ${p.runId} stopped without an outcome (last heartbeat ${p.heartbeatAt})`,
+          restartMayHelp: true
+        }
+      })
+    }
+
+    const close = (outcome: Outcome) =>
+      Effect.gen(function* () {
+        const endedAt = yield* Clock.currentTimeMillis
+        yield* handle
+          .update((r) => ({
+            ...r,
+            status: outcome.status === "rejected" ? "failed" : outcome.status,
+            endedAt: iso(endedAt),
+            outcome: {
+              exitCode: outcome.exitCode,
+              ...(outcome.failure?.ruleId !== undefined ? { ruleId: outcome.failure.ruleId } : {}),
+              ...(outcome.failure !== undefined ? { failure: Failure.toEventPayload(outcome.failure) } : {})
+            }
+          }))
+          .pipe(Effect.catch((e) => Effect.logError(`could not close the run ledger: ${e.message}`)))
+        return outcome
+      })
+
+    // Delete-and-load: every target is emptied before any rule runs.
+    const store = yield* TargetStore.TargetStore
+    const cleaned = yield* Effect.result(
+      Effect.forEach(batch.targets.targets, (target) =>
+        store
+          .clean(batch.targets, target)
+          .pipe(Effect.tap(() => Effect.logDebug(`cleaned ${target.location}`)))
+      )
+    )
+    if (cleaned._tag === "Failure") {
+      return yield* Effect.flatMap(finish("failed", cleaned.failure), close)
+    }
+
+    yield* Effect.logInfo(`batch started: ${batch.rules.length} rules`)
+    yield* emit("batch.started")
+
+    const registry = yield* Plugin.Registry
+    const rules = new Map(batch.rules.map((r) => [r.id, r]))
+    const runRule: Executor.RunRule = (id, attempt) => {
+      const rule = rules.get(id)!
+      return Option.match(registry.get(rule.kind), {
+        onNone: () =>
+          Effect.fail(new Failure.Defect({ message: `no runner for kind ${rule.kind}`, ruleId: id })),
+        onSome: (runner) =>
+          runner.run({
+            runId,
+            attempt,
+            batch: {
+              name: batch.name,
+              dir: batch.dir,
+              parameters: batch.parameters,
+              settings: batch.engine.settings
+            },
+            rule: {
+              id,
+              kind: rule.kind,
+              dependsOn: rule.dependsOn,
+              ...(rule.target !== undefined ? { target: rule.target } : {})
+            },
+            options: rule.options
+          })
+      })
+    }
+
+    const onTransition = (t: Executor.Transition): Effect.Effect<void> =>
+      Effect.gen(function* () {
+        if (t._tag === "RuleStarted") {
+          const kind = rules.get(t.id)!.kind
+          yield* Effect.logInfo("rule started").pipe(Effect.annotateLogs({ rule: t.id }))
+          yield* emit("rule.started", { ruleId: t.id, ruleKind: kind, attempt: t.attempt })
+          yield* ledgerRule(t.id, { state: "running", attempt: t.attempt, startedAt: iso(t.at) })
+          return
+        }
+        const r = t.result
+        const entry: Ledger.RuleEntry = {
+          state: r.state,
+          attempt: r.attempt,
+          ...(r.startedAt !== undefined ? { startedAt: iso(r.startedAt) } : {}),
+          ...(r.endedAt !== undefined ? { endedAt: iso(r.endedAt) } : {}),
+          ...(r.durationMs !== undefined ? { durationMs: r.durationMs } : {}),
+          ...(r.failure !== undefined ? { error: Failure.toEventPayload(r.failure) } : {})
+        }
+        yield* ledgerRule(r.id, entry)
+        if (r.state === "not_run" || r.state === "pending") return
+        const kind = rules.get(r.id)!.kind
+        const common = {
+          ruleId: r.id,
+          ruleKind: kind,
+          attempt: r.attempt,
+          ...(r.durationMs !== undefined ? { durationMs: r.durationMs } : {})
+        }
+        if (r.state === "succeeded") {
+          yield* Effect.logInfo(`rule succeeded in ${r.durationMs ?? 0} ms`).pipe(
+            Effect.annotateLogs({ rule: r.id })
+          )
+          yield* emit("rule.succeeded", common)
+          return
+        }
+        const failure =
+          r.failure ?? new Failure.Interrupted({ message: "interrupted: the batch stopped", ruleId: r.id })
+        yield* Effect.logWarning(`rule ${r.state}: [${failure.code}] ${failure.message}`).pipe(
+          Effect.annotateLogs({ rule: r.id })
+        )
+        yield* emit("rule.failed", { ...common, failure: Failure.toEventPayload(failure) })
+      })
+
+    const ledgerRule = (id: string, entry: Ledger.RuleEntry) =>
+      handle
+        .update((r) => ({ ...r, rules: { ...r.rules, [id]: entry } }))
+        .pipe(Effect.catch((e) => Effect.logWarning(`run ledger update failed: ${e.message}`)))
+
+    const report = yield* Executor.execute(batch.plan, runRule, {
+      parallelism: options.parallelism ?? batch.engine.parallelism,
+      onTransition,
+      ...(options.stop !== undefined ? { stop: options.stop } : {}),
+      ...(batch.engine.ruleTimeoutSeconds !== undefined
+        ? { ruleTimeout: Duration.seconds(batch.engine.ruleTimeoutSeconds) }
+        : {})
+    }).pipe(
+      // Interrupted from outside (not through `stop`): still say so, as far as we can.
+      Effect.onInterrupt(() =>
+        Effect.flatMap(
+          finish("aborted", new Failure.Interrupted({ message: "the run was interrupted by its caller" })),
+          close
+        )
+      )
+    )
+    const outcome = yield* finish(report.status, report.failure, report)
+    return yield* close(outcome)
+  }).pipe(Effect.annotateLogs({ runId, batch: batch.name }))

@@ -1,0 +1,224 @@
+/**
+ * Where rules write, and how their targets are emptied before the batch (delete-and-load).
+ * A store first checks every target of the batch statically (at load, so an unsafe target
+ * rejects the batch before any side effect), then cleans each one before any rule runs.
+ *
+ * The filesystem store (local or mounted paths) refuses a target outside the declared roots,
+ * a root itself, any `..` segment, a path that resolves through a symlink to outside the
+ * roots, and two targets where one contains the other. It re-checks right before deleting.
+ * Other stores (Spark tables, object stores) implement the same service.
+ */
+import { Context, Effect, FileSystem, Layer, Option, Path } from "effect"
+import * as Failure from "./Failure.js"
+
+/** A rule's target as declared in the batch file. */
+export interface Declared {
+  readonly ruleId: string
+  readonly declared: string
+}
+
+/** A checked target: `location` is the store's canonical address (an absolute path here). */
+export interface Target extends Declared {
+  readonly location: string
+}
+
+/** The batch's checked roots and targets, ready for cleanup. */
+export interface Resolved {
+  readonly roots: ReadonlyArray<string>
+  readonly targets: ReadonlyArray<Target>
+}
+
+/** Why a root or target was refused; `at` says which field of the batch file. */
+export interface Rejection {
+  readonly at:
+    { readonly _tag: "Root"; readonly index: number } | { readonly _tag: "Target"; readonly ruleId: string }
+  readonly message: string
+}
+
+/** The store service. */
+export class TargetStore extends Context.Service<
+  TargetStore,
+  {
+    /** The name a batch file selects it by (`targets.store`). */
+    readonly name: string
+    /** Checks roots and targets; relative paths are taken from `baseDir` (the batch file's). */
+    readonly check: (input: {
+      readonly baseDir: string
+      readonly roots: ReadonlyArray<string>
+      readonly targets: ReadonlyArray<Declared>
+    }) => Effect.Effect<Resolved, ReadonlyArray<Rejection>>
+    /** Empties one target; re-checks its safety first. Absent targets are fine. */
+    readonly clean: (resolved: Resolved, target: Target) => Effect.Effect<void, Failure.TargetError>
+  }
+>()("@spark-etl/core/TargetStore") {}
+
+const hasDotDot = (p: string): boolean => p.split(/[\\/]/).includes("..")
+
+/** The filesystem store, on effect's `FileSystem` and `Path`. */
+export const makeFileSystem: Effect.Effect<TargetStore["Service"], never, FileSystem.FileSystem | Path.Path> =
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+
+    const inside = (root: string, p: string): boolean =>
+      p.startsWith(root.endsWith(path.sep) ? root : root + path.sep)
+
+    // The real path of `p`: the deepest existing ancestor resolved through symlinks, plus the rest.
+    const realPath = (p: string): Effect.Effect<string> =>
+      fs.realPath(p).pipe(
+        Effect.catch(() => {
+          const parent = path.dirname(p)
+          return parent === p
+            ? Effect.succeed(p)
+            : Effect.map(realPath(parent), (real) => path.join(real, path.basename(p)))
+        })
+      )
+
+    // Safety of one target against the roots (lexical and real); `undefined` when safe.
+    const problem = (
+      roots: ReadonlyArray<{ readonly lexical: string; readonly real: string }>,
+      declared: string,
+      location: string
+    ): Effect.Effect<string | undefined> =>
+      Effect.gen(function* () {
+        if (hasDotDot(declared)) return `target "${declared}" contains "..", which is never allowed`
+        if (roots.some((r) => r.lexical === location || r.real === location)) {
+          return `target "${declared}" is a target root itself; deleting it would delete every target`
+        }
+        if (!roots.some((r) => inside(r.lexical, location))) {
+          return `target "${declared}" (${location}) is outside the declared target roots`
+        }
+        const real = yield* realPath(location)
+        if (!roots.some((r) => inside(r.real, real))) {
+          return `target "${declared}" resolves through a symlink to ${real}, outside the declared target roots`
+        }
+        return undefined
+      })
+
+    const resolveRoots = (baseDir: string, roots: ReadonlyArray<string>) =>
+      Effect.forEach(roots, (root, index) =>
+        Effect.gen(function* () {
+          const lexical = path.resolve(baseDir, root)
+          if (hasDotDot(root)) return { index, error: `target root "${root}" contains ".."` }
+          if (lexical === path.parse(lexical).root) {
+            return { index, error: `target root "${root}" is the filesystem root` }
+          }
+          const info = yield* Effect.option(fs.stat(lexical))
+          if (Option.isNone(info) || info.value.type !== "Directory") {
+            return { index, error: `target root "${root}" (${lexical}) is not an existing directory` }
+          }
+          const real = yield* realPath(lexical)
+          return { index, lexical, real }
+        })
+      )
+
+    return TargetStore.of({
+      name: "filesystem",
+      check: ({ baseDir, roots, targets }) =>
+        Effect.gen(function* () {
+          const rejections: Array<Rejection> = []
+          const checkedRoots: Array<{ lexical: string; real: string }> = []
+          for (const r of yield* resolveRoots(baseDir, roots)) {
+            if ("error" in r) rejections.push({ at: { _tag: "Root", index: r.index }, message: r.error! })
+            else checkedRoots.push({ lexical: r.lexical, real: r.real })
+          }
+          const checked: Array<Target> = []
+          const byLocation = new Map<string, string>()
+          for (const t of targets) {
+            const location = path.resolve(baseDir, t.declared)
+            const error = yield* problem(checkedRoots, t.declared, location)
+            if (error !== undefined) {
+              rejections.push({ at: { _tag: "Target", ruleId: t.ruleId }, message: error })
+              continue
+            }
+            const same = byLocation.get(location)
+            if (same !== undefined) {
+              rejections.push({
+                at: { _tag: "Target", ruleId: t.ruleId },
+                message: `target "${t.declared}" is also the target of rule "${same}"`
+              })
+              continue
+            }
+            byLocation.set(location, t.ruleId)
+            checked.push({ ...t, location })
+          }
+          // One target inside another: cleaning one would delete the other's output.
+          for (const t of checked) {
+            for (let p = path.dirname(t.location); p !== path.dirname(p); p = path.dirname(p)) {
+              const owner = byLocation.get(p)
+              if (owner !== undefined) {
+                rejections.push({
+                  at: { _tag: "Target", ruleId: t.ruleId },
+                  message: `target "${t.declared}" lies inside the target of rule "${owner}"; targets must not overlap`
+                })
+                break
+              }
+            }
+          }
+          if (rejections.length > 0) return yield* Effect.fail(rejections)
+          return { roots: checkedRoots.map((r) => r.lexical), targets: checked }
+        }),
+      clean: (resolved, target) =>
+        Effect.gen(function* () {
+          const roots = yield* Effect.forEach(resolved.roots, (lexical) =>
+            Effect.map(realPath(lexical), (real) => ({ lexical, real }))
+          )
+          const error = yield* problem(roots, target.declared, target.location)
+          if (error !== undefined) {
+            return yield* new Failure.TargetError({
+              code: "TARGET_UNSAFE",
+              message: `refused to clean: ${error}`,
+              ruleId: target.ruleId
+            })
+          }
+          yield* fs.remove(target.location, { recursive: true, force: true }).pipe(
+            Effect.mapError(
+              (e) =>
+                new Failure.TargetError({
+                  code: "TARGET_CLEANUP_FAILED",
+                  message: `could not delete target ${target.location}: ${e.message}`,
+                  ruleId: target.ruleId,
+                  restartable: true
+                })
+            )
+          )
+        })
+    })
+  })
+
+/** The filesystem store as a layer. */
+export const layerFileSystem: Layer.Layer<TargetStore, never, FileSystem.FileSystem | Path.Path> =
+  Layer.effect(TargetStore, makeFileSystem)
+
+/** An in-memory store for tests: lexical checks only; records what was cleaned, in order. */
+export const memory = (options?: {
+  /** Targets whose cleanup fails with a `TargetError`. */
+  readonly failOn?: ReadonlyArray<string>
+}): { readonly cleaned: Array<string>; readonly layer: Layer.Layer<TargetStore> } => {
+  const cleaned: Array<string> = []
+  const layer = Layer.succeed(
+    TargetStore,
+    TargetStore.of({
+      name: "memory",
+      check: ({ targets }) => {
+        const rejections = targets
+          .filter((t) => hasDotDot(t.declared))
+          .map((t): Rejection => ({ at: { _tag: "Target", ruleId: t.ruleId }, message: `".." in target` }))
+        return rejections.length > 0
+          ? Effect.fail(rejections)
+          : Effect.succeed({ roots: [], targets: targets.map((t) => ({ ...t, location: t.declared })) })
+      },
+      clean: (_resolved, target) =>
+        options?.failOn?.includes(target.declared)
+          ? Effect.fail(
+              new Failure.TargetError({
+                code: "TARGET_CLEANUP_FAILED",
+                message: `cannot clean ${target.declared}`,
+                ruleId: target.ruleId
+              })
+            )
+          : Effect.sync(() => void cleaned.push(target.declared))
+    })
+  )
+  return { cleaned, layer }
+}

@@ -1,0 +1,28 @@
+/** Flattens a Schema decoding error into leaf issues with their paths. */
+import { SchemaIssue } from "effect"
+import type * as Schema from "effect/Schema"
+
+/** A leaf problem at a path inside the decoded value. */
+export interface PathIssue {
+  readonly path: ReadonlyArray<string | number>
+  readonly message: string
+}
+
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+/** Every leaf of a schema error, each with its path. */
+export const fromSchemaError = (error: Schema.SchemaError): ReadonlyArray<PathIssue> =>
+  formatter(error.issue).issues.map((issue) => ({
+    path: (issue.path ?? []).map((segment) => {
+      const key = typeof segment === "object" ? segment.key : segment
+      return typeof key === "number" ? key : String(key)
+    }),
+    message: issue.message === "Missing key" ? "required field is missing" : issue.message
+  }))
+
+/** Renders a path as `rules[2].depends_on[0]`. */
+export const pathToField = (path: ReadonlyArray<string | number>): string =>
+  path.reduce<string>(
+    (acc, seg) => (typeof seg === "number" ? `${acc}[${seg}]` : acc === "" ? seg : `${acc}.${seg}`),
+    ""
+  ) || "(document)"
