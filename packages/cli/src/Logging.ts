@@ -1,0 +1,121 @@
+/**
+ * Routes Effect's logger to pino: every log line, with its annotations (run id, batch, rule),
+ * goes as JSON to the run's log file; a short readable line goes to stderr for the operator
+ * watching AutoSys' std_err_file. Writes are synchronous, so nothing is lost when the process
+ * exits right after a failure. Secrets never reach either stream.
+ */
+import { Cause, Effect, Layer, Logger, References, Scope } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import pino from "pino"
+
+/** Field paths pino removes from every line; fixed in code, never built from input. */
+export const redactPaths: ReadonlyArray<string> = [
+  "token",
+  "password",
+  "secret",
+  "authorization",
+  "*.token",
+  "*.password",
+  "*.secret",
+  "*.authorization",
+  "sasl.password",
+  "*.sasl.password"
+]
+
+const secretInText = /\b(token|password|secret|authorization)(\s*[=:]\s*)([^;&\s,"']+)/gi
+
+/** Masks `token=…`-style secrets inside free text, e.g. a connection string in a message. */
+export const scrub = (text: string): string => text.replace(secretInText, "$1$2[redacted]")
+
+export interface Options {
+  /** JSON lines file of this run. */
+  readonly file: string
+  /** Lowest level written to stderr; the file gets everything from debug up. */
+  readonly stderrLevel?: "debug" | "info" | "warn" | "error" | "none"
+  /** Write stderr as JSON lines instead of readable text. */
+  readonly stderrJson?: boolean
+  /** Where readable lines go; defaults to process.stderr. */
+  readonly stderr?: NodeJS.WritableStream
+}
+
+const pinoLevel = (level: string): "debug" | "info" | "warn" | "error" | "fatal" | "trace" => {
+  switch (level) {
+    case "Fatal":
+      return "fatal"
+    case "Error":
+      return "error"
+    case "Warn":
+      return "warn"
+    case "Info":
+      return "info"
+    case "Trace":
+      return "trace"
+    default:
+      return "debug"
+  }
+}
+
+const rank = { trace: 0, debug: 1, info: 2, warn: 3, error: 4, fatal: 5, none: 9 } as const
+
+const text = (message: unknown): string =>
+  Array.isArray(message)
+    ? message.map(text).join(" ")
+    : typeof message === "string"
+      ? message
+      : JSON.stringify(message)
+
+/**
+ * A logger writing to the file and stderr, closed with its scope.
+ *
+ * @example
+ * Logging.layer({ file: "/var/log/spark-etl/orders-20261126.jsonl" })
+ */
+export const make = (options: Options): Effect.Effect<Logger.Logger<unknown, void>, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    fs.mkdirSync(path.dirname(options.file), { recursive: true })
+    const destination = yield* Effect.acquireRelease(
+      Effect.sync(() => pino.destination({ dest: options.file, sync: true, append: true })),
+      (d) => Effect.sync(() => d.flushSync())
+    )
+    const fileLogger = pino(
+      {
+        level: "trace",
+        base: { pid: process.pid, host: process.env["HOSTNAME"] ?? undefined },
+        timestamp: pino.stdTimeFunctions.isoTime,
+        redact: { paths: [...redactPaths], censor: "[redacted]" },
+        formatters: { level: (label) => ({ level: label }) }
+      },
+      destination
+    )
+    const stderr = options.stderr ?? process.stderr
+    const stderrMin = rank[options.stderrLevel ?? "info"]
+    return Logger.make(({ cause, date, fiber, logLevel, message }) => {
+      const annotations = fiber.getRef(References.CurrentLogAnnotations)
+      const level = pinoLevel(logLevel)
+      const msg = scrub(text(message))
+      const error = cause.reasons.length > 0 ? scrub(Cause.pretty(cause)) : undefined
+      fileLogger[level]({ ...annotations, ...(error ? { cause: error } : {}) }, msg)
+      if (rank[level] >= stderrMin) {
+        const rule = typeof annotations["rule"] === "string" ? ` [${annotations["rule"]}]` : ""
+        stderr.write(
+          options.stderrJson
+            ? JSON.stringify({
+                time: date.toISOString(),
+                level,
+                ...annotations,
+                msg,
+                ...(error ? { cause: error } : {})
+              }) + "\n"
+            : `${date.toISOString().slice(11, 19)} ${level.toUpperCase().padEnd(5)}${rule} ${msg}${error ? `\n${error}` : ""}\n`
+        )
+      }
+    })
+  })
+
+/** Replaces the default loggers with the pino-backed one, from debug up, for the layer's scope. */
+export const layer = (options: Options): Layer.Layer<never> =>
+  Layer.mergeAll(
+    Layer.unwrap(Effect.map(make(options), (logger) => Logger.layer([logger]))),
+    Layer.succeed(References.MinimumLogLevel, "Debug")
+  )
