@@ -60,7 +60,7 @@ export const BatchFile = Schema.Struct({
       labels: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
     })
   ),
-  rules: Schema.NonEmptyArray(RuleFile)
+  rules: Schema.Array(RuleFile).check(Schema.isMinLength(1, { message: "a batch needs at least one rule" }))
 })
 export type BatchFile = typeof BatchFile.Type
 
@@ -155,9 +155,13 @@ export const parse = (
         )
       )
     }
-    const issueAt = (p: ReadonlyArray<string | number>, message: string): Failure.ConfigIssue => ({
+    const issueAt = (
+      p: ReadonlyArray<string | number>,
+      message: string,
+      atKey = false
+    ): Failure.ConfigIssue => ({
       file,
-      ...at(locate(doc, p)),
+      ...at(locate(doc, p, atKey)),
       field: Issues.pathToField(p),
       message
     })
@@ -169,11 +173,7 @@ export const parse = (
       const issues = Issues.fromSchemaError(decoded.failure)
       return yield* Effect.fail(
         Failure.rejected(
-          sortIssues(
-            issues.map((i) =>
-              issueAt(i.path, i.message === "Expected no excess property" ? "unknown field" : i.message)
-            )
-          )
+          sortIssues(issues.map((i) => issueAt(i.path, i.message, i.message === "unknown field")))
         )
       )
     }
@@ -373,8 +373,8 @@ const sortIssues = (issues: ReadonlyArray<Failure.ConfigIssue>): ReadonlyArray<F
     a.file === b.file ? a.line - b.line || a.column - b.column : a.file < b.file ? -1 : 1
   )
 
-// Offset of the node at `path`: its value if present, else the nearest enclosing node.
-const locate = (doc: Yaml.Document, path: ReadonlyArray<string | number>): number => {
+// Offset of the node at `path` (its key when `atKey`), else of the nearest enclosing node.
+const locate = (doc: Yaml.Document, path: ReadonlyArray<string | number>, atKey = false): number => {
   let node: unknown = doc.contents
   let offset = doc.contents?.range?.[0] ?? 0
   for (const segment of path) {
@@ -383,12 +383,8 @@ const locate = (doc: Yaml.Document, path: ReadonlyArray<string | number>): numbe
       if (pair === undefined) return offset
       const value: unknown = pair.value
       const key: unknown = pair.key
-      offset =
-        Yaml.isNode(value) && value.range
-          ? value.range[0]
-          : Yaml.isNode(key) && key.range
-            ? key.range[0]
-            : offset
+      const keyOffset = Yaml.isNode(key) && key.range ? key.range[0] : offset
+      offset = !atKey && Yaml.isNode(value) && value.range ? value.range[0] : keyOffset
       node = value
     } else if (Yaml.isSeq(node) && typeof segment === "number") {
       const item: unknown = node.items[segment]

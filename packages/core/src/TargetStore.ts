@@ -3,9 +3,10 @@
  * A store first checks every target of the batch statically (at load, so an unsafe target
  * rejects the batch before any side effect), then cleans each one before any rule runs.
  *
- * The filesystem store (local or mounted paths) refuses a target outside the declared roots,
- * a root itself, any `..` segment, a path that resolves through a symlink to outside the
- * roots, and two targets where one contains the other. It re-checks right before deleting.
+ * The filesystem store (local or mounted paths) refuses a target outside the declared roots
+ * (`..` escapes included), a root itself, a path that resolves through a symlink to outside
+ * the roots, and two targets where one contains the other. Relative paths start at the batch
+ * file's directory. It re-checks right before deleting.
  * Other stores (Spark tables, object stores) implement the same service.
  */
 import { Context, Effect, FileSystem, Layer, Option, Path } from "effect"
@@ -78,19 +79,21 @@ export const makeFileSystem: Effect.Effect<TargetStore["Service"], never, FileSy
     const problem = (
       roots: ReadonlyArray<{ readonly lexical: string; readonly real: string }>,
       declared: string,
-      location: string
+      location: string,
+      show: (p: string) => string
     ): Effect.Effect<string | undefined> =>
       Effect.gen(function* () {
-        if (hasDotDot(declared)) return `target "${declared}" contains "..", which is never allowed`
         if (roots.some((r) => r.lexical === location || r.real === location)) {
           return `target "${declared}" is a target root itself; deleting it would delete every target`
         }
         if (!roots.some((r) => inside(r.lexical, location))) {
-          return `target "${declared}" (${location}) is outside the declared target roots`
+          return hasDotDot(declared)
+            ? `target "${declared}" escapes the declared target roots through ".." (to ${show(location)})`
+            : `target "${declared}" is outside the declared target roots`
         }
         const real = yield* realPath(location)
         if (!roots.some((r) => inside(r.real, real))) {
-          return `target "${declared}" resolves through a symlink to ${real}, outside the declared target roots`
+          return `target "${declared}" resolves through a symlink to ${show(real)}, outside the declared target roots`
         }
         return undefined
       })
@@ -99,13 +102,12 @@ export const makeFileSystem: Effect.Effect<TargetStore["Service"], never, FileSy
       Effect.forEach(roots, (root, index) =>
         Effect.gen(function* () {
           const lexical = path.resolve(baseDir, root)
-          if (hasDotDot(root)) return { index, error: `target root "${root}" contains ".."` }
           if (lexical === path.parse(lexical).root) {
             return { index, error: `target root "${root}" is the filesystem root` }
           }
           const info = yield* Effect.option(fs.stat(lexical))
           if (Option.isNone(info) || info.value.type !== "Directory") {
-            return { index, error: `target root "${root}" (${lexical}) is not an existing directory` }
+            return { index, error: `target root "${root}" is not an existing directory` }
           }
           const real = yield* realPath(lexical)
           return { index, lexical, real }
@@ -122,11 +124,18 @@ export const makeFileSystem: Effect.Effect<TargetStore["Service"], never, FileSy
             if ("error" in r) rejections.push({ at: { _tag: "Root", index: r.index }, message: r.error! })
             else checkedRoots.push({ lexical: r.lexical, real: r.real })
           }
+          // Without all its roots the targets cannot be judged; the roots' problems say why.
+          if (rejections.length > 0) return yield* Effect.fail(rejections)
+          // Paths in messages relative to the batch file, as the author wrote them.
+          const show = (p: string) => {
+            const relative = path.relative(baseDir, p)
+            return path.isAbsolute(relative) ? p : relative
+          }
           const checked: Array<Target> = []
           const byLocation = new Map<string, string>()
           for (const t of targets) {
             const location = path.resolve(baseDir, t.declared)
-            const error = yield* problem(checkedRoots, t.declared, location)
+            const error = yield* problem(checkedRoots, t.declared, location, show)
             if (error !== undefined) {
               rejections.push({ at: { _tag: "Target", ruleId: t.ruleId }, message: error })
               continue
@@ -163,7 +172,7 @@ export const makeFileSystem: Effect.Effect<TargetStore["Service"], never, FileSy
           const roots = yield* Effect.forEach(resolved.roots, (lexical) =>
             Effect.map(realPath(lexical), (real) => ({ lexical, real }))
           )
-          const error = yield* problem(roots, target.declared, target.location)
+          const error = yield* problem(roots, target.declared, target.location, (p) => p)
           if (error !== undefined) {
             return yield* new Failure.TargetError({
               code: "TARGET_UNSAFE",

@@ -10,6 +10,12 @@ export interface PathIssue {
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
+// Schema's wording for the two commonest mistakes, said the way a batch author thinks.
+const messages: Record<string, string> = {
+  "Missing key": "required field is missing",
+  "Expected no excess property": "unknown field"
+}
+
 /** Every leaf of a schema error, each with its path. */
 export const fromSchemaError = (error: Schema.SchemaError): ReadonlyArray<PathIssue> =>
   formatter(error.issue).issues.map((issue) => ({
@@ -17,7 +23,7 @@ export const fromSchemaError = (error: Schema.SchemaError): ReadonlyArray<PathIs
       const key = typeof segment === "object" ? segment.key : segment
       return typeof key === "number" ? key : String(key)
     }),
-    message: issue.message === "Missing key" ? "required field is missing" : issue.message
+    message: messages[issue.message] ?? issue.message
   }))
 
 /** Renders a path as `rules[2].depends_on[0]`. */

@@ -1,0 +1,118 @@
+import { assert, describe, expect, it } from "@effect/vitest"
+import { Effect, Exit } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as Batch from "../src/Batch.js"
+import * as Dag from "../src/Dag.js"
+import * as Failure from "../src/Failure.js"
+import { layer } from "./support.js"
+
+const corpus = path.join(import.meta.dirname, "corpus")
+const malformed = path.join(corpus, "malformed")
+const daily = path.join(corpus, "valid", "daily.yaml")
+
+const rejection = (effect: Effect.Effect<Batch.Batch, Failure.ConfigRejected, Batch.Requirements>) =>
+  Effect.gen(function* () {
+    const exit = yield* Effect.exit(effect.pipe(Effect.provide(layer())))
+    assert(Exit.isFailure(exit), "expected the batch to be rejected")
+    const error = Exit.findErrorOption(exit)
+    assert(error._tag === "Some" && error.value._tag === "ConfigRejected")
+    return error.value
+  })
+
+describe("Batch.load: the malformed corpus", () => {
+  const files = fs
+    .readdirSync(malformed)
+    .filter((f) => f.endsWith(".batch"))
+    .sort()
+
+  it("has at least 20 files, each with its expected messages", () => {
+    expect(files.length).toBeGreaterThanOrEqual(20)
+    for (const f of files)
+      expect(fs.existsSync(path.join(malformed, f.replace(/\.batch$/, ".expected")))).toBe(true)
+  })
+
+  for (const f of files) {
+    it.effect(f, () =>
+      Effect.gen(function* () {
+        const file = path.join(malformed, f)
+        const expected = fs
+          .readFileSync(file.replace(/\.batch$/, ".expected"), "utf8")
+          .trim()
+          .split("\n")
+        const error = yield* rejection(Batch.load(file))
+        expect(error.issues.map((i) => `${i.line}:${i.column} ${i.field}: ${i.message}`)).toEqual(expected)
+        // Every issue names the file, and the error message lists them all as file:line:column.
+        for (const issue of error.issues) {
+          expect(issue.file).toBe(file)
+          expect(error.message).toContain(Failure.formatIssue(issue))
+        }
+        expect(error.code).toBe("CONFIG_INVALID")
+        expect(Failure.toExitCode(error)).toBe(3)
+      })
+    )
+  }
+})
+
+describe("Batch.load: a valid batch", () => {
+  it.effect("resolves parameters from the command line, the environment and defaults", () =>
+    Effect.gen(function* () {
+      const batch = yield* Batch.load(daily, {
+        params: { run_date: "2026-11-26", limit: "25" },
+        env: { SALES_FULL: "true" }
+      }).pipe(Effect.provide(layer()))
+      expect(batch.name).toBe("daily_sales")
+      expect(batch.file).toBe(daily)
+      expect(batch.parameters).toEqual({
+        run_date: { type: "date", value: "2026-11-26", text: "2026-11-26" },
+        region: { type: "enum", value: "EU", text: "EU" },
+        limit: { type: "int", value: 25, text: "25" },
+        full: { type: "boolean", value: true, text: "true" }
+      })
+      expect(batch.engine).toEqual({
+        parallelism: 2,
+        ruleTimeoutSeconds: 3600,
+        settings: { "spark.sql.shuffle.partitions": "8", "spark.sql.ansi.enabled": "true" }
+      })
+      expect(batch.escalation).toEqual({ topic: "etl-events", labels: { team: "sales" } })
+      expect(batch.plan.order).toEqual(["load", "aggregate", "report"])
+      expect(Dag.toText(batch.plan)).toBe(
+        "1. load\n2. aggregate (after load)\n3. report (after aggregate, load)"
+      )
+      const out = path.join(corpus, "out")
+      expect(batch.targets.roots).toEqual([out])
+      expect(batch.rules.map((r) => [r.id, r.target?.location, r.line])).toEqual([
+        ["load", path.join(out, "daily/load"), 33],
+        ["aggregate", path.join(out, "daily/aggregate"), 38],
+        ["report", undefined, 42]
+      ])
+      expect(batch.rules[0]!.options).toEqual({ file: "sql/load.sql" })
+    })
+  )
+
+  it.effect("refuses parameters that are unknown or ill-typed, naming where they came from", () =>
+    Effect.gen(function* () {
+      const error = yield* rejection(
+        Batch.load(daily, {
+          params: { run_date: "26/11/2026", limit: "1e3", colour: "red" },
+          env: { SALES_FULL: "yes" }
+        })
+      )
+      expect(error.issues.map(Failure.formatIssue)).toEqual([
+        'command line:1:1: --param colour: unknown parameter "colour" (declared: run_date, region, limit, full, since)',
+        'command line:1:1: --param run_date: parameter "run_date": expected a date YYYY-MM-DD, got "26/11/2026"',
+        'command line:1:1: --param limit: parameter "limit": expected an integer, got "1e3"',
+        'environment:1:1: $SALES_FULL: parameter "full": expected true or false, got "yes"'
+      ])
+    })
+  )
+
+  it.effect("says so when the batch file cannot be read", () =>
+    Effect.gen(function* () {
+      const error = yield* rejection(Batch.load(path.join(corpus, "no-such-batch.yaml")))
+      expect(error.issues).toHaveLength(1)
+      expect(error.issues[0]!.field).toBe("(file)")
+      expect(error.issues[0]!.message).toMatch(/^cannot read batch file/)
+    })
+  )
+})

@@ -1,0 +1,1 @@
+insert overwrite sales select * from raw where day = :run_date
