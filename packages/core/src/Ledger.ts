@@ -127,7 +127,11 @@ export const writeAtomic = (
       })
     )
     yield* fs.rename(temp, file)
-  }).pipe(Effect.mapError((e) => new LedgerError({ path: file, message: e.message })))
+  }).pipe(
+    // Never stop half-way: an interrupted write would leave its temp file behind.
+    Effect.uninterruptible,
+    Effect.mapError((e) => new LedgerError({ path: file, message: e.message }))
+  )
 
 /** Reads and validates one record. */
 export const read = (file: string): Effect.Effect<Record, LedgerError, FileSystem.FileSystem> =>

@@ -1,0 +1,171 @@
+import { afterAll, assert, describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Exit, Option, Scope } from "effect"
+import { TestClock } from "effect/testing"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Failure from "../src/Failure.js"
+import * as Ledger from "../src/Ledger.js"
+import { node } from "./support.js"
+
+const made: Array<string> = []
+afterAll(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
+const tempDir = () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), "core-ledger-"))
+  made.push(d)
+  return d
+}
+
+const record = (runId: string, overrides: Partial<Ledger.Record> = {}): Ledger.Record => ({
+  version: 1,
+  runId,
+  batch: "daily",
+  batchFile: "/batches/daily.yaml",
+  parameters: { run_date: "2026-11-26" },
+  pid: 4242,
+  host: "etl-host-1",
+  status: "running",
+  startedAt: new Date(0).toISOString(),
+  heartbeatAt: new Date(0).toISOString(),
+  rules: { load: { state: "pending", attempt: 0 } },
+  ...overrides
+})
+
+const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(file, "utf8"))
+
+// Waits, in real time, until a condition on the files holds (or 2 s passed).
+const eventually = (check: () => boolean) =>
+  Effect.promise(async () => {
+    for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  })
+const heartbeatOf = (file: string) => (readJson(file) as { heartbeatAt: string }).heartbeatAt
+
+describe("Ledger", () => {
+  it.effect("writes the record atomically, beats, and releases the batch's lock at the end", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      const scope = yield* Scope.make()
+      const { handle, crashed } = yield* Ledger.open({ dir, record: record("run-1") }).pipe(
+        Scope.provide(scope)
+      )
+      expect(Option.isNone(crashed)).toBe(true)
+      expect(handle.file).toBe(path.join(dir, "daily", "run-1.json"))
+      expect(readJson(handle.file)).toMatchObject({ runId: "run-1", status: "running", pid: 4242 })
+      expect(readJson(path.join(dir, "daily", "lock"))).toEqual({
+        runId: "run-1",
+        pid: 4242,
+        host: "etl-host-1"
+      })
+
+      yield* handle.update((r) => ({
+        ...r,
+        status: "succeeded",
+        rules: { load: { state: "succeeded", attempt: 1, durationMs: 12 } },
+        outcome: { exitCode: 0 }
+      }))
+      const back = yield* Ledger.read(handle.file).pipe(Effect.provide(node))
+      expect(back.status).toBe("succeeded")
+      expect(back.rules.load).toEqual({ state: "succeeded", attempt: 1, durationMs: 12 })
+
+      yield* Scope.close(scope, Exit.void)
+      // No lock and no temp file left behind.
+      expect(fs.readdirSync(path.join(dir, "daily"))).toEqual(["run-1.json"])
+    }).pipe(Effect.provide(node))
+  )
+
+  it.live("refreshes the heartbeat while the run lives, and stops when its scope ends", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      const start = Date.now()
+      const scope = yield* Scope.make()
+      const { handle } = yield* Ledger.open({
+        dir,
+        record: record("run-hb", { heartbeatAt: new Date(start).toISOString() }),
+        heartbeat: Duration.millis(50)
+      }).pipe(Scope.provide(scope))
+      const first = heartbeatOf(handle.file)
+      yield* eventually(() => heartbeatOf(handle.file) > first)
+      expect(heartbeatOf(handle.file) > first).toBe(true)
+      yield* Scope.close(scope, Exit.void)
+      const last = heartbeatOf(handle.file)
+      yield* Effect.sleep(Duration.millis(200))
+      expect(heartbeatOf(handle.file)).toBe(last)
+    }).pipe(Effect.provide(node))
+  )
+
+  it.effect("refuses a second run while the holder is alive and beating", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      yield* Ledger.open({ dir, record: record("run-1"), isAlive: () => true })
+      const exit = yield* Effect.exit(
+        Ledger.open({ dir, record: record("run-2", { pid: 5151 }), isAlive: () => true })
+      )
+      const error = Exit.findErrorOption(exit)
+      assert(error._tag === "Some" && error.value._tag === "ConfigRejected")
+      expect(error.value.code).toBe("BATCH_LOCKED")
+      expect(Failure.toExitCode(error.value)).toBe(3)
+      expect(error.value.message).toContain("held by run run-1 (pid 4242 on etl-host-1)")
+      expect(fs.existsSync(path.join(dir, "daily", "run-2.json"))).toBe(false)
+    }).pipe(Effect.scoped, Effect.provide(node))
+  )
+
+  it.effect("takes over from a holder whose heartbeat went stale, marking it crashed", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      fs.mkdirSync(path.join(dir, "daily"))
+      fs.writeFileSync(
+        path.join(dir, "daily", "old.json"),
+        JSON.stringify(record("old", { host: "elsewhere" }))
+      )
+      fs.writeFileSync(
+        path.join(dir, "daily", "lock"),
+        JSON.stringify({ runId: "old", pid: 1, host: "elsewhere" })
+      )
+      yield* TestClock.setTime(60_000)
+      const { crashed } = yield* Ledger.open({ dir, record: record("new") })
+      assert(Option.isSome(crashed))
+      expect(crashed.value).toMatchObject({
+        runId: "old",
+        status: "crashed",
+        endedAt: new Date(60_000).toISOString()
+      })
+      expect(readJson(path.join(dir, "daily", "old.json"))).toMatchObject({ status: "crashed" })
+      expect(readJson(path.join(dir, "daily", "lock"))).toMatchObject({ runId: "new" })
+      const all = yield* Ledger.list(dir, "daily")
+      expect(all.map((r) => [r.runId, r.status])).toEqual(
+        expect.arrayContaining([
+          ["old", "crashed"],
+          ["new", "running"]
+        ])
+      )
+    }).pipe(Effect.scoped, Effect.provide(node))
+  )
+
+  it.effect("takes over at once from a holder on this host whose process is gone", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          yield* Ledger.open({ dir, record: record("dead") })
+          // Leave the lock behind, as a killed process would.
+          fs.copyFileSync(path.join(dir, "daily", "lock"), path.join(dir, "lock.keep"))
+        })
+      )
+      fs.copyFileSync(path.join(dir, "lock.keep"), path.join(dir, "daily", "lock"))
+      const { crashed } = yield* Ledger.open({ dir, record: record("next"), isAlive: () => false })
+      expect(Option.map(crashed, (r) => r.runId)).toEqual(Option.some("dead"))
+    }).pipe(Effect.scoped, Effect.provide(node))
+  )
+
+  it.effect("refuses a record it cannot read, naming the file", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      const file = path.join(dir, "bad.json")
+      fs.writeFileSync(file, JSON.stringify({ version: 99 }))
+      const exit = yield* Effect.exit(Ledger.read(file))
+      const error = Exit.findErrorOption(exit)
+      assert(error._tag === "Some")
+      expect(error.value).toMatchObject({ _tag: "LedgerError", path: file })
+    }).pipe(Effect.provide(node))
+  )
+})

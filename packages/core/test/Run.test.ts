@@ -1,0 +1,243 @@
+import { afterAll, assert, describe, expect, it } from "@effect/vitest"
+import { Deferred, Effect, Fiber, Layer, Schema } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Event from "../src/Event.js"
+import * as Failure from "../src/Failure.js"
+import * as Ledger from "../src/Ledger.js"
+import * as Plugin from "../src/Plugin.js"
+import * as Run from "../src/Run.js"
+import * as TargetStore from "../src/TargetStore.js"
+import * as Testing from "../src/testing.js"
+import { node } from "./support.js"
+
+const made: Array<string> = []
+afterAll(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
+
+// A batch file in a fresh directory; rules use the scripted runner and the in-memory store.
+const batchFile = (rules: string, extra = "") => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "core-run-"))
+  made.push(dir)
+  const file = path.join(dir, "nightly.yaml")
+  fs.writeFileSync(
+    file,
+    `batch: nightly
+parameters:
+  run_date: { type: date }
+targets:
+  store: memory
+  roots: [out]
+${extra}
+rules:
+${rules}`
+  )
+  return { file, ledgerDir: path.join(dir, "ledger") }
+}
+
+const setup = (options: { readonly failCleanOf?: ReadonlyArray<string> } = {}) => {
+  const sink = Event.memory()
+  const store = TargetStore.memory(options.failCleanOf ? { failOn: options.failCleanOf } : {})
+  const scripted = Testing.scripted()
+  const layer = Layer.mergeAll(Plugin.layer([Plugin.load(scripted.runner)]), store.layer, sink.layer, node)
+  return { events: sink.events, cleaned: store.cleaned, log: scripted.log, layer }
+}
+
+const types = (events: ReadonlyArray<Event.Event>) =>
+  events.map((e) => (e.ruleId ? `${e.type} ${e.ruleId}` : e.type))
+const decodeEvent = Schema.decodeUnknownSync(Event.Event)
+
+const rules3 = `  - { id: extract, kind: scripted, target: out/extract, options: { ms: 5 } }
+  - { id: transform, kind: scripted, depends_on: [extract], target: out/transform, options: { ms: 5 } }
+  - { id: publish, kind: scripted, depends_on: [transform], options: { ms: 5 } }`
+
+describe("Run", () => {
+  it.live("succeeds: cleans targets, then runs every rule, publishing each transition", () =>
+    Effect.gen(function* () {
+      const { file, ledgerDir } = batchFile(rules3)
+      const t = setup()
+      const outcome = yield* Run.run({
+        batchFile: file,
+        ledgerDir,
+        params: { run_date: "2026-11-26" },
+        runId: "run-ok",
+        logFile: "/var/log/etl/run-ok.jsonl"
+      }).pipe(Effect.provide(t.layer))
+      expect(outcome).toMatchObject({ runId: "run-ok", status: "succeeded", exitCode: 0 })
+      expect(t.cleaned).toEqual(["out/extract", "out/transform"])
+      expect(types(t.events)).toEqual([
+        "batch.started",
+        "rule.started extract",
+        "rule.succeeded extract",
+        "rule.started transform",
+        "rule.succeeded transform",
+        "rule.started publish",
+        "rule.succeeded publish",
+        "batch.succeeded"
+      ])
+      for (const e of t.events) {
+        expect(decodeEvent(e)).toEqual(e)
+        expect(e).toMatchObject({
+          batch: "nightly",
+          runId: "run-ok",
+          pid: process.pid,
+          parameters: { run_date: "2026-11-26" },
+          logFile: "/var/log/etl/run-ok.jsonl"
+        })
+      }
+      expect(new Set(t.events.map((e) => e.id)).size).toBe(t.events.length)
+      expect(t.events.at(-1)).toMatchObject({ exitCode: 0 })
+      const [record] = yield* Ledger.list(ledgerDir, "nightly").pipe(Effect.provide(node))
+      assert(record !== undefined)
+      expect(record.status).toBe("succeeded")
+      expect(record.outcome).toEqual({ exitCode: 0 })
+      expect(Object.values(record.rules).map((r) => r.state)).toEqual(["succeeded", "succeeded", "succeeded"])
+      expect(fs.existsSync(path.join(ledgerDir, "nightly", "lock"))).toBe(false)
+    })
+  )
+
+  it.live("fails on a capturable rule failure: exit 1, siblings interrupted, the rest not run", () =>
+    Effect.gen(function* () {
+      const { file, ledgerDir } = batchFile(
+        `  - { id: bad_sql, kind: scripted, options: { ms: 20, fail: sql } }
+  - { id: slow, kind: scripted, options: { ms: 5000 } }
+  - { id: after, kind: scripted, depends_on: [bad_sql, slow] }`,
+        "engine: { parallelism: 4 }"
+      )
+      const t = setup()
+      const outcome = yield* Run.run({ batchFile: file, ledgerDir, params: { run_date: "2026-11-26" } }).pipe(
+        Effect.provide(t.layer)
+      )
+      expect(outcome).toMatchObject({ status: "failed", exitCode: 1 })
+      expect(outcome.failure).toMatchObject({
+        _tag: "SqlError",
+        code: "UNRESOLVED_COLUMN",
+        ruleId: "bad_sql"
+      })
+      expect(t.log.events).toContainEqual({ rule: "slow", event: "interrupted" })
+      expect(t.log.events.map((e) => e.rule)).not.toContain("after")
+      const last = t.events.at(-1)!
+      expect(last).toMatchObject({
+        type: "batch.failed",
+        exitCode: 1,
+        ruleId: "bad_sql",
+        failure: {
+          category: "capturable",
+          code: "UNRESOLVED_COLUMN",
+          sqlState: "42703",
+          restartMayHelp: false
+        }
+      })
+      expect(t.events.find((e) => e.type === "rule.failed" && e.ruleId === "slow")?.failure?.category).toBe(
+        "interrupted"
+      )
+      const [record] = yield* Ledger.list(ledgerDir, "nightly").pipe(Effect.provide(node))
+      expect(record?.status).toBe("failed")
+      expect(record?.rules).toMatchObject({
+        bad_sql: { state: "failed", attempt: 1, error: { code: "UNRESOLVED_COLUMN" } },
+        slow: { state: "interrupted" },
+        after: { state: "not_run", attempt: 0 }
+      })
+      expect(record?.outcome).toMatchObject({ exitCode: 1, ruleId: "bad_sql" })
+    })
+  )
+
+  it.live("ends with exit 2 on a system failure", () =>
+    Effect.gen(function* () {
+      const { file, ledgerDir } = batchFile(`  - { id: a, kind: scripted, options: { fail: unreachable } }`)
+      const t = setup()
+      const outcome = yield* Run.run({ batchFile: file, ledgerDir, params: { run_date: "2026-11-26" } }).pipe(
+        Effect.provide(t.layer)
+      )
+      expect(outcome).toMatchObject({ status: "failed", exitCode: 2 })
+      expect(t.events.at(-1)).toMatchObject({
+        type: "batch.failed",
+        failure: { category: "system", code: "ENGINE_UNREACHABLE", restartMayHelp: true }
+      })
+    })
+  )
+
+  it.live("rejects an invalid batch with exit 3 before any side effect, and still escalates", () =>
+    Effect.gen(function* () {
+      const { file, ledgerDir } = batchFile(`  - { id: a, kind: scripted, depends_on: [ghost] }`)
+      const t = setup()
+      const outcome = yield* Run.run({ batchFile: file, ledgerDir }).pipe(Effect.provide(t.layer))
+      expect(outcome).toMatchObject({ status: "rejected", exitCode: 3 })
+      assert(outcome.failure?._tag === "ConfigRejected")
+      expect(outcome.failure.issues.map((i) => i.message)).toEqual([
+        'required parameter "run_date" was not given (--param run_date=…)',
+        'rule "a" depends on unknown rule "ghost"'
+      ])
+      expect(types(t.events)).toEqual(["batch.failed"])
+      expect(t.events[0]).toMatchObject({ batch: "nightly", exitCode: 3, failure: { category: "rejected" } })
+      expect(t.cleaned).toEqual([])
+      expect(fs.existsSync(ledgerDir)).toBe(false)
+    })
+  )
+
+  it.live("fails before any rule runs when cleanup fails", () =>
+    Effect.gen(function* () {
+      const { file, ledgerDir } = batchFile(rules3)
+      const t = setup({ failCleanOf: ["out/transform"] })
+      const outcome = yield* Run.run({ batchFile: file, ledgerDir, params: { run_date: "2026-11-26" } }).pipe(
+        Effect.provide(t.layer)
+      )
+      expect(outcome).toMatchObject({ status: "failed", exitCode: 1 })
+      expect(outcome.failure).toMatchObject({
+        _tag: "TargetError",
+        code: "TARGET_CLEANUP_FAILED",
+        ruleId: "transform"
+      })
+      expect(t.log.events).toEqual([])
+      expect(types(t.events)).toEqual(["batch.failed transform"])
+      const [record] = yield* Ledger.list(ledgerDir, "nightly").pipe(Effect.provide(node))
+      expect(record?.status).toBe("failed")
+      expect(Object.values(record?.rules ?? {}).map((r) => r.state)).toEqual([
+        "pending",
+        "pending",
+        "pending"
+      ])
+    })
+  )
+
+  it.live("stops on a signal: in-flight rule interrupted, batch.aborted, exit 130", () =>
+    Effect.gen(function* () {
+      const { file, ledgerDir } = batchFile(`  - { id: long, kind: scripted, options: { ms: 10000 } }`)
+      const t = setup()
+      const stop = yield* Deferred.make<Failure.Interrupted>()
+      const fiber = yield* Run.run({
+        batchFile: file,
+        ledgerDir,
+        params: { run_date: "2026-11-26" },
+        stop: Deferred.await(stop)
+      }).pipe(Effect.provide(t.layer), Effect.forkChild)
+      while (!t.log.running.has("long")) yield* Effect.sleep("5 millis")
+      yield* Deferred.succeed(stop, new Failure.Interrupted({ message: "SIGINT received", signal: "SIGINT" }))
+      const outcome = yield* Fiber.join(fiber)
+      expect(outcome).toMatchObject({ status: "aborted", exitCode: 130 })
+      expect(t.log.events).toContainEqual({ rule: "long", event: "interrupted" })
+      expect(t.events.at(-1)).toMatchObject({ type: "batch.aborted", exitCode: 130 })
+      const [record] = yield* Ledger.list(ledgerDir, "nightly").pipe(Effect.provide(node))
+      expect(record?.status).toBe("aborted")
+    })
+  )
+
+  it.live("refuses to start while another live run holds the batch (exit 3)", () =>
+    Effect.gen(function* () {
+      const { file, ledgerDir } = batchFile(`  - { id: long, kind: scripted, options: { ms: 10000 } }`)
+      const first = setup()
+      const fiber = yield* Run.run({ batchFile: file, ledgerDir, params: { run_date: "2026-11-26" } }).pipe(
+        Effect.provide(first.layer),
+        Effect.forkChild
+      )
+      while (!first.log.running.has("long")) yield* Effect.sleep("5 millis")
+      const second = setup()
+      const outcome = yield* Run.run({ batchFile: file, ledgerDir, params: { run_date: "2026-11-26" } }).pipe(
+        Effect.provide(second.layer)
+      )
+      expect(outcome).toMatchObject({ status: "rejected", exitCode: 3, failure: { code: "BATCH_LOCKED" } })
+      expect(second.log.events).toEqual([])
+      yield* Fiber.interrupt(fiber)
+    })
+  )
+})
