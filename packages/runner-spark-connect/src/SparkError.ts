@@ -1,0 +1,289 @@
+/**
+ * Every failure of the Spark Connect client, as a flat union of tagged errors, and the one
+ * place (`classify`) where a raw gRPC failure becomes one of them. Classification reads the
+ * server's google.rpc.ErrorInfo (exception classes, errorClass, sqlState), never message text.
+ *
+ * @example
+ * import { SparkError } from "@spark-etl/runner-spark-connect"
+ * const onFailure = (e: SparkError.SparkError) =>
+ *   `${e._tag} ${e.errorClass ?? ""} retryable=${SparkError.isRetryable(e)}`
+ */
+import { fromBinary } from "@bufbuild/protobuf"
+import { anyUnpack } from "@bufbuild/protobuf/wkt"
+import * as grpc from "@grpc/grpc-js"
+import { Data, Option, Schema } from "effect"
+import { ErrorInfoSchema } from "./generated/google/rpc/error_details_pb.js"
+import { StatusSchema } from "./generated/google/rpc/status_pb.js"
+import type { FetchErrorDetailsResponse } from "./generated/spark/connect/base_pb.js"
+import type * as Rpc from "./internal/Rpc.js"
+
+/** One link of the server-side cause chain, as FetchErrorDetails reports it. */
+export interface CauseLink {
+  readonly classes: ReadonlyArray<string>
+  readonly message: string
+  readonly errorClass?: string | undefined
+  readonly sqlState?: string | undefined
+  readonly messageParameters: Readonly<Record<string, string>>
+}
+
+/** What every Spark error carries, whichever its kind. */
+export interface Detail {
+  /** The server's message (or ours, for client-side failures). */
+  readonly message: string
+  /** The gRPC status code name, e.g. `INTERNAL`, `UNAVAILABLE`. */
+  readonly grpcCode: string
+  /** Spark's stable error class, e.g. `UNRESOLVED_COLUMN.WITH_SUGGESTION`. */
+  readonly errorClass?: string | undefined
+  /** The SQL standard state, e.g. `42703`. */
+  readonly sqlState?: string | undefined
+  readonly messageParameters: Readonly<Record<string, string>>
+  /** The server's error id, the key for FetchErrorDetails. */
+  readonly errorId?: string | undefined
+  /** The server exception's class hierarchy, most specific first. */
+  readonly classes: ReadonlyArray<string>
+  /** The cause chain fetched from the server, outermost first (empty when not fetched). */
+  readonly causes: ReadonlyArray<CauseLink>
+  /** The operation during which the error happened, when there was one. */
+  readonly operationId?: string | undefined
+}
+
+/** SQL that does not parse (PARSE_SYNTAX_ERROR and friends). */
+export class SparkParseError extends Data.TaggedError("SparkParseError")<Detail> {}
+/** SQL that parses but does not resolve: unknown column, table, function, type mismatch. */
+export class SparkAnalysisError extends Data.TaggedError("SparkAnalysisError")<Detail> {}
+/** A data error at run time: ANSI cast, divide by zero, overflow, bad date (SQLSTATE class 22). */
+export class SparkDataError extends Data.TaggedError("SparkDataError")<Detail> {}
+/** Any other failure the server reported for the operation (I/O, write, user-raised error…). */
+export class SparkExecutionError extends Data.TaggedError("SparkExecutionError")<Detail> {}
+/** The operation was interrupted (by tag, id, all) or cancelled. */
+export class SparkInterrupted extends Data.TaggedError("SparkInterrupted")<Detail> {}
+/** The server cannot be reached or went away (gRPC UNAVAILABLE, refused, reset). */
+export class SparkUnavailable extends Data.TaggedError("SparkUnavailable")<Detail> {}
+/** The session is gone, closed or was replaced on the server (INVALID_HANDLE.SESSION_*). */
+export class SparkSessionLost extends Data.TaggedError("SparkSessionLost")<Detail> {}
+/** A result stream broke in a way reattach may repair. */
+export class SparkStreamBroken extends Data.TaggedError("SparkStreamBroken")<Detail> {}
+/** The server no longer knows the operation: a broken stream reattach cannot repair. */
+export class SparkOperationLost extends Data.TaggedError("SparkOperationLost")<Detail> {}
+/** An RPC ran past its deadline. */
+export class SparkDeadlineExceeded extends Data.TaggedError("SparkDeadlineExceeded")<Detail> {}
+/** The server refused our credentials (UNAUTHENTICATED, PERMISSION_DENIED). */
+export class SparkUnauthenticated extends Data.TaggedError("SparkUnauthenticated")<Detail> {}
+/** The server answered something this client does not understand. */
+export class SparkProtocolError extends Data.TaggedError("SparkProtocolError")<Detail> {}
+
+/** Every error of the client. */
+export type SparkError =
+  | SparkParseError
+  | SparkAnalysisError
+  | SparkDataError
+  | SparkExecutionError
+  | SparkInterrupted
+  | SparkUnavailable
+  | SparkSessionLost
+  | SparkStreamBroken
+  | SparkOperationLost
+  | SparkDeadlineExceeded
+  | SparkUnauthenticated
+  | SparkProtocolError
+
+/** The tag of each error kind. */
+export type Tag = SparkError["_tag"]
+
+/** How a batch runner treats each kind (core's failure categories). */
+export const category: { readonly [K in Tag]: "capturable" | "system" | "interrupted" } = {
+  SparkParseError: "capturable",
+  SparkAnalysisError: "capturable",
+  SparkDataError: "capturable",
+  SparkExecutionError: "capturable",
+  SparkInterrupted: "interrupted",
+  SparkUnavailable: "system",
+  SparkSessionLost: "system",
+  SparkStreamBroken: "system",
+  SparkOperationLost: "system",
+  SparkDeadlineExceeded: "system",
+  SparkUnauthenticated: "system",
+  SparkProtocolError: "system"
+}
+
+/**
+ * Whether retrying the same call may succeed. Follows the official clients (retry UNAVAILABLE
+ * and a broken reattachable stream), except: a deadline is the caller's own limit, so it is
+ * never retried here.
+ */
+export const retryable: { readonly [K in Tag]: boolean } = {
+  SparkParseError: false,
+  SparkAnalysisError: false,
+  SparkDataError: false,
+  SparkExecutionError: false,
+  SparkInterrupted: false,
+  SparkUnavailable: true,
+  SparkSessionLost: false,
+  SparkStreamBroken: true,
+  SparkOperationLost: false,
+  SparkDeadlineExceeded: false,
+  SparkUnauthenticated: false,
+  SparkProtocolError: false
+}
+
+/** Whether retrying may help, by the {@link retryable} table. */
+export const isRetryable = (error: SparkError): boolean => retryable[error._tag]
+
+/** Whether a value is one of this module's errors. */
+export const isSparkError = (u: unknown): u is SparkError =>
+  typeof u === "object" && u !== null && "_tag" in u && typeof u._tag === "string" && u._tag in retryable
+
+const constructors: { readonly [K in Tag]: new (detail: Detail) => Extract<SparkError, { _tag: K }> } = {
+  SparkParseError,
+  SparkAnalysisError,
+  SparkDataError,
+  SparkExecutionError,
+  SparkInterrupted,
+  SparkUnavailable,
+  SparkSessionLost,
+  SparkStreamBroken,
+  SparkOperationLost,
+  SparkDeadlineExceeded,
+  SparkUnauthenticated,
+  SparkProtocolError
+}
+
+/** Builds an error of the given kind; the fields not given are empty. */
+export const make = <K extends Tag>(
+  tag: K,
+  detail: Partial<Detail> & { readonly message: string }
+): Extract<SparkError, { _tag: K }> =>
+  new constructors[tag]({
+    grpcCode: "OK",
+    messageParameters: {},
+    classes: [],
+    causes: [],
+    ...detail
+  }) as Extract<SparkError, { _tag: K }>
+
+/** The decoded google.rpc.ErrorInfo of a failure, when the server attached one. */
+export interface ErrorInfo {
+  readonly reason: string
+  readonly classes: ReadonlyArray<string>
+  readonly errorClass?: string | undefined
+  readonly sqlState?: string | undefined
+  readonly messageParameters: Readonly<Record<string, string>>
+  readonly errorId?: string | undefined
+}
+
+const StringList = Schema.fromJsonString(Schema.Array(Schema.String))
+const StringMap = Schema.fromJsonString(Schema.Record(Schema.String, Schema.String))
+const decodeList = Schema.decodeUnknownOption(StringList)
+const decodeMap = Schema.decodeUnknownOption(StringMap)
+
+/** Decodes the ErrorInfo from a `grpc-status-details-bin` trailer (a google.rpc.Status). */
+export const decodeErrorInfo = (statusDetails: Uint8Array): ErrorInfo | undefined => {
+  const status = Option.liftThrowable(() => fromBinary(StatusSchema, statusDetails))()
+  if (Option.isNone(status)) return undefined
+  for (const any of status.value.details) {
+    const info = anyUnpack(any, ErrorInfoSchema)
+    if (info === undefined) continue
+    const md = info.metadata
+    return {
+      reason: info.reason,
+      classes: Option.getOrElse(decodeList(md["classes"]), () => (info.reason ? [info.reason] : [])),
+      errorClass: md["errorClass"],
+      sqlState: md["sqlState"],
+      messageParameters: Option.getOrElse(decodeMap(md["messageParameters"]), () => ({})),
+      errorId: md["errorId"]
+    }
+  }
+  return undefined
+}
+
+const has = (classes: ReadonlyArray<string>, simpleName: string) =>
+  classes.some((c) => c === simpleName || c.endsWith(`.${simpleName}`))
+
+/** Picks the kind of a server-reported failure from its error class, classes and SQLSTATE. */
+export const kindOf = (grpcCode: grpc.status, info: ErrorInfo | undefined): Tag => {
+  const errorClass = info?.errorClass ?? ""
+  const classes = info?.classes ?? []
+  if (errorClass.startsWith("INVALID_HANDLE.SESSION")) return "SparkSessionLost"
+  if (errorClass.startsWith("INVALID_CURSOR.")) return "SparkStreamBroken"
+  if (errorClass.startsWith("INVALID_HANDLE.OPERATION")) return "SparkOperationLost"
+  if (errorClass === "OPERATION_CANCELED" || has(classes, "SparkInterruptedException"))
+    return "SparkInterrupted"
+  if (has(classes, "ParseException") || errorClass.startsWith("PARSE_")) return "SparkParseError"
+  if (has(classes, "AnalysisException")) return "SparkAnalysisError"
+  if (
+    info?.sqlState?.startsWith("22") === true ||
+    has(classes, "ArithmeticException") ||
+    has(classes, "NumberFormatException") ||
+    has(classes, "DateTimeException")
+  )
+    return "SparkDataError"
+  if (info !== undefined) return "SparkExecutionError"
+  switch (grpcCode) {
+    case grpc.status.UNAVAILABLE:
+      return "SparkUnavailable"
+    case grpc.status.DEADLINE_EXCEEDED:
+      return "SparkDeadlineExceeded"
+    case grpc.status.UNAUTHENTICATED:
+    case grpc.status.PERMISSION_DENIED:
+      return "SparkUnauthenticated"
+    case grpc.status.CANCELLED:
+      return "SparkInterrupted"
+    // A stream reset or torn down mid-flight (RST_STREAM, GOAWAY) comes back as INTERNAL
+    // without ErrorInfo: the official clients reattach in that case, and so do we.
+    case grpc.status.INTERNAL:
+      return "SparkStreamBroken"
+    default:
+      return "SparkExecutionError"
+  }
+}
+
+/** Maps a raw gRPC failure to its tagged error: the single conversion point. */
+export const classify = (failure: Rpc.RpcFailure, operationId?: string): SparkError => {
+  const bin = failure.metadata?.get("grpc-status-details-bin")[0]
+  const info = bin instanceof Buffer ? decodeErrorInfo(bin) : undefined
+  return make(kindOf(failure.code, info), {
+    message: failure.details,
+    grpcCode: grpc.status[failure.code] ?? String(failure.code),
+    errorClass: info?.errorClass,
+    sqlState: info?.sqlState,
+    messageParameters: info?.messageParameters ?? {},
+    errorId: info?.errorId,
+    classes: info?.classes ?? [],
+    operationId
+  })
+}
+
+/** The cause chain of a FetchErrorDetails answer, outermost first. */
+export const causesOf = (response: FetchErrorDetailsResponse): ReadonlyArray<CauseLink> => {
+  const links: Array<CauseLink> = []
+  const seen = new Set<number>()
+  let index = response.rootErrorIdx
+  while (index !== undefined && !seen.has(index) && index < response.errors.length) {
+    seen.add(index)
+    const error = response.errors[index]!
+    links.push({
+      classes: error.errorTypeHierarchy,
+      message: error.message,
+      errorClass: error.sparkThrowable?.errorClass,
+      sqlState: error.sparkThrowable?.sqlState,
+      messageParameters: error.sparkThrowable?.messageParameters ?? {}
+    })
+    index = error.causeIdx
+  }
+  return links
+}
+
+/** The same error with its server-side cause chain attached. */
+export const withCauses = <E extends SparkError>(error: E, causes: ReadonlyArray<CauseLink>): E =>
+  make(error._tag, { ...error, causes }) as E
+
+/** One line for logs: kind, error class, SQLSTATE and the first line of the message. */
+export const summary = (error: SparkError): string =>
+  [
+    error._tag,
+    error.errorClass !== undefined ? `[${error.errorClass}]` : undefined,
+    error.sqlState !== undefined ? `SQLSTATE ${error.sqlState}` : undefined,
+    error.message.split("\n")[0]
+  ]
+    .filter((s) => s !== undefined)
+    .join(" ")

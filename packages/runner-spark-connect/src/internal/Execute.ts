@@ -1,0 +1,218 @@
+/**
+ * Reattachable execution: ExecutePlan, then ReattachExecute from the last response seen
+ * whenever the stream breaks or ends without ResultComplete, under the session's retry
+ * schedule; ReleaseExecute for what was consumed and for everything at the end; Interrupt of
+ * the operation on the server when the consumer is interrupted.
+ */
+import { create } from "@bufbuild/protobuf"
+import type { DescMessage, DescMethodUnary, MessageShape } from "@bufbuild/protobuf"
+import type * as grpc from "@grpc/grpc-js"
+import { Effect, Exit, Schedule, Stream } from "effect"
+import { randomUUID } from "node:crypto"
+import type { ExecutePlanResponse, Plan, UserContext } from "../generated/spark/connect/base_pb.js"
+import {
+  ExecutePlanRequest_RequestOptionSchema,
+  ExecutePlanRequestSchema,
+  InterruptRequest_InterruptType,
+  InterruptRequestSchema,
+  ReattachExecuteRequestSchema,
+  ReleaseExecuteRequestSchema,
+  SparkConnectService
+} from "../generated/spark/connect/base_pb.js"
+import * as SparkError from "../SparkError.js"
+import * as Rpc from "./Rpc.js"
+
+/** What an execution needs from its session. */
+export interface Context {
+  readonly client: grpc.Client
+  readonly sessionId: string
+  readonly userContext: UserContext
+  readonly clientType: string
+  readonly metadata: grpc.Metadata
+  /** Deadline of each unary RPC. */
+  readonly rpcTimeoutMs: number
+  /** Deadline of each ExecutePlan / ReattachExecute stream (the server ends one every 2 min). */
+  readonly streamTimeoutMs: number
+  /** Retry schedule for retryable failures; its input is the failure. */
+  readonly retry: Schedule.Schedule<unknown, SparkError.SparkError>
+  /** The server-side session id seen first; a change means the session was replaced. */
+  readonly serverSession: { id: string | undefined }
+  /** Runs a fire-and-forget call (release, interrupt) within the session's lifetime. */
+  readonly background: (effect: Effect.Effect<unknown, unknown>) => Effect.Effect<void>
+}
+
+/** Per-operation options: tags (for interrupt by tag) and an explicit operation id. */
+export interface OperationOptions {
+  /** Operation tags; `interrupt({ tag })` stops every running operation that carries one. */
+  readonly tags?: ReadonlyArray<string>
+  /** A UUID; one is generated when absent. */
+  readonly operationId?: string
+}
+
+// Release what was consumed every so many responses, so the server's retry buffer stays small.
+const releaseEvery = 8
+
+const observed = (ctx: Context) =>
+  ctx.serverSession.id !== undefined ? { clientObservedServerSideSessionId: ctx.serverSession.id } : {}
+
+/** Checks (and remembers) the server-side session id of an answer. */
+export const checkServerSession = (
+  ctx: Context,
+  serverSideSessionId: string
+): SparkError.SparkError | undefined => {
+  if (serverSideSessionId === "") return undefined
+  if (ctx.serverSession.id === undefined) ctx.serverSession.id = serverSideSessionId
+  else if (ctx.serverSession.id !== serverSideSessionId)
+    return SparkError.make("SparkSessionLost", {
+      message: `the server replaced session ${ctx.sessionId} (server-side id ${ctx.serverSession.id} → ${serverSideSessionId})`,
+      errorClass: "INVALID_HANDLE.SESSION_CHANGED"
+    })
+  return undefined
+}
+
+/** A unary call with the session's deadline, classified errors and the retry schedule. */
+export const unary = <I extends DescMessage, O extends DescMessage>(
+  ctx: Context,
+  method: DescMethodUnary<I, O>,
+  request: MessageShape<I>
+): Effect.Effect<MessageShape<O>, SparkError.SparkError> =>
+  Rpc.unary(ctx.client, method, request, { metadata: ctx.metadata, timeoutMs: ctx.rpcTimeoutMs }).pipe(
+    Effect.mapError((f) => SparkError.classify(f)),
+    Effect.retry(ctx.retry)
+  )
+
+const releaseExecute = (ctx: Context, operationId: string, until: string | undefined) =>
+  Rpc.unary(
+    ctx.client,
+    SparkConnectService.method.releaseExecute,
+    create(ReleaseExecuteRequestSchema, {
+      sessionId: ctx.sessionId,
+      userContext: ctx.userContext,
+      clientType: ctx.clientType,
+      operationId,
+      ...observed(ctx),
+      release:
+        until === undefined
+          ? { case: "releaseAll", value: {} }
+          : { case: "releaseUntil", value: { responseId: until } }
+    }),
+    { metadata: ctx.metadata, timeoutMs: ctx.rpcTimeoutMs }
+  )
+
+/** Interrupts one operation on the server (used when its consumer goes away). */
+export const interruptOperation = (ctx: Context, operationId: string) =>
+  Rpc.unary(
+    ctx.client,
+    SparkConnectService.method.interrupt,
+    create(InterruptRequestSchema, {
+      sessionId: ctx.sessionId,
+      userContext: ctx.userContext,
+      clientType: ctx.clientType,
+      ...observed(ctx),
+      interruptType: InterruptRequest_InterruptType.OPERATION_ID,
+      interrupt: { case: "operationId", value: operationId }
+    }),
+    { metadata: ctx.metadata, timeoutMs: ctx.rpcTimeoutMs }
+  )
+
+/**
+ * Executes a plan as a stream of responses (ResultComplete included). The stream survives
+ * breaks through reattach; interrupting or abandoning it interrupts the operation on the server.
+ */
+export const execute = (
+  ctx: Context,
+  plan: Plan,
+  options: OperationOptions = {}
+): Stream.Stream<ExecutePlanResponse, SparkError.SparkError> =>
+  Stream.suspend(() => {
+    const operationId = options.operationId ?? randomUUID()
+    const state = {
+      started: false,
+      complete: false,
+      lastResponseId: undefined as string | undefined,
+      unreleased: 0
+    }
+    const streamOptions = { metadata: ctx.metadata, timeoutMs: ctx.streamTimeoutMs }
+    const first = () =>
+      Rpc.serverStream(
+        ctx.client,
+        SparkConnectService.method.executePlan,
+        create(ExecutePlanRequestSchema, {
+          sessionId: ctx.sessionId,
+          userContext: ctx.userContext,
+          clientType: ctx.clientType,
+          ...observed(ctx),
+          operationId,
+          plan,
+          tags: [...(options.tags ?? [])],
+          requestOptions: [
+            create(ExecutePlanRequest_RequestOptionSchema, {
+              requestOption: { case: "reattachOptions", value: { reattachable: true } }
+            })
+          ]
+        }),
+        streamOptions
+      )
+    const reattach = () =>
+      Rpc.serverStream(
+        ctx.client,
+        SparkConnectService.method.reattachExecute,
+        create(ReattachExecuteRequestSchema, {
+          sessionId: ctx.sessionId,
+          userContext: ctx.userContext,
+          clientType: ctx.clientType,
+          ...observed(ctx),
+          operationId,
+          ...(state.lastResponseId !== undefined ? { lastResponseId: state.lastResponseId } : {})
+        }),
+        streamOptions
+      )
+    const attempt = Stream.suspend(() =>
+      // Before the first response we cannot know the server has the operation: send it again.
+      (state.started ? reattach() : first()).pipe(
+        Stream.mapError((f) => SparkError.classify(f, operationId)),
+        Stream.mapEffect((response) => {
+          const changed = checkServerSession(ctx, response.serverSideSessionId)
+          if (changed) return Effect.fail(changed)
+          state.started = true
+          state.lastResponseId = response.responseId
+          if (response.responseType.case === "resultComplete") state.complete = true
+          else if (++state.unreleased >= releaseEvery) {
+            state.unreleased = 0
+            return ctx
+              .background(releaseExecute(ctx, operationId, response.responseId))
+              .pipe(Effect.as(response))
+          }
+          return Effect.succeed(response)
+        }),
+        Stream.concat(
+          Stream.suspend(() =>
+            state.complete
+              ? Stream.empty
+              : Stream.fail(
+                  SparkError.make("SparkStreamBroken", {
+                    message: `the result stream of operation ${operationId} ended before ResultComplete`,
+                    operationId
+                  })
+                )
+          )
+        )
+      )
+    )
+    return attempt.pipe(
+      Stream.retry(ctx.retry),
+      Stream.onExit((exit) => {
+        // A server-side failure ended the operation already; anything else (interrupt, a
+        // consumer that stopped early) leaves it running there unless we interrupt it.
+        const failedOnServer = Exit.isFailure(exit) && !Exit.hasInterrupts(exit)
+        if (state.complete || failedOnServer)
+          return state.started ? ctx.background(releaseExecute(ctx, operationId, undefined)) : Effect.void
+        return ctx.background(
+          interruptOperation(ctx, operationId).pipe(
+            Effect.ignore,
+            Effect.andThen(releaseExecute(ctx, operationId, undefined))
+          )
+        )
+      })
+    )
+  })

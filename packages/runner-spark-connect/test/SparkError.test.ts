@@ -1,0 +1,188 @@
+import { create, toBinary } from "@bufbuild/protobuf"
+import { anyPack } from "@bufbuild/protobuf/wkt"
+import * as grpc from "@grpc/grpc-js"
+import { describe, expect, it } from "vitest"
+import { ErrorInfoSchema, RetryInfoSchema } from "../src/generated/google/rpc/error_details_pb.js"
+import { StatusSchema } from "../src/generated/google/rpc/status_pb.js"
+import { FetchErrorDetailsResponseSchema } from "../src/generated/spark/connect/base_pb.js"
+import * as SparkError from "../src/SparkError.js"
+
+const failure = (code: grpc.status, info?: Record<string, string>, reason = "") => {
+  const metadata = new grpc.Metadata()
+  if (info !== undefined) {
+    const status = create(StatusSchema, {
+      code,
+      message: "m",
+      details: [
+        anyPack(RetryInfoSchema, create(RetryInfoSchema, {})),
+        anyPack(
+          ErrorInfoSchema,
+          create(ErrorInfoSchema, { reason, domain: "org.apache.spark", metadata: info })
+        )
+      ]
+    })
+    metadata.set("grpc-status-details-bin", Buffer.from(toBinary(StatusSchema, status)))
+  }
+  return { code, details: "server says no", metadata }
+}
+
+const sparkInfo = (classes: ReadonlyArray<string>, errorClass: string, sqlState: string) => ({
+  classes: JSON.stringify(classes),
+  errorClass,
+  sqlState,
+  messageParameters: JSON.stringify({ objectName: "`x`" }),
+  errorId: "0f6c2f6e-7b7c-4c61-8d51-0d2d1c3b2a10"
+})
+
+describe("SparkError.classify", () => {
+  it("decodes ErrorInfo: classes, errorClass, sqlState, parameters and errorId", () => {
+    const e = SparkError.classify(
+      failure(
+        grpc.status.INTERNAL,
+        sparkInfo(
+          [
+            "org.apache.spark.sql.catalyst.ExtendedAnalysisException",
+            "org.apache.spark.sql.AnalysisException"
+          ],
+          "UNRESOLVED_COLUMN.WITH_SUGGESTION",
+          "42703"
+        ),
+        "org.apache.spark.sql.catalyst.ExtendedAnalysisException"
+      ),
+      "op-1"
+    )
+    expect(e).toMatchObject({
+      _tag: "SparkAnalysisError",
+      grpcCode: "INTERNAL",
+      errorClass: "UNRESOLVED_COLUMN.WITH_SUGGESTION",
+      sqlState: "42703",
+      messageParameters: { objectName: "`x`" },
+      errorId: "0f6c2f6e-7b7c-4c61-8d51-0d2d1c3b2a10",
+      operationId: "op-1",
+      message: "server says no"
+    })
+    expect(e.classes[1]).toBe("org.apache.spark.sql.AnalysisException")
+    expect(SparkError.category[e._tag]).toBe("capturable")
+    expect(SparkError.isRetryable(e)).toBe(false)
+  })
+
+  it.each([
+    [
+      ["org.apache.spark.sql.catalyst.parser.ParseException"],
+      "PARSE_SYNTAX_ERROR",
+      "42601",
+      "SparkParseError"
+    ],
+    [["org.apache.spark.SparkArithmeticException"], "DIVIDE_BY_ZERO", "22012", "SparkDataError"],
+    [["org.apache.spark.SparkNumberFormatException"], "CAST_INVALID_INPUT", "22018", "SparkDataError"],
+    [["org.apache.spark.SparkDateTimeException"], "DATETIME_FIELD_OUT_OF_BOUNDS", "22023", "SparkDataError"],
+    [["org.apache.spark.SparkRuntimeException"], "USER_RAISED_EXCEPTION", "P0001", "SparkExecutionError"],
+    [["org.apache.spark.SparkSQLException"], "INVALID_HANDLE.SESSION_NOT_FOUND", "HY000", "SparkSessionLost"],
+    [["org.apache.spark.SparkSQLException"], "INVALID_HANDLE.SESSION_CHANGED", "HY000", "SparkSessionLost"],
+    [
+      ["org.apache.spark.SparkSQLException"],
+      "INVALID_HANDLE.OPERATION_NOT_FOUND",
+      "HY000",
+      "SparkOperationLost"
+    ],
+    [["org.apache.spark.SparkSQLException"], "INVALID_CURSOR.DISCONNECTED", "HY109", "SparkStreamBroken"],
+    [["org.apache.spark.SparkException"], "OPERATION_CANCELED", "HY008", "SparkInterrupted"]
+  ] as const)("maps %s / %s to its kind", (classes, errorClass, sqlState, tag) => {
+    expect(
+      SparkError.classify(failure(grpc.status.INTERNAL, sparkInfo(classes, errorClass, sqlState)))._tag
+    ).toBe(tag)
+  })
+
+  it.each([
+    [grpc.status.UNAVAILABLE, "SparkUnavailable", true],
+    [grpc.status.DEADLINE_EXCEEDED, "SparkDeadlineExceeded", false],
+    [grpc.status.UNAUTHENTICATED, "SparkUnauthenticated", false],
+    [grpc.status.PERMISSION_DENIED, "SparkUnauthenticated", false],
+    [grpc.status.CANCELLED, "SparkInterrupted", false],
+    [grpc.status.INTERNAL, "SparkStreamBroken", true],
+    [grpc.status.UNKNOWN, "SparkExecutionError", false]
+  ] as const)("maps gRPC %s without ErrorInfo to %s (retryable %s)", (code, tag, retryable) => {
+    const e = SparkError.classify(failure(code))
+    expect(e._tag).toBe(tag)
+    expect(SparkError.isRetryable(e)).toBe(retryable)
+    expect(e.grpcCode).toBe(grpc.status[code])
+  })
+
+  it("keeps going when the metadata JSON is malformed", () => {
+    const e = SparkError.classify(
+      failure(grpc.status.INTERNAL, { classes: "not json", messageParameters: "{", errorClass: "X" }, "a.b.C")
+    )
+    expect(e).toMatchObject({
+      _tag: "SparkExecutionError",
+      classes: ["a.b.C"],
+      messageParameters: {},
+      errorClass: "X"
+    })
+  })
+
+  it("ignores status details that are not a google.rpc.Status", () => {
+    const metadata = new grpc.Metadata()
+    metadata.set("grpc-status-details-bin", Buffer.from([0xff, 0xff, 0xff]))
+    expect(SparkError.classify({ code: grpc.status.UNAVAILABLE, details: "d", metadata })._tag).toBe(
+      "SparkUnavailable"
+    )
+  })
+
+  it("gives every kind a category and a retry decision", () => {
+    expect(Object.keys(SparkError.category).sort()).toEqual(Object.keys(SparkError.retryable).sort())
+    expect(
+      Object.entries(SparkError.retryable)
+        .filter(([, r]) => r)
+        .map(([t]) => t)
+        .sort()
+    ).toEqual(["SparkStreamBroken", "SparkUnavailable"])
+  })
+
+  it("walks the FetchErrorDetails cause chain from the root and stops on cycles", () => {
+    const response = create(FetchErrorDetailsResponseSchema, {
+      rootErrorIdx: 0,
+      errors: [
+        {
+          errorTypeHierarchy: ["org.apache.spark.SparkException"],
+          message: "Job aborted",
+          causeIdx: 1,
+          sparkThrowable: { errorClass: "TASK_WRITE_FAILED", messageParameters: { path: "/x" } }
+        },
+        { errorTypeHierarchy: ["java.io.IOException"], message: "disk full", causeIdx: 0 }
+      ]
+    })
+    const causes = SparkError.causesOf(response)
+    expect(causes).toEqual([
+      {
+        classes: ["org.apache.spark.SparkException"],
+        message: "Job aborted",
+        errorClass: "TASK_WRITE_FAILED",
+        sqlState: undefined,
+        messageParameters: { path: "/x" }
+      },
+      {
+        classes: ["java.io.IOException"],
+        message: "disk full",
+        errorClass: undefined,
+        sqlState: undefined,
+        messageParameters: {}
+      }
+    ])
+    const e = SparkError.withCauses(SparkError.make("SparkExecutionError", { message: "x" }), causes)
+    expect(e._tag).toBe("SparkExecutionError")
+    expect(e.causes).toHaveLength(2)
+  })
+
+  it("summarises an error on one line", () => {
+    const e = SparkError.make("SparkDataError", {
+      message: "[DIVIDE_BY_ZERO] Division by zero.\n== SQL ==",
+      errorClass: "DIVIDE_BY_ZERO",
+      sqlState: "22012"
+    })
+    expect(SparkError.summary(e)).toBe(
+      "SparkDataError [DIVIDE_BY_ZERO] SQLSTATE 22012 [DIVIDE_BY_ZERO] Division by zero."
+    )
+    expect(SparkError.isSparkError(e)).toBe(true)
+    expect(SparkError.isSparkError(new Error("x"))).toBe(false)
+  })
+})

@@ -1,0 +1,37 @@
+// Runs a program against a fresh session on the shared test server.
+import { NodeServices } from "@effect/platform-node"
+import { Effect, Exit, Option } from "effect"
+import { randomUUID } from "node:crypto"
+import { inject } from "vitest"
+import * as SparkSession from "../../src/SparkSession.js"
+
+/** The shared server's connection string. */
+export const remote = (): string => inject("sparkRemote")
+
+/** A unique, SQL-safe name for this test's tables, views and paths. */
+export const unique = (prefix: string): string => `${prefix}_${randomUUID().replaceAll("-", "").slice(0, 12)}`
+
+/** Runs `body` with a session, closing it (ReleaseSession, channel) afterwards. */
+export const withSession = <A, E>(
+  body: (spark: SparkSession.Session) => Effect.Effect<A, E>,
+  options: Partial<SparkSession.Options> = {}
+): Promise<Exit.Exit<A, E | SparkSession.MakeError>> =>
+  Effect.runPromiseExit(
+    Effect.scoped(Effect.flatMap(SparkSession.make({ remote: remote(), ...options }), body)).pipe(
+      Effect.provide(NodeServices.layer)
+    )
+  )
+
+/** Like {@link withSession}, but returns the value and throws the failure for vitest to report. */
+export const session = async <A, E>(
+  body: (spark: SparkSession.Session) => Effect.Effect<A, E>,
+  options: Partial<SparkSession.Options> = {}
+): Promise<A> => {
+  const exit = await withSession(body, options)
+  if (Exit.isSuccess(exit)) return exit.value
+  throw new Error(`session program failed: ${String(exit.cause)}`)
+}
+
+/** The typed failure of an exit, or undefined when it succeeded or died. */
+export const failureOf = <A, E>(exit: Exit.Exit<A, E>): E | undefined =>
+  Option.getOrUndefined(Exit.findErrorOption(exit))
