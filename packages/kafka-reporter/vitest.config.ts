@@ -1,7 +1,12 @@
 import { defineConfig } from "vitest/config"
 
+// Workspace packages resolve to their sources in tests (the `@spark-etl/source` export condition),
+// on the server side too: vitest runs tests in Vite's SSR environment.
+const conditions = ["@spark-etl/source"]
+
 export default defineConfig({
-  resolve: { conditions: ["@spark-etl/source"] },
+  resolve: { conditions },
+  ssr: { resolve: { conditions } },
   test: {
     include: ["test/**/*.test.ts"],
     globalSetup: ["../../tools/infra/src/vitestGlobalSetup.ts"],

@@ -1,1 +1,6 @@
-export {}
+export * as CloudEvent from "./CloudEvent.js"
+export * as KafkaReporter from "./KafkaReporter.js"
+export * as Outbox from "./Outbox.js"
+export * as Producer from "./Producer.js"
+export * as ReporterConfig from "./ReporterConfig.js"
+export * as ReporterError from "./ReporterError.js"

@@ -1,0 +1,315 @@
+/**
+ * The Kafka producer of the reporter, on kafkajs: idempotent, acknowledged by all in-sync
+ * replicas, a few retries only, and our own deadline around every call (kafkajs' idempotent
+ * default retries almost forever). After any failed call the kafkajs producer is retired and
+ * the next call starts a fresh one: its sequence numbers may no longer match the broker's, and a
+ * fresh producer id cannot collide with a half-sent batch.
+ */
+import { Context, Duration, Effect, FileSystem, Layer, Redacted, Scope, Semaphore } from "effect"
+import {
+  type ISocketFactory,
+  Kafka,
+  logLevel,
+  type KafkaConfig,
+  type Producer as KafkaProducer,
+  type SASLOptions
+} from "kafkajs"
+import type * as tls from "node:tls"
+import type * as CloudEvent from "./CloudEvent.js"
+import type { ReporterConfig } from "./ReporterConfig.js"
+import { classify, ConfigError, type Operation, ProducerError } from "./ReporterError.js"
+
+/** Sends records to the configured topic; fails with a classified error within `deadline`. */
+export class Producer extends Context.Service<
+  Producer,
+  {
+    readonly send: (
+      records: ReadonlyArray<CloudEvent.KafkaRecord>,
+      deadline: Duration.Input
+    ) => Effect.Effect<void, ProducerError>
+  }
+>()("@spark-etl/kafka-reporter/Producer") {}
+
+const readPem = (fs: FileSystem.FileSystem, field: string, file: string | undefined) =>
+  file === undefined
+    ? Effect.succeed(undefined)
+    : fs.readFileString(file).pipe(
+        Effect.mapError(
+          (e) =>
+            new ConfigError({
+              source: file,
+              issues: [{ path: `tls.${field}`, message: e.message }],
+              message: `cannot read tls.${field} ${file}: ${e.message}`
+            })
+        )
+      )
+
+const tlsOptions = (
+  config: ReporterConfig
+): Effect.Effect<tls.ConnectionOptions | undefined, ConfigError, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    if (config.tls === undefined) return undefined
+    const fs = yield* FileSystem.FileSystem
+    const ca = yield* readPem(fs, "caFile", config.tls.caFile)
+    const cert = yield* readPem(fs, "certFile", config.tls.certFile)
+    const key = yield* readPem(fs, "keyFile", config.tls.keyFile)
+    return {
+      rejectUnauthorized: config.tls.rejectUnauthorized,
+      ...(ca === undefined ? {} : { ca: [ca] }),
+      ...(cert === undefined ? {} : { cert }),
+      ...(key === undefined ? {} : { key }),
+      ...(config.tls.servername === undefined ? {} : { servername: config.tls.servername })
+    }
+  })
+
+const saslOptions = (config: ReporterConfig): SASLOptions | undefined => {
+  const sasl = config.sasl
+  if (sasl === undefined) return undefined
+  // The secret leaves its Redacted only here, into the client that needs it.
+  const password = Redacted.value(sasl.password)
+  switch (sasl.mechanism) {
+    case "plain":
+      return { mechanism: "plain", username: sasl.username, password }
+    case "scram-sha-256":
+      return { mechanism: "scram-sha-256", username: sasl.username, password }
+    case "scram-sha-512":
+      return { mechanism: "scram-sha-512", username: sasl.username, password }
+  }
+}
+
+const retry = (config: ReporterConfig) => ({
+  retries: config.retries,
+  initialRetryTime: 100,
+  maxRetryTime: 1000
+})
+
+/**
+ * The kafkajs client options of a configuration (TLS files read here).
+ *
+ * @example
+ * const kafka = new Kafka(yield* Producer.kafkaConfig(config))
+ */
+export const kafkaConfig = (
+  config: ReporterConfig
+): Effect.Effect<KafkaConfig, ConfigError, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const ssl = yield* tlsOptions(config)
+    const sasl = saslOptions(config)
+    return {
+      clientId: config.clientId,
+      brokers: [...config.brokers],
+      connectionTimeout: config.connectionTimeoutMs,
+      authenticationTimeout: config.requestTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      enforceRequestTimeout: true,
+      retry: retry(config),
+      // kafkajs would log to the console on its own; our logs report every failure, classified.
+      logLevel: logLevel.NOTHING,
+      ...(ssl === undefined ? {} : { ssl }),
+      ...(sasl === undefined ? {} : { sasl })
+    }
+  })
+
+const deadlineExceeded = (operation: Operation, deadline: Duration.Input) =>
+  new ProducerError({
+    code: "DEADLINE_EXCEEDED",
+    operation,
+    message: `no answer from Kafka within ${Duration.format(Duration.fromInputUnsafe(deadline))}`
+  })
+
+/** Options of `make` beyond the configuration. */
+export interface Options {
+  /** kafkajs' socket factory: a custom transport, or a faulty network in tests. */
+  readonly socketFactory?: ISocketFactory
+}
+
+interface Client {
+  readonly producer: KafkaProducer
+  connected: boolean
+}
+
+/**
+ * A scoped producer: nothing connects until the first send; every kafkajs producer it made is
+ * disconnected (within the request timeout) when the scope closes.
+ *
+ * @example
+ * const producer = yield* Producer.make(config)
+ * yield* producer.send([record], "5 seconds")
+ */
+export const make = (
+  config: ReporterConfig,
+  options: Options = {}
+): Effect.Effect<Producer["Service"], ConfigError, Scope.Scope | FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const base = yield* kafkaConfig(config)
+    const kafka = new Kafka(
+      options.socketFactory === undefined ? base : { ...base, socketFactory: options.socketFactory }
+    )
+    const lock = yield* Semaphore.make(1)
+    const scope = yield* Effect.scope
+    const retired = new Set<KafkaProducer>()
+    let current: Client | undefined
+
+    const disconnect = (producer: KafkaProducer) =>
+      Effect.tryPromise(() => producer.disconnect()).pipe(
+        Effect.timeout(config.requestTimeoutMs),
+        Effect.ignore,
+        Effect.ensuring(Effect.sync(() => retired.delete(producer)))
+      )
+
+    yield* Effect.addFinalizer(() =>
+      Effect.forEach([...(current === undefined ? [] : [current.producer]), ...retired], disconnect, {
+        concurrency: "unbounded",
+        discard: true
+      })
+    )
+
+    const retire = Effect.suspend(() => {
+      const client = current
+      current = undefined
+      if (client === undefined) return Effect.void
+      retired.add(client.producer)
+      return disconnect(client.producer).pipe(Effect.forkIn(scope), Effect.asVoid)
+    })
+
+    const attempt = (operation: Operation, run: () => Promise<unknown>) =>
+      Effect.tryPromise({ try: run, catch: (cause) => classify(operation, cause) })
+
+    const sendNow = (records: ReadonlyArray<CloudEvent.KafkaRecord>, stage: { operation: Operation }) =>
+      Effect.gen(function* () {
+        if (current === undefined) {
+          current = {
+            producer: kafka.producer({
+              idempotent: true,
+              maxInFlightRequests: 1,
+              allowAutoTopicCreation: false,
+              retry: retry(config)
+            }),
+            connected: false
+          }
+        }
+        const client = current
+        if (!client.connected) {
+          yield* attempt("connect", () => client.producer.connect())
+          client.connected = true
+        }
+        stage.operation = "send"
+        yield* attempt("send", () =>
+          client.producer.send({
+            topic: config.topic,
+            acks: -1,
+            timeout: config.requestTimeoutMs,
+            messages: records.map((r) => ({ key: r.key, value: r.value, headers: { ...r.headers } }))
+          })
+        )
+      })
+
+    const send: Producer["Service"]["send"] = (records, deadline) =>
+      Effect.suspend(() => {
+        const stage: { operation: Operation } = { operation: "connect" }
+        return sendNow(records, stage).pipe(
+          Effect.timeoutOrElse({
+            duration: deadline,
+            orElse: () => Effect.fail(deadlineExceeded(stage.operation, deadline))
+          }),
+          Effect.tapError(() => retire)
+        )
+      }).pipe(lock.withPermit)
+
+    return { send }
+  })
+
+/**
+ * The producer as a layer.
+ *
+ * @example
+ * program.pipe(Effect.provide(Producer.layer(config)))
+ */
+export const layer = (config: ReporterConfig): Layer.Layer<Producer, ConfigError, FileSystem.FileSystem> =>
+  Layer.effect(Producer, make(config))
+
+/** Settings of the events topic: the documented production defaults. */
+export interface TopicSettings {
+  readonly partitions: number
+  readonly replicationFactor: number
+  /** With acks=all, a write needs this many in-sync replicas; 2 of 3 survives one broker down. */
+  readonly minInsyncReplicas: number
+  readonly retentionMs: number
+}
+
+/** Production defaults: 6 partitions, 3 replicas, min.insync.replicas 2, 14 days. */
+export const defaultTopicSettings: TopicSettings = {
+  partitions: 6,
+  replicationFactor: 3,
+  minInsyncReplicas: 2,
+  retentionMs: 14 * 24 * 3600 * 1000
+}
+
+const topicConfigEntries = (settings: TopicSettings) => [
+  { name: "min.insync.replicas", value: String(settings.minInsyncReplicas) },
+  { name: "retention.ms", value: String(settings.retentionMs) },
+  { name: "cleanup.policy", value: "delete" }
+]
+
+/**
+ * The `kafka-topics.sh` command that creates the events topic (topics are never auto-created).
+ *
+ * @example
+ * Producer.topicCommand(config) // "kafka-topics.sh --bootstrap-server kafka-1:9092 --create --topic ..."
+ */
+export const topicCommand = (
+  config: ReporterConfig,
+  settings: TopicSettings = defaultTopicSettings
+): string =>
+  [
+    "kafka-topics.sh",
+    `--bootstrap-server ${config.brokers.join(",")}`,
+    "--create",
+    `--topic ${config.topic}`,
+    `--partitions ${settings.partitions}`,
+    `--replication-factor ${settings.replicationFactor}`,
+    ...topicConfigEntries(settings).map((e) => `--config ${e.name}=${e.value}`)
+  ].join(" ")
+
+/**
+ * Creates the events topic with the admin API, within the flush deadline; `false` if it existed.
+ *
+ * @example
+ * yield* Producer.createTopic(config, { ...Producer.defaultTopicSettings, replicationFactor: 1, minInsyncReplicas: 1 })
+ */
+export const createTopic = (
+  config: ReporterConfig,
+  settings: TopicSettings = defaultTopicSettings
+): Effect.Effect<boolean, ProducerError | ConfigError, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const admin = new Kafka(yield* kafkaConfig(config)).admin()
+    const run = Effect.tryPromise({
+      try: async () => {
+        await admin.connect()
+        return admin.createTopics({
+          waitForLeaders: true,
+          topics: [
+            {
+              topic: config.topic,
+              numPartitions: settings.partitions,
+              replicationFactor: settings.replicationFactor,
+              configEntries: topicConfigEntries(settings)
+            }
+          ]
+        })
+      },
+      catch: (cause) => classify("createTopic", cause)
+    })
+    return yield* run.pipe(
+      Effect.timeoutOrElse({
+        duration: config.flushTimeoutMs,
+        orElse: () => Effect.fail(deadlineExceeded("createTopic", config.flushTimeoutMs))
+      }),
+      Effect.ensuring(
+        Effect.tryPromise(() => admin.disconnect()).pipe(
+          Effect.timeout(config.requestTimeoutMs),
+          Effect.ignore
+        )
+      )
+    )
+  })
