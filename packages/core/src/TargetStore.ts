@@ -64,23 +64,44 @@ export const makeFileSystem: Effect.Effect<TargetStore["Service"], never, FileSy
     const inside = (root: string, p: string): boolean =>
       p.startsWith(root.endsWith(path.sep) ? root : root + path.sep)
 
-    // The real path of `p`: the deepest existing ancestor resolved through symlinks, plus the rest.
-    const realPath = (p: string): Effect.Effect<string> =>
-      fs.realPath(p).pipe(
-        Effect.catch(() => {
-          const parent = path.dirname(p)
-          return parent === p
-            ? Effect.succeed(p)
-            : Effect.map(realPath(parent), (real) => path.join(real, path.basename(p)))
-        })
-      )
+    // A resolver of real paths: each component resolved through symlinks, absent ones kept as
+    // written. Directories are cached, so a check of thousands of targets under one root costs
+    // one lstat per target; a fresh resolver per cleanup sees the filesystem as it is then.
+    const realPaths = () => {
+      const cache = new Map<string, string>()
+      const real = (p: string): Effect.Effect<string> => {
+        const known = cache.get(p)
+        if (known !== undefined) return Effect.succeed(known)
+        const parent = path.dirname(p)
+        if (parent === p) return Effect.succeed(p)
+        const viaParent = Effect.map(real(parent), (r) => path.join(r, path.basename(p)))
+        return Effect.option(fs.lstat(p)).pipe(
+          Effect.flatMap((info) =>
+            Option.isSome(info) && info.value.type === "SymbolicLink"
+              ? fs.realPath(p).pipe(
+                  // A dangling link: judge it by where it points.
+                  Effect.catch(() =>
+                    fs.readLink(p).pipe(
+                      Effect.flatMap((link) => real(path.resolve(parent, link))),
+                      Effect.orElseSucceed(() => p)
+                    )
+                  )
+                )
+              : viaParent
+          ),
+          Effect.tap((r) => Effect.sync(() => cache.set(p, r)))
+        )
+      }
+      return real
+    }
 
     // Safety of one target against the roots (lexical and real); `undefined` when safe.
     const problem = (
       roots: ReadonlyArray<{ readonly lexical: string; readonly real: string }>,
       declared: string,
       location: string,
-      show: (p: string) => string
+      show: (p: string) => string,
+      realPath: (p: string) => Effect.Effect<string>
     ): Effect.Effect<string | undefined> =>
       Effect.gen(function* () {
         if (roots.some((r) => r.lexical === location || r.real === location)) {
@@ -98,7 +119,11 @@ export const makeFileSystem: Effect.Effect<TargetStore["Service"], never, FileSy
         return undefined
       })
 
-    const resolveRoots = (baseDir: string, roots: ReadonlyArray<string>) =>
+    const resolveRoots = (
+      baseDir: string,
+      roots: ReadonlyArray<string>,
+      realPath: (p: string) => Effect.Effect<string>
+    ) =>
       Effect.forEach(roots, (root, index) =>
         Effect.gen(function* () {
           const lexical = path.resolve(baseDir, root)
@@ -120,7 +145,8 @@ export const makeFileSystem: Effect.Effect<TargetStore["Service"], never, FileSy
         Effect.gen(function* () {
           const rejections: Array<Rejection> = []
           const checkedRoots: Array<{ lexical: string; real: string }> = []
-          for (const r of yield* resolveRoots(baseDir, roots)) {
+          const realPath = realPaths()
+          for (const r of yield* resolveRoots(baseDir, roots, realPath)) {
             if ("error" in r) rejections.push({ at: { _tag: "Root", index: r.index }, message: r.error! })
             else checkedRoots.push({ lexical: r.lexical, real: r.real })
           }
@@ -135,7 +161,7 @@ export const makeFileSystem: Effect.Effect<TargetStore["Service"], never, FileSy
           const byLocation = new Map<string, string>()
           for (const t of targets) {
             const location = path.resolve(baseDir, t.declared)
-            const error = yield* problem(checkedRoots, t.declared, location, show)
+            const error = yield* problem(checkedRoots, t.declared, location, show, realPath)
             if (error !== undefined) {
               rejections.push({ at: { _tag: "Target", ruleId: t.ruleId }, message: error })
               continue
@@ -169,10 +195,11 @@ export const makeFileSystem: Effect.Effect<TargetStore["Service"], never, FileSy
         }),
       clean: (resolved, target) =>
         Effect.gen(function* () {
+          const realPath = realPaths()
           const roots = yield* Effect.forEach(resolved.roots, (lexical) =>
             Effect.map(realPath(lexical), (real) => ({ lexical, real }))
           )
-          const error = yield* problem(roots, target.declared, target.location, (p) => p)
+          const error = yield* problem(roots, target.declared, target.location, (p) => p, realPath)
           if (error !== undefined) {
             return yield* new Failure.TargetError({
               code: "TARGET_UNSAFE",
