@@ -7,7 +7,7 @@
 import { create } from "@bufbuild/protobuf"
 import type { DescMessage, DescMethodUnary, MessageShape } from "@bufbuild/protobuf"
 import type * as grpc from "@grpc/grpc-js"
-import { Effect, Exit, Schedule, Stream } from "effect"
+import { Effect, Exit, Option, Schedule, Stream } from "effect"
 import { randomUUID } from "node:crypto"
 import type { ExecutePlanResponse, Plan, UserContext } from "../generated/spark/connect/base_pb.js"
 import {
@@ -202,9 +202,13 @@ export const execute = (
     return attempt.pipe(
       Stream.retry(ctx.retry),
       Stream.onExit((exit) => {
-        // A server-side failure ended the operation already; anything else (interrupt, a
-        // consumer that stopped early) leaves it running there unless we interrupt it.
-        const failedOnServer = Exit.isFailure(exit) && !Exit.hasInterrupts(exit)
+        // A failure the server reported (it has an error class) ended the operation there;
+        // anything else (interrupt, a consumer that stopped early, a deadline, a lost
+        // connection) may leave it running, so interrupt it too.
+        const failedOnServer =
+          Exit.isFailure(exit) &&
+          !Exit.hasInterrupts(exit) &&
+          Option.getOrUndefined(Exit.findErrorOption(exit))?.errorClass !== undefined
         if (state.complete || failedOnServer)
           return state.started ? ctx.background(releaseExecute(ctx, operationId, undefined)) : Effect.void
         return ctx.background(

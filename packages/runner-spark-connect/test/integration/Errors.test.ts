@@ -1,0 +1,115 @@
+// Each error kind, produced by the real server and decoded from its ErrorInfo.
+import { Effect, Fiber } from "effect"
+import { randomUUID } from "node:crypto"
+import { describe, expect, it } from "vitest"
+import * as SparkError from "../../src/SparkError.js"
+import { failureOf, remote as harnessRemote, session, unique, withSession } from "./harness.js"
+
+const failing = async (query: string) => {
+  const exit = await withSession((spark) => Effect.flatMap(spark.sql(query), (df) => spark.collect(df)))
+  const error = failureOf(exit)
+  if (!SparkError.isSparkError(error))
+    throw new Error(`expected a SparkError from ${query}, got ${String(exit)}`)
+  return error
+}
+
+describe("errors from the real server", () => {
+  it.each([
+    ["SELEC 1", "SparkParseError", "PARSE_SYNTAX_ERROR", "42601"],
+    ["SELECT no_such_column", "SparkAnalysisError", "UNRESOLVED_COLUMN.WITHOUT_SUGGESTION", "42703"],
+    ["SELECT * FROM no_such_table_xyz", "SparkAnalysisError", "TABLE_OR_VIEW_NOT_FOUND", "42P01"],
+    ["SELECT no_such_fn(1)", "SparkAnalysisError", "UNRESOLVED_ROUTINE", "42883"],
+    ["SELECT 1 + array(1)", "SparkAnalysisError", "DATATYPE_MISMATCH.BINARY_OP_DIFF_TYPES", "42K09"],
+    ["SELECT id / (id - id) FROM range(3)", "SparkDataError", "DIVIDE_BY_ZERO", "22012"],
+    ["SELECT CAST(concat('x', id) AS INT) FROM range(3)", "SparkDataError", "CAST_INVALID_INPUT", "22018"],
+    ["SELECT 9223372036854775807L + id FROM range(1, 2)", "SparkDataError", "ARITHMETIC_OVERFLOW", "22003"],
+    [
+      "SELECT raise_error(concat('boom ', id)) FROM range(1)",
+      "SparkExecutionError",
+      "USER_RAISED_EXCEPTION",
+      "P0001"
+    ]
+  ] as const)("%s fails as %s [%s]", async (query, tag, errorClass, sqlState) => {
+    const error = await failing(query)
+    expect(error._tag).toBe(tag)
+    expect(error.errorClass).toBe(errorClass)
+    expect(error.sqlState).toBe(sqlState)
+    expect(error.classes.length).toBeGreaterThan(0)
+    expect(error.message).toContain(errorClass.split(".")[0])
+    expect(SparkError.isRetryable(error)).toBe(false)
+  })
+
+  it("names the unresolved column in messageParameters", async () => {
+    const error = await failing("SELECT no_such_column")
+    expect(error.messageParameters).toEqual({ objectName: "`no_such_column`" })
+    expect(error.errorId).toMatch(/^[0-9a-f-]{36}$/)
+  })
+
+  it("fetches the server-side cause chain with FetchErrorDetails", async () => {
+    const error = await session((spark) =>
+      Effect.flatMap(spark.sql("SELECT id / (id - id) FROM range(3)"), (df) => spark.collect(df)).pipe(
+        Effect.flip,
+        Effect.flatMap((e) => spark.errorDetails(e))
+      )
+    )
+    expect(error.causes.length).toBeGreaterThan(0)
+    expect(error.causes[0]).toMatchObject({ errorClass: "DIVIDE_BY_ZERO", sqlState: "22012" })
+    expect(error.causes[0]!.classes).toContain("org.apache.spark.SparkArithmeticException")
+  })
+
+  it("reports a session released on the server as SparkSessionLost", async () => {
+    const sessionId = randomUUID()
+    // First session: opened, then released when its scope closes.
+    const remote = harnessRemote()
+    await session(() => Effect.void, { remote: `${remote}/;session_id=${sessionId}` })
+    const exit = await withSession(
+      (spark) => Effect.flatMap(spark.sql("SELECT 1"), (df) => spark.collect(df)),
+      {
+        remote: `${remote}/;session_id=${sessionId}`
+      }
+    )
+    const error = failureOf(exit)
+    expect(error).toMatchObject({ _tag: "SparkSessionLost", errorClass: "INVALID_HANDLE.SESSION_CLOSED" })
+  })
+
+  it("reports a refused connection as SparkUnavailable once the retry budget is spent", async () => {
+    const started = Date.now()
+    const exit = await withSession(() => Effect.void, {
+      remote: "sc://127.0.0.1:1",
+      retry: { budget: "1 second", initialDelay: "50 millis" }
+    })
+    const elapsed = Date.now() - started
+    expect(failureOf(exit)).toMatchObject({ _tag: "SparkUnavailable", grpcCode: "UNAVAILABLE" })
+    expect(elapsed).toBeLessThan(10_000)
+  })
+
+  it("reports a result stream past its deadline as SparkDeadlineExceeded", async () => {
+    const exit = await withSession(
+      (spark) =>
+        Effect.flatMap(spark.sql("SELECT count(*) FROM range(0, 100000000000)"), (df) =>
+          spark.collect(df, { tags: [unique("deadline")] })
+        ),
+      { streamTimeout: "1500 millis" }
+    )
+    expect(failureOf(exit)).toMatchObject({ _tag: "SparkDeadlineExceeded", grpcCode: "DEADLINE_EXCEEDED" })
+  })
+
+  it("interrupts a long query by tag: the server reports the operation and the stream ends as SparkInterrupted", async () => {
+    const tag = unique("rule")
+    const result = await session((spark) =>
+      Effect.gen(function* () {
+        const df = yield* spark.sql("SELECT count(*) FROM range(0, 100000000000)")
+        const started = Date.now()
+        const fiber = yield* Effect.forkChild(Effect.flip(spark.collect(df, { tags: [tag] })))
+        yield* Effect.sleep("2 seconds")
+        const interrupted = yield* spark.interrupt({ tag })
+        const error = yield* Fiber.join(fiber)
+        return { interrupted, error, elapsed: Date.now() - started }
+      })
+    )
+    expect(result.interrupted).toHaveLength(1)
+    expect(result.error._tag).toBe("SparkInterrupted")
+    expect(result.error.operationId).toBe(result.interrupted[0])
+    expect(result.elapsed).toBeLessThan(30_000)
+  })
+})
