@@ -92,6 +92,8 @@ export interface Batch {
     readonly settings: Readonly<Record<string, string>>
   }
   readonly targets: TargetStore.Resolved
+  /** Name of the store that checked the targets and will clean them. */
+  readonly targetStore: string
   readonly escalation: { readonly topic?: string; readonly labels: Readonly<Record<string, string>> }
   readonly rules: ReadonlyArray<Rule>
   readonly plan: Dag.Plan
@@ -240,6 +242,7 @@ export const parse = (
         )
       },
       targets,
+      targetStore: spec.targets?.store ?? "filesystem",
       escalation: {
         ...(spec.escalation?.topic !== undefined ? { topic: spec.escalation.topic } : {}),
         labels: spec.escalation?.labels ?? {}
@@ -327,7 +330,7 @@ const checkTargets = (
   dir: string,
   issueAt: IssueAt,
   issues: Array<Failure.ConfigIssue>
-): Effect.Effect<TargetStore.Resolved, never, TargetStore.TargetStore> =>
+): Effect.Effect<TargetStore.Resolved, never, TargetStore.TargetStore | Plugin.Registry> =>
   Effect.gen(function* () {
     const declared = spec.rules.flatMap((r) =>
       r.target !== undefined ? [{ ruleId: r.id, declared: r.target }] : []
@@ -343,17 +346,19 @@ const checkTargets = (
       }
       return empty
     }
-    const store = yield* TargetStore.TargetStore
     const wanted = spec.targets.store ?? "filesystem"
-    if (wanted !== store.name) {
+    const selected = yield* targetStore(wanted)
+    if (Option.isNone(selected)) {
+      const available = yield* availableStores
       issues.push(
         issueAt(
           ["targets", "store"],
-          `target store "${wanted}" is not available (this run has "${store.name}")`
+          `target store "${wanted}" is not available (available: ${available.join(", ")})`
         )
       )
       return empty
     }
+    const store = selected.value
     return yield* store.check({ baseDir: dir, roots: spec.targets.roots, targets: declared }).pipe(
       Effect.catch((rejections) => {
         for (const r of rejections) {
@@ -395,6 +400,33 @@ const locate = (doc: Yaml.Document, path: ReadonlyArray<string | number>, atKey 
   }
   return offset
 }
+
+/** The target store named `name`: one a runner brings, else the `TargetStore` service. */
+export const targetStore = (
+  name: string
+): Effect.Effect<
+  Option.Option<TargetStore.TargetStore["Service"]>,
+  never,
+  Plugin.Registry | TargetStore.TargetStore
+> =>
+  Effect.gen(function* () {
+    const fromRunner = (yield* Plugin.Registry).store(name)
+    if (Option.isSome(fromRunner)) return fromRunner
+    const service = yield* TargetStore.TargetStore
+    return service.name === name ? Option.some(service) : Option.none()
+  })
+
+const availableStores = Effect.gen(function* () {
+  const registry = yield* Plugin.Registry
+  const service = yield* TargetStore.TargetStore
+  const names = [service.name]
+  for (const kind of registry.kinds) {
+    const loaded = registry.get(kind)
+    if (Option.isSome(loaded) && Option.isSome(loaded.value.targetStore))
+      names.push(loaded.value.targetStore.value.name)
+  }
+  return names
+})
 
 /** Looks a rule up by id. */
 export const rule = (batch: Batch, id: string): Option.Option<Rule> =>

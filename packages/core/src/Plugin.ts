@@ -57,6 +57,8 @@ export interface Runner<O, R = never> {
     ctx: ValidateContext<O>
   ) => Effect.Effect<ReadonlyArray<Issue>, never, R | FileSystem.FileSystem | Path.Path>
   readonly run: (ctx: RunContext<O>) => Effect.Effect<void, Failure.RuleFailure, R>
+  /** A target store this runner brings (e.g. Spark tables), selected by `targets.store`. */
+  readonly targetStore?: Effect.Effect<TargetStore.TargetStore["Service"], never, R>
 }
 
 /** Declares a runner with its types inferred. */
@@ -71,6 +73,7 @@ export interface Loaded {
   ) => Effect.Effect<ReadonlyArray<Issue>, never, FileSystem.FileSystem | Path.Path>
   /** Runs a rule from its raw options. */
   readonly run: (ctx: RunContext<unknown>) => Effect.Effect<void, Failure.RuleFailure>
+  readonly targetStore: Option.Option<TargetStore.TargetStore["Service"]>
 }
 
 /** Decodes raw options with a runner's schema, reporting every problem with its path. */
@@ -85,32 +88,41 @@ export const decodeOptions = <O, R>(
 
 /** Captures a runner's services, so runners of different needs share one registry. */
 export const load = <O, R>(runner: Runner<O, R>): Effect.Effect<Loaded, never, R> =>
-  Effect.map(Effect.context<R>(), (context) => ({
-    kind: runner.kind,
-    validate: (ctx) => {
-      const decoded = decodeOptions(runner, ctx.options)
-      if (Result.isFailure(decoded)) return Effect.succeed(decoded.failure)
-      return runner.validate
-        ? Effect.provideContext(runner.validate({ ...ctx, options: decoded.success }), context)
-        : Effect.succeed([])
-    },
-    run: (ctx) => {
-      const decoded = decodeOptions(runner, ctx.options)
-      // Options were validated at load; failing here means the contract was broken.
-      if (Result.isFailure(decoded)) {
-        return Effect.fail(
-          new Failure.Defect({
-            message: `options of rule "${ctx.rule.id}" no longer decode`,
-            engineDetail: decoded.failure
-              .map((i) => `${Issues.pathToField(i.path)}: ${i.message}`)
-              .join("\n"),
-            ruleId: ctx.rule.id
-          })
-        )
-      }
-      return Effect.provideContext(runner.run({ ...ctx, options: decoded.success }), context)
+  Effect.gen(function* () {
+    const context = yield* Effect.context<R>()
+    const targetStore = runner.targetStore ? Option.some(yield* runner.targetStore) : Option.none()
+    return loaded(runner, context, targetStore)
+  })
+
+const loaded = <O, R>(
+  runner: Runner<O, R>,
+  context: Context.Context<R>,
+  targetStore: Option.Option<TargetStore.TargetStore["Service"]>
+): Loaded => ({
+  kind: runner.kind,
+  targetStore,
+  validate: (ctx) => {
+    const decoded = decodeOptions(runner, ctx.options)
+    if (Result.isFailure(decoded)) return Effect.succeed(decoded.failure)
+    return runner.validate
+      ? Effect.provideContext(runner.validate({ ...ctx, options: decoded.success }), context)
+      : Effect.succeed([])
+  },
+  run: (ctx) => {
+    const decoded = decodeOptions(runner, ctx.options)
+    // Options were validated at load; failing here means the contract was broken.
+    if (Result.isFailure(decoded)) {
+      return Effect.fail(
+        new Failure.Defect({
+          message: `options of rule "${ctx.rule.id}" no longer decode`,
+          engineDetail: decoded.failure.map((i) => `${Issues.pathToField(i.path)}: ${i.message}`).join("\n"),
+          ruleId: ctx.rule.id
+        })
+      )
     }
-  }))
+    return Effect.provideContext(runner.run({ ...ctx, options: decoded.success }), context)
+  }
+})
 
 /** The runners of this process, by kind. */
 export class Registry extends Context.Service<
@@ -118,6 +130,8 @@ export class Registry extends Context.Service<
   {
     readonly get: (kind: string) => Option.Option<Loaded>
     readonly kinds: ReadonlyArray<string>
+    /** A target store brought by a runner, by name. */
+    readonly store: (name: string) => Option.Option<TargetStore.TargetStore["Service"]>
   }
 >()("@spark-etl/core/Registry") {}
 
@@ -132,7 +146,13 @@ export const makeRegistry = (loaded: ReadonlyArray<Loaded>): Effect.Effect<Regis
     return Effect.succeed(
       Registry.of({
         get: (kind) => Option.fromNullishOr(byKind.get(kind)),
-        kinds: [...byKind.keys()].sort()
+        kinds: [...byKind.keys()].sort(),
+        store: (name) =>
+          Option.fromNullishOr(
+            loaded
+              .flatMap((l) => (Option.isSome(l.targetStore) ? [l.targetStore.value] : []))
+              .find((s) => s.name === name)
+          )
       })
     )
   })

@@ -17,7 +17,6 @@ import * as Failure from "./Failure.js"
 import * as Ledger from "./Ledger.js"
 import * as Parameter from "./Parameter.js"
 import * as Plugin from "./Plugin.js"
-import * as TargetStore from "./TargetStore.js"
 
 /** How to run. */
 export interface Options {
@@ -39,6 +38,8 @@ export interface Options {
   /** Default: this host's name and process id. */
   readonly host?: string
   readonly pid?: number
+  /** The engine session this run uses, recorded in the ledger so a successor can fence it. */
+  readonly engineSessionId?: string
   /** Ledger heartbeat period (default 5 s) and staleness limit (default 30 s). */
   readonly heartbeat?: Duration.Duration
   readonly staleAfter?: Duration.Duration
@@ -164,6 +165,7 @@ const execute = (
           status: "running",
           startedAt: iso(startedAt),
           heartbeatAt: iso(startedAt),
+          ...(options.engineSessionId !== undefined ? { engineSessionId: options.engineSessionId } : {}),
           rules: Object.fromEntries(batch.plan.order.map((id) => [id, { state: "pending", attempt: 0 }]))
         },
         ...(options.heartbeat !== undefined ? { heartbeat: options.heartbeat } : {}),
@@ -197,7 +199,7 @@ const execute = (
       })
     }
 
-    const close = (outcome: Outcome) =>
+    const close = (outcome: Outcome): Effect.Effect<Outcome> =>
       Effect.gen(function* () {
         const endedAt = yield* Clock.currentTimeMillis
         yield* handle
@@ -212,16 +214,24 @@ const execute = (
             }
           }))
           .pipe(Effect.catch((e) => Effect.logError(`could not close the run ledger: ${e.message}`)))
-        return outcome
+        return Option.isSome(crashed) ? { ...outcome, crashedPredecessor: crashed.value } : outcome
       })
 
     // Delete-and-load: every target is emptied before any rule runs.
-    const store = yield* TargetStore.TargetStore
+    const store = yield* Batch.targetStore(batch.targetStore)
     const cleaned = yield* Effect.result(
       Effect.forEach(batch.targets.targets, (target) =>
-        store
-          .clean(batch.targets, target)
-          .pipe(Effect.tap(() => Effect.logDebug(`cleaned ${target.location}`)))
+        Option.match(store, {
+          // Load checked the targets with this store, so it is there; say so plainly if not.
+          onNone: (): Effect.Effect<void, Failure.TargetError> =>
+            Effect.fail(
+              new Failure.TargetError({
+                message: `no target store "${batch.targetStore}"`,
+                ruleId: target.ruleId
+              })
+            ),
+          onSome: (s) => s.clean(batch.targets, target)
+        }).pipe(Effect.tap(() => Effect.logDebug(`cleaned ${target.location}`)))
       )
     )
     if (cleaned._tag === "Failure") {

@@ -228,6 +228,8 @@ export const layerFileSystem: Layer.Layer<TargetStore, never, FileSystem.FileSys
 
 /** An in-memory store for tests: lexical checks only; records what was cleaned, in order. */
 export const memory = (options?: {
+  /** The store's name; default `memory`. */
+  readonly name?: string
   /** Targets whose cleanup fails with a `TargetError`. */
   readonly failOn?: ReadonlyArray<string>
 }): { readonly cleaned: Array<string>; readonly layer: Layer.Layer<TargetStore> } => {
@@ -235,7 +237,7 @@ export const memory = (options?: {
   const layer = Layer.succeed(
     TargetStore,
     TargetStore.of({
-      name: "memory",
+      name: options?.name ?? "memory",
       check: ({ targets }) => {
         const rejections = targets
           .filter((t) => hasDotDot(t.declared))

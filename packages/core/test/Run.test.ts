@@ -240,4 +240,106 @@ describe("Run", () => {
       yield* Fiber.interrupt(fiber)
     })
   )
+
+  it.live("records an abort when the caller interrupts the run itself", () =>
+    Effect.gen(function* () {
+      const { file, ledgerDir } = batchFile(`  - { id: long, kind: scripted, options: { ms: 10000 } }`)
+      const t = setup()
+      const fiber = yield* Run.run({ batchFile: file, ledgerDir, params: { run_date: "2026-11-26" } }).pipe(
+        Effect.provide(t.layer),
+        Effect.forkChild
+      )
+      while (!t.log.running.has("long")) yield* Effect.sleep("5 millis")
+      yield* Fiber.interrupt(fiber)
+      expect(t.log.events).toContainEqual({ rule: "long", event: "interrupted" })
+      expect(t.events.at(-1)).toMatchObject({ type: "batch.aborted", exitCode: 130 })
+      const [record] = yield* Ledger.list(ledgerDir, "nightly").pipe(Effect.provide(node))
+      expect(record?.status).toBe("aborted")
+      expect(fs.existsSync(path.join(ledgerDir, "nightly", "lock"))).toBe(false)
+    })
+  )
+
+  it.live("reports a crashed predecessor and records the engine session", () =>
+    Effect.gen(function* () {
+      const { file, ledgerDir } = batchFile(`  - { id: a, kind: scripted }`)
+      const batchDir = path.join(ledgerDir, "nightly")
+      fs.mkdirSync(batchDir, { recursive: true })
+      const old = {
+        version: 1,
+        runId: "old-run",
+        batch: "nightly",
+        batchFile: file,
+        parameters: { run_date: "2026-11-25" },
+        pid: 999999,
+        host: "other-host",
+        status: "running",
+        startedAt: "2026-11-25T03:00:00.000Z",
+        heartbeatAt: "2026-11-25T03:10:00.000Z",
+        engineSessionId: "b5c2f6e0-0000-4000-8000-000000000001",
+        rules: { a: { state: "running", attempt: 1 } }
+      }
+      fs.writeFileSync(path.join(batchDir, "old-run.json"), JSON.stringify(old))
+      fs.writeFileSync(
+        path.join(batchDir, "lock"),
+        JSON.stringify({ runId: "old-run", pid: 999999, host: "other-host" })
+      )
+      const t = setup()
+      const outcome = yield* Run.run({
+        batchFile: file,
+        ledgerDir,
+        params: { run_date: "2026-11-26" },
+        runId: "new-run",
+        engineSessionId: "b5c2f6e0-0000-4000-8000-000000000002"
+      }).pipe(Effect.provide(t.layer))
+      expect(outcome).toMatchObject({ status: "succeeded", exitCode: 0 })
+      expect(outcome.crashedPredecessor).toMatchObject({
+        runId: "old-run",
+        status: "crashed",
+        engineSessionId: "b5c2f6e0-0000-4000-8000-000000000001"
+      })
+      expect(t.events[0]).toMatchObject({
+        type: "batch.crashed",
+        runId: "old-run",
+        host: "other-host",
+        pid: 999999,
+        parameters: { run_date: "2026-11-25" },
+        failure: { category: "system", code: "RUN_CRASHED", restartMayHelp: true }
+      })
+      const records = yield* Ledger.list(ledgerDir, "nightly").pipe(Effect.provide(node))
+      expect(Object.fromEntries(records.map((r) => [r.runId, [r.status, r.engineSessionId]]))).toEqual({
+        "old-run": ["crashed", "b5c2f6e0-0000-4000-8000-000000000001"],
+        "new-run": ["succeeded", "b5c2f6e0-0000-4000-8000-000000000002"]
+      })
+    })
+  )
+
+  it.live("cleans through a target store that a runner brings, chosen by targets.store", () =>
+    Effect.gen(function* () {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "core-run-"))
+      made.push(dir)
+      const file = path.join(dir, "tables.yaml")
+      fs.writeFileSync(
+        file,
+        `batch: tables
+targets: { store: spark_tables, roots: [sales] }
+rules:
+  - { id: a, kind: with_store, target: sales.daily }
+`
+      )
+      const tables = TargetStore.memory({ name: "spark_tables" })
+      const scripted = Testing.scripted("with_store")
+      const runner: Plugin.Runner<Testing.ScriptedOptions> = {
+        ...scripted.runner,
+        targetStore: Effect.provide(TargetStore.TargetStore, tables.layer)
+      }
+      const sink = Event.memory()
+      const fsStore = TargetStore.memory()
+      const outcome = yield* Run.run({ batchFile: file, ledgerDir: path.join(dir, "ledger") }).pipe(
+        Effect.provide(Layer.mergeAll(Plugin.layer([Plugin.load(runner)]), fsStore.layer, sink.layer, node))
+      )
+      expect(outcome).toMatchObject({ status: "succeeded", exitCode: 0 })
+      expect(tables.cleaned).toEqual(["sales.daily"])
+      expect(fsStore.cleaned).toEqual([])
+    })
+  )
 })
