@@ -1,0 +1,77 @@
+import { assert, describe, expect, it } from "@effect/vitest"
+import { Context, Effect, Exit, Layer, Option, Result, Schema } from "effect"
+import * as Plugin from "../src/Plugin.js"
+import * as Testing from "../src/testing.js"
+import { node } from "./support.js"
+
+// Two services that two runners need, as a Spark session would be.
+class Greeting extends Context.Service<Greeting, { readonly text: string }>()("test/Greeting") {}
+class Counter extends Context.Service<Counter, { readonly hits: Array<string> }>()("test/Counter") {}
+
+const greeter = Plugin.make({
+  kind: "greeter",
+  options: Schema.Struct({ name: Schema.String, times: Schema.optionalKey(Schema.Int) }),
+  run: ({ options }) =>
+    Effect.gen(function* () {
+      const greeting = yield* Greeting
+      const counter = yield* Counter
+      counter.hits.push(`${greeting.text} ${options.name}`)
+    })
+})
+const counter = Plugin.make({
+  kind: "counter",
+  options: Schema.Struct({}),
+  run: () => Effect.flatMap(Counter, (c) => Effect.sync(() => void c.hits.push("count")))
+})
+
+describe("Plugin", () => {
+  it("decodes options, reporting every problem with its path", () => {
+    const bad = Plugin.decodeOptions(greeter, { times: 1.5, colour: "red" })
+    assert(Result.isFailure(bad))
+    expect(bad.failure).toEqual([
+      { path: ["colour"], message: "unknown field" },
+      { path: ["name"], message: "required field is missing" },
+      { path: ["times"], message: "Expected an integer" }
+    ])
+    expect(Plugin.decodeOptions(greeter, { name: "L2" })).toEqual(Result.succeed({ name: "L2" }))
+  })
+
+  it.effect("captures each runner's services when the registry is built", () =>
+    Effect.gen(function* () {
+      const hits: Array<string> = []
+      // The registry's layer needs the union of the runners' services; rules then need none.
+      const registry: Layer.Layer<Plugin.Registry, never, Greeting | Counter> = Plugin.layer([
+        Plugin.load(greeter),
+        Plugin.load(counter)
+      ])
+      const services = Layer.mergeAll(
+        Layer.succeed(Greeting, { text: "hello" }),
+        Layer.succeed(Counter, { hits })
+      )
+      const r = yield* Plugin.Registry.pipe(Effect.provide(registry.pipe(Layer.provide(services))))
+      expect(r.kinds).toEqual(["counter", "greeter"])
+      const g = Option.getOrThrow(r.get("greeter"))
+      yield* g.run(Testing.runContext("greeter", { name: "ops" }))
+      yield* Option.getOrThrow(r.get("counter")).run(Testing.runContext("counter", {}))
+      expect(hits).toEqual(["hello ops", "count"])
+      expect(Option.isNone(r.get("python"))).toBe(true)
+      expect(
+        yield* g.validate({ batchDir: ".", rule: { id: "x", kind: "greeter" }, options: {}, parameters: {} })
+      ).toEqual([{ path: ["name"], message: "required field is missing" }])
+    }).pipe(Effect.provide(node))
+  )
+
+  it.effect("treats a kind registered twice as a defect of assembly", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(
+        Plugin.Registry.pipe(
+          Effect.provide(
+            Plugin.layer([Plugin.load(Testing.scripted().runner), Plugin.load(Testing.scripted().runner)])
+          )
+        )
+      )
+      assert(Exit.isFailure(exit))
+      expect(String(exit.cause)).toContain('runner kind "scripted" registered twice')
+    })
+  )
+})
