@@ -1,6 +1,17 @@
 import { defineConfig } from "vitest/config"
 
+// Workspace packages resolve to their sources in tests (the `@spark-etl/source` export condition),
+// on the server side too: vitest runs tests in Vite's SSR environment.
+const conditions = ["@spark-etl/source"]
+
 export default defineConfig({
-  resolve: { conditions: ["@spark-etl/source"] },
-  test: { include: ["test/**/*.test.ts"] }
+  resolve: { conditions },
+  ssr: { resolve: { conditions } },
+  test: {
+    include: ["test/**/*.test.ts"],
+    globalSetup: ["../../tools/infra/src/vitestGlobalSetup.ts"],
+    provide: { infraNeeds: ["spark"] },
+    testTimeout: 120_000,
+    hookTimeout: 240_000
+  }
 })

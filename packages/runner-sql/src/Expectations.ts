@@ -1,0 +1,185 @@
+/**
+ * Expectations on a rule's result: row-count bounds, not-null columns, unique keys and a query
+ * that must return no rows. Each runs on the server against the rule's temp view; the first
+ * that does not hold fails the rule with an `ExpectationFailed` (capturable: the data is
+ * logically inconsistent) whose code names the check, whose message gives the offending count
+ * and a few offending rows, and whose engine detail holds more of them.
+ *
+ * @example
+ * import { Expectations } from "@spark-etl/runner-sql"
+ * yield* Expectations.check(spark, { ruleId: "orders_clean", view: "orders_clean", expect, params: {}, operation: {} })
+ */
+import { Effect, Stream } from "effect"
+import { Failure } from "@spark-etl/core"
+import type { Parameter } from "@spark-etl/core"
+import type { Rows, SparkError, SparkSession } from "@spark-etl/runner-spark-connect"
+import * as Classify from "./Classify.js"
+import * as Parameters from "./Parameters.js"
+import type * as SqlOptions from "./SqlOptions.js"
+import * as Statements from "./Statements.js"
+
+/** Stable codes of the checks, as they appear in events and logs. */
+export const codes = {
+  row_count: "EXPECTATION_ROW_COUNT",
+  not_null: "EXPECTATION_NOT_NULL",
+  unique: "EXPECTATION_UNIQUE",
+  assert_empty: "EXPECTATION_ASSERT_EMPTY"
+} as const
+
+/** How many offending rows a failure shows in its message, and in its engine detail. */
+export const sampleSize = { message: 3, detail: 10 } as const
+
+/** What the checks need. */
+export interface Context {
+  readonly ruleId: string
+  /** The temp view holding the rule's result. */
+  readonly view: string
+  readonly expect: SqlOptions.Expect
+  /** Values for parameters referenced by `assert_empty`. */
+  readonly params: Parameter.Values
+  /** Tags of the rule's operations, so an interrupt stops the checks too. */
+  readonly operation: SparkSession.OperationOptions
+}
+
+/** Quotes a column or view name for SQL text (names are never values: values are bound). */
+export const quote = (name: string): string => `\`${name.replaceAll("`", "``")}\``
+
+/** A row as compact JSON text (bigints as numbers' text, maps as objects). */
+export const renderRow = (row: Rows.Row): string =>
+  JSON.stringify(row, (_key, value: unknown) =>
+    typeof value === "bigint"
+      ? value.toString()
+      : value instanceof Map
+        ? Object.fromEntries(value)
+        : value instanceof Uint8Array
+          ? `<${value.length} bytes>`
+          : value
+  )
+
+const clip = (text: string, max = 300) => (text.length > max ? `${text.slice(0, max)}…` : text)
+
+/** Runs every declared check in order (row_count, not_null, unique, assert_empty). */
+export const check = (
+  spark: SparkSession.Session,
+  context: Context
+): Effect.Effect<void, Failure.RuleFailure> => {
+  const { expect, ruleId, operation } = context
+  const view = quote(context.view)
+  const classified = <A>(effect: Effect.Effect<A, SparkError.SparkError>, where: string) =>
+    effect.pipe(
+      Effect.catch((e) =>
+        Effect.flatMap(spark.errorDetails(e).pipe(Effect.timeoutOption("5 seconds")), (detailed) =>
+          Effect.fail(
+            Classify.classify(detailed._tag === "Some" ? detailed.value : e, {
+              ruleId,
+              phase: "expectation",
+              where
+            })
+          )
+        )
+      )
+    )
+  const sample = (df: SparkSession.DataFrame) =>
+    spark.streamRows(df, operation).pipe(Stream.take(sampleSize.detail), Stream.runCollect)
+  const failed = (
+    name: keyof typeof codes,
+    summary: string,
+    rows: ReadonlyArray<Rows.Row>
+  ): Failure.ExpectationFailed => {
+    const shown = rows.slice(0, sampleSize.message).map((r) => clip(renderRow(r)))
+    return new Failure.ExpectationFailed({
+      code: codes[name],
+      ruleId,
+      message: `rule "${ruleId}": expectation ${name} failed: ${summary}${shown.length > 0 ? `; e.g. ${shown.join(", ")}` : ""}`,
+      engineDetail: [
+        `expectation ${name} of rule "${ruleId}": ${summary}`,
+        ...rows.map((r, i) => `row ${i + 1}: ${clip(renderRow(r), 2000)}`)
+      ].join("\n")
+    })
+  }
+  const query = (sql: string, params: Readonly<Record<string, SparkSession.ParamValue>> = {}) =>
+    spark.sql(sql, { ...operation, params })
+  const asNumber = (value: Rows.Value | undefined): number => Number(value ?? 0)
+
+  return Effect.gen(function* () {
+    if (expect.row_count !== undefined) {
+      const { min, max } = expect.row_count
+      const n = yield* classified(
+        Effect.flatMap(query(`SELECT * FROM ${view}`), (df) => spark.count(df, operation)),
+        "expectation row_count"
+      )
+      if ((min !== undefined && n < BigInt(min)) || (max !== undefined && n > BigInt(max))) {
+        const bounds = [min !== undefined ? `at least ${min}` : "", max !== undefined ? `at most ${max}` : ""]
+          .filter((s) => s !== "")
+          .join(" and ")
+        return yield* failed("row_count", `${n} rows, expected ${bounds}`, [])
+      }
+    }
+    if (expect.not_null !== undefined) {
+      const columns = expect.not_null
+      const anyNull = columns.map((c) => `${quote(c)} IS NULL`).join(" OR ")
+      const counts = yield* classified(
+        Effect.flatMap(
+          query(
+            `SELECT ${columns.map((c, i) => `count_if(${quote(c)} IS NULL) AS n${i}`).join(", ")} FROM ${view}`
+          ),
+          (df) => spark.collect(df, operation)
+        ),
+        "expectation not_null"
+      )
+      const perColumn = columns.map((c, i) => [c, asNumber(counts[0]?.[`n${i}`])] as const)
+      const offending = perColumn.filter(([, n]) => n > 0)
+      if (offending.length > 0) {
+        const rows = yield* classified(
+          Effect.flatMap(query(`SELECT * FROM ${view} WHERE ${anyNull}`), sample),
+          "expectation not_null"
+        )
+        const total = yield* classified(
+          Effect.flatMap(query(`SELECT * FROM ${view} WHERE ${anyNull}`), (df) => spark.count(df, operation)),
+          "expectation not_null"
+        )
+        return yield* failed(
+          "not_null",
+          `${total} rows with NULL in ${offending.map(([c, n]) => `${c} (${n})`).join(", ")}`,
+          rows
+        )
+      }
+    }
+    if (expect.unique !== undefined) {
+      const key = expect.unique.map(quote).join(", ")
+      const duplicates = `SELECT ${key}, count(*) AS spark_etl_rows FROM ${view} GROUP BY ${key} HAVING count(*) > 1`
+      const totals = yield* classified(
+        Effect.flatMap(
+          query(`SELECT count(*) AS keys, coalesce(sum(spark_etl_rows), 0) AS rows FROM (${duplicates})`),
+          (df) => spark.collect(df, operation)
+        ),
+        "expectation unique"
+      )
+      const keys = asNumber(totals[0]?.["keys"])
+      if (keys > 0) {
+        const rows = yield* classified(
+          Effect.flatMap(query(`${duplicates} ORDER BY spark_etl_rows DESC`), sample),
+          "expectation unique"
+        )
+        return yield* failed(
+          "unique",
+          `${keys} duplicate values of (${expect.unique.join(", ")}) over ${asNumber(totals[0]?.["rows"])} rows`,
+          rows
+        )
+      }
+    }
+    if (expect.assert_empty !== undefined) {
+      // A trailing `;` or comment is harmless in the batch file; Spark takes one statement.
+      const sql = Statements.split(expect.assert_empty)[0]?.sql ?? expect.assert_empty
+      const df = yield* classified(
+        query(sql, Parameters.bind(sql, context.params)),
+        "expectation assert_empty"
+      )
+      const n = yield* classified(spark.count(df, operation), "expectation assert_empty")
+      if (n > 0n) {
+        const rows = yield* classified(sample(df), "expectation assert_empty")
+        return yield* failed("assert_empty", `the assertion query returned ${n} rows`, rows)
+      }
+    }
+  })
+}

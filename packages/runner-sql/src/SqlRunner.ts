@@ -1,0 +1,263 @@
+/**
+ * The runner of rule kind `sql`. A rule's SQL (inline or from a file) runs on the Spark
+ * session in order: its file inputs are registered as temp views; every statement but the
+ * last runs as a command; the last one's result becomes a temp view named after the rule (so
+ * dependent rules `SELECT … FROM <rule id>`), is checked against the rule's expectations, and
+ * is written to the rule's target, if it has one. Bad data therefore never reaches a target.
+ *
+ * Batch parameters reach Spark only as bound parameters. Every operation carries the tag
+ * `spark-etl-<runId>-<ruleId>`; when the rule is interrupted (a failed sibling, a deadline, a
+ * signal) the runner interrupts that tag on the server first, then stops its own streams.
+ *
+ * @example
+ * import { Plugin } from "@spark-etl/core"
+ * import { SqlRunner } from "@spark-etl/runner-sql"
+ * const registry = Plugin.layer([Plugin.load(SqlRunner.runner)]) // needs a SparkSession
+ */
+import { Effect, Fiber, FileSystem, Path } from "effect"
+import { Failure, Plugin } from "@spark-etl/core"
+import { SparkSession } from "@spark-etl/runner-spark-connect"
+import type { SparkError } from "@spark-etl/runner-spark-connect"
+import * as Classify from "./Classify.js"
+import * as Expectations from "./Expectations.js"
+import * as Parameters from "./Parameters.js"
+import * as SqlOptions from "./SqlOptions.js"
+import * as Statements from "./Statements.js"
+import * as Script from "./internal/script.js"
+
+/** The options of a `sql` rule (see SqlOptions). */
+export type Options = SqlOptions.SqlOptions
+
+/** The operation tag of a rule's Spark work: `spark-etl-<runId>-<ruleId>`, made safe for Spark. */
+export const tagFor = (runId: string, ruleId: string): string =>
+  // Spark refuses a tag with a comma (its tag separator); keep to a plain alphabet.
+  `spark-etl-${runId}-${ruleId}`.replace(/[^A-Za-z0-9_.-]/g, "_")
+
+/** How long the runner waits for the server to confirm an interrupt before stopping anyway. */
+export const interruptTimeout = "10 seconds"
+
+const identifier = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+// Issues of one SQL text against the declared parameters, at `path`.
+const parameterIssues = (
+  sql: string,
+  declared: ReadonlyArray<string>,
+  path: ReadonlyArray<string>,
+  origin: string
+): ReadonlyArray<Plugin.Issue> =>
+  Parameters.undeclared(sql, declared).map((r) => ({
+    path,
+    message: `${origin}line ${r.line}: parameter :${r.name} is not declared in the batch's parameters (declared: ${declared.length > 0 ? declared.join(", ") : "none"})`
+  }))
+
+/** The static check of a rule's options: its SQL file, statements, parameters and id. */
+export const validate = (
+  ctx: Plugin.ValidateContext<Options>
+): Effect.Effect<ReadonlyArray<Plugin.Issue>, never, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function* () {
+    const issues: Array<Plugin.Issue> = []
+    const declared = Object.keys(ctx.parameters)
+    const { options } = ctx
+    if (!identifier.test(ctx.rule.id)) {
+      issues.push({
+        path: [],
+        message: `rule id "${ctx.rule.id}" cannot name the rule's temp view; a sql rule's id must be letters, digits and '_'`
+      })
+    }
+    if (options.file !== undefined) {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const file = path.resolve(ctx.batchDir, options.file)
+      const text = yield* Effect.result(fs.readFileString(file))
+      if (text._tag === "Failure") {
+        issues.push({ path: ["file"], message: `cannot read SQL file ${file}: ${text.failure.message}` })
+      } else if (Statements.split(text.success).length === 0) {
+        issues.push({ path: ["file"], message: `SQL file ${options.file} has no statement` })
+      } else {
+        issues.push(...parameterIssues(text.success, declared, ["file"], `${options.file}:`))
+      }
+    }
+    if (options.sql !== undefined) {
+      if (Statements.split(options.sql).length === 0) issues.push({ path: ["sql"], message: "no statement" })
+      issues.push(...parameterIssues(options.sql, declared, ["sql"], ""))
+    }
+    const assertion = options.expect?.assert_empty
+    if (assertion !== undefined) {
+      const path = ["expect", "assert_empty"]
+      const count = Statements.split(assertion).length
+      if (count !== 1) issues.push({ path, message: `expected one query, found ${count} statements` })
+      issues.push(...parameterIssues(assertion, declared, path, ""))
+    }
+    return issues
+  })
+
+const run = (
+  ctx: Plugin.RunContext<Options>
+): Effect.Effect<void, Failure.RuleFailure, SparkSession.SparkSession> =>
+  Effect.gen(function* () {
+    const spark = yield* SparkSession.SparkSession
+    const tag = tagFor(ctx.runId, ctx.rule.id)
+    const work = body(spark, ctx, { tags: [tag] })
+    // The work runs in a child fiber so that, on interruption, the server is told first (by
+    // tag: every operation of the rule, including one just starting) and the client's streams
+    // are torn down after; the other order would leave a window where the query runs on.
+    const fiber = yield* Effect.forkChild(work, { startImmediately: true })
+    return yield* Fiber.join(fiber).pipe(
+      Effect.onInterrupt(() => Effect.andThen(stopOnServer(spark, tag, ctx.rule.id), Fiber.interrupt(fiber)))
+    )
+  }).pipe(Effect.annotateLogs({ rule: ctx.rule.id }))
+
+/** Interrupts every operation carrying `tag` on the server; logs what it stopped. */
+export const stopOnServer = (
+  spark: SparkSession.Session,
+  tag: string,
+  ruleId: string
+): Effect.Effect<ReadonlyArray<string>> =>
+  spark.interrupt({ tag }).pipe(
+    Effect.timeoutOption(interruptTimeout),
+    Effect.flatMap((ids) =>
+      ids._tag === "Some"
+        ? Effect.as(
+            Effect.logInfo(
+              `rule ${ruleId} interrupted: ${ids.value.length} operation(s) stopped on the server: ${ids.value.join(", ")}`
+            ).pipe(Effect.annotateLogs({ operationIds: ids.value.join(","), sparkTag: tag })),
+            ids.value
+          )
+        : Effect.as(Effect.logWarning(`rule ${ruleId}: the server did not confirm the interrupt in time`), [])
+    ),
+    Effect.catch((e) =>
+      Effect.as(Effect.logWarning(`rule ${ruleId}: interrupt on the server failed: ${e.message}`), [])
+    )
+  )
+
+const body = (
+  spark: SparkSession.Session,
+  ctx: Plugin.RunContext<Options>,
+  operation: SparkSession.OperationOptions
+): Effect.Effect<void, Failure.RuleFailure> =>
+  Effect.gen(function* () {
+    const { options, rule, batch } = ctx
+    const classified =
+      (phase: Classify.Phase, where?: string) =>
+      <A>(effect: Effect.Effect<A, SparkError.SparkError>) =>
+        effect.pipe(
+          Effect.catch((e) =>
+            Effect.flatMap(spark.errorDetails(e).pipe(Effect.timeoutOption("5 seconds")), (detailed) =>
+              Effect.fail(
+                Classify.classify(detailed._tag === "Some" ? detailed.value : e, {
+                  ruleId: rule.id,
+                  phase,
+                  ...(where !== undefined ? { where } : {})
+                })
+              )
+            )
+          )
+        )
+
+    const script = yield* Script.load(options, batch.dir, rule.id)
+    const statements = Statements.split(script.text)
+    const last = statements[statements.length - 1]
+    if (last === undefined) {
+      return yield* new Failure.SqlError({
+        code: "SQL_EMPTY",
+        message: `rule "${rule.id}" has no SQL statement`,
+        ruleId: rule.id
+      })
+    }
+
+    for (const [view, input] of Object.entries(options.inputs ?? {})) {
+      const df = spark.read({
+        format: input.format,
+        paths: [Script.resolvePath(batch.dir, input.path)],
+        options: SqlOptions.optionStrings(input.options),
+        ...(input.schema !== undefined ? { schema: input.schema } : {})
+      })
+      yield* spark
+        .createTempView(df, view, { ...operation, replace: true })
+        .pipe(classified("input", `input ${view} (${input.path})`))
+    }
+
+    const where = (s: Statements.Statement, i: number) =>
+      `statement ${i + 1} (line ${s.line}${script.file !== undefined ? ` of ${script.file}` : ""})`
+    for (const [i, s] of statements.slice(0, -1).entries()) {
+      yield* spark
+        .sql(s.sql, { ...operation, params: Parameters.bind(s.sql, batch.parameters) })
+        .pipe(classified("sql", where(s, i)))
+    }
+    const lastWhere = where(last, statements.length - 1)
+    const result = yield* spark
+      .sql(last.sql, { ...operation, params: Parameters.bind(last.sql, batch.parameters) })
+      .pipe(classified("sql", lastWhere))
+    // Creating the view analyses the plan, so a missing column surfaces here as a SQL error.
+    yield* spark
+      .createTempView(result, rule.id, { ...operation, replace: true })
+      .pipe(classified("sql", lastWhere))
+
+    if (options.cache === true) {
+      yield* spark
+        .sql(`CACHE TABLE ${Expectations.quote(rule.id)}`, operation)
+        .pipe(classified("sql", lastWhere))
+    }
+
+    if (options.expect !== undefined) {
+      yield* Expectations.check(spark, {
+        ruleId: rule.id,
+        view: rule.id,
+        expect: options.expect,
+        params: batch.parameters,
+        operation
+      })
+    }
+
+    const target = rule.target
+    if (target === undefined) {
+      const writeOption = (["format", "mode", "partition_by", "write_options", "table"] as const).find(
+        (k) => options[k] !== undefined
+      )
+      if (writeOption !== undefined) {
+        return yield* new Failure.TargetError({
+          code: "TARGET_NOT_DECLARED",
+          message: `rule "${rule.id}" sets "${writeOption}" but declares no target`,
+          ruleId: rule.id
+        })
+      }
+      return
+    }
+    const mode = saveModes[options.mode ?? "overwrite"]
+    const write: SparkSession.WriteOptions =
+      options.table !== undefined
+        ? {
+            mode,
+            ...(options.format !== undefined ? { format: options.format } : {}),
+            options: SqlOptions.optionStrings(options.write_options),
+            target:
+              options.table === "save_as_table"
+                ? { saveAsTable: target.location }
+                : { insertInto: target.location }
+          }
+        : {
+            mode,
+            format: options.format ?? "parquet",
+            ...(options.partition_by !== undefined ? { partitionBy: options.partition_by } : {}),
+            options: SqlOptions.optionStrings(options.write_options),
+            target: { path: target.location }
+          }
+    yield* spark
+      .write(spark.table(rule.id), write, operation)
+      .pipe(classified("write", `writing target ${target.declared}`))
+  })
+
+const saveModes: Record<SqlOptions.Mode, SparkSession.SaveMode> = {
+  overwrite: "overwrite",
+  append: "append",
+  error_if_exists: "errorIfExists",
+  ignore: "ignore"
+}
+
+/** The `sql` rule kind. */
+export const runner: Plugin.Runner<Options, SparkSession.SparkSession> = Plugin.make({
+  kind: "sql",
+  options: SqlOptions.SqlOptions,
+  validate,
+  run
+})

@@ -1,0 +1,38 @@
+/** A rule's SQL text, inline or read from its file at run time. */
+import { Effect } from "effect"
+import { Failure } from "@spark-etl/core"
+import { readFile } from "node:fs/promises"
+import * as NodePath from "node:path"
+import type * as SqlOptions from "../SqlOptions.js"
+
+/** The SQL of a rule and the file it came from, if any. */
+export interface Script {
+  readonly text: string
+  readonly file?: string
+}
+
+/** A path as Spark should see it: relative paths start at the batch dir; URIs stay as they are. */
+export const resolvePath = (batchDir: string, path: string): string =>
+  /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(path) ? path : NodePath.resolve(batchDir, path)
+
+/**
+ * Loads the rule's SQL. The static check already read the file, so failing here means it
+ * changed under a running batch: a configuration fault, not the engine's.
+ */
+export const load = (
+  options: SqlOptions.SqlOptions,
+  batchDir: string,
+  ruleId: string
+): Effect.Effect<Script, Failure.SqlError> => {
+  if (options.file === undefined) return Effect.succeed({ text: options.sql ?? "" })
+  const file = options.file
+  return Effect.tryPromise({
+    try: () => readFile(NodePath.resolve(batchDir, file), "utf8"),
+    catch: (e) =>
+      new Failure.SqlError({
+        code: "SQL_FILE_UNREADABLE",
+        message: `rule "${ruleId}": cannot read SQL file ${file}: ${e instanceof Error ? e.message : String(e)}`,
+        ruleId
+      })
+  }).pipe(Effect.map((text) => ({ text, file })))
+}

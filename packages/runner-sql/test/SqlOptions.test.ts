@@ -1,0 +1,151 @@
+import { NodeServices } from "@effect/platform-node"
+import { Plugin } from "@spark-etl/core"
+import { Effect, Result } from "effect"
+import * as path from "node:path"
+import { describe, expect, it } from "vitest"
+import * as SqlRunner from "../src/SqlRunner.js"
+
+const fixtures = path.resolve(import.meta.dirname, "fixtures")
+
+const issuesOf = (raw: unknown) => {
+  const decoded = Plugin.decodeOptions(SqlRunner.runner, raw)
+  return Result.isFailure(decoded) ? decoded.failure : []
+}
+
+const validate = (
+  raw: unknown,
+  parameters: Record<string, { readonly type: "string" | "date" | "int" }> = {},
+  ruleId = "rule_a"
+) => {
+  const decoded = Plugin.decodeOptions(SqlRunner.runner, raw)
+  if (Result.isFailure(decoded)) throw new Error(`does not decode: ${JSON.stringify(decoded.failure)}`)
+  return Effect.runPromise(
+    SqlRunner.validate({
+      batchDir: fixtures,
+      rule: { id: ruleId, kind: "sql" },
+      options: decoded.success,
+      parameters
+    }).pipe(Effect.provide(NodeServices.layer))
+  )
+}
+
+describe("sql options: decoding", () => {
+  it("accepts a full set of options", () => {
+    expect(
+      issuesOf({
+        sql: "SELECT 1",
+        inputs: { raw_orders: { path: "data/orders.csv", format: "csv", options: { header: true } } },
+        format: "csv",
+        mode: "append",
+        partition_by: ["day"],
+        write_options: { header: "true", compression: "gzip" },
+        expect: {
+          row_count: { min: 1, max: 10 },
+          not_null: ["a"],
+          unique: ["a", "b"],
+          assert_empty: "SELECT 1"
+        }
+      })
+    ).toEqual([])
+  })
+
+  it.each([
+    [{}, [], "give the rule's SQL"],
+    [{ sql: "SELECT 1", file: "a.sql" }, ["file"], 'either "sql" or "file"'],
+    [{ sql: 42 }, ["sql"], "Expected string"],
+    [{ sql: "" }, ["sql"], ""],
+    [{ sql: "SELECT 1", colour: "red" }, ["colour"], "unknown field"],
+    [{ sql: "SELECT 1", format: "xlsx" }, ["format"], "parquet"],
+    [{ sql: "SELECT 1", mode: "replace" }, ["mode"], "overwrite"],
+    [{ sql: "SELECT 1", partition_by: [] }, ["partition_by"], "at least one column"],
+    [{ sql: "SELECT 1", table: "insert_into", partition_by: ["d"] }, ["partition_by"], "path targets"],
+    [{ sql: "SELECT 1", table: "insert_into", format: "orc" }, ["format"], "table's own format"],
+    [
+      { sql: "SELECT 1", inputs: { "bad-name": { path: "x", format: "csv" } } },
+      ["inputs", "bad-name"],
+      "cannot name a view"
+    ],
+    [
+      { sql: "SELECT 1", inputs: { v: { format: "csv" } } },
+      ["inputs", "v", "path"],
+      "required field is missing"
+    ],
+    [
+      { sql: "SELECT 1", expect: { row_count: { min: 5, max: 1 } } },
+      ["expect", "row_count", "max"],
+      "below min"
+    ],
+    [{ sql: "SELECT 1", expect: { row_count: {} } }, ["expect", "row_count"], "min, max or both"],
+    [{ sql: "SELECT 1", expect: { row_count: { min: -1 } } }, ["expect", "row_count", "min"], "0"],
+    [{ sql: "SELECT 1", expect: { not_null: "a" } }, ["expect", "not_null"], "array"],
+    [{ sql: "SELECT 1", expect: { unique: [] } }, ["expect", "unique"], "at least one column"],
+    [{ sql: "SELECT 1", expect: { assert_emtpy: "SELECT 1" } }, ["expect", "assert_emtpy"], "unknown field"]
+  ])("refuses %j at its path", (raw, at, message) => {
+    const issues = issuesOf(raw)
+    expect(issues.length).toBeGreaterThan(0)
+    const issue = issues.find((i) => JSON.stringify(i.path) === JSON.stringify(at))
+    expect(issue, JSON.stringify(issues)).toBeDefined()
+    expect(issue!.message.trim()).not.toBe("")
+    expect(issue!.message).toContain(message)
+  })
+
+  it("reports every problem at once", () => {
+    const issues = issuesOf({ sql: 1, mode: "x", expect: { not_null: [] } })
+    expect(issues.map((i) => i.path.join("."))).toEqual(
+      expect.arrayContaining(["sql", "mode", "expect.not_null"])
+    )
+  })
+})
+
+describe("sql options: the static check", () => {
+  it("accepts a SQL file whose parameters are declared", async () => {
+    expect(await validate({ file: "two_statements.sql" }, { min_id: { type: "int" } })).toEqual([])
+  })
+
+  it("refuses a SQL file that does not exist, naming the path", async () => {
+    const issues = await validate({ file: "sql/missing.sql" })
+    expect(issues).toHaveLength(1)
+    expect(issues[0]!.path).toEqual(["file"])
+    expect(issues[0]!.message).toContain(path.join(fixtures, "sql/missing.sql"))
+  })
+
+  it("refuses a SQL file without a statement", async () => {
+    expect(await validate({ file: "empty.sql" })).toEqual([
+      { path: ["file"], message: "SQL file empty.sql has no statement" }
+    ])
+  })
+
+  it("refuses undeclared parameters with file and line", async () => {
+    const issues = await validate({ file: "two_statements.sql" }, { run_date: { type: "date" } })
+    expect(issues).toEqual([
+      {
+        path: ["file"],
+        message:
+          "two_statements.sql:line 5: parameter :min_id is not declared in the batch's parameters (declared: run_date)"
+      }
+    ])
+  })
+
+  it("refuses undeclared parameters in inline SQL and in assert_empty", async () => {
+    const issues = await validate({
+      sql: "SELECT 1 AS a\nWHERE :day IS NOT NULL",
+      expect: { assert_empty: "SELECT * FROM rule_a WHERE a > :limit" }
+    })
+    expect(issues.map((i) => [i.path.join("."), i.message.split(":")[0]])).toEqual([
+      ["sql", "line 2"],
+      ["expect.assert_empty", "line 1"]
+    ])
+  })
+
+  it("refuses an assertion of several statements", async () => {
+    const issues = await validate({ sql: "SELECT 1", expect: { assert_empty: "SELECT 1; SELECT 2" } })
+    expect(issues).toEqual([
+      { path: ["expect", "assert_empty"], message: "expected one query, found 2 statements" }
+    ])
+  })
+
+  it("refuses a rule id that cannot name a temp view", async () => {
+    const issues = await validate({ sql: "SELECT 1" }, {}, "daily-totals")
+    expect(issues[0]?.message).toContain('rule id "daily-totals" cannot name')
+  })
+})
