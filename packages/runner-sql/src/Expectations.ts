@@ -44,17 +44,19 @@ export interface Context {
 /** Quotes a column or view name for SQL text (names are never values: values are bound). */
 export const quote = (name: string): string => `\`${name.replaceAll("`", "``")}\``
 
-/** A row as compact JSON text (bigints as numbers' text, maps as objects). */
+const bigintMark = "\u0000bigint:"
+
+/** A row as compact JSON text (bigints as plain integers, maps as objects, binary as its size). */
 export const renderRow = (row: Rows.Row): string =>
   JSON.stringify(row, (_key, value: unknown) =>
     typeof value === "bigint"
-      ? value.toString()
+      ? `${bigintMark}${value.toString()}`
       : value instanceof Map
         ? Object.fromEntries(value)
         : value instanceof Uint8Array
           ? `<${value.length} bytes>`
           : value
-  )
+  ).replace(/"\\u0000bigint:(-?\d+)"/g, "$1")
 
 const clip = (text: string, max = 300) => (text.length > max ? `${text.slice(0, max)}…` : text)
 

@@ -1,0 +1,59 @@
+// Interrupting a rule stops its query on the server, not just in this process.
+import { SparkSession } from "@spark-etl/runner-spark-connect"
+import { Effect, Fiber, Logger } from "effect"
+import { randomUUID } from "node:crypto"
+import { describe, expect, it } from "vitest"
+import * as SqlRunner from "../../src/SqlRunner.js"
+import { run, runRule, unique } from "./harness.js"
+
+describe("interruption", () => {
+  it("interrupts the rule's tag on the server: the running query is stopped there and the rule ends", async () => {
+    const messages: Array<string> = []
+    const collector = Logger.make((options) => void messages.push(String(options.message)))
+    const runId = randomUUID()
+    const id = unique("slow")
+    const tag = SqlRunner.tagFor(runId, id)
+    const result = await run(
+      Effect.gen(function* () {
+        const spark = yield* SparkSession.SparkSession
+        const fiber = yield* runRule({
+          id,
+          runId,
+          options: { sql: "SELECT id FROM range(0, 100000000000)", expect: { row_count: { min: 1 } } }
+        }).pipe(Effect.forkChild({ startImmediately: true }))
+        yield* Effect.sleep("3 seconds")
+        const stillRunning = fiber.pollUnsafe() === undefined
+        const started = Date.now()
+        yield* Fiber.interrupt(fiber)
+        const stoppedInMs = Date.now() - started
+        // Nothing carrying the rule's tag is left on the server.
+        const leftOver = yield* spark.interrupt({ tag })
+        return { stillRunning, stoppedInMs, leftOver }
+      }).pipe(Effect.provide(Logger.layer([collector])))
+    )
+    expect(result.stillRunning).toBe(true)
+    expect(result.stoppedInMs).toBeLessThan(10_000)
+    expect(result.leftOver).toEqual([])
+    const line = messages.find((m) => m.startsWith(`rule ${id} interrupted:`))
+    expect(line, messages.join("\n")).toBeDefined()
+    expect(line).toMatch(/1 operation\(s\) stopped on the server: [0-9a-f-]{36}$/)
+  })
+
+  it("makes the tag safe for Spark (no comma, plain alphabet)", () => {
+    expect(SqlRunner.tagFor("run,1", "a b")).toBe("spark-etl-run_1-a_b")
+  })
+
+  it("a rule that finished leaves nothing to interrupt", async () => {
+    const runId = randomUUID()
+    const id = unique("quick")
+    const leftOver = await run(
+      Effect.andThen(
+        runRule({ id, runId, options: { sql: "SELECT 1 AS a", expect: { row_count: { min: 1 } } } }),
+        Effect.flatMap(SparkSession.SparkSession, (spark) =>
+          spark.interrupt({ tag: SqlRunner.tagFor(runId, id) })
+        )
+      )
+    )
+    expect(leftOver).toEqual([])
+  })
+})
