@@ -195,6 +195,12 @@ export const open = (
     const isAlive = options.isAlive ?? processIsAlive
     const fail = (message: string) => new LedgerError({ path: lockFile, message })
 
+    // Both name files: refuse anything that could step outside the ledger directory.
+    for (const name of [record.batch, record.runId]) {
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) {
+        return yield* new LedgerError({ path: batchDir, message: `unsafe name for a ledger file: "${name}"` })
+      }
+    }
     yield* fs.makeDirectory(batchDir, { recursive: true }).pipe(Effect.mapError((e) => fail(e.message)))
 
     const tryLock = Effect.scoped(

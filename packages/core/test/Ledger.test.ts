@@ -168,4 +168,18 @@ describe("Ledger", () => {
       expect(error.value).toMatchObject({ _tag: "LedgerError", path: file })
     }).pipe(Effect.provide(node))
   )
+
+  it.effect("refuses a run id that could step outside the ledger directory", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      const exit = yield* Effect.exit(Ledger.open({ dir, record: record("../../etc/x") }))
+      const error = Exit.findErrorOption(exit)
+      assert(error._tag === "Some")
+      expect(error.value).toMatchObject({
+        _tag: "LedgerError",
+        message: 'unsafe name for a ledger file: "../../etc/x"'
+      })
+      expect(fs.readdirSync(dir)).toEqual([])
+    }).pipe(Effect.scoped, Effect.provide(node))
+  )
 })
