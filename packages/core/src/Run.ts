@@ -48,6 +48,8 @@ export interface Options {
 /** How a run ended. */
 export interface Outcome {
   readonly runId: string
+  /** The batch's name from its file, or the file's base name when the file was not readable. */
+  readonly batch: string
   readonly status: "succeeded" | "failed" | "aborted" | "rejected"
   readonly exitCode: ExitCode
   readonly failure?: Failure.Failure
@@ -110,6 +112,7 @@ const runWithId = (options: Options, runId: string): Effect.Effect<Outcome, neve
         })
         return {
           runId,
+          batch: batchName,
           status,
           exitCode,
           ...(failure !== undefined ? { failure } : {}),
