@@ -39,6 +39,11 @@ export interface Options {
   readonly startTimeout?: Duration.Input
   /** Whether to serve Spark's web UI (port picked freely); default false. */
   readonly ui?: boolean
+  /**
+   * A shared secret clients must send as a bearer token (spark.connect.authenticate.token).
+   * The server speaks plaintext on loopback, so clients must allow a token over it.
+   */
+  readonly token?: string
   /** Extra Spark settings, passed as `-Dspark.*` system properties. */
   readonly conf?: Readonly<Record<string, string>>
 }
@@ -138,6 +143,7 @@ export const start = (
       "spark.ui.enabled": String(options.ui ?? false),
       "spark.ui.port": "0",
       "spark.sql.shuffle.partitions": "4",
+      ...(options.token !== undefined ? { "spark.connect.authenticate.token": options.token } : {}),
       ...options.conf
     }
     const args = [
@@ -180,7 +186,7 @@ export const start = (
       Effect.catchTag("PlatformError", () => Effect.void)
     )
     const probe: Effect.Effect<string, LocalServerError | Probe.RpcFailure> = exited.pipe(
-      Effect.andThen(Probe.sparkVersion(address, 2000))
+      Effect.andThen(Probe.sparkVersion(address, 2000, options.token))
     )
     yield* probe.pipe(
       Effect.retry({

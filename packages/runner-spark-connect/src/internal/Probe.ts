@@ -13,7 +13,18 @@ import * as Rpc from "./Rpc.js"
 
 export type RpcFailure = Rpc.RpcFailure
 
-export const sparkVersion = (address: string, timeoutMs: number): Effect.Effect<string, Rpc.RpcFailure> =>
+// A server started with spark.connect.authenticate.token answers nothing without it.
+const withToken = (token: string | undefined): grpc.Metadata => {
+  const metadata = new grpc.Metadata()
+  if (token !== undefined) metadata.set("authorization", `Bearer ${token}`)
+  return metadata
+}
+
+export const sparkVersion = (
+  address: string,
+  timeoutMs: number,
+  token?: string
+): Effect.Effect<string, Rpc.RpcFailure> =>
   Effect.acquireUseRelease(
     Effect.sync(() => new grpc.Client(address, grpc.credentials.createInsecure())),
     (client) =>
@@ -26,7 +37,7 @@ export const sparkVersion = (address: string, timeoutMs: number): Effect.Effect<
           clientType: "spark-etl/probe",
           analyze: { case: "sparkVersion", value: create(AnalyzePlanRequest_SparkVersionSchema, {}) }
         }),
-        { metadata: new grpc.Metadata(), timeoutMs }
+        { metadata: withToken(token), timeoutMs }
       ).pipe(
         Effect.map((response) =>
           response.result.case === "sparkVersion" ? response.result.value.version : "?"

@@ -1,0 +1,135 @@
+// Tests that need a server of their own: token auth, the Spark UI as a witness of server-side
+// interrupts, and a server killed mid-query. The shared server is never touched.
+import { NodeServices } from "@effect/platform-node"
+import { Effect, Exit, Fiber, Schema, Scope } from "effect"
+import type { ChildProcessSpawner } from "effect/process"
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as LocalServer from "../../src/LocalServer.js"
+import * as SparkError from "../../src/SparkError.js"
+import * as SparkSession from "../../src/SparkSession.js"
+import { unique } from "./harness.js"
+
+const token = unique("token")
+const scope = Effect.runSync(Scope.make())
+let server: LocalServer.LocalServer
+let uiPort: number
+
+const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope | ChildProcessSpawner.ChildProcessSpawner>) =>
+  Effect.runPromiseExit(Effect.scoped(effect).pipe(Effect.provide(NodeServices.layer)))
+
+const authed = () => `${server.remote}/;token=${token};use_ssl=false`
+const open = (options: Partial<SparkSession.Options> = {}) =>
+  SparkSession.make({ remote: authed(), allowTokenOverLoopbackPlaintext: true, ...options })
+
+const Jobs = Schema.Array(Schema.Struct({ jobId: Schema.Number, status: Schema.String }))
+const Apps = Schema.Array(Schema.Struct({ id: Schema.String }))
+
+// The driver's own view of its jobs, through the Spark UI's REST API.
+const jobs = Effect.promise(async () => {
+  const base = `http://127.0.0.1:${uiPort}/api/v1/applications`
+  const apps = Schema.decodeUnknownSync(Apps)(await (await fetch(base)).json())
+  return Schema.decodeUnknownSync(Jobs)(await (await fetch(`${base}/${apps[0]!.id}/jobs`)).json())
+})
+const running = Effect.map(jobs, (all) => all.filter((j) => j.status === "RUNNING"))
+
+beforeAll(async () => {
+  uiPort = (await Effect.runPromise(LocalServer.freePort)) as number
+  const dataDir = path.resolve(".spark-etl", unique("own-server"))
+  const exit = await Effect.runPromiseExit(
+    LocalServer.start({
+      dataDir,
+      master: "local[2]",
+      heap: "1g",
+      ui: true,
+      token,
+      conf: { "spark.ui.port": String(uiPort) }
+    }).pipe(Scope.provide(scope), Effect.provide(NodeServices.layer))
+  )
+  if (Exit.isFailure(exit)) throw new Error(`own server did not start: ${String(exit.cause)}`)
+  server = exit.value
+}, 240_000)
+
+afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)), 60_000)
+
+const longQuery = "SELECT count(*) FROM range(0, 100000000000)"
+
+describe("a server of our own", () => {
+  it("refuses a session without the token as SparkUnauthenticated", async () => {
+    const exit = await run(SparkSession.make({ remote: server.remote }))
+    const error = Exit.isFailure(exit) ? Exit.findErrorOption(exit) : undefined
+    expect(error).toMatchObject({ value: { _tag: "SparkUnauthenticated", grpcCode: "UNAUTHENTICATED" } })
+  })
+
+  it("accepts the token over loopback plaintext when the caller allows it", async () => {
+    const exit = await run(
+      Effect.flatMap(open(), (spark) =>
+        Effect.flatMap(spark.sql("SELECT 41 + 1 AS v"), (df) => spark.collect(df))
+      )
+    )
+    expect(exit).toMatchObject({ _tag: "Success", value: [{ v: 42 }] })
+  })
+
+  it("interrupts by tag and the job stops on the server, as its UI reports", async () => {
+    const tag = unique("rule")
+    const exit = await run(
+      Effect.gen(function* () {
+        const spark = yield* open()
+        const df = yield* spark.sql(longQuery)
+        const fiber = yield* Effect.forkChild(Effect.flip(spark.collect(df, { tags: [tag] })))
+        // Wait until the driver really runs the job.
+        let before = yield* running
+        for (let i = 0; i < 60 && before.length === 0; i++)
+          before = yield* Effect.andThen(Effect.sleep("250 millis"), running)
+        const interrupted = yield* spark.interrupt({ tag })
+        const error = yield* Fiber.join(fiber)
+        let after = yield* running
+        for (let i = 0; i < 40 && after.length > 0; i++)
+          after = yield* Effect.andThen(Effect.sleep("250 millis"), running)
+        const job = (yield* jobs).find((j) => j.jobId === before[0]?.jobId)
+        return { before: before.length, after: after.length, interrupted, error, job }
+      })
+    )
+    if (Exit.isFailure(exit)) throw new Error(String(exit.cause))
+    const result = exit.value
+    expect(result.before).toBeGreaterThan(0)
+    expect(result.interrupted).toHaveLength(1)
+    expect(result.error._tag).toBe("SparkInterrupted")
+    expect(result.after).toBe(0)
+    expect(result.job?.status).toBe("FAILED")
+  })
+
+  it("fails a query on a server killed mid-query as a system error within the budget, without hanging", async () => {
+    const exit = await run(
+      Effect.gen(function* () {
+        const spark = yield* open({
+          retry: { budget: "3 seconds", initialDelay: "100 millis" },
+          rpcTimeout: "5 seconds"
+        })
+        const df = yield* spark.sql(longQuery)
+        const fiber = yield* Effect.forkChild(Effect.flip(spark.collect(df)))
+        let busy = yield* running
+        for (let i = 0; i < 60 && busy.length === 0; i++)
+          busy = yield* Effect.andThen(Effect.sleep("250 millis"), running)
+        // The JVM is the tether script's child: kill it the hard way, as a crash would.
+        const jvm = execFileSync("ps", ["-o", "pid=", "--ppid", String(server.pid)], { encoding: "utf8" })
+          .split("\n")
+          .map((s) => s.trim())
+          .filter((s) => s !== "")
+        for (const pid of jvm) process.kill(Number(pid), "SIGKILL")
+        const killedAt = Date.now()
+        const error = yield* Fiber.join(fiber)
+        return { error, afterKill: Date.now() - killedAt, jvm }
+      })
+    )
+    if (Exit.isFailure(exit)) throw new Error(String(exit.cause))
+    const { error, afterKill, jvm } = exit.value
+    expect(jvm.length).toBeGreaterThan(0)
+    expect(SparkError.category[error._tag]).toBe("system")
+    expect(error._tag).toBe("SparkUnavailable")
+    expect(afterKill).toBeLessThan(15_000)
+    expect(fs.existsSync(server.logFile)).toBe(true)
+  })
+})
