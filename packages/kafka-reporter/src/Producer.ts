@@ -5,7 +5,7 @@
  * the next call starts a fresh one: its sequence numbers may no longer match the broker's, and a
  * fresh producer id cannot collide with a half-sent batch.
  */
-import { Context, Duration, Effect, FileSystem, Layer, Redacted, Scope, Semaphore } from "effect"
+import { Context, Duration, Effect, Exit, FileSystem, Layer, Redacted, Scope, Semaphore } from "effect"
 import {
   type ISocketFactory,
   Kafka,
@@ -212,7 +212,9 @@ export const make = (
             duration: deadline,
             orElse: () => Effect.fail(deadlineExceeded(stage.operation, deadline))
           }),
-          Effect.tapError(() => retire)
+          // Failed, timed out or interrupted by the caller's own deadline: the kafkajs producer may
+          // still be retrying in the background, so it is never used again.
+          Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : retire))
         )
       }).pipe(lock.withPermit)
 

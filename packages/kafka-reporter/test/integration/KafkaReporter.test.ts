@@ -1,0 +1,218 @@
+// The reporter against the real broker: what arrives (key, headers, order, schema), what an
+// independent client reads, and what happens when Kafka refuses, goes silent, or lacks the topic.
+import { NodeFileSystem } from "@effect/platform-node"
+import { Event } from "@spark-etl/core"
+import { Effect, Layer } from "effect"
+import * as fs from "node:fs"
+import { describe, expect, inject, it } from "vitest"
+import * as KafkaReporter from "../../src/KafkaReporter.js"
+import * as Outbox from "../../src/Outbox.js"
+import * as Producer from "../../src/Producer.js"
+import { batchEvent, problems, ruleFailed } from "../support/fixtures.js"
+import * as FaultyNetwork from "./support/FaultyNetwork.js"
+import { captureLogs, consume, createTopic, kcat, reporterConfig, unique } from "./support/kafka.js"
+
+const brokers = () => inject("kafkaBrokers")
+
+// A batch's life as core reports it: started, rules, a failure, the terminal event.
+const lifecycle = (batch: string): ReadonlyArray<Event.Event> => {
+  const runId = crypto.randomUUID()
+  const base = { batch, runId }
+  return [
+    batchEvent({ ...base, type: "batch.started" }),
+    batchEvent({ ...base, type: "rule.started", ruleId: "stage_orders", ruleKind: "sql" }),
+    batchEvent({ ...base, type: "rule.succeeded", ruleId: "stage_orders", ruleKind: "sql", durationMs: 812 }),
+    batchEvent({ ...base, type: "rule.started", ruleId: "load_orders", ruleKind: "sql" }),
+    ruleFailed({ ...base }),
+    batchEvent({
+      ...base,
+      type: "batch.failed",
+      exitCode: 1,
+      durationMs: 2300,
+      failure: ruleFailed().failure!
+    })
+  ]
+}
+
+const publishAll = (events: ReadonlyArray<Event.Event>) =>
+  Effect.gen(function* () {
+    const sink = yield* Event.EventSink
+    for (const event of events) yield* sink.publish(event)
+    yield* sink.flush
+  })
+
+const run = <A, E>(
+  effect: Effect.Effect<A, E, Event.EventSink>,
+  layer: Layer.Layer<Event.EventSink, unknown>,
+  logs: Layer.Layer<never> = Layer.empty
+) => Effect.runPromise(effect.pipe(Effect.provide(layer), Effect.provide(logs), Effect.orDie))
+
+const ids = (values: ReadonlyArray<{ readonly value: string }>) =>
+  values.map((v) => (JSON.parse(v.value) as { id: string }).id)
+
+describe("KafkaReporter on the real broker", () => {
+  it("delivers a batch's events in order, keyed by batch, as valid structured CloudEvents", async () => {
+    const config = await Effect.runPromise(reporterConfig(brokers(), unique("events")))
+    await Effect.runPromise(createTopic(config).pipe(Effect.provide(NodeFileSystem.layer)))
+    const batches = [unique("daily_sales"), unique("hourly_stock")]
+    const events = [...lifecycle(batches[0]!), ...lifecycle(batches[1]!)]
+    await run(publishAll(events), KafkaReporter.layer(config).pipe(Layer.provide(NodeFileSystem.layer)))
+
+    const received = await consume(brokers(), config.topic, events.length)
+    expect(received).toHaveLength(events.length)
+    for (const record of received) {
+      expect(record.headers).toEqual({ "content-type": "application/cloudevents+json; charset=utf-8" })
+      expect(problems(record.value)).toEqual([])
+      expect(record.key).toBe((JSON.parse(record.value) as { data: Event.Event }).data.batch)
+    }
+    for (const batch of batches) {
+      const ofBatch = received.filter((r) => r.key === batch)
+      // One key, one partition: the batch's events stay in publish order.
+      expect(new Set(ofBatch.map((r) => r.partition)).size).toBe(1)
+      expect(ids(ofBatch)).toEqual(events.filter((e) => e.batch === batch).map((e) => e.id))
+    }
+    expect(
+      await Effect.runPromise(
+        Effect.scoped(Outbox.make(config.outboxFile).pipe(Effect.flatMap((o) => o.isEmpty))).pipe(
+          Effect.provide(NodeFileSystem.layer)
+        )
+      )
+    ).toBe(true)
+  })
+
+  it("is readable by an independent client (kcat): same ids, keys, headers and payloads", async () => {
+    const config = await Effect.runPromise(reporterConfig(brokers(), unique("kcat")))
+    await Effect.runPromise(createTopic(config).pipe(Effect.provide(NodeFileSystem.layer)))
+    const events = lifecycle(unique("daily_sales"))
+    await run(publishAll(events), KafkaReporter.layer(config).pipe(Layer.provide(NodeFileSystem.layer)))
+
+    const read = await kcat(brokers(), config.topic)
+    expect(ids(read)).toEqual(events.map((e) => e.id))
+    for (const [i, record] of read.entries()) {
+      expect(record.key).toBe(events[i]!.batch)
+      expect(record.headers).toEqual({ "content-type": "application/cloudevents+json; charset=utf-8" })
+      expect(problems(record.value)).toEqual([])
+      expect((JSON.parse(record.value) as { data: Event.Event }).data).toEqual(events[i])
+    }
+  })
+
+  it("spools to the outbox within the deadline when the topic is missing, and says so; the next run delivers it first", async () => {
+    const config = await Effect.runPromise(
+      reporterConfig(brokers(), unique("missing"), { publishTimeoutMs: 1500 })
+    )
+    const logs = captureLogs()
+    const [first, second, third] = lifecycle(unique("daily_sales"))
+    const started = Date.now()
+    await run(
+      publishAll([first!, second!]),
+      KafkaReporter.layer(config).pipe(Layer.provide(NodeFileSystem.layer)),
+      logs.layer
+    )
+    // Two events, one deadline: after the first failure the second goes straight to the outbox.
+    expect(Date.now() - started).toBeLessThan(1500 + 1500)
+    expect(
+      logs.lines.some(
+        (l) =>
+          l.includes(`event ${first!.id}`) &&
+          l.includes("appended to outbox") &&
+          l.includes(config.outboxFile)
+      )
+    ).toBe(true)
+    const spooled = await Effect.runPromise(
+      Outbox.make(config.outboxFile).pipe(
+        Effect.flatMap((o) => o.read),
+        Effect.provide(NodeFileSystem.layer)
+      )
+    )
+    expect(spooled.entries.map((e) => e.envelope.id)).toEqual([first!.id, second!.id])
+
+    await Effect.runPromise(createTopic(config).pipe(Effect.provide(NodeFileSystem.layer)))
+    // The next run: the layer drains the outbox before its own first event.
+    await run(publishAll([third!]), KafkaReporter.layer(config).pipe(Layer.provide(NodeFileSystem.layer)))
+    const received = await consume(brokers(), config.topic, 3)
+    expect(ids(received)).toEqual([first!.id, second!.id, third!.id])
+    expect(fs.existsSync(config.outboxFile)).toBe(false)
+  })
+
+  it("falls back within the deadline when the broker refuses connections, and when packets are dropped", async () => {
+    const network = await FaultyNetwork.make()
+    try {
+      for (const mode of ["refused", "dropped"] as const) {
+        const config = await Effect.runPromise(
+          reporterConfig(brokers(), unique(mode), { publishTimeoutMs: 2000 })
+        )
+        await Effect.runPromise(createTopic(config).pipe(Effect.provide(NodeFileSystem.layer)))
+        network.setMode(mode)
+        const [event] = lifecycle(unique("daily_sales"))
+        // The publish itself (the batch waits for it), not the layer's start or teardown.
+        const elapsed = await run(
+          Effect.gen(function* () {
+            const sink = yield* Event.EventSink
+            const started = Date.now()
+            yield* sink.publish(event!)
+            return Date.now() - started
+          }),
+          KafkaReporter.layer(config, { socketFactory: network.socketFactory }).pipe(
+            Layer.provide(NodeFileSystem.layer)
+          )
+        )
+        expect(elapsed, mode).toBeLessThan(2000 + 500)
+        network.setMode("up")
+        const result = await Effect.runPromise(
+          KafkaReporter.flushOutbox(config, { socketFactory: network.socketFactory }).pipe(
+            Effect.provide(NodeFileSystem.layer)
+          )
+        )
+        expect(result, mode).toMatchObject({ delivered: 1, remaining: 0, quarantined: 0 })
+        expect(ids(await consume(brokers(), config.topic, 1)), mode).toEqual([event!.id])
+      }
+    } finally {
+      await network.close()
+    }
+  })
+
+  it("never changes the batch's outcome: publishing to a dead Kafka still ends with the batch's exit code", async () => {
+    const config = await Effect.runPromise(
+      reporterConfig("127.0.0.1:1", unique("dead"), { publishTimeoutMs: 1000 })
+    )
+    const events = lifecycle(unique("daily_sales"))
+    const exitCode = await run(
+      publishAll(events).pipe(Effect.as(1)),
+      KafkaReporter.layer(config).pipe(Layer.provide(NodeFileSystem.layer))
+    )
+    expect(exitCode).toBe(1)
+    const spooled = await Effect.runPromise(
+      Outbox.make(config.outboxFile).pipe(
+        Effect.flatMap((o) => o.read),
+        Effect.provide(NodeFileSystem.layer)
+      )
+    )
+    expect(spooled.entries.map((e) => e.envelope.id)).toEqual(events.map((e) => e.id))
+  })
+
+  it("the flush command reports what stays when Kafka is still down", async () => {
+    const config = await Effect.runPromise(
+      reporterConfig("127.0.0.1:1", unique("down"), { flushTimeoutMs: 1000 })
+    )
+    const events = lifecycle(unique("daily_sales")).slice(0, 2)
+    await run(publishAll(events), KafkaReporter.layer(config).pipe(Layer.provide(NodeFileSystem.layer)))
+    const result = await Effect.runPromise(
+      KafkaReporter.flushOutbox(config).pipe(Effect.provide(NodeFileSystem.layer))
+    )
+    expect(result.delivered).toBe(0)
+    expect(result.remaining).toBe(2)
+    expect(result.failure._tag).toBe("Some")
+  })
+
+  it("documents a topic-creation command with safe production settings", () => {
+    return Effect.runPromise(
+      reporterConfig("kafka-1:9092,kafka-2:9092", "spark-etl.events").pipe(
+        Effect.map((config) =>
+          expect(Producer.topicCommand(config)).toBe(
+            "kafka-topics.sh --bootstrap-server kafka-1:9092,kafka-2:9092 --create --topic spark-etl.events --partitions 6 --replication-factor 3 --config min.insync.replicas=2 --config retention.ms=1209600000 --config cleanup.policy=delete"
+          )
+        )
+      )
+    )
+  })
+})
