@@ -5,7 +5,7 @@
  * into an engine-side interrupt) and awaited, no new rule starts, and every rule that did not
  * start is recorded as not run. Every rule and the batch carry timings from effect's `Clock`.
  */
-import { Clock, Duration, Effect, Exit, Fiber, Queue } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, Fiber, Queue } from "effect"
 import type * as Dag from "./Dag.js"
 import * as Failure from "./Failure.js"
 
@@ -47,11 +47,8 @@ export type Transition =
 export interface Options {
   /** Rules at once; default 1. */
   readonly parallelism?: number
-  /**
-   * Completes when the run must stop (e.g. on SIGINT). Evaluated again at each step, so pass
-   * something repeatable such as `Deferred.await`.
-   */
-  readonly stop?: Effect.Effect<Failure.Interrupted>
+  /** Completed when the run must stop (e.g. on SIGINT); checked before any rule starts. */
+  readonly stop?: Deferred.Deferred<Failure.Interrupted>
   /** Deadline of each rule; past it the rule is interrupted and fails with `DeadlineExceeded`. */
   readonly ruleTimeout?: Duration.Duration
   /** Called at each transition, in order, from the executor's fiber. */
@@ -156,10 +153,17 @@ export const execute = (plan: Dag.Plan, runRule: RunRule, options: Options = {})
       }
     })
 
-    const stop = options.stop?.pipe(Effect.map((f): Message => ({ _tag: "Stop", failure: f })))
+    const signal = options.stop
+    const stop =
+      signal && Deferred.await(signal).pipe(Effect.map((f): Message => ({ _tag: "Stop", failure: f })))
     while (true) {
-      while (failure === undefined && running.size < parallelism && ready.length > 0)
+      // A stop that came while nothing was running is seen before any rule starts.
+      if (failure === undefined && signal !== undefined && Deferred.isDoneUnsafe(signal)) {
+        failure = yield* Deferred.await(signal)
+      }
+      while (failure === undefined && running.size < parallelism && ready.length > 0) {
         yield* start(ready.shift()!)
+      }
       if (running.size === 0) break
       const message = yield* stop ? Effect.raceFirst(Queue.take(done), stop) : Queue.take(done)
       if (message._tag === "Stop") failure ??= message.failure

@@ -7,7 +7,7 @@
  * Every transition is logged through Effect's logger (annotated with run id, batch and rule)
  * and published to the `EventSink`; the CLI adapts both to pino and Kafka.
  */
-import { Clock, Duration, Effect, Option } from "effect"
+import { Clock, Deferred, Duration, Effect, Option } from "effect"
 import * as Os from "node:os"
 import * as Batch from "./Batch.js"
 import * as Event from "./Event.js"
@@ -31,8 +31,8 @@ export interface Options {
   readonly runId?: string
   /** Overrides the batch file's `engine.parallelism`. */
   readonly parallelism?: number
-  /** Completes when the run must stop (a signal); see `Executor.Options.stop`. */
-  readonly stop?: Effect.Effect<Failure.Interrupted>
+  /** Completed when the run must stop (a signal): checked before cleanup, before each rule starts, and while rules run. */
+  readonly stop?: Deferred.Deferred<Failure.Interrupted>
   /** The run's JSON log file, named in events so L2 knows where to look. */
   readonly logFile?: string
   /** Default: this host's name and process id. */
@@ -219,6 +219,15 @@ const execute = (
           .pipe(Effect.catch((e) => Effect.logError(`could not close the run ledger: ${e.message}`)))
         return Option.isSome(crashed) ? { ...outcome, crashedPredecessor: crashed.value } : outcome
       })
+
+    // A signal that came while loading: stop before touching any target.
+    const stop = options.stop
+    if (stop !== undefined && Deferred.isDoneUnsafe(stop)) {
+      return yield* Effect.flatMap(
+        Effect.flatMap(Deferred.await(stop), (f) => finish("aborted", f)),
+        close
+      )
+    }
 
     // Delete-and-load: every target is emptied before any rule runs.
     const store = yield* Batch.targetStore(batch.targetStore)

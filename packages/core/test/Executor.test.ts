@@ -188,9 +188,7 @@ describe("Executor", () => {
     Effect.gen(function* () {
       const f = fixture({ a: { ms: 10 }, b: { deps: ["a"], ms: 1000 }, c: { deps: ["b"] } })
       const signal = yield* Deferred.make<Failure.Interrupted>()
-      const fiber = yield* Effect.forkChild(
-        Executor.execute(f.plan, f.runRule, { stop: Deferred.await(signal) })
-      )
+      const fiber = yield* Effect.forkChild(Executor.execute(f.plan, f.runRule, { stop: signal }))
       yield* TestClock.adjust(Duration.millis(50))
       yield* Deferred.succeed(
         signal,

@@ -209,7 +209,7 @@ describe("Run", () => {
         batchFile: file,
         ledgerDir,
         params: { run_date: "2026-11-26" },
-        stop: Deferred.await(stop)
+        stop
       }).pipe(Effect.provide(t.layer), Effect.forkChild)
       while (!t.log.running.has("long")) yield* Effect.sleep("5 millis")
       yield* Deferred.succeed(stop, new Failure.Interrupted({ message: "SIGINT received", signal: "SIGINT" }))
@@ -340,6 +340,30 @@ rules:
       expect(outcome).toMatchObject({ status: "succeeded", exitCode: 0 })
       expect(tables.cleaned).toEqual(["sales.daily"])
       expect(fsStore.cleaned).toEqual([])
+    })
+  )
+
+  it.live("stops before any side effect on the engine when the signal came while loading", () =>
+    Effect.gen(function* () {
+      const { file, ledgerDir } = batchFile(rules3)
+      const t = setup()
+      const stop = yield* Deferred.make<Failure.Interrupted>()
+      yield* Deferred.succeed(
+        stop,
+        new Failure.Interrupted({ message: "SIGTERM received", signal: "SIGTERM" })
+      )
+      const outcome = yield* Run.run({
+        batchFile: file,
+        ledgerDir,
+        params: { run_date: "2026-11-26" },
+        stop
+      }).pipe(Effect.provide(t.layer))
+      expect(outcome).toMatchObject({ status: "aborted", exitCode: 143 })
+      expect(t.cleaned).toEqual([])
+      expect(t.log.events).toEqual([])
+      expect(types(t.events)).toEqual(["batch.aborted"])
+      const [record] = yield* Ledger.list(ledgerDir, "nightly").pipe(Effect.provide(node))
+      expect(record?.status).toBe("aborted")
     })
   )
 })
