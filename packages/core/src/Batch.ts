@@ -167,7 +167,21 @@ export const parse = (
       field: Issues.pathToField(p),
       message
     })
-    const decoded = Schema.decodeUnknownResult(BatchFile)(doc.toJS({ maxAliasCount: 100 }) ?? null, {
+    // toJS throws on alias bombs (more than maxAliasCount expansions): that is bad input too.
+    const raw = yield* Effect.try({
+      try: () => doc.toJS({ maxAliasCount: 100 }) as unknown,
+      catch: (e) =>
+        Failure.rejected([
+          {
+            file,
+            line: 1,
+            column: 1,
+            field: "(document)",
+            message: e instanceof Error ? e.message : String(e)
+          }
+        ])
+    })
+    const decoded = Schema.decodeUnknownResult(BatchFile)(raw ?? null, {
       errors: "all",
       onExcessProperty: "error"
     })
