@@ -93,15 +93,15 @@ export const SqlOptions = Schema.Struct({
   file: Schema.optionalKey(Schema.NonEmptyString),
   /** Files to register as temp views, by view name. */
   inputs: Schema.optionalKey(Inputs),
-  /** Format of a path target; default parquet. */
+  /** Format of the target; default parquet for a path, the session's default for a new table. */
   format: Schema.optionalKey(Schema.Literals(["parquet", "csv", "json", "orc"])),
   /** Save mode of the target; default overwrite. */
   mode: Schema.optionalKey(Mode),
-  /** Partition columns of a path target. */
+  /** Partition columns of the target (a new table's partitioning with save_as_table). */
   partition_by: Schema.optionalKey(Columns),
   /** Options of the writer (`compression`, `header`…). */
   write_options: Schema.optionalKey(DataSourceOptions),
-  /** The target is a Spark table, written with saveAsTable or insertInto. */
+  /** How a table target is written; default save_as_table (the target is then a table name). */
   table: Schema.optionalKey(Schema.Literals(["save_as_table", "insert_into"])),
   expect: Schema.optionalKey(Expect),
   /**
@@ -115,8 +115,8 @@ export const SqlOptions = Schema.Struct({
     if (o.sql !== undefined && o.file !== undefined)
       return { path: ["file"], issue: 'give either "sql" or "file", not both' }
     if (o.sql === undefined && o.file === undefined) return 'give the rule\'s SQL as "sql" or "file"'
-    if (o.table !== undefined && o.partition_by !== undefined)
-      return { path: ["partition_by"], issue: "partition_by applies to path targets, not tables" }
+    if (o.table === "insert_into" && o.partition_by !== undefined)
+      return { path: ["partition_by"], issue: "insert_into writes with the table's own partitioning" }
     if (o.table === "insert_into" && o.format !== undefined)
       return { path: ["format"], issue: "insert_into writes in the table's own format" }
     return undefined

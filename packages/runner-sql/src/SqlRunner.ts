@@ -21,6 +21,7 @@ import type { SparkError } from "@spark-etl/runner-spark-connect"
 import * as Classify from "./Classify.js"
 import * as Expectations from "./Expectations.js"
 import * as Parameters from "./Parameters.js"
+import * as SparkTableStore from "./SparkTableStore.js"
 import * as SqlOptions from "./SqlOptions.js"
 import * as Statements from "./Statements.js"
 import * as Script from "./internal/script.js"
@@ -223,25 +224,33 @@ const body = (
       }
       return
     }
+    // The filesystem store gives absolute paths (or URIs); the table store gives table names.
+    const tableTarget = !Script.isPathLike(target.location)
+    if (options.table !== undefined && !tableTarget) {
+      return yield* new Failure.TargetError({
+        code: "TARGET_NOT_A_TABLE",
+        message: `rule "${rule.id}" writes a table ("table: ${options.table}") but its target ${target.location} is a path; use targets.store: ${SparkTableStore.name}`,
+        ruleId: rule.id
+      })
+    }
     const mode = saveModes[options.mode ?? "overwrite"]
-    const write: SparkSession.WriteOptions =
-      options.table !== undefined
-        ? {
-            mode,
-            ...(options.format !== undefined ? { format: options.format } : {}),
-            options: SqlOptions.optionStrings(options.write_options),
-            target:
-              options.table === "save_as_table"
-                ? { saveAsTable: target.location }
-                : { insertInto: target.location }
-          }
-        : {
-            mode,
-            format: options.format ?? "parquet",
-            ...(options.partition_by !== undefined ? { partitionBy: options.partition_by } : {}),
-            options: SqlOptions.optionStrings(options.write_options),
-            target: { path: target.location }
-          }
+    const method = options.table ?? "save_as_table"
+    const write: SparkSession.WriteOptions = tableTarget
+      ? {
+          mode,
+          ...(options.format !== undefined ? { format: options.format } : {}),
+          ...(options.partition_by !== undefined ? { partitionBy: options.partition_by } : {}),
+          options: SqlOptions.optionStrings(options.write_options),
+          target:
+            method === "save_as_table" ? { saveAsTable: target.location } : { insertInto: target.location }
+        }
+      : {
+          mode,
+          format: options.format ?? "parquet",
+          ...(options.partition_by !== undefined ? { partitionBy: options.partition_by } : {}),
+          options: SqlOptions.optionStrings(options.write_options),
+          target: { path: target.location }
+        }
     yield* spark
       .write(spark.table(rule.id), write, operation)
       .pipe(classified("write", `writing target ${target.declared}`))
@@ -254,10 +263,21 @@ const saveModes: Record<SqlOptions.Mode, SparkSession.SaveMode> = {
   ignore: "ignore"
 }
 
-/** The `sql` rule kind. */
-export const runner: Plugin.Runner<Options, SparkSession.SparkSession> = Plugin.make({
-  kind: "sql",
-  options: SqlOptions.SqlOptions,
-  validate,
-  run
-})
+/** How the runner is assembled. */
+export interface Config {
+  /** The Spark table store it brings (`targets.store: spark-table`); default: truncate. */
+  readonly tables?: SparkTableStore.Config
+}
+
+/** A `sql` runner with the given configuration. */
+export const make = (config: Config = {}): Plugin.Runner<Options, SparkSession.SparkSession> =>
+  Plugin.make({
+    kind: "sql",
+    options: SqlOptions.SqlOptions,
+    validate,
+    run,
+    targetStore: SparkTableStore.make(config.tables)
+  })
+
+/** The `sql` rule kind, its table targets truncated before the batch. */
+export const runner: Plugin.Runner<Options, SparkSession.SparkSession> = make()

@@ -58,7 +58,11 @@ describe("sql options: decoding", () => {
     [{ sql: "SELECT 1", format: "xlsx" }, ["format"], "parquet"],
     [{ sql: "SELECT 1", mode: "replace" }, ["mode"], "overwrite"],
     [{ sql: "SELECT 1", partition_by: [] }, ["partition_by"], "at least one column"],
-    [{ sql: "SELECT 1", table: "insert_into", partition_by: ["d"] }, ["partition_by"], "path targets"],
+    [
+      { sql: "SELECT 1", table: "insert_into", partition_by: ["d"] },
+      ["partition_by"],
+      "table's own partitioning"
+    ],
     [{ sql: "SELECT 1", table: "insert_into", format: "orc" }, ["format"], "table's own format"],
     [
       { sql: "SELECT 1", inputs: { "bad-name": { path: "x", format: "csv" } } },

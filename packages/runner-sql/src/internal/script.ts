@@ -11,9 +11,14 @@ export interface Script {
   readonly file?: string
 }
 
+const uri = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//
+
+/** Whether a target location is a path (absolute or a URI) rather than a table name. */
+export const isPathLike = (location: string): boolean => NodePath.isAbsolute(location) || uri.test(location)
+
 /** A path as Spark should see it: relative paths start at the batch dir; URIs stay as they are. */
 export const resolvePath = (batchDir: string, path: string): string =>
-  /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(path) ? path : NodePath.resolve(batchDir, path)
+  uri.test(path) ? path : NodePath.resolve(batchDir, path)
 
 /**
  * Loads the rule's SQL. The static check already read the file, so failing here means it
