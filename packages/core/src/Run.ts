@@ -31,8 +31,12 @@ export interface Options {
   readonly runId?: string
   /** Overrides the batch file's `engine.parallelism`. */
   readonly parallelism?: number
-  /** Completed when the run must stop (a signal): checked before cleanup, before each rule starts, and while rules run. */
-  readonly stop?: Deferred.Deferred<Failure.Interrupted>
+  /**
+   * Completes when the run must stop (e.g. on the first SIGINT/SIGTERM). Run once, in the
+   * background, for the whole run; its result is checked before cleanup, before each rule starts
+   * and while rules run.
+   */
+  readonly stop?: Effect.Effect<Failure.Interrupted>
   /** The run's JSON log file, named in events so L2 knows where to look. */
   readonly logFile?: string
   /** Default: this host's name and process id. */
@@ -220,9 +224,16 @@ const execute = (
         return Option.isSome(crashed) ? { ...outcome, crashedPredecessor: crashed.value } : outcome
       })
 
-    // A signal that came while loading: stop before touching any target.
-    const stop = options.stop
-    if (stop !== undefined && Deferred.isDoneUnsafe(stop)) {
+    // The stop request, watched for the whole run; one that came already stops us before any
+    // target is touched.
+    const stop = yield* Deferred.make<Failure.Interrupted>()
+    if (options.stop !== undefined) {
+      yield* options.stop.pipe(
+        Effect.flatMap((f) => Deferred.succeed(stop, f)),
+        Effect.forkScoped({ startImmediately: true })
+      )
+    }
+    if (Deferred.isDoneUnsafe(stop)) {
       return yield* Effect.flatMap(
         Effect.flatMap(Deferred.await(stop), (f) => finish("aborted", f)),
         close
@@ -331,7 +342,7 @@ const execute = (
     const report = yield* Executor.execute(batch.plan, runRule, {
       parallelism: options.parallelism ?? batch.engine.parallelism,
       onTransition,
-      ...(options.stop !== undefined ? { stop: options.stop } : {}),
+      stop,
       ...(batch.engine.ruleTimeoutSeconds !== undefined
         ? { ruleTimeout: Duration.seconds(batch.engine.ruleTimeoutSeconds) }
         : {})

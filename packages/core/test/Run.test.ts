@@ -209,7 +209,7 @@ describe("Run", () => {
         batchFile: file,
         ledgerDir,
         params: { run_date: "2026-11-26" },
-        stop
+        stop: Deferred.await(stop)
       }).pipe(Effect.provide(t.layer), Effect.forkChild)
       while (!t.log.running.has("long")) yield* Effect.sleep("5 millis")
       yield* Deferred.succeed(stop, new Failure.Interrupted({ message: "SIGINT received", signal: "SIGINT" }))
@@ -356,7 +356,7 @@ rules:
         batchFile: file,
         ledgerDir,
         params: { run_date: "2026-11-26" },
-        stop
+        stop: Deferred.await(stop)
       }).pipe(Effect.provide(t.layer))
       expect(outcome).toMatchObject({ status: "aborted", exitCode: 143 })
       expect(t.cleaned).toEqual([])
