@@ -216,3 +216,37 @@ describe("KafkaReporter on the real broker", () => {
     )
   })
 })
+
+describe("KafkaReporter when authentication fails", () => {
+  it("spools within the deadline and names the failure when the broker refuses the SASL handshake", async () => {
+    const config = await Effect.runPromise(
+      reporterConfig(brokers(), unique("auth"), {
+        publishTimeoutMs: 3000,
+        sasl: { mechanism: "scram-sha-512", username: "spark-etl", password: "not-the-password" }
+      })
+    )
+    const logs = captureLogs()
+    const [event] = lifecycle(unique("daily_sales"))
+    const elapsed = await run(
+      Effect.gen(function* () {
+        const sink = yield* Event.EventSink
+        const started = Date.now()
+        yield* sink.publish(event!)
+        return Date.now() - started
+      }),
+      KafkaReporter.layer(config).pipe(Layer.provide(NodeFileSystem.layer)),
+      logs.layer
+    )
+    expect(elapsed).toBeLessThan(3000 + 500)
+    const warning = logs.lines.find((l) => l.includes(`event ${event!.id}`))
+    expect(warning).toMatch(/AUTHENTICATION_FAILED on connect: .*appended to outbox/)
+    expect(warning).not.toContain("not-the-password")
+    const spooled = await Effect.runPromise(
+      Outbox.make(config.outboxFile).pipe(
+        Effect.flatMap((o) => o.read),
+        Effect.provide(NodeFileSystem.layer)
+      )
+    )
+    expect(spooled.entries.map((e) => e.envelope.id)).toEqual([event!.id])
+  })
+})
