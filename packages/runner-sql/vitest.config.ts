@@ -8,7 +8,8 @@ export default defineConfig({
   resolve: { conditions },
   ssr: { resolve: { conditions } },
   test: {
-    include: ["test/**/*.test.ts"],
+    // The benchmark is a measurement, not a test: it runs only when asked (npm run bench).
+    include: process.env["RUNNER_SQL_BENCH"] ? ["bench/**/*.bench.ts"] : ["test/**/*.test.ts"],
     globalSetup: ["../../tools/infra/src/vitestGlobalSetup.ts"],
     provide: { infraNeeds: ["spark"] },
     testTimeout: 120_000,
