@@ -334,10 +334,13 @@ const execute = (
         yield* emit("rule.failed", { ...common, failure: Failure.toEventPayload(failure) })
       })
 
-    const ledgerRule = (id: string, entry: Ledger.RuleEntry) =>
-      handle
-        .update((r) => ({ ...r, rules: { ...r.rules, [id]: entry } }))
-        .pipe(Effect.catch((e) => Effect.logWarning(`run ledger update failed: ${e.message}`)))
+    // Rule states are staged and flushed every second (and at the close), not written per
+    // transition; one mutable table, so a transition costs O(1) however many rules there are.
+    const ruleEntries: Record<string, Ledger.RuleEntry> = { ...(yield* handle.current).rules }
+    const ledgerRule = (id: string, entry: Ledger.RuleEntry) => {
+      ruleEntries[id] = entry
+      return handle.stage((r) => (r.rules === ruleEntries ? r : { ...r, rules: ruleEntries }))
+    }
 
     const report = yield* Executor.execute(batch.plan, runRule, {
       parallelism: options.parallelism ?? batch.engine.parallelism,

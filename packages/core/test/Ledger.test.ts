@@ -182,4 +182,28 @@ describe("Ledger", () => {
       expect(fs.readdirSync(dir)).toEqual([])
     }).pipe(Effect.scoped, Effect.provide(node))
   )
+
+  it.live("writes staged changes at the next flush, not at once", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      const { handle } = yield* Ledger.open({
+        dir,
+        record: record("run-st"),
+        flushEvery: Duration.millis(300)
+      })
+      const state = () => (readJson(handle.file) as Ledger.Record).rules.load?.state
+      yield* handle.stage((r) => ({ ...r, rules: { load: { state: "running", attempt: 1 } } }))
+      expect(state()).toBe("pending")
+      expect((yield* handle.current).rules.load?.state).toBe("running")
+      yield* eventually(() => state() === "running")
+      expect(state()).toBe("running")
+      // An immediate update carries what was staged before it.
+      yield* handle.stage((r) => ({ ...r, rules: { load: { state: "succeeded", attempt: 1 } } }))
+      yield* handle.update((r) => ({ ...r, status: "succeeded" }))
+      expect(readJson(handle.file)).toMatchObject({
+        status: "succeeded",
+        rules: { load: { state: "succeeded" } }
+      })
+    }).pipe(Effect.scoped, Effect.provide(node))
+  )
 })
