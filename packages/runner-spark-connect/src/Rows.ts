@@ -57,9 +57,9 @@ export const isoMicros = (micros: bigint): string => {
 }
 
 /** The exact decimal text of an unscaled integer and a scale. */
-export const decimalText = (unscaled: bigint, scale: number): string => {
-  if (scale <= 0) return (unscaled * 10n ** BigInt(-scale)).toString()
-  const negative = unscaled < 0n
+export const decimalText = (unscaled: bigint | number, scale: number): string => {
+  if (scale <= 0) return (BigInt(unscaled) * 10n ** BigInt(-scale)).toString()
+  const negative = unscaled < 0
   const digits = (negative ? -unscaled : unscaled).toString().padStart(scale + 1, "0")
   return `${negative ? "-" : ""}${digits.slice(0, -scale)}.${digits.slice(-scale)}`
 }
@@ -146,17 +146,83 @@ export const valueAt = (vector: Vector, index: number): Value => {
   }
 }
 
+// Decimals whose unscaled value fits a double exactly take a Number path: BigInt is slow.
+const decimalFromWords = (words: Uint32Array, at: number, scale: number): string => {
+  const lo = words[at]!
+  const hi = words[at + 1]!
+  const upper = words[at + 2]! | words[at + 3]!
+  if (upper === 0 && hi < 0x200000) return decimalText(hi * 4294967296 + lo, scale)
+  let value = 0n
+  for (let w = 3; w >= 0; w--) value = (value << 32n) | BigInt(words[at + w]!)
+  return decimalText(BigInt.asIntN(128, value), scale)
+}
+
+const dateCache = new Map<number, string>()
+const cachedDate = (days: number): string => {
+  let text = dateCache.get(days)
+  if (text === undefined) {
+    text = isoDate(days)
+    if (dateCache.size < 100_000) dateCache.set(days, text)
+  }
+  return text
+}
+
+/**
+ * A reader of one single-chunk column: flat types read their buffers directly, the rest go
+ * through {@link valueAt}. Same values as valueAt, several times faster on wide results.
+ */
+const columnReader = (vector: Vector): ((index: number) => Value) => {
+  if (vector.data.length !== 1) return (i) => valueAt(vector, i)
+  const data = vector.data[0]!
+  const hasNulls = data.nullCount > 0
+  const type = vector.type
+  const read = ((): ((i: number) => Value) | undefined => {
+    switch (type.typeId) {
+      case Type.Int: {
+        const values = data.values as ArrayLike<number | bigint>
+        return (i) => values[i]!
+      }
+      case Type.Float: {
+        const values = data.values as ArrayLike<number>
+        return (i) => values[i]!
+      }
+      case Type.Date: {
+        const values = data.values as Int32Array
+        return (type as { unit: number }).unit === 0 ? (i) => cachedDate(values[i]!) : undefined
+      }
+      case Type.Decimal: {
+        const words = data.values as Uint32Array
+        const scale = (type as { scale: number }).scale
+        const stride = (type as { bitWidth: number }).bitWidth / 32
+        return stride === 4 ? (i) => decimalFromWords(words, i * 4, scale) : undefined
+      }
+      case Type.Utf8:
+      case Type.Bool:
+        return (i) => vector.get(i) as Value
+      default:
+        return undefined
+    }
+  })()
+  if (read === undefined) return (i) => valueAt(vector, i)
+  return hasNulls ? (i) => (vector.isValid(i) ? read(i) : null) : read
+}
+
 /** The rows of one record batch. */
 export const fromBatch = (batch: RecordBatch): Array<Row> => {
-  const columns = batch.schema.fields.map((f, i) => [f.name, batch.getChildAt(i)!] as const)
+  const names = batch.schema.fields.map((f) => f.name)
+  const readers = batch.schema.fields.map((_, i) => columnReader(batch.getChildAt(i)!))
   const rows: Array<Row> = new Array<Row>(batch.numRows)
   for (let r = 0; r < batch.numRows; r++) {
     const row: Record<string, Value> = {}
-    for (const [name, column] of columns) row[name] = valueAt(column, r)
+    for (let c = 0; c < names.length; c++) row[names[c]!] = readers[c]!(r)
     rows[r] = row
   }
   return rows
 }
 
 /** The rows of a table, batch after batch. */
-export const fromTable = (table: Table): Array<Row> => table.batches.flatMap(fromBatch)
+export const fromTable = (table: Table): Array<Row> => {
+  const rows: Array<Row> = []
+  for (const batch of table.batches) for (const row of fromBatch(batch)) rows.push(row)
+  return rows
+}

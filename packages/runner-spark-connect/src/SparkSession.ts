@@ -163,6 +163,7 @@ export type MakeError =
 
 // Arrow batches exceed grpc-js's 4 MiB default; Spark sends chunks of up to 4 MiB plus framing.
 const maxReceiveBytes = 256 * 1024 * 1024
+const flowControlWindow = 32 * 1024 * 1024
 
 const credentialsOf = (endpoint: ConnectionString.Endpoint): grpc.ChannelCredentials => {
   if (!endpoint.useSsl) return grpc.credentials.createInsecure()
@@ -222,6 +223,9 @@ export const make = (
           new grpc.Client(ConnectionString.address(endpoint), credentialsOf(endpoint), {
             "grpc.max_receive_message_length": maxReceiveBytes,
             "grpc.max_send_message_length": maxReceiveBytes,
+            // HTTP/2 starts with a 64 KiB window: a 4 MiB Arrow batch would wait on dozens of
+            // WINDOW_UPDATE round trips. A large window lets the server stream at full speed.
+            "grpc-node.flow_control_window": flowControlWindow,
             "grpc.keepalive_time_ms": Duration.toMillis(options.keepalive ?? "30 seconds"),
             "grpc.keepalive_timeout_ms": 10_000,
             "grpc.keepalive_permit_without_calls": 1,

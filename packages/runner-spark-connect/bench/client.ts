@@ -1,0 +1,69 @@
+/**
+ * Our side of the benchmark: one case per process, so /usr/bin/time's peak RSS is the case's.
+ * Usage: node bench/client.ts <arrow|rows|stream|select1> <sc://host:port>
+ * Prints one JSON line: the median time of the timed runs after warm-up.
+ */
+import { NodeServices } from "@effect/platform-node"
+import { Effect, Stream } from "effect"
+import { SparkSession } from "@spark-etl/runner-spark-connect"
+
+/** 1,000,000 rows × 5 columns: long, double, string, date, decimal(18,2). */
+const query = `SELECT id AS l, id * 1.5D AS d, concat('row-', id) AS s,
+  date_add(DATE'2020-01-01', CAST(id % 3650 AS INT)) AS dt, CAST(id / 100 AS DECIMAL(18,2)) AS dec
+  FROM range(1000000)`
+
+/** Warm-up and timed runs per mode: SELECT 1 is the median of 200 after 20 warm-ups. */
+const plan = (mode: string) => (mode === "select1" ? { warmup: 20, runs: 200 } : { warmup: 1, runs: 3 })
+
+/** Runs the case, checks its row count, and returns the timed durations in ms. */
+const timed = <E>(mode: string, once: Effect.Effect<number, E>): Effect.Effect<Array<number>, E | Error> =>
+  Effect.gen(function* () {
+    const { warmup, runs } = plan(mode)
+    const expected = mode === "select1" ? 1 : 1_000_000
+    for (let i = 0; i < warmup; i++) yield* once
+    const times: Array<number> = []
+    for (let i = 0; i < runs; i++) {
+      const start = performance.now()
+      const rows = yield* once
+      times.push(performance.now() - start)
+      if (rows !== expected)
+        return yield* Effect.fail(new Error(`${mode}: ${rows} rows, expected ${expected}`))
+    }
+    return times
+  })
+
+const median = (xs: ReadonlyArray<number>) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
+}
+
+/** One JSON line on stdout for run.sh. */
+const report = (client: string, mode: string, times: ReadonlyArray<number>): void => {
+  console.log(
+    JSON.stringify({ client, mode, medianMs: Number(median(times).toFixed(2)), runs: times.length })
+  )
+}
+
+const [mode = "select1", remote = process.env["SPARK_REMOTE"] ?? ""] = process.argv.slice(2)
+
+const program = Effect.gen(function* () {
+  const spark = yield* SparkSession.make({ remote })
+  const once: Effect.Effect<number, unknown> =
+    mode === "select1"
+      ? Effect.flatMap(spark.sql("SELECT 1 AS one"), (df) => Effect.map(spark.collect(df), (r) => r.length))
+      : mode === "arrow"
+        ? Effect.flatMap(spark.sql(query), (df) => Effect.map(spark.toArrow(df), (t) => t.numRows))
+        : mode === "rows"
+          ? Effect.flatMap(spark.sql(query), (df) => Effect.map(spark.collect(df), (r) => r.length))
+          : Effect.flatMap(spark.sql(query), (df) =>
+              Stream.runFold(
+                spark.stream(df),
+                () => 0,
+                (n, batch) => n + batch.numRows
+              )
+            )
+  const runs = yield* timed(mode, once)
+  report("spark-etl", mode, runs)
+}).pipe(Effect.scoped, Effect.provide(NodeServices.layer))
+
+await Effect.runPromise(program)

@@ -1,0 +1,47 @@
+"""The official client's side of the benchmark (pyspark-client 4.2.0), same cases as client.ts.
+
+Usage: python bench/pyspark_client.py <arrow|rows|stream|select1> <sc://host:port>
+"""
+import json
+import statistics
+import sys
+import time
+
+from pyspark.sql import SparkSession
+
+QUERY = """SELECT id AS l, id * 1.5D AS d, concat('row-', id) AS s,
+  date_add(DATE'2020-01-01', CAST(id % 3650 AS INT)) AS dt, CAST(id / 100 AS DECIMAL(18,2)) AS dec
+  FROM range(1000000)"""
+
+
+def main() -> None:
+    mode, remote = sys.argv[1], sys.argv[2]
+    spark = SparkSession.builder.remote(remote).getOrCreate()
+    warmup, runs = (20, 200) if mode == "select1" else (1, 3)
+    expected = 1 if mode == "select1" else 1_000_000
+
+    def once() -> int:
+        if mode == "select1":
+            return len(spark.sql("SELECT 1 AS one").collect())
+        df = spark.sql(QUERY)
+        if mode == "arrow":
+            return df.toArrow().num_rows
+        if mode == "rows":
+            return len(df.collect())
+        return sum(1 for _ in df.toLocalIterator())
+
+    for _ in range(warmup):
+        once()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        rows = once()
+        times.append((time.perf_counter() - start) * 1000)
+        if rows != expected:
+            raise SystemExit(f"{mode}: {rows} rows, expected {expected}")
+    print(json.dumps({"client": "pyspark-client", "mode": mode, "medianMs": round(statistics.median(times), 2), "runs": runs}))
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Benchmarks our client against the official pyspark-client 4.2.0 on the same server, in the
+# same run: each case in its own process under /usr/bin/time -v (peak RSS), median times from
+# inside the process. Needs SPARK_REMOTE (e.g. `npm run infra -- spark start` prints one).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+remote="${SPARK_REMOTE:?set SPARK_REMOTE=sc://host:port (npm run infra -- spark start prints one)}"
+venv="${SPARK_ETL_CACHE:-$HOME/.cache/spark-etl}/pyspark-client-4.2.0"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q pyspark-client==4.2.0
+fi
+node=../../node_modules/.bin/node
+"$node" ../../node_modules/typescript/bin/tsc -p tsconfig.build.json
+printf '%-15s %-8s %12s %14s\n' client case median_ms peak_rss_mib
+for mode in ${BENCH_CASES:-select1 arrow rows stream}; do
+  for client in spark-etl pyspark-client; do
+    if [ "$client" = spark-etl ]; then cmd=("$node" bench/client.ts "$mode" "$remote")
+    else cmd=("$venv/bin/python" bench/pyspark_client.py "$mode" "$remote"); fi
+    out=$(/usr/bin/time -v "${cmd[@]}" 2>/tmp/bench-time.$$ | tail -1)
+    rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' /tmp/bench-time.$$)
+    median=$(echo "$out" | sed -n 's/.*"medianMs": *\([0-9.]*\).*/\1/p')
+    printf '%-15s %-8s %12s %14s\n' "$client" "$mode" "$median" "$((rss / 1024))"
+  done
+done
+rm -f /tmp/bench-time.$$
