@@ -138,9 +138,12 @@ export const make = (
     const flushNow = (deadline: number) =>
       drainPending(deadline).pipe(
         Effect.catch((error) =>
-          Effect.sync(() => {
-            kafkaDownUntil = Date.now() + config.retryAfterMs
-          }).pipe(Effect.andThen(Effect.logWarning(`kafka-reporter: outbox not drained: ${describe(error)}`)))
+          Clock.currentTimeMillis.pipe(
+            Effect.map((now) => {
+              kafkaDownUntil = now + config.retryAfterMs
+            }),
+            Effect.andThen(Effect.logWarning(`kafka-reporter: outbox not drained: ${describe(error)}`))
+          )
         ),
         lock.withPermit,
         Effect.catchCause((cause) => Effect.logError(`kafka-reporter: flushing the outbox failed: ${cause}`))
@@ -149,8 +152,8 @@ export const make = (
     // The next run delivers what earlier runs spooled before its own first event.
     yield* flushNow(config.flushTimeoutMs)
 
-    const flush: Effect.Effect<void> = Effect.suspend(() =>
-      Date.now() < kafkaDownUntil
+    const flush: Effect.Effect<void> = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      now < kafkaDownUntil
         ? outbox.isEmpty.pipe(
             Effect.flatMap((empty) =>
               empty
