@@ -51,13 +51,14 @@ export interface Outbox {
   /** Reads and decodes every line, without changing the file. */
   readonly read: Effect.Effect<Contents, OutboxError>
   /**
-   * Quarantines corrupt lines, then hands the others to `deliver` in order, `chunkSize` at a
-   * time, dropping each chunk from the file once `deliver` succeeded. Stops at the first
-   * failure of `deliver` and says so in the result.
+   * Quarantines corrupt lines, then hands the others to `deliver` in order, in chunks of at
+   * most `chunkSize` records and `chunkBytes` bytes (never less than one record), dropping each
+   * chunk from the file once `deliver` succeeded. Stops at the first failure of `deliver` and
+   * says so in the result.
    */
   readonly drain: <E>(
     deliver: (records: ReadonlyArray<CloudEvent.KafkaRecord>) => Effect.Effect<void, E>,
-    options?: { readonly chunkSize?: number }
+    options?: { readonly chunkSize?: number; readonly chunkBytes?: number }
   ) => Effect.Effect<DrainResult<E>, OutboxError>
 }
 
@@ -68,6 +69,26 @@ export interface Options {
 }
 
 const defaultChunkSize = 500
+// Well under the broker's default message.max.bytes (1 MiB): one chunk is one produce batch.
+const defaultChunkBytes = 512 * 1024
+
+// How many entries from `start` fit in one chunk (at least one, so a big event still goes).
+const chunkEnd = (
+  entries: ReadonlyArray<Entry>,
+  start: number,
+  maxCount: number,
+  maxBytes: number
+): number => {
+  let end = start
+  let bytes = 0
+  while (end < entries.length && end - start < maxCount) {
+    const size = Buffer.byteLength(entries[end]!.record.value, "utf8")
+    if (end > start && bytes + size > maxBytes) break
+    bytes += size
+    end++
+  }
+  return end
+}
 
 const parseLines = (text: string): Effect.Effect<Contents> =>
   Effect.gen(function* () {
@@ -179,6 +200,7 @@ export const make = (
     const drain: Outbox["drain"] = (deliver, drainOptions) =>
       Effect.gen(function* () {
         const chunkSize = Math.max(1, drainOptions?.chunkSize ?? defaultChunkSize)
+        const chunkBytes = drainOptions?.chunkBytes ?? defaultChunkBytes
         const { entries, corrupt } = yield* readText.pipe(Effect.flatMap(parseLines))
         if (corrupt.length > 0) {
           const at = new Date().toISOString()
@@ -203,7 +225,7 @@ export const make = (
         }
         let delivered = 0
         while (delivered < entries.length) {
-          const chunk = entries.slice(delivered, delivered + chunkSize)
+          const chunk = entries.slice(delivered, chunkEnd(entries, delivered, chunkSize, chunkBytes))
           const sent = yield* deliver(chunk.map((e) => e.record)).pipe(Effect.result)
           if (sent._tag === "Failure") {
             return {

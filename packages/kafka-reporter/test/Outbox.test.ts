@@ -49,6 +49,24 @@ layer(NodeFileSystem.layer, { excludeTestServices: true })("Outbox", (it) => {
     })
   )
 
+  it.effect("bounds each chunk in bytes too, and still sends an event bigger than the bound", () =>
+    Effect.gen(function* () {
+      const outbox = yield* Outbox.make(tempOutbox())
+      const all = yield* records(6)
+      yield* outbox.append(all)
+      const size = Buffer.byteLength(all[0]!.value, "utf8")
+      const chunks: Array<number> = []
+      yield* outbox.drain((chunk) => Effect.sync(() => void chunks.push(chunk.length)), {
+        chunkBytes: size * 2 + 10
+      })
+      expect(chunks).toEqual([2, 2, 2])
+      yield* outbox.append(all)
+      const single: Array<number> = []
+      yield* outbox.drain((chunk) => Effect.sync(() => void single.push(chunk.length)), { chunkBytes: 1 })
+      expect(single).toEqual([1, 1, 1, 1, 1, 1])
+    })
+  )
+
   it.effect("keeps what was not acknowledged, in order, when delivery fails midway", () =>
     Effect.gen(function* () {
       const outbox = yield* Outbox.make(tempOutbox())
