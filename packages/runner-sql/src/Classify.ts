@@ -22,8 +22,10 @@
  * import { Classify } from "@spark-etl/runner-sql"
  * const failure = Classify.classify(sparkError, { ruleId: "daily_totals", phase: "sql" })
  */
+import { Effect } from "effect"
 import { Failure } from "@spark-etl/core"
 import { SparkError } from "@spark-etl/runner-spark-connect"
+import type { SparkSession } from "@spark-etl/runner-spark-connect"
 
 /** Where in a rule an error happened. */
 export type Phase = "input" | "sql" | "expectation" | "write"
@@ -114,3 +116,24 @@ export const classify = (error: SparkError.SparkError, context: Context): Failur
       return new Failure.Defect(input)
   }
 }
+
+/** How long to wait for the server's cause chain before classifying without it. */
+export const detailsTimeout = "5 seconds"
+
+/**
+ * Maps an operation's Spark error to the rule's failure, first fetching the server-side cause
+ * chain (bounded by {@link detailsTimeout}) so the engine detail says why.
+ */
+export const mapErrors =
+  (spark: SparkSession.Session, context: Context) =>
+  <A>(effect: Effect.Effect<A, SparkError.SparkError>): Effect.Effect<A, Failure.RuleFailure> =>
+    effect.pipe(
+      Effect.catch((error) =>
+        spark.errorDetails(error).pipe(
+          Effect.timeoutOption(detailsTimeout),
+          Effect.flatMap((detailed) =>
+            Effect.fail(classify(detailed._tag === "Some" ? detailed.value : error, context))
+          )
+        )
+      )
+    )

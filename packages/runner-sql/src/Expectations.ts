@@ -68,19 +68,7 @@ export const check = (
   const { expect, ruleId, operation } = context
   const view = quote(context.view)
   const classified = <A>(effect: Effect.Effect<A, SparkError.SparkError>, where: string) =>
-    effect.pipe(
-      Effect.catch((e) =>
-        Effect.flatMap(spark.errorDetails(e).pipe(Effect.timeoutOption("5 seconds")), (detailed) =>
-          Effect.fail(
-            Classify.classify(detailed._tag === "Some" ? detailed.value : e, {
-              ruleId,
-              phase: "expectation",
-              where
-            })
-          )
-        )
-      )
-    )
+    Classify.mapErrors(spark, { ruleId, phase: "expectation", where })(effect)
   const sample = (df: SparkSession.DataFrame) =>
     spark.streamRows(df, operation).pipe(Stream.take(sampleSize.detail), Stream.runCollect)
   const failed = (

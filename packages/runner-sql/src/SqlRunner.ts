@@ -17,7 +17,6 @@
 import { Effect, Fiber, FileSystem, Path } from "effect"
 import { Failure, Plugin } from "@spark-etl/core"
 import { SparkSession } from "@spark-etl/runner-spark-connect"
-import type { SparkError } from "@spark-etl/runner-spark-connect"
 import * as Classify from "./Classify.js"
 import * as Expectations from "./Expectations.js"
 import * as Parameters from "./Parameters.js"
@@ -138,22 +137,8 @@ const body = (
 ): Effect.Effect<void, Failure.RuleFailure> =>
   Effect.gen(function* () {
     const { options, rule, batch } = ctx
-    const classified =
-      (phase: Classify.Phase, where?: string) =>
-      <A>(effect: Effect.Effect<A, SparkError.SparkError>) =>
-        effect.pipe(
-          Effect.catch((e) =>
-            Effect.flatMap(spark.errorDetails(e).pipe(Effect.timeoutOption("5 seconds")), (detailed) =>
-              Effect.fail(
-                Classify.classify(detailed._tag === "Some" ? detailed.value : e, {
-                  ruleId: rule.id,
-                  phase,
-                  ...(where !== undefined ? { where } : {})
-                })
-              )
-            )
-          )
-        )
+    const classified = (phase: Classify.Phase, where?: string) =>
+      Classify.mapErrors(spark, { ruleId: rule.id, phase, ...(where !== undefined ? { where } : {}) })
 
     const script = yield* Script.load(options, batch.dir, rule.id)
     const statements = Statements.split(script.text)
