@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks our client against the official pyspark-client 4.2.0 on the same server, in the
 # same run: each case in its own process under /usr/bin/time -v (peak RSS), median times from
-# inside the process. Needs SPARK_REMOTE (e.g. `npm run infra -- spark start` prints one).
+# inside the process. Needs SPARK_REMOTE; `npm run bench` sets it (see bench/with-server.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 remote="${SPARK_REMOTE:?set SPARK_REMOTE=sc://host:port (npm run infra -- spark start prints one)}"
@@ -12,6 +12,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 node=../../node_modules/.bin/node
 "$node" ../../node_modules/typescript/bin/tsc -p tsconfig.build.json
+echo "server: $remote; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-15s %-8s %12s %14s\n' client case median_ms peak_rss_mib
 for mode in ${BENCH_CASES:-select1 arrow rows stream}; do
   for client in spark-etl pyspark-client; do

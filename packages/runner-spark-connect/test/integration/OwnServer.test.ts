@@ -1,7 +1,7 @@
 // Tests that need a server of their own: token auth, the Spark UI as a witness of server-side
 // interrupts, and a server killed mid-query. The shared server is never touched.
 import { NodeServices } from "@effect/platform-node"
-import { Effect, Exit, Fiber, Schema, Scope } from "effect"
+import { Effect, Exit, Fiber, Schema, Scope, Stream } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -45,7 +45,12 @@ beforeAll(async () => {
       heap: "1g",
       ui: true,
       token,
-      conf: { "spark.ui.port": String(uiPort) }
+      conf: {
+        "spark.ui.port": String(uiPort),
+        // End every result stream after ~1 MiB (and 2 s): only reattach can deliver a larger result.
+        "spark.connect.execute.reattachable.senderMaxStreamSize": "1m",
+        "spark.connect.execute.reattachable.senderMaxStreamDuration": "2s"
+      }
     }).pipe(Scope.provide(scope), Effect.provide(NodeServices.layer))
   )
   if (Exit.isFailure(exit)) throw new Error(`own server did not start: ${String(exit.cause)}`)
@@ -70,6 +75,29 @@ describe("a server of our own", () => {
       )
     )
     expect(exit).toMatchObject({ _tag: "Success", value: [{ v: 42 }] })
+  })
+
+  it("delivers a result through many reattaches when the server cuts every stream short", async () => {
+    const exit = await run(
+      Effect.gen(function* () {
+        const spark = yield* open()
+        const df = yield* spark.sql("SELECT id, repeat('x', 64) AS pad FROM range(200000)")
+        return yield* Stream.runFold(
+          spark.stream(df),
+          () => ({ rows: 0, sum: 0n }),
+          (acc, batch) => {
+            let sum = acc.sum
+            for (const id of batch.getChild("id")!.toArray() as BigInt64Array) sum += id
+            return { rows: acc.rows + batch.numRows, sum }
+          }
+        )
+      })
+    )
+    if (Exit.isFailure(exit)) throw new Error(String(exit.cause))
+    // ~17 MiB of Arrow through streams of at most ~1 MiB each.
+    expect(exit.value).toEqual({ rows: 200000, sum: 19999900000n })
+    const log = fs.readFileSync(server.logFile, "utf8")
+    expect(log).toMatch(/reattach/i)
   })
 
   it("interrupts by tag and the job stops on the server, as its UI reports", async () => {
