@@ -1,0 +1,89 @@
+import { create } from "@bufbuild/protobuf"
+import { describe, expect, it } from "vitest"
+import { DataTypeSchema } from "../src/generated/spark/connect/types_pb.js"
+import {
+  WriteOperation_SaveMode,
+  WriteOperation_SaveTable_TableSaveMethod
+} from "../src/generated/spark/connect/commands_pb.js"
+import * as Plan from "../src/internal/Plan.js"
+
+describe("Plan builders", () => {
+  it.each([
+    ["text", { case: "string", value: "text" }],
+    [7, { case: "integer", value: 7 }],
+    [2147483648, { case: "double", value: 2147483648 }],
+    [0.5, { case: "double", value: 0.5 }],
+    [5n, { case: "long", value: 5n }],
+    [false, { case: "boolean", value: false }],
+    [new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 6)), { case: "timestamp", value: 1704164645006000n }],
+    [new Uint8Array([1, 2]), { case: "binary", value: new Uint8Array([1, 2]) }]
+  ] as const)("binds %s as a %o literal", (value, literalType) => {
+    expect(Plan.literal(value).literalType).toEqual(literalType)
+  })
+
+  it("binds null as a typed null literal", () => {
+    expect(Plan.literal(null).literalType.case).toBe("null")
+  })
+
+  it("puts named and positional parameters where Spark binds them, never into the text", () => {
+    const named = Plan.sql("SELECT :a", { a: "x'--" })
+    const positional = Plan.sql("SELECT ?, ?", [1, 2])
+    if (named.relType.case !== "sql" || positional.relType.case !== "sql")
+      throw new Error("sql relation expected")
+    expect(named.relType.value.query).toBe("SELECT :a")
+    expect(Object.keys(named.relType.value.namedArguments)).toEqual(["a"])
+    expect(positional.relType.value.posArguments).toHaveLength(2)
+  })
+
+  it("maps writer options to a WriteOperation", () => {
+    const input = Plan.table("src")
+    const toPath = Plan.write(input, {
+      format: "csv",
+      mode: "append",
+      partitionBy: ["d"],
+      options: { header: "true" },
+      target: { path: "/p" }
+    })
+    const toTable = Plan.write(input, { target: { insertInto: "db.t" } })
+    const op = (p: ReturnType<typeof Plan.write>) => {
+      if (p.opType.case !== "command" || p.opType.value.commandType.case !== "writeOperation")
+        throw new Error("write expected")
+      return p.opType.value.commandType.value
+    }
+    expect(op(toPath)).toMatchObject({
+      source: "csv",
+      mode: WriteOperation_SaveMode.APPEND,
+      partitioningColumns: ["d"],
+      options: { header: "true" },
+      saveType: { case: "path", value: "/p" }
+    })
+    expect(op(toTable)).toMatchObject({
+      mode: WriteOperation_SaveMode.ERROR_IF_EXISTS,
+      saveType: {
+        case: "table",
+        value: { tableName: "db.t", saveMethod: WriteOperation_SaveTable_TableSaveMethod.INSERT_INTO }
+      }
+    })
+  })
+
+  it("names data types as Spark does", () => {
+    const t = (kind: Parameters<typeof create<typeof DataTypeSchema>>[1]) =>
+      Plan.typeName(create(DataTypeSchema, kind))
+    expect(t({ kind: { case: "long", value: {} } })).toBe("bigint")
+    expect(t({ kind: { case: "decimal", value: { precision: 18, scale: 2 } } })).toBe("decimal(18,2)")
+    expect(
+      t({
+        kind: {
+          case: "map",
+          value: {
+            keyType: { kind: { case: "string", value: {} } },
+            valueType: {
+              kind: { case: "array", value: { elementType: { kind: { case: "timestampNtz", value: {} } } } }
+            }
+          }
+        }
+      })
+    ).toBe("map<string,array<timestamp_ntz>>")
+    expect(Plan.typeName(undefined)).toBe("unknown")
+  })
+})
