@@ -123,7 +123,12 @@ export const make = (
         if (now < kafkaDownUntil) {
           return yield* spool(record, event, `Kafka failed less than ${config.retryAfterMs} ms ago`)
         }
-        const sent = yield* deliver(record).pipe(Effect.result)
+        // Interrupted mid-send (SIGINT, SIGTERM): the event still goes to the outbox before the
+        // fiber stops; if Kafka took it after all, consumers deduplicate by id.
+        const sent = yield* deliver(record).pipe(
+          Effect.onInterrupt(() => spool(record, event, "publish interrupted")),
+          Effect.result
+        )
         if (sent._tag === "Failure") {
           kafkaDownUntil = (yield* Clock.currentTimeMillis) + config.retryAfterMs
           yield* spool(record, event, describe(sent.failure))

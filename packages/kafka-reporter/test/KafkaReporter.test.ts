@@ -3,8 +3,9 @@
 // and when nothing can take an event the log carries it whole.
 import { NodeFileSystem } from "@effect/platform-node"
 import { expect, layer } from "@effect/vitest"
-import { Effect, Logger } from "effect"
+import { Effect, Fiber, Logger } from "effect"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as KafkaReporter from "../src/KafkaReporter.js"
@@ -94,4 +95,34 @@ layer(NodeFileSystem.layer, { excludeTestServices: true })("KafkaReporter withou
       expect(line).toContain("spark-etl.rule.failed")
     }).pipe(Effect.provide(logs.layer))
   })
+
+  it.effect("an interrupted publish still lands in the outbox", () =>
+    Effect.gen(function* () {
+      // A port that accepts and never answers: the send hangs until interrupted.
+      const silent = net.createServer((socket) => socket.pause())
+      yield* Effect.addFinalizer(() => Effect.sync(() => silent.close()))
+      const port = yield* Effect.promise(
+        () =>
+          new Promise<number>((resolve) =>
+            silent.listen(0, "127.0.0.1", () => resolve((silent.address() as net.AddressInfo).port))
+          )
+      )
+      const config = yield* ReporterConfig.decode(
+        {
+          brokers: [`127.0.0.1:${port}`],
+          topic: "spark-etl.events",
+          outboxFile: tempOutbox(),
+          publishTimeoutMs: 30_000
+        },
+        "test"
+      )
+      const event = ruleFailed()
+      const sink = yield* KafkaReporter.make(config)
+      const fiber = yield* Effect.forkChild(sink.publish(event))
+      yield* Effect.sleep("300 millis")
+      yield* Fiber.interrupt(fiber)
+      const outbox = yield* Outbox.make(config.outboxFile)
+      expect((yield* outbox.read).entries.map((e) => e.envelope.id)).toEqual([event.id])
+    }).pipe(Effect.scoped)
+  )
 })
