@@ -119,3 +119,11 @@ export const layer = (options: Options): Layer.Layer<never> =>
     Layer.unwrap(Effect.map(make(options), (logger) => Logger.layer([logger]))),
     Layer.succeed(References.MinimumLogLevel, "Debug")
   )
+
+/** For commands without a run (validate, plan, flush): warnings and errors to stderr only. */
+export const quiet: Layer.Layer<never> = Logger.layer([
+  Logger.make(({ logLevel, message }) => {
+    if (logLevel === "Warn" || logLevel === "Error" || logLevel === "Fatal")
+      process.stderr.write(`${logLevel.toUpperCase()} ${scrub(text(message))}\n`)
+  })
+])

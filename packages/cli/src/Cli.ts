@@ -1,0 +1,306 @@
+/**
+ * The `spark-etl` command line: run, validate, plan, status and outbox flush. Each handler
+ * ends with the process exit code of the contract table (core's ExitCode).
+ */
+import { NodeServices } from "@effect/platform-node"
+import { Console, Duration, Effect, Option } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { Batch, Dag, ExitCode, Failure, Ledger, Run } from "@spark-etl/core"
+import { KafkaReporter, ReporterConfig, type ReporterError } from "@spark-etl/kafka-reporter"
+import { randomUUID } from "node:crypto"
+import * as path from "node:path"
+import * as Layers from "./Layers.js"
+import * as Logging from "./Logging.js"
+import * as Settings from "./Settings.js"
+import * as Signals from "./Signals.js"
+import * as Summary from "./Summary.js"
+
+/**
+ * Set by each handler; read by main once the command has finished. It starts as a usage error:
+ * when effect/cli rejects the command line it prints why and runs no handler.
+ */
+export let exitCode: ExitCode = ExitCode.Usage
+const exitWith = (code: ExitCode) => Effect.sync(() => void (exitCode = code))
+
+const batchFile = Argument.String("batch-file").pipe(Argument.withDescription("the batch file (YAML)"))
+const params = Flag.KeyValuePair("param").pipe(
+  Flag.withDescription("a batch parameter, name=value (repeat for several)"),
+  Flag.optional
+)
+const remote = Flag.String("remote").pipe(
+  Flag.withDescription(
+    "Spark Connect: sc://host:port/;token=…, or local / local[N] for an embedded server (default: $SPARK_REMOTE, else local)"
+  ),
+  Flag.optional
+)
+const stateDir = Flag.String("state-dir").pipe(
+  Flag.withDescription("run ledger and outbox (default: $SPARK_ETL_STATE_DIR, else ~/.spark-etl)"),
+  Flag.optional
+)
+const logDir = Flag.String("log-dir").pipe(
+  Flag.withDescription(
+    "directory of the JSON log files (default: $SPARK_ETL_LOG_DIR, else <state-dir>/logs)"
+  ),
+  Flag.optional
+)
+const logFile = Flag.String("log-file").pipe(
+  Flag.withDescription("the JSON log file of this run (overrides --log-dir)"),
+  Flag.optional
+)
+const kafkaBrokers = Flag.String("kafka-brokers").pipe(
+  Flag.withDescription(
+    "Kafka bootstrap servers host:port,… for events (default: $KAFKA_BROKERS; none: events go to the log)"
+  ),
+  Flag.optional
+)
+const kafkaTopic = Flag.String("kafka-topic").pipe(
+  Flag.withDescription(
+    `topic of the events (default: $SPARK_ETL_KAFKA_TOPIC, else ${Settings.defaultTopic})`
+  ),
+  Flag.optional
+)
+const parallelism = Flag.Int("parallelism").pipe(
+  Flag.withDescription(
+    "how many rules may run at once (default: the batch file's engine.parallelism, else 1)"
+  ),
+  Flag.optional
+)
+const sparkTimeout = Flag.Int("spark-timeout").pipe(
+  Flag.withDescription("seconds: deadline of each Spark call and of connecting (default 60)"),
+  Flag.withDefault(60)
+)
+const dryRun = Flag.Boolean("dry-run").pipe(
+  Flag.withDescription("validate, plan and show the cleanup it would do, touching nothing"),
+  Flag.withDefault(false)
+)
+
+const settingsOf = (flags: {
+  readonly remote?: Option.Option<string>
+  readonly stateDir: Option.Option<string>
+  readonly logDir?: Option.Option<string>
+  readonly kafkaBrokers: Option.Option<string>
+  readonly kafkaTopic: Option.Option<string>
+}) =>
+  Settings.resolve(
+    {
+      remote: flags.remote ?? Option.none(),
+      stateDir: flags.stateDir,
+      logDir: flags.logDir ?? Option.none(),
+      kafkaBrokers: flags.kafkaBrokers,
+      kafkaTopic: flags.kafkaTopic
+    },
+    Settings.readEnv(process.env)
+  )
+
+const paramsOf = (p: Option.Option<Record<string, string>>) => Option.getOrElse(p, () => ({}))
+
+/** Prints a rejected batch's issues, one per line, each with file:line:column and field. */
+const reportRejection = (failure: Failure.ConfigRejected) =>
+  Console.error(
+    `batch rejected (${failure.code}):\n${failure.issues.map((i) => `  ${Failure.formatIssue(i)}`).join("\n")}`
+  )
+
+const loadOnly = (file: string, p: Record<string, string>, options: Layers.Options) =>
+  Batch.load(file, { params: p, env: process.env }).pipe(
+    Effect.provide(Layers.validation(options)),
+    Effect.provide(Logging.quiet)
+  )
+
+const run = Command.make(
+  "run",
+  {
+    batchFile,
+    params,
+    remote,
+    parallelism,
+    dryRun,
+    stateDir,
+    logDir,
+    logFile,
+    kafkaBrokers,
+    kafkaTopic,
+    sparkTimeout
+  },
+  (flags) =>
+    Effect.gen(function* () {
+      const settings = settingsOf(flags)
+      const options: Layers.Options = { settings, sparkTimeout: Duration.seconds(flags.sparkTimeout) }
+      if (flags.dryRun) return yield* dryRunOf(flags.batchFile, paramsOf(flags.params), options)
+      const runId = randomUUID()
+      const batchName = path.basename(flags.batchFile).replace(/\.ya?ml$/, "")
+      const stamp = new Date().toISOString().replace(/[-:]/g, "").slice(0, 15)
+      const log = Option.getOrElse(flags.logFile, () =>
+        path.join(settings.logDir, `${batchName}-${stamp}-${runId.slice(0, 8)}.jsonl`)
+      )
+      const outcome = yield* Run.run({
+        batchFile: flags.batchFile,
+        params: paramsOf(flags.params),
+        env: process.env,
+        ledgerDir: settings.ledgerDir,
+        runId,
+        logFile: log,
+        stop: Signals.stop,
+        ...(Option.isSome(flags.parallelism) ? { parallelism: flags.parallelism.value } : {})
+      }).pipe(Effect.provide(Layers.app(options)), Effect.provide(Logging.layer({ file: log })))
+      if (outcome.failure?._tag === "ConfigRejected") yield* reportRejection(outcome.failure)
+      const table = Summary.table(outcome)
+      if (table) yield* Console.error(table)
+      yield* Console.log(Summary.line(outcome, log))
+      yield* exitWith(outcome.exitCode)
+    }).pipe(
+      Effect.catchTag("ConfigError", (e) =>
+        Effect.andThen(Console.error(e.message), exitWith(ExitCode.Usage))
+      )
+    )
+).pipe(Command.withDescription("run a batch: clean its targets, run its rules on Spark, escalate failures"))
+
+const dryRunOf = (file: string, p: Record<string, string>, options: Layers.Options) =>
+  loadOnly(file, p, options).pipe(
+    Effect.flatMap((batch) =>
+      Effect.gen(function* () {
+        yield* Console.log(
+          `batch ${batch.name}: ${batch.rules.length} rules, valid (dry run: nothing was touched)`
+        )
+        yield* Console.log(`plan:\n${Dag.toText(batch.plan)}`)
+        yield* Console.log(
+          batch.targets.targets.length === 0
+            ? "cleanup: no targets"
+            : `cleanup (delete-and-load) would empty:\n${batch.targets.targets.map((t) => `  ${t.ruleId}: ${t.location}`).join("\n")}`
+        )
+        yield* Console.log(`spark: ${options.settings.remote} (not contacted)`)
+        yield* exitWith(ExitCode.Success)
+      })
+    ),
+    Effect.catchTag("ConfigRejected", (f) => Effect.andThen(reportRejection(f), exitWith(ExitCode.Rejected)))
+  )
+
+const validate = Command.make(
+  "validate",
+  { batchFile, params, stateDir, kafkaBrokers, kafkaTopic },
+  (flags) =>
+    loadOnly(flags.batchFile, paramsOf(flags.params), {
+      settings: settingsOf(flags),
+      sparkTimeout: Duration.seconds(60)
+    }).pipe(
+      Effect.flatMap((batch) =>
+        Effect.andThen(
+          Console.log(
+            `${batch.file}: batch ${batch.name} is valid (${batch.rules.length} rules, ${batch.targets.targets.length} targets)`
+          ),
+          exitWith(ExitCode.Success)
+        )
+      ),
+      Effect.catchTag("ConfigRejected", (f) =>
+        Effect.andThen(reportRejection(f), exitWith(ExitCode.Rejected))
+      )
+    )
+).pipe(
+  Command.withDescription(
+    "check a batch file without touching anything: schema, parameters, rules, DAG, targets"
+  )
+)
+
+const format = Flag.Literals("format", ["text", "mermaid"]).pipe(
+  Flag.withDescription("text (default) or mermaid"),
+  Flag.withDefault("text")
+)
+
+const plan = Command.make(
+  "plan",
+  { batchFile, params, format, stateDir, kafkaBrokers, kafkaTopic },
+  (flags) =>
+    loadOnly(flags.batchFile, paramsOf(flags.params), {
+      settings: settingsOf(flags),
+      sparkTimeout: Duration.seconds(60)
+    }).pipe(
+      Effect.flatMap((batch) =>
+        Effect.andThen(
+          Console.log(flags.format === "mermaid" ? Dag.toMermaid(batch.plan) : Dag.toText(batch.plan)),
+          exitWith(ExitCode.Success)
+        )
+      ),
+      Effect.catchTag("ConfigRejected", (f) =>
+        Effect.andThen(reportRejection(f), exitWith(ExitCode.Rejected))
+      )
+    )
+).pipe(Command.withDescription("show the order in which a batch's rules run (text or Mermaid)"))
+
+const batchName = Argument.String("batch").pipe(
+  Argument.withDescription("the batch name (as in the batch file)")
+)
+
+const status = Command.make("status", { batchName, stateDir, kafkaBrokers, kafkaTopic }, (flags) =>
+  Effect.gen(function* () {
+    const settings = settingsOf(flags)
+    const records = yield* Ledger.list(settings.ledgerDir, flags.batchName)
+    if (records.length === 0) {
+      yield* Console.log(`no runs of ${flags.batchName} in ${settings.ledgerDir}`)
+      return yield* exitWith(ExitCode.Success)
+    }
+    for (const r of records.slice(0, 10)) {
+      const failed = r.outcome?.ruleId ? ` rule=${r.outcome.ruleId}` : ""
+      const code = r.outcome?.failure ? ` code=${r.outcome.failure.code}` : ""
+      const exit = r.outcome ? ` exit=${r.outcome.exitCode}` : ""
+      yield* Console.log(
+        `${r.startedAt}  ${r.status.padEnd(9)} run=${r.runId} pid=${r.pid}@${r.host}${exit}${failed}${code} heartbeat=${r.heartbeatAt}`
+      )
+    }
+    yield* exitWith(ExitCode.Success)
+  }).pipe(
+    Effect.provide(NodeServices.layer),
+    Effect.catchTag("LedgerError", (e) =>
+      Effect.andThen(
+        Console.error(`cannot read the run ledger: ${e.message}`),
+        exitWith(ExitCode.SystemFailure)
+      )
+    )
+  )
+).pipe(Command.withDescription("show the latest runs of a batch from the run ledger"))
+
+const flush = Command.make("flush", { stateDir, kafkaBrokers, kafkaTopic }, (flags) =>
+  Effect.gen(function* () {
+    const settings = settingsOf(flags)
+    if (Option.isNone(settings.kafka)) {
+      yield* Console.error("outbox flush needs Kafka: give --kafka-brokers or set KAFKA_BROKERS")
+      return yield* exitWith(ExitCode.Usage)
+    }
+    const config = yield* ReporterConfig.decode(
+      {
+        brokers: settings.kafka.value.brokers,
+        topic: settings.kafka.value.topic,
+        outboxFile: settings.outboxFile
+      },
+      "--kafka-brokers / KAFKA_BROKERS"
+    )
+    const result = yield* KafkaReporter.flushOutbox(config)
+    yield* Console.log(
+      `outbox ${settings.outboxFile}: delivered ${result.delivered}, remaining ${result.remaining}, quarantined ${result.quarantined}`
+    )
+    yield* exitWith(result.remaining === 0 ? ExitCode.Success : ExitCode.SystemFailure)
+  }).pipe(
+    Effect.provide(Logging.quiet),
+    Effect.provide(NodeServices.layer),
+    Effect.catchTag("ConfigError", (e) => Effect.andThen(Console.error(e.message), exitWith(ExitCode.Usage))),
+    Effect.catchTag("OutboxError", (e) =>
+      Effect.andThen(Console.error(`outbox: ${e.message}`), exitWith(ExitCode.SystemFailure))
+    )
+  )
+).pipe(Command.withDescription("deliver the events waiting in the outbox to Kafka, in order"))
+
+const outbox = Command.make("outbox").pipe(
+  Command.withDescription("the durable outbox of events Kafka did not take in time"),
+  Command.withSubcommands([flush])
+)
+
+/** The root command (typed out so its declaration names the reporter's errors). */
+type NoInput = Record<never, never>
+export const command: Command.Command<
+  "spark-etl",
+  NoInput,
+  NoInput,
+  ReporterError.ConfigError | ReporterError.OutboxError,
+  NodeServices.NodeServices
+> = Command.make("spark-etl").pipe(
+  Command.withDescription("Run batches of SQL ETL rules on Apache Spark over Spark Connect."),
+  Command.withSubcommands([run, validate, plan, status, outbox])
+)

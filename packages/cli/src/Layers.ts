@@ -1,0 +1,62 @@
+/**
+ * Assembles the services of a run: runners (connecting to Spark on first use), the target
+ * store, the event sink (Kafka, or the log when Kafka is not configured) and Node's platform.
+ */
+import { NodeServices } from "@effect/platform-node"
+import { Duration, Effect, FileSystem, Layer, Option } from "effect"
+import { Event, Plugin, TargetStore } from "@spark-etl/core"
+import { KafkaReporter, ReporterConfig, type ReporterError } from "@spark-etl/kafka-reporter"
+import { SparkSession } from "@spark-etl/runner-spark-connect"
+import { SqlRunner } from "@spark-etl/runner-sql"
+import * as EventLog from "./EventLog.js"
+import * as LazyRunner from "./LazyRunner.js"
+import type * as Settings from "./Settings.js"
+import * as ValidationOnly from "./ValidationOnly.js"
+
+export interface Options {
+  readonly settings: Settings.Resolved
+  /** Deadline of each Spark RPC and budget of connection retries. */
+  readonly sparkTimeout: Duration.Duration
+}
+
+/** The runner registry; Spark is reached only when a rule runs. */
+export const registry = (options: Options): Layer.Layer<Plugin.Registry> =>
+  Layer.effect(
+    Plugin.Registry,
+    LazyRunner.load(
+      SqlRunner.runner,
+      SparkSession.layer({
+        remote: options.settings.remote,
+        rpcTimeout: options.sparkTimeout,
+        retry: { budget: options.sparkTimeout }
+      }).pipe(Layer.provide(NodeServices.layer)),
+      ValidationOnly.sparkSession
+    ).pipe(Effect.flatMap((sql) => Plugin.makeRegistry([sql])))
+  )
+
+/** Core's EventSink: Kafka when brokers are configured, else the log. */
+export const eventSink = (
+  settings: Settings.Resolved
+): Layer.Layer<Event.EventSink, ReporterError.ConfigError, FileSystem.FileSystem> =>
+  Option.match(settings.kafka, {
+    onNone: () => EventLog.layer,
+    onSome: (kafka) =>
+      Layer.unwrap(
+        ReporterConfig.decode(
+          { brokers: kafka.brokers, topic: kafka.topic, outboxFile: settings.outboxFile },
+          "--kafka-brokers / KAFKA_BROKERS"
+        ).pipe(Effect.map((config) => KafkaReporter.layer(config)))
+      )
+  })
+
+/** Everything `Run.run` and `Batch.load` need. */
+export type Services = Plugin.Registry | TargetStore.TargetStore | Event.EventSink | NodeServices.NodeServices
+
+export const app = (options: Options): Layer.Layer<Services, ReporterError.ConfigError> =>
+  Layer.mergeAll(registry(options), TargetStore.layerFileSystem, eventSink(options.settings)).pipe(
+    Layer.provideMerge(NodeServices.layer)
+  )
+
+/** What loading a batch needs (validate, plan, dry run): no event sink, no engine. */
+export const validation = (options: Options): Layer.Layer<Exclude<Services, Event.EventSink>> =>
+  Layer.mergeAll(registry(options), TargetStore.layerFileSystem).pipe(Layer.provideMerge(NodeServices.layer))

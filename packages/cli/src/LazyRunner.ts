@@ -1,0 +1,64 @@
+/**
+ * Loads a runner whose services (a Spark session) are acquired on the first rule it runs, not
+ * when the registry is built. `validate`, `plan`, dry runs and rejected batches therefore never
+ * touch Spark: a batch rejected for its config exits 3 even when Spark is down. A session that
+ * cannot be opened reaches the rule as `EngineUnreachable` (a system failure, exit 2).
+ */
+import { Effect, Layer, Option, Scope } from "effect"
+import { Failure, Plugin } from "@spark-etl/core"
+
+/**
+ * @param runner the runner, needing services `R`
+ * @param services how to acquire `R`; built at most once, inside the caller's scope
+ * @param forValidation stand-ins for `R` during static validation (which must not use them)
+ */
+export const load = <O, R, E extends { readonly message: string }>(
+  runner: Plugin.Runner<O, R>,
+  services: Layer.Layer<R, E>,
+  forValidation: Layer.Layer<R>
+): Effect.Effect<Plugin.Loaded, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const scope = yield* Effect.scope
+    const validating = yield* Plugin.load(runner).pipe(Effect.provide(forValidation))
+    const running = yield* Effect.cached(
+      Layer.buildWithScope(services, scope).pipe(
+        Effect.tap(() => Effect.logInfo(`${runner.kind} runner: engine session open`)),
+        Effect.flatMap((context) => Plugin.load(runner).pipe(Effect.provideContext(context)))
+      )
+    )
+    const opened = running.pipe(
+      Effect.mapError((error) => `cannot open the engine session: ${error.message}`)
+    )
+    return {
+      kind: runner.kind,
+      validate: validating.validate,
+      // A runner's own target store (Spark tables) checks statically, but cleans through the
+      // real session, opened on first use like the rules'.
+      targetStore: Option.map(validating.targetStore, (store) => ({
+        ...store,
+        clean: (resolved, target) =>
+          opened.pipe(
+            Effect.mapError(
+              (message) => new Failure.TargetError({ message, ruleId: target.ruleId, restartable: true })
+            ),
+            Effect.flatMap((loaded) =>
+              Option.match(loaded.targetStore, {
+                onNone: () => Effect.void,
+                onSome: (real) => real.clean(resolved, target)
+              })
+            )
+          )
+      })),
+      run: (ctx) =>
+        running.pipe(
+          Effect.mapError(
+            (error) =>
+              new Failure.EngineUnreachable({
+                message: `cannot open the engine session: ${error.message}`,
+                ruleId: ctx.rule.id
+              })
+          ),
+          Effect.flatMap((loaded) => loaded.run(ctx))
+        )
+    } satisfies Plugin.Loaded
+  })

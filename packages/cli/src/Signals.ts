@@ -1,0 +1,48 @@
+/**
+ * SIGINT (AutoSys KILLJOB, Ctrl-C) and SIGTERM. The first signal asks the run to stop: running
+ * Spark operations are interrupted, `batch.aborted` is published (or spooled), the ledger is
+ * closed, and the process exits 130 / 143. A second signal, or a run still not done 4 seconds
+ * later (KILLJOB's SIGKILL follows after about 5), exits at once with the same code.
+ */
+import { Effect } from "effect"
+import { Failure, forSignal } from "@spark-etl/core"
+
+type Signal = "SIGINT" | "SIGTERM"
+
+let received: Signal | undefined
+const waiting: Array<(signal: Signal) => void> = []
+
+/** Budget between the first signal and a forced exit. */
+export const gracePeriodMs = 4000
+
+const onSignal = (signal: Signal) => {
+  if (received !== undefined) process.exit(forSignal(received))
+  received = signal
+  for (const resume of waiting.splice(0)) resume(signal)
+  setTimeout(() => process.exit(forSignal(signal)), gracePeriodMs).unref()
+}
+
+/** Installs the handlers; call once, first thing in main. */
+export const install = (): void => {
+  process.on("SIGINT", () => onSignal("SIGINT"))
+  process.on("SIGTERM", () => onSignal("SIGTERM"))
+}
+
+/** Completes with the interruption when the first signal arrives (at once if it already has). */
+export const stop: Effect.Effect<Failure.Interrupted> = Effect.callback<Signal>((resume) => {
+  if (received !== undefined) return resume(Effect.succeed(received))
+  const listener = (signal: Signal) => resume(Effect.succeed(signal))
+  waiting.push(listener)
+  return Effect.sync(() => {
+    const i = waiting.indexOf(listener)
+    if (i >= 0) waiting.splice(i, 1)
+  })
+}).pipe(
+  Effect.map(
+    (signal) =>
+      new Failure.Interrupted({
+        signal,
+        message: `stopped by ${signal}${signal === "SIGINT" ? " (AutoSys KILLJOB or Ctrl-C)" : ""}`
+      })
+  )
+)

@@ -1,0 +1,42 @@
+/**
+ * What the operator reads: a per-rule table on stderr and one final line on stdout, the last
+ * line of AutoSys' std_out_file, carrying outcome, failed rule, code, run id and log path.
+ */
+import { Run } from "@spark-etl/core"
+
+const words: Record<Run.Outcome["status"], string> = {
+  succeeded: "SUCCEEDED",
+  failed: "FAILED",
+  aborted: "ABORTED",
+  rejected: "REJECTED"
+}
+
+const seconds = (ms: number | undefined) => (ms === undefined ? "" : `${(ms / 1000).toFixed(1)}s`)
+
+/** The one-line summary (no newline). */
+export const line = (outcome: Run.Outcome, logFile: string): string => {
+  const f = outcome.failure
+  return [
+    `spark-etl ${words[outcome.status]}`,
+    `batch=${outcome.batch}`,
+    `run=${outcome.runId}`,
+    `exit=${outcome.exitCode}`,
+    ...(f ? [`category=${f.category}`] : []),
+    ...(f?.ruleId ? [`rule=${f.ruleId}`] : []),
+    ...(f ? [`code=${f.code}`] : []),
+    ...(outcome.report ? [`duration=${seconds(outcome.report.durationMs)}`] : []),
+    `log=${logFile}`
+  ].join(" ")
+}
+
+/** The rules table (empty when no rule ran). */
+export const table = (outcome: Run.Outcome): string => {
+  const rules = outcome.report?.rules ?? []
+  if (rules.length === 0) return ""
+  const width = Math.max(4, ...rules.map((r) => r.id.length))
+  const rows = rules.map(
+    (r) =>
+      `  ${r.id.padEnd(width)}  ${r.state.padEnd(11)}  ${seconds(r.durationMs).padStart(7)}${r.failure ? `  [${r.failure.code}] ${r.failure.message.split("\n")[0]}` : ""}`
+  )
+  return [`  ${"rule".padEnd(width)}  ${"state".padEnd(11)}  ${"time".padStart(7)}`, ...rows].join("\n")
+}

@@ -1,0 +1,39 @@
+/**
+ * Stand-ins for a runner's engine services while a batch is only validated. Static validation
+ * must not reach the engine; if a runner tries, that is a bug in the runner, reported loudly.
+ */
+import { Effect, Layer, Stream } from "effect"
+import { SparkSession } from "@spark-etl/runner-spark-connect"
+
+const misuse = (what: string) =>
+  Effect.die(new Error(`a runner used the Spark session (${what}) during static validation`))
+
+/** A SparkSession every operation of which is a defect. */
+export const sparkSession: Layer.Layer<SparkSession.SparkSession> = Layer.succeed(
+  SparkSession.SparkSession,
+  SparkSession.SparkSession.of({
+    sessionId: "(validation only)",
+    sparkVersion: "(validation only)",
+    remote: "(validation only)",
+    sql: () => misuse("sql"),
+    table: () => {
+      throw new Error("a runner used the Spark session (table) during static validation")
+    },
+    read: () => {
+      throw new Error("a runner used the Spark session (read) during static validation")
+    },
+    schema: () => misuse("schema"),
+    count: () => misuse("count"),
+    toArrow: () => misuse("toArrow"),
+    collect: () => misuse("collect"),
+    stream: () => Stream.fromEffect(misuse("stream")),
+    streamRows: () => Stream.fromEffect(misuse("streamRows")),
+    write: () => misuse("write"),
+    createTempView: () => misuse("createTempView"),
+    getConf: () => misuse("getConf"),
+    setConf: () => misuse("setConf"),
+    unsetConf: () => misuse("unsetConf"),
+    interrupt: () => misuse("interrupt"),
+    errorDetails: (e) => Effect.succeed(e)
+  })
+)

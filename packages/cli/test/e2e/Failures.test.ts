@@ -1,0 +1,97 @@
+// A capturable failure fails the whole batch at once: exit 1, one batch.failed carrying Spark's
+// error class, later rules not run, the running sibling interrupted.
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { describe, expect, it } from "vitest"
+import { batchFile, cli, events, kafka, ofType, spark, topic } from "./harness.js"
+
+const failing = (name: string, rule: string) => `
+batch: failing_${name}
+engine:
+  parallelism: 2
+targets:
+  roots: [output]
+rules:
+  # One partition, so the endless scan holds one Spark core and the failing rule gets the other.
+  - id: slow_sibling
+    kind: sql
+    options:
+      sql: SELECT id FROM range(0, 100000000000, 1, 1) WHERE id % 7 = 13
+      expect:
+        row_count: { min: 1 }
+  - id: first
+    kind: sql
+${rule}
+  - id: later
+    kind: sql
+    depends_on: [first]
+    options:
+      sql: SELECT 1 AS one
+`
+
+const cases: ReadonlyArray<{ readonly name: string; readonly rule: string; readonly code: RegExp }> = [
+  { name: "bad_sql", rule: "    options:\n      sql: SELEC 1", code: /^PARSE_SYNTAX_ERROR/ },
+  {
+    name: "missing_column",
+    rule: "    options:\n      sql: SELECT no_such_column FROM range(3)",
+    code: /^UNRESOLVED_COLUMN/
+  },
+  {
+    name: "ansi_cast",
+    rule: "    target: output/bad_cast\n    options:\n      sql: SELECT CAST(concat('x', id) AS INT) AS n FROM range(3)",
+    code: /^CAST_INVALID_INPUT/
+  },
+  {
+    name: "expectation",
+    rule: "    options:\n      sql: SELECT 1 AS id UNION ALL SELECT 1\n      expect:\n        unique: [id]",
+    code: /^EXPECTATION_UNIQUE/
+  }
+]
+
+describe("a capturable rule failure", () => {
+  for (const c of cases) {
+    it(`${c.name}: exit 1, one batch.failed with the error class, later rules not run, sibling interrupted`, async () => {
+      const b = batchFile(failing(c.name, c.rule))
+      const t = await topic(c.name)
+      const r = await cli([
+        "run",
+        b.batch,
+        "--remote",
+        spark(),
+        "--state-dir",
+        b.stateDir,
+        "--kafka-brokers",
+        kafka(),
+        "--kafka-topic",
+        t
+      ])
+      expect(r.code, r.stderr + r.stdout).toBe(1)
+      // The sibling's query would run for many minutes; the batch stops at once.
+      expect(r.ms).toBeLessThan(90_000)
+      const summary = r.stdout.trim().split("\n").at(-1) ?? ""
+      expect(summary).toMatch(
+        new RegExp(`^spark-etl FAILED batch=failing_${c.name} .*exit=1 category=capturable rule=first code=`)
+      )
+
+      const all = events(t)
+      const failed = ofType(all, "batch.failed")
+      expect(failed).toHaveLength(1)
+      const failure = failed[0]?.["failure"] as { code: string; category: string; restartMayHelp: boolean }
+      expect(failure.code).toMatch(c.code)
+      expect(failure.category).toBe("capturable")
+      expect(failure.restartMayHelp).toBe(false)
+      expect(ofType(all, "rule.started").map((e) => e["ruleId"])).not.toContain("later")
+
+      const ledgerDir = path.join(b.stateDir, "ledger", `failing_${c.name}`)
+      const [record] = fs.readdirSync(ledgerDir).filter((f) => f.endsWith(".json"))
+      const ledger = JSON.parse(fs.readFileSync(path.join(ledgerDir, record ?? ""), "utf8")) as {
+        status: string
+        rules: Record<string, { state: string }>
+      }
+      expect(ledger.status).toBe("failed")
+      expect(ledger.rules["first"]?.state).toBe("failed")
+      expect(ledger.rules["later"]?.state).toBe("not_run")
+      expect(ledger.rules["slow_sibling"]?.state).toBe("interrupted")
+    })
+  }
+})

@@ -1,0 +1,140 @@
+// Refused before any side effect: exit 3 with file:line:column, no cleanup, no Spark call
+// (the remote points at a port where nothing listens, which would otherwise give exit 2).
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { describe, expect, it } from "vitest"
+import { batchFile, cli } from "./harness.js"
+
+const deadSpark = "sc://127.0.0.1:1"
+
+const withSentinel = (yaml: string) => {
+  const b = batchFile(yaml)
+  fs.mkdirSync(path.join(b.dir, "output", "kept"), { recursive: true })
+  fs.writeFileSync(path.join(b.dir, "output", "kept", "part-0"), "must survive a rejected run")
+  return b
+}
+
+const sentinelIntact = (dir: string) => fs.existsSync(path.join(dir, "output", "kept", "part-0"))
+
+describe("a rejected batch", () => {
+  it("invalid batch file: exit 3, every problem with file:line:column, nothing cleaned", async () => {
+    const b = withSentinel(`batch: bad
+engine:
+  parallelism: two
+targets:
+  roots: [output]
+rules:
+  - id: kept
+    kind: sql
+    target: output/kept
+    options:
+      sql: SELECT 1
+  - id: kept
+    kind: sql
+    depnds_on: [kept]
+    options:
+      sql: SELECT 2
+`)
+    const r = await cli(["run", b.batch, "--remote", deadSpark, "--state-dir", b.stateDir])
+    expect(r.code, r.stderr).toBe(3)
+    expect(r.stderr).toMatch(/batch\.yaml:3:\d+: engine\.parallelism: /)
+    expect(r.stderr).toMatch(/batch\.yaml:14:\d+: rules\[1\]\.depnds_on: unknown field/)
+    expect(r.stdout).toMatch(/spark-etl REJECTED batch=batch .*exit=3 category=rejected/)
+    expect(sentinelIntact(b.dir)).toBe(true)
+  })
+
+  it("unsafe target: exit 3, nothing cleaned", async () => {
+    const b = withSentinel(`batch: unsafe
+targets:
+  roots: [output]
+rules:
+  - id: kept
+    kind: sql
+    target: output/kept
+    options:
+      sql: SELECT 1
+  - id: escape
+    kind: sql
+    target: output/../../elsewhere
+    options:
+      sql: SELECT 2
+`)
+    const r = await cli(["run", b.batch, "--remote", deadSpark, "--state-dir", b.stateDir])
+    expect(r.code, r.stderr).toBe(3)
+    expect(r.stderr).toMatch(/batch\.yaml:12:\d+: rules\[1\]\.target: /)
+    expect(sentinelIntact(b.dir)).toBe(true)
+  })
+
+  it("missing parameter: exit 3 naming it", async () => {
+    const b = withSentinel(`batch: params
+parameters:
+  run_date: { type: date, required: true }
+targets:
+  roots: [output]
+rules:
+  - id: kept
+    kind: sql
+    target: output/kept
+    options:
+      sql: SELECT :run_date AS d
+`)
+    const r = await cli(["run", b.batch, "--remote", deadSpark, "--state-dir", b.stateDir])
+    expect(r.code, r.stderr).toBe(3)
+    expect(r.stderr).toContain("run_date")
+    expect(sentinelIntact(b.dir)).toBe(true)
+    const ill = await cli([
+      "run",
+      b.batch,
+      "--param",
+      "run_date=26/11/2026",
+      "--remote",
+      deadSpark,
+      "--state-dir",
+      b.stateDir
+    ])
+    expect(ill.code, ill.stderr).toBe(3)
+    expect(ill.stderr).toContain("run_date")
+  })
+
+  it("validate and plan reject the same file the same way, and accept a good one", async () => {
+    const b = batchFile(`batch: cyclic
+rules:
+  - id: a
+    kind: sql
+    depends_on: [b]
+    options: { sql: SELECT 1 }
+  - id: b
+    kind: sql
+    depends_on: [a]
+    options: { sql: SELECT 2 }
+`)
+    const v = await cli(["validate", b.batch])
+    expect(v.code).toBe(3)
+    expect(v.stderr).toMatch(/cycle/i)
+    expect(v.stderr).toMatch(/a → b → a|a -> b -> a|b → a → b|b -> a -> b/)
+    const good = batchFile(`batch: good
+rules:
+  - id: a
+    kind: sql
+    options: { sql: SELECT 1 }
+  - id: b
+    kind: sql
+    depends_on: [a]
+    options: { sql: SELECT 2 }
+`)
+    const ok = await cli(["validate", good.batch])
+    expect(ok.code, ok.stderr).toBe(0)
+    const plan = await cli(["plan", good.batch, "--format", "mermaid"])
+    expect(plan.code, plan.stderr).toBe(0)
+    expect(plan.stdout).toContain("a")
+    expect(plan.stdout).toMatch(/graph|flowchart/)
+  })
+
+  it("a wrong command line exits 64", async () => {
+    const r = await cli(["run", "--no-such-flag"])
+    expect(r.code).toBe(64)
+    const help = await cli(["--help"])
+    expect(help.code).toBe(0)
+    expect(help.stdout).toContain("run")
+  })
+})

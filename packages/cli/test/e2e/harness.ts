@@ -1,0 +1,144 @@
+/**
+ * Runs the built CLI as AutoSys does — a child process judged by its exit code and output —
+ * against the real Spark and Kafka of the test run, each test in its own folder.
+ */
+import { execFile, spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { inject } from "vitest"
+
+export const repoRoot = path.resolve(import.meta.dirname, "..", "..", "..", "..")
+export const cliMain = path.resolve(import.meta.dirname, "..", "..", "dist", "main.js")
+export const example = path.join(repoRoot, "examples", "orders")
+
+export interface Result {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+  readonly ms: number
+}
+
+/** Runs `spark-etl ARGS` and resolves when it exits (never rejects on a non-zero exit). */
+export const cli = (
+  args: ReadonlyArray<string>,
+  env: Readonly<Record<string, string>> = {}
+): Promise<Result> =>
+  new Promise((resolve) => {
+    const started = Date.now()
+    execFile(
+      process.execPath,
+      [cliMain, ...args],
+      {
+        env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...env },
+        maxBuffer: 64 * 1024 * 1024
+      },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
+        resolve({ code, stdout, stderr, ms: Date.now() - started })
+      }
+    )
+  })
+
+/** A fresh copy of the sample batch with generated data, in its own temporary folder. */
+export const sampleBatch = (): {
+  readonly dir: string
+  readonly batch: string
+  readonly stateDir: string
+} => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "spark-etl-e2e-"))
+  fs.cpSync(path.join(example, "batch.yaml"), path.join(dir, "batch.yaml"))
+  fs.cpSync(path.join(example, "sql"), path.join(dir, "sql"), { recursive: true })
+  const gen = spawnSync(
+    process.execPath,
+    [path.join(example, "generate-data.ts"), "--out", path.join(dir, "data")],
+    {
+      encoding: "utf8"
+    }
+  )
+  if (gen.status !== 0) throw new Error(`data generator failed: ${gen.stderr}`)
+  fs.mkdirSync(path.join(dir, "output"))
+  return { dir, batch: path.join(dir, "batch.yaml"), stateDir: path.join(dir, "state") }
+}
+
+/** A batch file written into a fresh folder (with an `output` target root). */
+export const batchFile = (
+  yaml: string
+): { readonly dir: string; readonly batch: string; readonly stateDir: string } => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "spark-etl-e2e-"))
+  fs.mkdirSync(path.join(dir, "output"))
+  fs.writeFileSync(path.join(dir, "batch.yaml"), yaml)
+  return { dir, batch: path.join(dir, "batch.yaml"), stateDir: path.join(dir, "state") }
+}
+
+export const spark = () => inject("sparkRemote")
+export const kafka = () => inject("kafkaBrokers")
+
+/** A topic of its own for one test, created on the real broker. */
+export const topic = async (name: string): Promise<string> => {
+  const { Kafka, logLevel } = await import("kafkajs")
+  const t = `e2e-${name}-${Date.now()}`
+  const admin = new Kafka({ brokers: kafka().split(","), logLevel: logLevel.NOTHING }).admin()
+  await admin.connect()
+  await admin.createTopics({ topics: [{ topic: t, numPartitions: 1 }], waitForLeaders: true })
+  await admin.disconnect()
+  return t
+}
+
+/** Every event on a topic, read by kcat (an independent Kafka client), in order. */
+export const events = (t: string): ReadonlyArray<{ key: string; value: Record<string, unknown> }> => {
+  const out = spawnSync(
+    "kcat",
+    ["-b", kafka(), "-t", t, "-C", "-e", "-q", "-o", "beginning", "-f", "%k\t%s\n"],
+    {
+      encoding: "utf8",
+      timeout: 30_000
+    }
+  )
+  if (out.status !== 0) throw new Error(`kcat failed (${out.status}): ${out.stderr}`)
+  return out.stdout
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .map((l) => {
+      const tab = l.indexOf("\t")
+      return { key: l.slice(0, tab), value: JSON.parse(l.slice(tab + 1)) as Record<string, unknown> }
+    })
+}
+
+/** The `data` of CloudEvents of a given type. */
+export const ofType = (all: ReturnType<typeof events>, type: string) =>
+  all
+    .filter((e) => e.value["type"] === `spark-etl.${type}`)
+    .map((e) => e.value["data"] as Record<string, unknown>)
+
+/** The JSON lines of a run's log file, named in the summary line. */
+export const logLines = (stdout: string): ReadonlyArray<Record<string, unknown>> => {
+  const file = /log=(\S+)/.exec(stdout)?.[1]
+  if (file === undefined) throw new Error(`no log= in: ${stdout}`)
+  return fs
+    .readFileSync(file, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+}
+
+/** Rows of a query over Parquet outputs, read back through Spark (views name → path). */
+export const readBack = async (
+  views: Readonly<Record<string, string>>,
+  query: string
+): Promise<ReadonlyArray<Readonly<Record<string, unknown>>>> => {
+  const { Effect } = await import("effect")
+  const { NodeServices } = await import("@effect/platform-node")
+  const { SparkSession } = await import("@spark-etl/runner-spark-connect")
+  return Effect.runPromise(
+    Effect.gen(function* () {
+      const session = yield* SparkSession.make({ remote: spark() })
+      for (const [name, p] of Object.entries(views)) {
+        yield* session.createTempView(session.read({ format: "parquet", paths: [p] }), name, {
+          replace: true
+        })
+      }
+      return yield* session.collect(yield* session.sql(query))
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer))
+  )
+}
