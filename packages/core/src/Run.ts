@@ -44,6 +44,12 @@ export interface Options {
   readonly pid?: number
   /** The engine session this run uses, recorded in the ledger so a successor can fence it. */
   readonly engineSessionId?: string
+  /**
+   * Stops whatever a crashed predecessor left running on the engine (its session's operations),
+   * so no zombie query writes into the targets this run is about to clean. Called after the
+   * crash is reported and before any cleanup; it must not fail (log instead).
+   */
+  readonly fence?: (predecessor: Ledger.Record) => Effect.Effect<void>
   /** Ledger heartbeat period (default 5 s) and staleness limit (default 30 s). */
   readonly heartbeat?: Duration.Duration
   readonly staleAfter?: Duration.Duration
@@ -204,6 +210,7 @@ const execute = (
           restartMayHelp: true
         }
       })
+      if (options.fence !== undefined) yield* options.fence(p)
     }
 
     const close = (outcome: Outcome): Effect.Effect<Outcome> =>

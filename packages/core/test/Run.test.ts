@@ -284,14 +284,21 @@ describe("Run", () => {
         JSON.stringify({ runId: "old-run", pid: 999999, host: "other-host" })
       )
       const t = setup()
+      const fenced: Array<string> = []
       const outcome = yield* Run.run({
         batchFile: file,
         ledgerDir,
         params: { run_date: "2026-11-26" },
         runId: "new-run",
-        engineSessionId: "b5c2f6e0-0000-4000-8000-000000000002"
+        engineSessionId: "b5c2f6e0-0000-4000-8000-000000000002",
+        // Fencing comes before this run publishes batch.started (and so before its cleanup).
+        fence: (p) =>
+          Effect.sync(() => {
+            fenced.push(`${p.engineSessionId} after ${t.events.map((e) => e.type).join(",")}`)
+          })
       }).pipe(Effect.provide(t.layer))
       expect(outcome).toMatchObject({ status: "succeeded", exitCode: 0 })
+      expect(fenced).toEqual(["b5c2f6e0-0000-4000-8000-000000000001 after batch.crashed"])
       expect(outcome.crashedPredecessor).toMatchObject({
         runId: "old-run",
         status: "crashed",
