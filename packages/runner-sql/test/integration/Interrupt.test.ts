@@ -1,4 +1,5 @@
 // Interrupting a rule stops its query on the server, not just in this process.
+import { Failure } from "@spark-etl/core"
 import { SparkSession } from "@spark-etl/runner-spark-connect"
 import { Effect, Fiber, Logger } from "effect"
 import { randomUUID } from "node:crypto"
@@ -37,6 +38,29 @@ describe("interruption", () => {
     const line = messages.find((m) => m.startsWith(`rule ${id} interrupted:`))
     expect(line, messages.join("\n")).toBeDefined()
     expect(line).toMatch(/1 operation\(s\) stopped on the server: [0-9a-f-]{36}$/)
+  })
+
+  it("an interrupt from elsewhere (an operator, a fencing run) fails the rule as SessionLost, a system failure", async () => {
+    const runId = randomUUID()
+    const id = unique("fenced")
+    const result = await run(
+      Effect.gen(function* () {
+        const spark = yield* SparkSession.SparkSession
+        const fiber = yield* runRule({
+          id,
+          runId,
+          options: { sql: "SELECT id FROM range(0, 100000000000)", expect: { row_count: { min: 1 } } }
+        }).pipe(Effect.flip, Effect.forkChild({ startImmediately: true }))
+        yield* Effect.sleep("3 seconds")
+        const stopped = yield* spark.interrupt({ tag: SqlRunner.tagFor(runId, id) })
+        const failure = yield* Fiber.join(fiber)
+        return { stopped, failure }
+      })
+    )
+    expect(result.stopped).toHaveLength(1)
+    expect(result.failure).toMatchObject({ _tag: "SessionLost", category: "system", ruleId: id })
+    expect(result.failure.message).toContain("expectation row_count")
+    expect(Failure.restartMayHelp(result.failure)).toBe(true)
   })
 
   it("makes the tag safe for Spark (no comma, plain alphabet)", () => {
