@@ -9,6 +9,7 @@ import { Batch, Dag, ExitCode, Failure, Ledger, Run } from "@spark-etl/core"
 import { KafkaReporter, ReporterConfig, type ReporterError } from "@spark-etl/kafka-reporter"
 import { randomUUID } from "node:crypto"
 import * as path from "node:path"
+import * as Fence from "./Fence.js"
 import * as Layers from "./Layers.js"
 import * as Logging from "./Logging.js"
 import * as Settings from "./Settings.js"
@@ -132,6 +133,11 @@ const run = Command.make(
       const log = Option.getOrElse(flags.logFile, () =>
         path.join(settings.logDir, `${batchName}-${stamp}-${runId.slice(0, 8)}.jsonl`)
       )
+      // The session id is ours, recorded in the ledger, so a successor can fence this run.
+      const engineSessionId = randomUUID()
+      const sessionSettings = Fence.isShared(settings.remote)
+        ? { ...settings, remote: Fence.withSessionId(settings.remote, engineSessionId) }
+        : settings
       const outcome = yield* Run.run({
         batchFile: flags.batchFile,
         params: paramsOf(flags.params),
@@ -140,8 +146,13 @@ const run = Command.make(
         runId,
         logFile: log,
         stop: Signals.stop,
+        fence: Fence.predecessor(settings.remote, Duration.seconds(Math.min(flags.sparkTimeout, 10))),
+        ...(Fence.isShared(settings.remote) ? { engineSessionId } : {}),
         ...(Option.isSome(flags.parallelism) ? { parallelism: flags.parallelism.value } : {})
-      }).pipe(Effect.provide(Layers.app(options)), Effect.provide(Logging.layer({ file: log })))
+      }).pipe(
+        Effect.provide(Layers.app({ ...options, settings: sessionSettings })),
+        Effect.provide(Logging.layer({ file: log }))
+      )
       if (outcome.failure?._tag === "ConfigRejected") yield* reportRejection(outcome.failure)
       const table = Summary.table(outcome)
       if (table) yield* Console.error(table)

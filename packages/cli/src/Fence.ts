@@ -1,0 +1,53 @@
+/**
+ * Fencing a crashed predecessor: attach to its Spark session by id, interrupt every operation
+ * it left running, and release the session, so no zombie query writes into the targets this
+ * run is about to clean. Best effort by nature (the session may be gone already): every
+ * outcome is logged, none fails the run.
+ */
+import { NodeServices } from "@effect/platform-node"
+import { Duration, Effect } from "effect"
+import type { Ledger } from "@spark-etl/core"
+import { SparkSession } from "@spark-etl/runner-spark-connect"
+
+/** `remote` with its session pinned to `sessionId` (only for `sc://` remotes). */
+export const withSessionId = (remote: string, sessionId: string): string => {
+  if (!remote.startsWith("sc://")) return remote
+  const at = remote.indexOf("/;")
+  const base = (at >= 0 ? remote.slice(0, at) : remote).replace(/\/$/, "")
+  const params = (at >= 0 ? remote.slice(at + 2) : "")
+    .split(";")
+    .filter((p) => p.length > 0 && !p.startsWith("session_id="))
+  return `${base}/;${[...params, `session_id=${sessionId}`].join(";")}`
+}
+
+/** Whether runs on this remote outlive their process (an embedded `local` server does not). */
+export const isShared = (remote: string): boolean => remote.startsWith("sc://")
+
+/** Fences a predecessor's engine session on `remote` within `timeout`. */
+export const predecessor =
+  (remote: string, timeout: Duration.Duration) =>
+  (record: Ledger.Record): Effect.Effect<void> => {
+    const sessionId = record.engineSessionId
+    if (sessionId === undefined || !isShared(remote)) {
+      return Effect.logInfo(`crashed run ${record.runId}: no shared Spark session to fence`)
+    }
+    return Effect.gen(function* () {
+      const session = yield* SparkSession.make({
+        remote: withSessionId(remote, sessionId),
+        rpcTimeout: timeout,
+        retry: { budget: timeout }
+      })
+      const stopped = yield* session.interrupt("all")
+      yield* Effect.logWarning(
+        `fenced crashed run ${record.runId}: session ${sessionId}, ${stopped.length} operation(s) interrupted${stopped.length > 0 ? `: ${stopped.join(", ")}` : ""}; session released`
+      )
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(NodeServices.layer),
+      Effect.catch((error) =>
+        Effect.logWarning(
+          `could not fence crashed run ${record.runId} (session ${sessionId}): ${error.message}`
+        )
+      )
+    )
+  }

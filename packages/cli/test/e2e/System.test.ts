@@ -1,0 +1,138 @@
+// What a batch cannot capture itself: signals from AutoSys (KILLJOB), the CLI killed outright,
+// and two runs of one batch at once. Real processes, real Spark and Kafka.
+import { spawn, type ChildProcess } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { describe, expect, it } from "vitest"
+import { batchFile, cli, cliMain, events, kafka, ofType, spark, topic } from "./harness.js"
+
+// An endless scan on one partition: it keeps a Spark operation running until interrupted.
+const endless = (name: string) => `batch: ${name}
+targets:
+  roots: [output]
+rules:
+  - id: endless
+    kind: sql
+    options:
+      sql: SELECT id FROM range(0, 100000000000, 1, 1) WHERE id % 7 = 13
+      expect:
+        row_count: { min: 1 }
+`
+
+const start = (
+  args: ReadonlyArray<string>
+): { child: ChildProcess; output: () => string; exited: Promise<number | null> } => {
+  const child = spawn(process.execPath, [cliMain, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+  const chunks: Array<string> = []
+  child.stdout?.on("data", (c: Buffer) => chunks.push(c.toString()))
+  child.stderr?.on("data", (c: Buffer) => chunks.push(c.toString()))
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+  return { child, output: () => chunks.join(""), exited }
+}
+
+const waitFor = async (check: () => boolean, ms: number): Promise<boolean> => {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    if (check()) return true
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return check()
+}
+
+describe("system-level failures", () => {
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143]
+  ] as const) {
+    it(`${signal} mid-rule: the query is interrupted on Spark, batch.aborted published, exit ${code} within 4 s`, async () => {
+      const b = batchFile(endless(`signal_${code}`))
+      const t = await topic(`signal-${code}`)
+      const run = start([
+        "run",
+        b.batch,
+        "--remote",
+        spark(),
+        "--state-dir",
+        b.stateDir,
+        "--kafka-brokers",
+        kafka(),
+        "--kafka-topic",
+        t
+      ])
+      expect(await waitFor(() => run.output().includes("engine session open"), 60_000)).toBe(true)
+      await new Promise((r) => setTimeout(r, 1500)) // the scan is running on the server
+      const sentAt = Date.now()
+      run.child.kill(signal)
+      const exitCode = await run.exited
+      expect(exitCode, run.output()).toBe(code)
+      expect(Date.now() - sentAt).toBeLessThan(4000)
+      expect(run.output()).toMatch(/operation\(s\) stopped on the server/)
+      expect(run.output()).toMatch(
+        new RegExp(`spark-etl ABORTED batch=signal_${code} .*exit=${code} category=interrupted`)
+      )
+      const aborted = ofType(events(t), "batch.aborted")
+      expect(aborted).toHaveLength(1)
+      expect(aborted[0]).toMatchObject({ exitCode: code })
+    })
+  }
+
+  it("SIGKILL mid-rule: the next run reports batch.crashed, fences the zombie query, then runs", async () => {
+    const b = batchFile(endless("killed"))
+    const t = await topic("killed")
+    const args = [
+      "run",
+      b.batch,
+      "--remote",
+      spark(),
+      "--state-dir",
+      b.stateDir,
+      "--kafka-brokers",
+      kafka(),
+      "--kafka-topic",
+      t
+    ]
+    const first = start(args)
+    expect(await waitFor(() => first.output().includes("engine session open"), 60_000)).toBe(true)
+    await new Promise((r) => setTimeout(r, 1500))
+    first.child.kill("SIGKILL")
+    await first.exited
+    const killedRun = fs
+      .readdirSync(path.join(b.stateDir, "ledger", "killed"))
+      .find((f) => f.endsWith(".json"))
+    const killedId = killedRun?.replace(/\.json$/, "")
+
+    // The successor: same batch, a query that ends, so the run can complete after fencing.
+    fs.writeFileSync(
+      b.batch,
+      endless("killed").replace(
+        "range(0, 100000000000, 1, 1) WHERE id % 7 = 13",
+        "range(0, 10) WHERE id % 7 = 3"
+      )
+    )
+    const second = await cli(args)
+    expect(second.code, second.stderr).toBe(0)
+    expect(second.stderr).toMatch(
+      new RegExp(`fenced crashed run ${killedId}: session [0-9a-f-]+, [1-9]\\d* operation\\(s\\) interrupted`)
+    )
+    const all = events(t)
+    const crashed = ofType(all, "batch.crashed")
+    expect(crashed).toHaveLength(1)
+    expect(crashed[0]).toMatchObject({
+      runId: killedId,
+      failure: { category: "system", code: "RUN_CRASHED" }
+    })
+    expect(ofType(all, "batch.succeeded")).toHaveLength(1)
+  })
+
+  it("two runs of one batch at once: the second is refused with exit 3, naming the first", async () => {
+    const b = batchFile(endless("twice"))
+    const args = ["run", b.batch, "--remote", spark(), "--state-dir", b.stateDir]
+    const first = start(args)
+    expect(await waitFor(() => first.output().includes("engine session open"), 60_000)).toBe(true)
+    const second = await cli(args)
+    expect(second.code, second.stderr).toBe(3)
+    expect(second.stderr + second.stdout).toContain(String(first.child.pid))
+    first.child.kill("SIGINT")
+    expect(await first.exited).toBe(130)
+  })
+})
