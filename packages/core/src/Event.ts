@@ -56,19 +56,19 @@ export const Event = Schema.Struct({
   batch: Schema.String,
   runId: Schema.String,
   host: Schema.String,
-  pid: Schema.Number,
+  pid: Schema.Int,
   /** Batch parameters as given (secrets are never parameters; see the batch file reference). */
   parameters: Schema.Record(Schema.String, Schema.String),
   ruleId: Schema.optionalKey(Schema.String),
   ruleKind: Schema.optionalKey(Schema.String),
-  attempt: Schema.optionalKey(Schema.Number),
+  attempt: Schema.optionalKey(Schema.Int),
   failure: Schema.optionalKey(FailurePayload),
   /** The run's JSON log file, so an operator knows where to look. */
   logFile: Schema.optionalKey(Schema.String),
   /** On batch terminal events: the process exit code. */
-  exitCode: Schema.optionalKey(Schema.Number),
+  exitCode: Schema.optionalKey(Schema.Int),
   /** Rule or batch duration so far, in milliseconds. */
-  durationMs: Schema.optionalKey(Schema.Number)
+  durationMs: Schema.optionalKey(Schema.Int)
 })
 export type Event = typeof Event.Type
 
