@@ -28,37 +28,30 @@ const params = Flag.KeyValuePair("param").pipe(
   Flag.withDescription("a batch parameter, name=value (repeat for several)"),
   Flag.optional
 )
-const remote = Flag.String("remote").pipe(
-  Flag.withDescription(
-    "Spark Connect: sc://host:port/;token=…, or local / local[N] for an embedded server (default: $SPARK_REMOTE, else local)"
-  ),
-  Flag.optional
+/** A string flag that may be absent (its default then comes from the environment). */
+const optionalString = (name: string, description: string) =>
+  Flag.String(name).pipe(Flag.withDescription(description), Flag.optional)
+
+const remote = optionalString(
+  "remote",
+  "Spark Connect: sc://host:port/;token=…, or local / local[N] for an embedded server (default: $SPARK_REMOTE, else local)"
 )
-const stateDir = Flag.String("state-dir").pipe(
-  Flag.withDescription("run ledger and outbox (default: $SPARK_ETL_STATE_DIR, else ~/.spark-etl)"),
-  Flag.optional
+const stateDir = optionalString(
+  "state-dir",
+  "run ledger and outbox (default: $SPARK_ETL_STATE_DIR, else ~/.spark-etl)"
 )
-const logDir = Flag.String("log-dir").pipe(
-  Flag.withDescription(
-    "directory of the JSON log files (default: $SPARK_ETL_LOG_DIR, else <state-dir>/logs)"
-  ),
-  Flag.optional
+const logDir = optionalString(
+  "log-dir",
+  "directory of the JSON log files (default: $SPARK_ETL_LOG_DIR, else <state-dir>/logs)"
 )
-const logFile = Flag.String("log-file").pipe(
-  Flag.withDescription("the JSON log file of this run (overrides --log-dir)"),
-  Flag.optional
+const logFile = optionalString("log-file", "the JSON log file of this run (overrides --log-dir)")
+const kafkaBrokers = optionalString(
+  "kafka-brokers",
+  "Kafka bootstrap servers host:port,… for events (default: $KAFKA_BROKERS; none: events go to the log)"
 )
-const kafkaBrokers = Flag.String("kafka-brokers").pipe(
-  Flag.withDescription(
-    "Kafka bootstrap servers host:port,… for events (default: $KAFKA_BROKERS; none: events go to the log)"
-  ),
-  Flag.optional
-)
-const kafkaTopic = Flag.String("kafka-topic").pipe(
-  Flag.withDescription(
-    `topic of the events (default: $SPARK_ETL_KAFKA_TOPIC, else ${Settings.defaultTopic})`
-  ),
-  Flag.optional
+const kafkaTopic = optionalString(
+  "kafka-topic",
+  `topic of the events (default: $SPARK_ETL_KAFKA_TOPIC, else ${Settings.defaultTopic})`
 )
 const parallelism = Flag.Int("parallelism").pipe(
   Flag.withDescription(

@@ -3,7 +3,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { batchFile, cli, events, kafka, ofType, spark, topic } from "./harness.js"
+import { batchFile, cli, events, ofType, runArgs, topic } from "./harness.js"
 
 const failing = (name: string, rule: string) => `
 batch: failing_${name}
@@ -53,18 +53,7 @@ describe("a capturable rule failure", () => {
     it(`${c.name}: exit 1, one batch.failed with the error class, later rules not run, sibling interrupted`, async () => {
       const b = batchFile(failing(c.name, c.rule))
       const t = await topic(c.name)
-      const r = await cli([
-        "run",
-        b.batch,
-        "--remote",
-        spark(),
-        "--state-dir",
-        b.stateDir,
-        "--kafka-brokers",
-        kafka(),
-        "--kafka-topic",
-        t
-      ])
+      const r = await cli(runArgs(b, t))
       expect(r.code, r.stderr + r.stdout).toBe(1)
       // The sibling's query would run for many minutes; the batch stops at once.
       expect(r.ms).toBeLessThan(90_000)

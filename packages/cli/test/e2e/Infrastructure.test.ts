@@ -3,7 +3,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { batchFile, cli, events, kafka, ofType, spark, topic } from "./harness.js"
+import { batchFile, cli, events, kafka, ofType, spark, topic, runArgs } from "./harness.js"
 
 const simple = (name: string) => `batch: ${name}
 targets:
@@ -64,18 +64,7 @@ describe("infrastructure failures", () => {
     expect(events(t)).toHaveLength(0)
     const firstRun = /run=(\S+)/.exec(down.stdout)?.[1]
 
-    const up = await cli([
-      "run",
-      b.batch,
-      "--remote",
-      spark(),
-      "--state-dir",
-      b.stateDir,
-      "--kafka-brokers",
-      kafka(),
-      "--kafka-topic",
-      t
-    ])
+    const up = await cli(runArgs(b, t))
     expect(up.code, up.stderr).toBe(0)
     const all = events(t)
     const succeeded = ofType(all, "batch.succeeded")

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { batchFile, cli, cliMain, events, kafka, ofType, spark, topic } from "./harness.js"
+import { batchFile, cli, cliMain, events, ofType, runArgs, spark, topic } from "./harness.js"
 
 // An endless scan on one partition: it keeps a Spark operation running until interrupted.
 const endless = (name: string) => `batch: ${name}
@@ -47,18 +47,7 @@ describe("system-level failures", () => {
     it(`${signal} mid-rule: the query is interrupted on Spark, batch.aborted published, exit ${code} within 4 s`, async () => {
       const b = batchFile(endless(`signal_${code}`))
       const t = await topic(`signal-${code}`)
-      const run = start([
-        "run",
-        b.batch,
-        "--remote",
-        spark(),
-        "--state-dir",
-        b.stateDir,
-        "--kafka-brokers",
-        kafka(),
-        "--kafka-topic",
-        t
-      ])
+      const run = start(runArgs(b, t))
       expect(await waitFor(() => run.output().includes("engine session open"), 60_000)).toBe(true)
       await new Promise((r) => setTimeout(r, 1500)) // the scan is running on the server
       const sentAt = Date.now()
@@ -79,18 +68,7 @@ describe("system-level failures", () => {
   it("SIGKILL mid-rule: the next run reports batch.crashed, fences the zombie query, then runs", async () => {
     const b = batchFile(endless("killed"))
     const t = await topic("killed")
-    const args = [
-      "run",
-      b.batch,
-      "--remote",
-      spark(),
-      "--state-dir",
-      b.stateDir,
-      "--kafka-brokers",
-      kafka(),
-      "--kafka-topic",
-      t
-    ]
+    const args = runArgs(b, t)
     const first = start(args)
     expect(await waitFor(() => first.output().includes("engine session open"), 60_000)).toBe(true)
     await new Promise((r) => setTimeout(r, 1500))

@@ -142,3 +142,22 @@ export const readBack = async (
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer))
   )
 }
+
+/** `run` against the test run's Spark and Kafka, with the batch's own state dir and topic. */
+export const runArgs = (
+  b: { readonly batch: string; readonly stateDir: string },
+  kafkaTopic: string,
+  extra: ReadonlyArray<string> = []
+): ReadonlyArray<string> => [
+  "run",
+  b.batch,
+  "--remote",
+  spark(),
+  "--state-dir",
+  b.stateDir,
+  "--kafka-brokers",
+  kafka(),
+  "--kafka-topic",
+  kafkaTopic,
+  ...extra
+]
