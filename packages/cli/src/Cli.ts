@@ -2,7 +2,7 @@
  * The `spark-etl` command line: run, validate, plan, status and outbox flush. Each handler
  * ends with the process exit code of the contract table (core's ExitCode).
  */
-import { NodeServices } from "@effect/platform-node"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Console, Duration, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { Batch, Dag, ExitCode, Failure, Ledger, Run } from "@spark-etl/core"

@@ -4,7 +4,7 @@
  * run is about to clean. Best effort by nature (the session may be gone already): every
  * outcome is logged, none fails the run.
  */
-import { NodeServices } from "@effect/platform-node"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Duration, Effect } from "effect"
 import type { Ledger } from "@spark-etl/core"
 import { SparkSession } from "@spark-etl/runner-spark-connect"

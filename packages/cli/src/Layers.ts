@@ -2,7 +2,7 @@
  * Assembles the services of a run: runners (connecting to Spark on first use), the target
  * store, the event sink (Kafka, or the log when Kafka is not configured) and Node's platform.
  */
-import { NodeServices } from "@effect/platform-node"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Duration, Effect, FileSystem, Layer, Option } from "effect"
 import { Event, Plugin, TargetStore } from "@spark-etl/core"
 import { KafkaReporter, ReporterConfig, type ReporterError } from "@spark-etl/kafka-reporter"

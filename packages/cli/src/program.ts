@@ -1,0 +1,49 @@
+/**
+ * The `spark-etl` command. Parses the command line, runs the command, and exits with the code
+ * of the contract table; a command line it cannot parse exits 64 after saying why.
+ */
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import { Cause, Effect, Exit } from "effect"
+import { Command } from "effect/cli"
+import { ExitCode } from "@spark-etl/core"
+import * as Cli from "./Cli.js"
+import * as Signals from "./Signals.js"
+
+Signals.install()
+
+// kafkajs 2.2.4 sets a negative timer on current Node; the warning is noise in AutoSys' stderr.
+process.removeAllListeners("warning")
+process.on("warning", (warning) => {
+  if (warning.name !== "TimeoutNegativeWarning") process.stderr.write(`${warning.name}: ${warning.message}\n`)
+})
+
+const program = Command.runWith(Cli.command, { version: "0.1.0" })(process.argv.slice(2)).pipe(
+  Effect.scoped,
+  Effect.provide(NodeServices.layer)
+)
+
+// Help, version and completions are answered by effect/cli itself, without a handler.
+const informational = process.argv
+  .slice(2)
+  .some((a) => ["--help", "-h", "--version", "-v", "--completions"].includes(a))
+
+const exit = await Effect.runPromiseExit(program)
+if (Exit.isSuccess(exit)) process.exit(informational ? ExitCode.Success : Cli.exitCode)
+const usage = Cause.findErrorOption(exit.cause)
+if (
+  usage._tag === "Some" &&
+  typeof usage.value === "object" &&
+  usage.value !== null &&
+  "_tag" in usage.value
+) {
+  // effect/cli has already printed the problem and the help; ShowHelp is a successful --help.
+  // A ShowHelp that carries errors is a parse failure shown with the help text.
+  const helpOnly =
+    usage.value._tag === "ShowHelp" &&
+    "errors" in usage.value &&
+    Array.isArray(usage.value.errors) &&
+    usage.value.errors.length === 0
+  process.exit(helpOnly ? ExitCode.Success : ExitCode.Usage)
+}
+process.stderr.write(`spark-etl: unexpected failure\n${Cause.pretty(exit.cause)}\n`)
+process.exit(ExitCode.SystemFailure)
