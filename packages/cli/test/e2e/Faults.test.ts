@@ -1,0 +1,144 @@
+// Faults a run cannot capture itself: the Spark server killed mid-rule, and a network black hole
+// between the CLI and Spark. Each test runs its own Spark server (the shared one is never touched).
+import { NodeServices } from "@effect/platform-node"
+import { Effect, Exit, Scope } from "effect"
+import { LocalServer } from "@spark-etl/runner-spark-connect"
+import { execFileSync, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { describe, expect, it } from "vitest"
+import { batchFile, cliMain, events, kafka, logLines, ofType, topic } from "./harness.js"
+
+// The deadline of each Spark call and the retry budget, in seconds (`--spark-timeout`).
+const sparkTimeout = 5
+
+// An endless scan on one partition: a Spark operation that runs until something stops it.
+const endless = (name: string) => `batch: ${name}
+targets:
+  roots: [output]
+rules:
+  - id: endless
+    kind: sql
+    options:
+      sql: SELECT id FROM range(0, 100000000000, 1, 1) WHERE id % 7 = 13
+      expect:
+        row_count: { min: 1 }
+`
+
+// A Spark server of the test's own, stopped when the test ends (if the test has not killed it).
+const withServer = async <A>(
+  name: string,
+  use: (server: LocalServer.LocalServer, kill: () => void) => Promise<A>
+) => {
+  const scope = Effect.runSync(Scope.make())
+  const dataDir = path.resolve(".spark-etl", `faults-${name}-${Date.now()}`)
+  // `server.pid` is the launching shell; the JVM is found by its own data dir on the command line.
+  const kill = () => {
+    const pids = execFileSync("pgrep", ["-f", dataDir], { encoding: "utf8" })
+      .split("\n")
+      .filter((p) => p !== "")
+    expect(pids.length).toBeGreaterThan(0)
+    for (const pid of pids) process.kill(Number(pid), "SIGKILL")
+  }
+  const started = await Effect.runPromiseExit(
+    LocalServer.start({
+      dataDir,
+      master: "local[1]",
+      heap: "1g"
+    }).pipe(Scope.provide(scope), Effect.provide(NodeServices.layer))
+  )
+  if (Exit.isFailure(started)) throw new Error(`own Spark server did not start: ${String(started.cause)}`)
+  try {
+    return await use(started.value, kill)
+  } finally {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+}
+
+const run = (args: ReadonlyArray<string>) => {
+  const child = spawn(process.execPath, [cliMain, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+  const out: Array<string> = []
+  const err: Array<string> = []
+  child.stdout.on("data", (c: Buffer) => out.push(c.toString()))
+  child.stderr.on("data", (c: Buffer) => err.push(c.toString()))
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+  return { stdout: () => out.join(""), output: () => out.join("") + err.join(""), exited }
+}
+
+const waitFor = async (check: () => boolean, ms: number): Promise<boolean> => {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    if (check()) return true
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return check()
+}
+
+// The batch's one ledger record.
+const ledger = (stateDir: string, batch: string) => {
+  const dir = path.join(stateDir, "ledger", batch)
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith(".json"))
+  expect(files).toHaveLength(1)
+  return JSON.parse(fs.readFileSync(path.join(dir, files[0] ?? ""), "utf8")) as {
+    status: string
+    endedAt?: string
+    outcome?: { exitCode: number; failure?: { category: string; code: string } }
+  }
+}
+
+// Starts the endless rule against `remote`, waits until its scan runs on the server, injects the
+// fault and returns the milliseconds from the fault to the CLI's exit, with what it left behind.
+const faultMidRule = async (name: string, remote: string, fault: () => void) => {
+  const b = batchFile(endless(name))
+  const t = await topic(name)
+  const cli = run([
+    "run",
+    b.batch,
+    "--remote",
+    remote,
+    "--state-dir",
+    b.stateDir,
+    "--kafka-brokers",
+    kafka(),
+    "--kafka-topic",
+    t,
+    "--spark-timeout",
+    String(sparkTimeout)
+  ])
+  expect(await waitFor(() => cli.output().includes("engine session open"), 60_000), cli.output()).toBe(true)
+  await new Promise((r) => setTimeout(r, 1500)) // the scan is running on the server
+  const faultAt = Date.now()
+  fault()
+  const code = await cli.exited
+  return { code, ms: Date.now() - faultAt, cli, b, t }
+}
+
+// What every system fault must leave: exit 2, one batch.failed (system), a closed ledger, a full log.
+const expectSystemFailure = (name: string, r: Awaited<ReturnType<typeof faultMidRule>>) => {
+  expect(r.code, r.cli.output()).toBe(2)
+  expect(r.cli.stdout()).toMatch(new RegExp(`spark-etl FAILED batch=${name} .*exit=2 category=system`))
+  const all = events(r.t)
+  const failed = ofType(all, "batch.failed")
+  expect(failed).toHaveLength(1)
+  expect(failed[0]).toMatchObject({ exitCode: 2, failure: { category: "system" } })
+  expect(ofType(all, "batch.succeeded")).toHaveLength(0)
+  const record = ledger(r.b.stateDir, name)
+  expect(record.status).toBe("failed")
+  expect(record.endedAt).toBeDefined()
+  expect(record.outcome).toMatchObject({ exitCode: 2, failure: { category: "system" } })
+  // The log was flushed to its end: its last line is the run's final word.
+  const log = logLines(r.cli.stdout())
+  expect(JSON.stringify(log.at(-1))).toMatch(/exit|FAILED|failed/)
+}
+
+describe("system faults mid-rule", () => {
+  it("Spark killed (-9) mid-rule: exit 2 within the deadline, batch.failed system, ledger closed", async () => {
+    await withServer("killed", async (server, kill) => {
+      const r = await faultMidRule("spark_killed", server.remote, kill)
+      expectSystemFailure("spark_killed", r)
+      console.log(`spark killed: detected and exited in ${r.ms} ms`)
+      // The retry budget plus a few seconds of reporting.
+      expect(r.ms).toBeLessThan(sparkTimeout * 1000 + 10_000)
+    })
+  })
+})
