@@ -95,7 +95,8 @@ export const check = (
     if (expect.row_count !== undefined) {
       const { min, max } = expect.row_count
       const n = yield* classified(
-        Effect.flatMap(query(`SELECT * FROM ${view}`), (df) => spark.count(df, operation)),
+        // The view as a plan (no round trip), counted in one ExecutePlan.
+        spark.count(spark.table(view), operation),
         "expectation row_count"
       )
       if ((min !== undefined && n < BigInt(min)) || (max !== undefined && n > BigInt(max))) {
