@@ -178,25 +178,30 @@ const dryRunOf = (file: string, p: Record<string, string>, options: Layers.Optio
     Effect.catchTag("ConfigRejected", (f) => Effect.andThen(reportRejection(f), exitWith(ExitCode.Rejected)))
   )
 
+/** Loads a batch without touching anything, shows it, exits 0; a rejected batch exits 3. */
+const withLoaded = (
+  flags: Parameters<typeof settingsOf>[0] & {
+    readonly batchFile: string
+    readonly params: Option.Option<Record<string, string>>
+  },
+  show: (batch: Batch.Batch) => string
+) =>
+  loadOnly(flags.batchFile, paramsOf(flags.params), {
+    settings: settingsOf(flags),
+    sparkTimeout: Duration.seconds(60)
+  }).pipe(
+    Effect.flatMap((batch) => Effect.andThen(Console.log(show(batch)), exitWith(ExitCode.Success))),
+    Effect.catchTag("ConfigRejected", (f) => Effect.andThen(reportRejection(f), exitWith(ExitCode.Rejected)))
+  )
+
 const validate = Command.make(
   "validate",
   { batchFile, params, stateDir, kafkaBrokers, kafkaTopic },
   (flags) =>
-    loadOnly(flags.batchFile, paramsOf(flags.params), {
-      settings: settingsOf(flags),
-      sparkTimeout: Duration.seconds(60)
-    }).pipe(
-      Effect.flatMap((batch) =>
-        Effect.andThen(
-          Console.log(
-            `${batch.file}: batch ${batch.name} is valid (${batch.rules.length} rules, ${batch.targets.targets.length} targets)`
-          ),
-          exitWith(ExitCode.Success)
-        )
-      ),
-      Effect.catchTag("ConfigRejected", (f) =>
-        Effect.andThen(reportRejection(f), exitWith(ExitCode.Rejected))
-      )
+    withLoaded(
+      flags,
+      (batch) =>
+        `${batch.file}: batch ${batch.name} is valid (${batch.rules.length} rules, ${batch.targets.targets.length} targets)`
     )
 ).pipe(
   Command.withDescription(
@@ -213,19 +218,8 @@ const plan = Command.make(
   "plan",
   { batchFile, params, format, stateDir, kafkaBrokers, kafkaTopic },
   (flags) =>
-    loadOnly(flags.batchFile, paramsOf(flags.params), {
-      settings: settingsOf(flags),
-      sparkTimeout: Duration.seconds(60)
-    }).pipe(
-      Effect.flatMap((batch) =>
-        Effect.andThen(
-          Console.log(flags.format === "mermaid" ? Dag.toMermaid(batch.plan) : Dag.toText(batch.plan)),
-          exitWith(ExitCode.Success)
-        )
-      ),
-      Effect.catchTag("ConfigRejected", (f) =>
-        Effect.andThen(reportRejection(f), exitWith(ExitCode.Rejected))
-      )
+    withLoaded(flags, (batch) =>
+      flags.format === "mermaid" ? Dag.toMermaid(batch.plan) : Dag.toText(batch.plan)
     )
 ).pipe(Command.withDescription("show the order in which a batch's rules run (text or Mermaid)"))
 

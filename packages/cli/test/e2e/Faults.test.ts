@@ -7,23 +7,10 @@ import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { batchFile, cliMain, events, kafka, logLines, ofType, topic } from "./harness.js"
+import { batchFile, cliMain, events, kafka, logLines, ofType, topic, endless } from "./harness.js"
 
 // The deadline of each Spark call and the retry budget, in seconds (`--spark-timeout`).
 const sparkTimeout = 5
-
-// An endless scan on one partition: a Spark operation that runs until something stops it.
-const endless = (name: string) => `batch: ${name}
-targets:
-  roots: [output]
-rules:
-  - id: endless
-    kind: sql
-    options:
-      sql: SELECT id FROM range(0, 100000000000, 1, 1) WHERE id % 7 = 13
-      expect:
-        row_count: { min: 1 }
-`
 
 // A Spark server of the test's own, stopped when the test ends (if the test has not killed it).
 const withServer = async <A>(

@@ -4,20 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { batchFile, cli, cliMain, events, ofType, runArgs, spark, topic } from "./harness.js"
-
-// An endless scan on one partition: it keeps a Spark operation running until interrupted.
-const endless = (name: string) => `batch: ${name}
-targets:
-  roots: [output]
-rules:
-  - id: endless
-    kind: sql
-    options:
-      sql: SELECT id FROM range(0, 100000000000, 1, 1) WHERE id % 7 = 13
-      expect:
-        row_count: { min: 1 }
-`
+import { batchFile, cli, cliMain, events, ofType, runArgs, spark, topic, endless } from "./harness.js"
 
 const start = (
   args: ReadonlyArray<string>
