@@ -28,7 +28,11 @@ export const registry = (options: Options): Layer.Layer<Plugin.Registry> =>
       SparkSession.layer({
         remote: options.settings.remote,
         rpcTimeout: options.sparkTimeout,
-        retry: { budget: options.sparkTimeout }
+        retry: { budget: options.sparkTimeout },
+        // A silent link (a black hole drops packets, nothing resets) is noticed by an unanswered
+        // ping: at most keepalive + keepaliveTimeout after it went silent.
+        keepalive: Duration.min(options.sparkTimeout, Duration.seconds(30)),
+        keepaliveTimeout: Duration.min(options.sparkTimeout, Duration.seconds(10))
       }).pipe(Layer.provide(NodeServices.layer)),
       ValidationOnly.sparkSession
     ).pipe(Effect.flatMap((sql) => Plugin.makeRegistry([sql])))

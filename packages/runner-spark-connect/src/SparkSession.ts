@@ -155,6 +155,11 @@ export interface Options {
   readonly local?: Omit<LocalServer.Options, "master">
   /** Channel keepalive ping interval; default 30 s. */
   readonly keepalive?: Duration.Input
+  /**
+   * How long a keepalive ping may go unanswered before the connection counts as dead and its
+   * calls fail as retryable (a network black hole drops packets and never resets); default 10 s.
+   */
+  readonly keepaliveTimeout?: Duration.Input
 }
 
 /** Why a session could not be made. */
@@ -227,7 +232,7 @@ export const make = (
             // WINDOW_UPDATE round trips. A large window lets the server stream at full speed.
             "grpc-node.flow_control_window": flowControlWindow,
             "grpc.keepalive_time_ms": Duration.toMillis(options.keepalive ?? "30 seconds"),
-            "grpc.keepalive_timeout_ms": 10_000,
+            "grpc.keepalive_timeout_ms": Duration.toMillis(options.keepaliveTimeout ?? "10 seconds"),
             "grpc.keepalive_permit_without_calls": 1,
             "grpc.primary_user_agent": userAgent
           })

@@ -8,9 +8,13 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { batchFile, cliMain, events, kafka, logLines, ofType, topic, endless } from "./harness.js"
+import * as Proxy from "./proxy.js"
 
 // The deadline of each Spark call and the retry budget, in seconds (`--spark-timeout`).
 const sparkTimeout = 5
+
+// Longest a black hole may go unnoticed: see the test for what adds up to it.
+const blackHoleBound = 60_000
 
 // A Spark server of the test's own, stopped when the test ends (if the test has not killed it).
 const withServer = async <A>(
@@ -126,6 +130,22 @@ describe("system faults mid-rule", () => {
       console.log(`spark killed: detected and exited in ${r.ms} ms`)
       // The retry budget plus a few seconds of reporting.
       expect(r.ms).toBeLessThan(sparkTimeout * 1000 + 10_000)
+    })
+  })
+
+  it("network black hole mid-rule: keepalive and deadlines detect it, exit 2, no hang", async () => {
+    await withServer("blackhole", async (server) => {
+      const proxy = await Proxy.start({ host: "127.0.0.1", port: server.port })
+      try {
+        const r = await faultMidRule("black_hole", `sc://127.0.0.1:${proxy.port}`, proxy.freeze)
+        expectSystemFailure("black_hole", r)
+        console.log(`network black hole: detected and exited in ${r.ms} ms`)
+        // Keepalive (ping every ${sparkTimeout} s, answer within ${sparkTimeout} s), one reconnect
+        // attempt and the bounded cleanup calls, each within the Spark deadline; plus reporting.
+        expect(r.ms).toBeLessThan(blackHoleBound)
+      } finally {
+        await proxy.close()
+      }
     })
   })
 })

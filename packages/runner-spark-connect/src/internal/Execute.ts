@@ -169,7 +169,10 @@ export const execute = (
       )
     const attempt = Stream.suspend(() =>
       // Before the first response we cannot know the server has the operation: send it again.
-      (state.started ? reattach() : first()).pipe(
+      // Each attempt first waits for a connection within the unary deadline; once connected,
+      // keepalive pings (see SparkSession) detect a link that stops answering mid-stream.
+      Stream.fromEffect(Rpc.ready(ctx.client, ctx.rpcTimeoutMs)).pipe(
+        Stream.flatMap(() => (state.started ? reattach() : first())),
         Stream.mapError((f) => SparkError.classify(f, operationId)),
         Stream.mapEffect((response) => {
           const changed = checkServerSession(ctx, response.serverSideSessionId)

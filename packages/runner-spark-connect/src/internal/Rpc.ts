@@ -44,6 +44,28 @@ const callOptions = (options: CallOptions): grpc.CallOptions => ({
   deadline: Date.now() + options.timeoutMs
 })
 
+/**
+ * Waits until the channel has a live HTTP/2 connection (the server's SETTINGS received), at
+ * most `timeoutMs`. grpc-js queues a call on a connecting channel until the call's own
+ * deadline; for a result stream that is many minutes, and a black hole (packets dropped, no
+ * RST) would hold the connection attempt that long. Checked before each stream attempt, it
+ * bounds the attempt by the short deadline instead.
+ */
+export const ready = (client: grpc.Client, timeoutMs: number): Effect.Effect<void, RpcFailure> =>
+  Effect.callback<void, RpcFailure>((resume) => {
+    client.waitForReady(Date.now() + timeoutMs, (error) => {
+      if (error === undefined || error === null) resume(Effect.void)
+      else
+        resume(
+          Effect.fail({
+            code: grpc.status.UNAVAILABLE,
+            details: `no connection to the server within ${timeoutMs} ms (${error.message})`,
+            metadata: undefined
+          })
+        )
+    })
+  })
+
 /** A unary call; interrupting the Effect cancels the call on the wire. */
 export const unary = <I extends DescMessage, O extends DescMessage>(
   client: grpc.Client,
