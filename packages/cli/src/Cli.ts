@@ -143,13 +143,19 @@ const run = Command.make(
         ...(Fence.isShared(settings.remote) ? { engineSessionId } : {}),
         ...(Option.isSome(flags.parallelism) ? { parallelism: flags.parallelism.value } : {})
       }).pipe(
+        // Reported before the services are released: after a signal, the forced exit may cut
+        // that release short, never the summary.
+        Effect.tap((outcome) =>
+          Effect.gen(function* () {
+            if (outcome.failure?._tag === "ConfigRejected") yield* reportRejection(outcome.failure)
+            const table = Summary.table(outcome)
+            if (table) yield* Console.error(table)
+            yield* Console.log(Summary.line(outcome, log))
+          })
+        ),
         Effect.provide(Layers.app({ ...options, settings: sessionSettings })),
         Effect.provide(Logging.layer({ file: log }))
       )
-      if (outcome.failure?._tag === "ConfigRejected") yield* reportRejection(outcome.failure)
-      const table = Summary.table(outcome)
-      if (table) yield* Console.error(table)
-      yield* Console.log(Summary.line(outcome, log))
       yield* exitWith(outcome.exitCode)
     }).pipe(
       Effect.catchTag("ConfigError", (e) =>

@@ -10,6 +10,7 @@ import { SparkSession } from "@spark-etl/runner-spark-connect"
 import { SqlRunner } from "@spark-etl/runner-sql"
 import * as EventLog from "./EventLog.js"
 import * as LazyRunner from "./LazyRunner.js"
+import * as Signals from "./Signals.js"
 import type * as Settings from "./Settings.js"
 import * as ValidationOnly from "./ValidationOnly.js"
 
@@ -38,8 +39,8 @@ export const registry = (options: Options): Layer.Layer<Plugin.Registry> =>
     ).pipe(Effect.flatMap((sql) => Plugin.makeRegistry([sql])))
   )
 
-/** Core's EventSink: Kafka when brokers are configured, else the log. */
-export const eventSink = (
+/** The sink itself: Kafka when brokers are configured, else the log. */
+const eventSinkOf = (
   settings: Settings.Resolved
 ): Layer.Layer<Event.EventSink, ReporterError.ConfigError, FileSystem.FileSystem> =>
   Option.match(settings.kafka, {
@@ -52,6 +53,30 @@ export const eventSink = (
         ).pipe(Effect.map((config) => KafkaReporter.layer(config)))
       )
   })
+
+/**
+ * After SIGINT/SIGTERM an event has only what is left of the signal's grace period: a publish
+ * still running then is interrupted, and the reporter spools the event instead (a frozen broker
+ * must not cost the ledger its close).
+ */
+const withinSignalGrace = Layer.effect(
+  Event.EventSink,
+  Effect.gen(function* () {
+    const sink = yield* Event.EventSink
+    const bounded = (effect: Effect.Effect<void>) =>
+      Effect.suspend(() => {
+        const budget = Signals.publishBudgetMs()
+        return budget === undefined ? effect : Effect.ignore(Effect.timeout(effect, budget))
+      })
+    return { publish: (event) => bounded(sink.publish(event)), flush: bounded(sink.flush) }
+  })
+)
+
+/** Core's EventSink, bounded by the signal grace period. */
+export const eventSink = (
+  settings: Settings.Resolved
+): Layer.Layer<Event.EventSink, ReporterError.ConfigError, FileSystem.FileSystem> =>
+  withinSignalGrace.pipe(Layer.provide(eventSinkOf(settings)))
 
 /** Everything `Run.run` and `Batch.load` need. */
 export type Services = Plugin.Registry | TargetStore.TargetStore | Event.EventSink | NodeServices.NodeServices

@@ -1,8 +1,10 @@
 /**
  * SIGINT (AutoSys KILLJOB, Ctrl-C) and SIGTERM. The first signal asks the run to stop: running
  * Spark operations are interrupted, `batch.aborted` is published (or spooled), the ledger is
- * closed, and the process exits 130 / 143. A second signal, or a run still not done 4 seconds
- * later (KILLJOB's SIGKILL follows after about 5), exits at once with the same code.
+ * closed, and the process exits 130 / 143. A second signal, or a run still not done 3.5 seconds
+ * later, exits at once with the same code: we promise 4 s (KILLJOB's SIGKILL follows after
+ * about 5), and whatever is left to release then (a Kafka producer, a Spark session) is not
+ * worth a SIGKILL.
  */
 import { Effect } from "effect"
 import { Failure, forSignal } from "@spark-etl/core"
@@ -10,14 +12,26 @@ import { Failure, forSignal } from "@spark-etl/core"
 type Signal = "SIGINT" | "SIGTERM"
 
 let received: Signal | undefined
+let receivedAt = 0
 const waiting: Array<(signal: Signal) => void> = []
 
 /** Budget between the first signal and a forced exit. */
-export const gracePeriodMs = 4000
+export const gracePeriodMs = 3500
+
+/**
+ * Events published after the signal must be delivered or spooled by this many ms after it, so
+ * the ledger is closed and the summary written before the forced exit.
+ */
+export const publishWithinMs = 2500
+
+/** Milliseconds left for publishing an event, once a signal came; undefined before. */
+export const publishBudgetMs = (): number | undefined =>
+  received === undefined ? undefined : Math.max(100, receivedAt + publishWithinMs - Date.now())
 
 const onSignal = (signal: Signal) => {
   if (received !== undefined) process.exit(forSignal(received))
   received = signal
+  receivedAt = Date.now()
   for (const resume of waiting.splice(0)) resume(signal)
   setTimeout(() => process.exit(forSignal(signal)), gracePeriodMs).unref()
 }

@@ -1,9 +1,12 @@
 // What a batch cannot capture itself: signals from AutoSys (KILLJOB), the CLI killed outright,
 // and two runs of one batch at once. Real processes, real Spark and Kafka.
-import { spawn, type ChildProcess } from "node:child_process"
+import { NodeServices } from "@effect/platform-node"
+import { LocalKafka } from "@spark-etl/infra"
+import { Effect, Exit, Scope } from "effect"
+import { execFileSync, spawn, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { batchFile, cli, cliMain, events, ofType, runArgs, spark, topic, endless } from "./harness.js"
 
 const start = (
@@ -99,5 +102,98 @@ describe("system-level failures", () => {
     expect(second.stderr + second.stdout).toContain(String(first.child.pid))
     first.child.kill("SIGINT")
     expect(await first.exited).toBe(130)
+  })
+})
+
+// A broker of these tests' own, frozen with SIGSTOP: connections stay open, nothing answers.
+describe("signals while Kafka is frozen", () => {
+  const scope = Effect.runSync(Scope.make())
+  const dataDir = path.resolve(".spark-etl", `frozen-kafka-${Date.now()}`)
+  let brokers = ""
+  const jvm = () =>
+    execFileSync("pgrep", ["-f", `java.*${dataDir}`], { encoding: "utf8" })
+      .split("\n")
+      .filter((p) => p !== "")
+      .map(Number)
+  const freeze = () => jvm().forEach((pid) => process.kill(pid, "SIGSTOP"))
+  const thaw = () => jvm().forEach((pid) => process.kill(pid, "SIGCONT"))
+
+  beforeAll(async () => {
+    const broker = await Effect.runPromise(
+      LocalKafka.start({ dataDir }).pipe(Scope.provide(scope), Effect.provide(NodeServices.layer))
+    )
+    brokers = broker.brokers
+  })
+  afterAll(async () => {
+    thaw()
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  })
+
+  // Runs the endless rule with Kafka healthy, and freezes Kafka once the scan runs on Spark.
+  const frozenMidRule = async (name: string) => {
+    const b = batchFile(endless(name))
+    const t = await topic(name, brokers)
+    const args = ["run", b.batch, "--remote", spark(), "--state-dir", b.stateDir, "--kafka-brokers", brokers]
+    const run = start([...args, "--kafka-topic", t])
+    expect(await waitFor(() => run.output().includes("engine session open"), 60_000)).toBe(true)
+    await new Promise((r) => setTimeout(r, 1500))
+    freeze()
+    return { b, t, run }
+  }
+
+  const ledgerRecord = (stateDir: string, batch: string) => {
+    const dir = path.join(stateDir, "ledger", batch)
+    const file = fs.readdirSync(dir).find((f) => f.endsWith(".json")) ?? ""
+    return JSON.parse(fs.readFileSync(path.join(dir, file), "utf8")) as { status: string; endedAt?: string }
+  }
+
+  it("SIGINT: batch.aborted spooled, ledger closed, exit 130 within 4 s; delivered once Kafka answers", async () => {
+    const { b, t, run } = await frozenMidRule("kafka_frozen")
+    const sentAt = Date.now()
+    run.child.kill("SIGINT")
+    const exitCode = await run.exited
+    const ms = Date.now() - sentAt
+    thaw()
+    console.log(`SIGINT with Kafka frozen: exited in ${ms} ms`)
+    expect(exitCode, run.output()).toBe(130)
+    expect(ms).toBeLessThan(4000)
+    expect(run.output()).toMatch(/spark-etl ABORTED batch=kafka_frozen .*exit=130/)
+    expect(ledgerRecord(b.stateDir, "kafka_frozen")).toMatchObject({
+      status: "aborted",
+      endedAt: expect.any(String)
+    })
+    expect(fs.readFileSync(path.join(b.stateDir, "outbox.jsonl"), "utf8")).toContain(
+      "spark-etl.batch.aborted"
+    )
+
+    // Kafka answers again: the outbox is delivered, and the run has exactly one terminal event.
+    const flushed = await cli([
+      "outbox",
+      "flush",
+      "--state-dir",
+      b.stateDir,
+      "--kafka-brokers",
+      brokers,
+      "--kafka-topic",
+      t
+    ])
+    expect(flushed.code, flushed.stderr).toBe(0)
+    const all = events(t, brokers)
+    expect(ofType(all, "batch.started")).toHaveLength(1)
+    expect(ofType(all, "batch.aborted")).toHaveLength(1)
+    expect(ofType(all, "batch.failed")).toHaveLength(0)
+  })
+
+  it("a second signal exits at once, while the first one still waits on Kafka", async () => {
+    const { run } = await frozenMidRule("second_signal")
+    run.child.kill("SIGTERM")
+    await new Promise((r) => setTimeout(r, 300)) // the first stop is under way, its event not yet out
+    const secondAt = Date.now()
+    run.child.kill("SIGTERM")
+    const exitCode = await run.exited
+    const ms = Date.now() - secondAt
+    thaw()
+    expect(exitCode, run.output()).toBe(143)
+    expect(ms).toBeLessThan(1000)
   })
 })

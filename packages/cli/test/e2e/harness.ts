@@ -75,10 +75,10 @@ export const spark = () => inject("sparkRemote")
 export const kafka = () => inject("kafkaBrokers")
 
 /** A topic of its own for one test, created on the real broker. */
-export const topic = async (name: string): Promise<string> => {
+export const topic = async (name: string, brokers: string = kafka()): Promise<string> => {
   const { Kafka, logLevel } = await import("kafkajs")
   const t = `e2e-${name}-${Date.now()}`
-  const admin = new Kafka({ brokers: kafka().split(","), logLevel: logLevel.NOTHING }).admin()
+  const admin = new Kafka({ brokers: brokers.split(","), logLevel: logLevel.NOTHING }).admin()
   await admin.connect()
   await admin.createTopics({ topics: [{ topic: t, numPartitions: 1 }], waitForLeaders: true })
   await admin.disconnect()
@@ -86,10 +86,13 @@ export const topic = async (name: string): Promise<string> => {
 }
 
 /** Every event on a topic, read by kcat (an independent Kafka client), in order. */
-export const events = (t: string): ReadonlyArray<{ key: string; value: Record<string, unknown> }> => {
+export const events = (
+  t: string,
+  brokers: string = kafka()
+): ReadonlyArray<{ key: string; value: Record<string, unknown> }> => {
   const out = spawnSync(
     "kcat",
-    ["-b", kafka(), "-t", t, "-C", "-e", "-q", "-o", "beginning", "-f", "%k\t%s\n"],
+    ["-b", brokers, "-t", t, "-C", "-e", "-q", "-o", "beginning", "-f", "%k\t%s\n"],
     {
       encoding: "utf8",
       timeout: 30_000
