@@ -1,9 +1,10 @@
 // The platform side: Spark unreachable is a system failure within the deadline; Kafka down
 // never changes the batch's outcome, and the spooled events reach Kafka with the next run.
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { batchFile, cli, events, kafka, ofType, spark, topic, runArgs } from "./harness.js"
+import { batchFile, cli, cliMain, events, kafka, ofType, spark, topic, runArgs } from "./harness.js"
 
 const simple = (name: string) => `batch: ${name}
 targets:
@@ -104,5 +105,14 @@ describe("infrastructure failures", () => {
     expect(flush.code, flush.stderr).toBe(0)
     expect(flush.stdout).toMatch(/delivered [1-9]\d*, remaining 0/)
     expect(ofType(events(t), "batch.succeeded")).toHaveLength(1)
+  })
+
+  it("a Node.js older than 22 on PATH: exit 2 (a platform failure, not a rule's), naming the Node found", () => {
+    // The runtime reports itself as Node 20 before the CLI loads (AutoSys hosts may have one).
+    const asNode20 = `data:text/javascript,Object.defineProperty(process.versions,"node",{value:"20.20.2"})`
+    const r = spawnSync(process.execPath, ["--import", asNode20, cliMain, "--help"], { encoding: "utf8" })
+    expect(r.status).toBe(2)
+    expect(r.stderr).toContain(`spark-etl needs Node.js 22 or newer; ${process.execPath} is 20.20.2`)
+    expect(r.stdout).toBe("")
   })
 })
