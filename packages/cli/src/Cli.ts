@@ -3,11 +3,12 @@
  * ends with the process exit code of the contract table (core's ExitCode).
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Console, Duration, Effect, Option } from "effect"
+import { Clock, Console, Duration, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { Batch, Dag, ExitCode, Failure, Ledger, Run } from "@spark-etl/core"
+import { Batch, Dag, Event, ExitCode, Failure, Ledger, Run } from "@spark-etl/core"
 import { KafkaReporter, ReporterConfig, type ReporterError } from "@spark-etl/kafka-reporter"
 import { randomUUID } from "node:crypto"
+import * as os from "node:os"
 import * as path from "node:path"
 import * as Fence from "./Fence.js"
 import * as Layers from "./Layers.js"
@@ -233,33 +234,74 @@ const batchName = Argument.String("batch").pipe(
   Argument.withDescription("the batch name (as in the batch file)")
 )
 
-const status = Command.make("status", { batchName, stateDir, kafkaBrokers, kafkaTopic }, (flags) =>
+/**
+ * A run that died without a word (SIGKILL, a host crash) holds its batch with a stale heartbeat:
+ * fence its Spark session, report batch.crashed, mark it crashed, free the batch — what the
+ * next run would do first. Says what it did, if anything.
+ */
+const reapStale = (settings: Settings.Resolved, batch: string, timeout: Duration.Duration) =>
   Effect.gen(function* () {
-    const settings = settingsOf(flags)
-    const records = yield* Ledger.list(settings.ledgerDir, flags.batchName)
-    if (records.length === 0) {
-      yield* Console.log(`no runs of ${flags.batchName} in ${settings.ledgerDir}`)
-      return yield* exitWith(ExitCode.Success)
-    }
-    for (const r of records.slice(0, 10)) {
-      const failed = r.outcome?.ruleId ? ` rule=${r.outcome.ruleId}` : ""
-      const code = r.outcome?.failure ? ` code=${r.outcome.failure.code}` : ""
-      const exit = r.outcome ? ` exit=${r.outcome.exitCode}` : ""
+    const sink = yield* Event.EventSink
+    const found = yield* Ledger.reap({
+      dir: settings.ledgerDir,
+      batch,
+      host: os.hostname(),
+      fence: Fence.predecessor(settings.remote, timeout),
+      report: (p) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          sink.publish(Run.crashedEvent(p, new Date(now).toISOString()))
+        )
+    }).pipe(Effect.ensuring(sink.flush))
+    if (found._tag === "Reaped" && Option.isSome(found.crashed)) {
+      const p = found.crashed.value
       yield* Console.log(
-        `${r.startedAt}  ${r.status.padEnd(9)} run=${r.runId} pid=${r.pid}@${r.host}${exit}${failed}${code} heartbeat=${r.heartbeatAt}`
+        `run ${p.runId} (pid ${p.pid} on ${p.host}) had crashed: fenced, batch.crashed reported, batch freed`
       )
     }
-    yield* exitWith(ExitCode.Success)
-  }).pipe(
-    Effect.provide(NodeServices.layer),
-    Effect.catchTag("LedgerError", (e) =>
-      Effect.andThen(
-        Console.error(`cannot read the run ledger: ${e.message}`),
-        exitWith(ExitCode.SystemFailure)
+  }).pipe(Effect.provide(Layers.eventSink(settings)))
+
+const status = Command.make(
+  "status",
+  { batchName, stateDir, remote, kafkaBrokers, kafkaTopic, sparkTimeout },
+  (flags) =>
+    Effect.gen(function* () {
+      const settings = settingsOf(flags)
+      yield* reapStale(settings, flags.batchName, Duration.seconds(Math.min(flags.sparkTimeout, 10)))
+      const records = yield* Ledger.list(settings.ledgerDir, flags.batchName)
+      if (records.length === 0) {
+        yield* Console.log(`no runs of ${flags.batchName} in ${settings.ledgerDir}`)
+        return yield* exitWith(ExitCode.Success)
+      }
+      for (const r of records.slice(0, 10)) {
+        const failed = r.outcome?.ruleId ? ` rule=${r.outcome.ruleId}` : ""
+        const code = r.outcome?.failure ? ` code=${r.outcome.failure.code}` : ""
+        const exit = r.outcome ? ` exit=${r.outcome.exitCode}` : ""
+        yield* Console.log(
+          `${r.startedAt}  ${r.status.padEnd(9)} run=${r.runId} pid=${r.pid}@${r.host}${exit}${failed}${code} heartbeat=${r.heartbeatAt}`
+        )
+      }
+      yield* exitWith(ExitCode.Success)
+    }).pipe(
+      Effect.provide(Logging.quiet),
+      Effect.provide(NodeServices.layer),
+      Effect.catchTag("LedgerError", (e) =>
+        Effect.andThen(
+          Console.error(`cannot read the run ledger: ${e.message}`),
+          exitWith(ExitCode.SystemFailure)
+        )
+      ),
+      Effect.catchTag("EngineUnreachable", (e) =>
+        Effect.andThen(Console.error(e.message), exitWith(ExitCode.SystemFailure))
+      ),
+      Effect.catchTag("ConfigError", (e) =>
+        Effect.andThen(Console.error(e.message), exitWith(ExitCode.Usage))
       )
     )
+).pipe(
+  Command.withDescription(
+    "show the latest runs of a batch from the run ledger; a run found crashed is fenced, reported and its batch freed"
   )
-).pipe(Command.withDescription("show the latest runs of a batch from the run ledger"))
+)
 
 const flush = Command.make("flush", { stateDir, kafkaBrokers, kafkaTopic }, (flags) =>
   Effect.gen(function* () {

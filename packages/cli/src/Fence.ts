@@ -1,12 +1,13 @@
 /**
  * Fencing a crashed predecessor: attach to its Spark session by id, interrupt every operation
  * it left running, and release the session, so no zombie query writes into the targets this
- * run is about to clean. Best effort by nature (the session may be gone already): every
- * outcome is logged, none fails the run.
+ * run is about to clean. A session the server no longer knows has nothing left to stop; a
+ * server that cannot be reached fails the fence, and the predecessor keeps the batch's lock
+ * until a later attempt fences it.
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Duration, Effect } from "effect"
-import type { Ledger } from "@spark-etl/core"
+import { Failure, type Ledger } from "@spark-etl/core"
 import { SparkSession } from "@spark-etl/runner-spark-connect"
 
 /** `remote` with its session pinned to `sessionId` (only for `sc://` remotes). */
@@ -23,10 +24,13 @@ export const withSessionId = (remote: string, sessionId: string): string => {
 /** Whether runs on this remote outlive their process (an embedded `local` server does not). */
 export const isShared = (remote: string): boolean => remote.startsWith("sc://")
 
+// The server was not reached: nothing is known of the zombie, so the fence failed.
+const unreachable = new Set(["SparkUnavailable", "SparkDeadlineExceeded"])
+
 /** Fences a predecessor's engine session on `remote` within `timeout`. */
 export const predecessor =
   (remote: string, timeout: Duration.Duration) =>
-  (record: Ledger.Record): Effect.Effect<void> => {
+  (record: Ledger.Record): Effect.Effect<void, Failure.EngineUnreachable> => {
     const sessionId = record.engineSessionId
     if (sessionId === undefined || !isShared(remote)) {
       return Effect.logInfo(`crashed run ${record.runId}: no shared Spark session to fence`)
@@ -45,9 +49,17 @@ export const predecessor =
       Effect.scoped,
       Effect.provide(NodeServices.layer),
       Effect.catch((error) =>
-        Effect.logWarning(
-          `could not fence crashed run ${record.runId} (session ${sessionId}): ${error.message}`
-        )
+        unreachable.has(error._tag)
+          ? Effect.fail(
+              new Failure.EngineUnreachable({
+                code: "FENCE_FAILED",
+                message: `could not fence crashed run ${record.runId} (session ${sessionId}): ${error.message}; it keeps the batch until a run fences it`,
+                restartable: true
+              })
+            )
+          : Effect.logWarning(
+              `crashed run ${record.runId}: session ${sessionId} not fenced (${error.message}); nothing of it runs there`
+            )
       )
     )
   }

@@ -96,6 +96,17 @@ export interface OpenOptions {
   readonly staleAfter?: Duration.Duration
   /** Whether a process of this host is alive; default `process.kill(pid, 0)`. */
   readonly isAlive?: (pid: number) => boolean
+  /**
+   * Stops what a stale holder left running on the engine, before its lock is taken over. It
+   * fails when the engine cannot be reached: the lock then stays with the stale holder, and
+   * the next attempt fences again.
+   */
+  readonly fence?: (stale: Record) => Effect.Effect<void, Failure.EngineUnreachable>
+  /**
+   * Reports a stale holder's crash (batch.crashed), after the fence and before its record is
+   * marked `crashed`: a successor killed in between reports it again, never not at all.
+   */
+  readonly report?: (stale: Record) => Effect.Effect<void>
 }
 
 /** The entry, and the predecessor found crashed (if any), for the caller to report. */
@@ -180,6 +191,129 @@ const Lock = Schema.fromJsonString(
   Schema.Struct({ runId: Schema.String, pid: Schema.Number, host: Schema.String })
 )
 
+/** What {@link reap} found. */
+export type Reaped =
+  /** Nobody holds the batch. */
+  | { readonly _tag: "Free" }
+  /** A live run holds it, or another successor is taking it over right now. */
+  | { readonly _tag: "Held"; readonly message: string }
+  /** A stale holder was fenced, reported and marked; its lock is gone. */
+  | { readonly _tag: "Reaped"; readonly crashed: Option.Option<Record> }
+
+/** Where to look for a stale holder, and what to do with one. */
+export interface ReapOptions extends Pick<OpenOptions, "staleAfter" | "isAlive" | "fence" | "report"> {
+  readonly dir: string
+  readonly batch: string
+  /** This host: a holder's process is checked only on its own host. */
+  readonly host: string
+}
+
+/**
+ * Takes a batch away from a holder that crashed (heartbeat older than `staleAfter`, or its
+ * process gone): fence its engine session, report the crash, mark its record `crashed`, remove
+ * its lock. Used by the next run and by `spark-etl status`. Successors serialize on
+ * `<batch>/lock.reap`, so a crash is reported once even when two of them look at once.
+ */
+export const reap = (
+  options: ReapOptions
+): Effect.Effect<Reaped, Failure.EngineUnreachable | LedgerError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const lockFile = path.join(options.dir, options.batch, "lock")
+    const reapFile = `${lockFile}.reap`
+    const staleAfter = Duration.toMillis(options.staleAfter ?? Duration.seconds(30))
+    const isAlive = options.isAlive ?? processIsAlive
+    const fail = (e: { readonly message: string }) => new LedgerError({ path: lockFile, message: e.message })
+    const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
+    const ageOf = (file: string) =>
+      fs.stat(file).pipe(
+        Effect.map(
+          (st) =>
+            now -
+            Option.getOrElse(
+              Option.map(st.mtime, (d) => d.getTime()),
+              () => now
+            )
+        ),
+        Effect.catch(() => Effect.succeed(0))
+      )
+    const readLock = (file: string) =>
+      fs.readFileString(file).pipe(
+        Effect.flatMap(Schema.decodeUnknownEffect(Lock)),
+        Effect.map(Option.some),
+        Effect.catchTag("PlatformError", (e) =>
+          e.reason._tag === "NotFound" ? Effect.succeed(Option.none()) : Effect.fail(e)
+        ),
+        Effect.mapError((e) => fail({ message: `unreadable lock ${file}: ${e.message}` }))
+      )
+    const gone = (holder: typeof Lock.Type) => holder.host === options.host && !isAlive(holder.pid)
+
+    if (!(yield* fs.exists(lockFile).pipe(Effect.mapError(fail)))) return { _tag: "Free" } as const
+    // One successor at a time; a successor that died while reaping leaves its file to the next.
+    const claim = Effect.scoped(
+      Effect.gen(function* () {
+        const handle = yield* fs.open(reapFile, { flag: "wx" })
+        const me = yield* Schema.encodeEffect(Lock)({ runId: "reaper", pid: process.pid, host: options.host })
+        yield* handle.writeAll(new TextEncoder().encode(me))
+      })
+    ).pipe(
+      Effect.as(true),
+      Effect.catchTag("PlatformError", (e) =>
+        e.reason._tag === "AlreadyExists" ? Effect.succeed(false) : Effect.fail(fail(e))
+      ),
+      Effect.mapError((e) => (e instanceof LedgerError ? e : fail(e)))
+    )
+    if (!(yield* claim)) {
+      const other = yield* readLock(reapFile)
+      const age = yield* ageOf(reapFile)
+      if (Option.isSome(other) && !gone(other.value) && age < staleAfter) {
+        return {
+          _tag: "Held",
+          message: `batch "${options.batch}" is being taken over from a crashed run by pid ${other.value.pid} on ${other.value.host}`
+        } as const
+      }
+      yield* fs.remove(reapFile, { force: true }).pipe(Effect.mapError(fail))
+      if (!(yield* claim))
+        return {
+          _tag: "Held",
+          message: `batch "${options.batch}" is being taken over by another run`
+        } as const
+    }
+
+    return yield* Effect.gen(function* () {
+      const holder = yield* readLock(lockFile)
+      if (Option.isNone(holder)) return { _tag: "Free" } as const
+      const recordFile = fileOf(path, options.dir, options.batch, holder.value.runId)
+      const previous = yield* Effect.option(read(recordFile))
+      // A lock without its record yet is a run being born, not a crash, unless it is old.
+      const lastSign = Option.isSome(previous)
+        ? previous.value.status === "running"
+          ? now - Date.parse(previous.value.heartbeatAt)
+          : Number.POSITIVE_INFINITY
+        : yield* ageOf(lockFile)
+      if (lastSign < staleAfter && !gone(holder.value)) {
+        const h = holder.value
+        const since = Option.isSome(previous) ? `, started ${previous.value.startedAt}` : ""
+        return {
+          _tag: "Held",
+          message: `batch "${options.batch}" is held by run ${h.runId} (pid ${h.pid} on ${h.host}${since}), alive`
+        } as const
+      }
+      let crashed = Option.none<Record>()
+      if (Option.isSome(previous) && previous.value.status === "running") {
+        const stale = previous.value
+        if (options.fence !== undefined) yield* options.fence(stale)
+        if (options.report !== undefined) yield* options.report(stale)
+        const marked: Record = { ...stale, status: "crashed", endedAt: yield* nowIso }
+        yield* writeAtomic(recordFile, JSON.stringify(marked, null, 2))
+        crashed = Option.some(marked)
+      }
+      yield* fs.remove(lockFile, { force: true }).pipe(Effect.mapError(fail))
+      return { _tag: "Reaped", crashed } as const
+    }).pipe(Effect.ensuring(Effect.ignore(fs.remove(reapFile, { force: true }))))
+  })
+
 /**
  * Opens the run's entry: takes the batch's lock, writes the first record and starts the
  * heartbeat. The scope's end stops the heartbeat and releases the lock; the caller records the
@@ -189,7 +323,7 @@ export const open = (
   options: OpenOptions
 ): Effect.Effect<
   Opened,
-  Failure.ConfigRejected | LedgerError,
+  Failure.ConfigRejected | Failure.EngineUnreachable | LedgerError,
   FileSystem.FileSystem | Path.Path | Scope.Scope
 > =>
   Effect.gen(function* () {
@@ -199,8 +333,6 @@ export const open = (
     const batchDir = path.join(options.dir, record.batch)
     const lockFile = path.join(batchDir, "lock")
     const file = fileOf(path, options.dir, record.batch, record.runId)
-    const staleAfter = options.staleAfter ?? Duration.seconds(30)
-    const isAlive = options.isAlive ?? processIsAlive
     const fail = (message: string) => new LedgerError({ path: lockFile, message })
 
     // Both name files: refuse anything that could step outside the ledger directory.
@@ -232,18 +364,15 @@ export const open = (
 
     let crashed = Option.none<Record>()
     if (!(yield* tryLock)) {
-      const holder = yield* fs.readFileString(lockFile).pipe(
-        Effect.flatMap(Schema.decodeUnknownEffect(Lock)),
-        Effect.mapError((e) => fail(`unreadable lock: ${e.message}`))
-      )
-      const previous = yield* Effect.option(read(fileOf(path, options.dir, record.batch, holder.runId)))
-      const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
-      const fresh =
-        Option.isSome(previous) &&
-        previous.value.status === "running" &&
-        now - Date.parse(previous.value.heartbeatAt) < Duration.toMillis(staleAfter) &&
-        (holder.host !== record.host || isAlive(holder.pid))
-      if (fresh) {
+      const found = yield* reap({ ...options, dir: options.dir, batch: record.batch, host: record.host })
+      if (found._tag === "Held") {
+        return yield* Failure.rejected(
+          [{ file: lockFile, line: 1, column: 1, field: "lock", message: found.message }],
+          "BATCH_LOCKED"
+        )
+      }
+      if (found._tag === "Reaped") crashed = found.crashed
+      if (!(yield* tryLock)) {
         return yield* Failure.rejected(
           [
             {
@@ -251,23 +380,12 @@ export const open = (
               line: 1,
               column: 1,
               field: "lock",
-              message: `batch "${record.batch}" is held by run ${holder.runId} (pid ${holder.pid} on ${holder.host}), alive`
+              message: `batch "${record.batch}" was taken by another run at the same moment`
             }
           ],
           "BATCH_LOCKED"
         )
       }
-      if (Option.isSome(previous) && previous.value.status === "running") {
-        const endedAt = yield* nowIso
-        const marked: Record = { ...previous.value, status: "crashed", endedAt }
-        yield* writeAtomic(
-          fileOf(path, options.dir, record.batch, holder.runId),
-          JSON.stringify(marked, null, 2)
-        )
-        crashed = Option.some(marked)
-      }
-      yield* fs.remove(lockFile, { force: true }).pipe(Effect.mapError((e) => fail(e.message)))
-      if (!(yield* tryLock)) return yield* fail("another run took the lock at the same moment")
     }
     yield* Effect.addFinalizer(() => Effect.ignore(fs.remove(lockFile, { force: true })))
 

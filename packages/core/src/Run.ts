@@ -8,6 +8,7 @@
  * and published to the `EventSink`; the CLI adapts both to pino and Kafka.
  */
 import { Clock, Deferred, Duration, Effect, Option } from "effect"
+import { createHash } from "node:crypto"
 import * as Os from "node:os"
 import * as Batch from "./Batch.js"
 import * as Event from "./Event.js"
@@ -46,10 +47,11 @@ export interface Options {
   readonly engineSessionId?: string
   /**
    * Stops whatever a crashed predecessor left running on the engine (its session's operations),
-   * so no zombie query writes into the targets this run is about to clean. Called after the
-   * crash is reported and before any cleanup; it must not fail (log instead).
+   * so no zombie query writes into the targets this run is about to clean. Called before the
+   * predecessor's lock is taken over; when the engine cannot be reached it fails, and so does
+   * this run (system), leaving the lock for the next attempt to fence again.
    */
-  readonly fence?: (predecessor: Ledger.Record) => Effect.Effect<void>
+  readonly fence?: (predecessor: Ledger.Record) => Effect.Effect<void, Failure.EngineUnreachable>
   /** Ledger heartbeat period (default 5 s) and staleness limit (default 30 s). */
   readonly heartbeat?: Duration.Duration
   readonly staleAfter?: Duration.Duration
@@ -73,6 +75,34 @@ export interface Outcome {
 export type Requirements = Batch.Requirements | Event.EventSink
 
 const iso = (ms: number) => new Date(ms).toISOString()
+
+/**
+ * The batch.crashed event of a run that stopped without an outcome. Its id is derived from the
+ * crashed run's id, so a report repeated by a successor that was itself killed mid-takeover
+ * carries the same id and consumers can drop the copy.
+ */
+export const crashedEvent = (p: Ledger.Record, time: string): Event.Event => {
+  const hash = createHash("sha1").update(`spark-etl:batch.crashed:${p.runId}`).digest("hex")
+  // A name-based UUID (version 5 layout) from the hash.
+  const variant = ((parseInt(hash.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)
+  const id = `${hash.slice(0, 8)}-${hash.slice(8, 12)}-5${hash.slice(13, 16)}-${variant}${hash.slice(18, 20)}-${hash.slice(20, 32)}`
+  return {
+    id,
+    type: "batch.crashed",
+    time,
+    batch: p.batch,
+    runId: p.runId,
+    host: p.host,
+    pid: p.pid,
+    parameters: p.parameters,
+    failure: {
+      category: "system",
+      code: "RUN_CRASHED",
+      message: `run ${p.runId} stopped without an outcome (last heartbeat ${p.heartbeatAt})`,
+      restartMayHelp: true
+    }
+  }
+}
 
 /** Runs a batch file to its outcome; never fails: every failure is in the outcome. */
 export const run = (options: Options): Effect.Effect<Outcome, never, Requirements> =>
@@ -164,6 +194,7 @@ const execute = (
 ) =>
   Effect.gen(function* () {
     const startedAt = yield* Clock.currentTimeMillis
+    const sink = yield* Event.EventSink
     const opened = yield* Effect.result(
       Ledger.open({
         dir: options.ledgerDir,
@@ -182,36 +213,30 @@ const execute = (
           rules: Object.fromEntries(batch.plan.order.map((id) => [id, { state: "pending", attempt: 0 }]))
         },
         ...(options.heartbeat !== undefined ? { heartbeat: options.heartbeat } : {}),
-        ...(options.staleAfter !== undefined ? { staleAfter: options.staleAfter } : {})
+        ...(options.staleAfter !== undefined ? { staleAfter: options.staleAfter } : {}),
+        ...(options.fence !== undefined ? { fence: options.fence } : {}),
+        report: (p) =>
+          Effect.andThen(
+            Effect.logWarning(`previous run ${p.runId} (pid ${p.pid} on ${p.host}) crashed; reporting it`),
+            Effect.flatMap(Clock.currentTimeMillis, (now) => sink.publish(crashedEvent(p, iso(now))))
+          )
       })
     )
     if (opened._tag === "Failure") {
       const error = opened.failure
-      return yield* error._tag === "ConfigRejected"
-        ? finish("rejected", error)
-        : finish(
+      switch (error._tag) {
+        case "ConfigRejected":
+          return yield* finish("rejected", error)
+        case "EngineUnreachable":
+          return yield* finish("failed", error)
+        default:
+          return yield* finish(
             "failed",
             new Failure.Defect({ code: "LEDGER_UNAVAILABLE", message: `run ledger: ${error.message}` })
           )
+      }
     }
     const { handle, crashed } = opened.success
-    if (Option.isSome(crashed)) {
-      const p = crashed.value
-      yield* Effect.logWarning(`previous run ${p.runId} (pid ${p.pid} on ${p.host}) crashed; reporting it`)
-      yield* emit("batch.crashed", {
-        runId: p.runId,
-        host: p.host,
-        pid: p.pid,
-        parameters: p.parameters,
-        failure: {
-          category: "system",
-          code: "RUN_CRASHED",
-          message: `run ${p.runId} stopped without an outcome (last heartbeat ${p.heartbeatAt})`,
-          restartMayHelp: true
-        }
-      })
-      if (options.fence !== undefined) yield* options.fence(p)
-    }
 
     const close = (outcome: Outcome): Effect.Effect<Outcome> =>
       Effect.gen(function* () {

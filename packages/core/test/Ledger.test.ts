@@ -104,7 +104,9 @@ describe("Ledger", () => {
       assert(error._tag === "Some" && error.value._tag === "ConfigRejected")
       expect(error.value.code).toBe("BATCH_LOCKED")
       expect(Failure.toExitCode(error.value)).toBe(3)
-      expect(error.value.message).toContain("held by run run-1 (pid 4242 on etl-host-1)")
+      expect(error.value.message).toContain(
+        "held by run run-1 (pid 4242 on etl-host-1, started 1970-01-01T00:00:00.000Z), alive"
+      )
       expect(fs.existsSync(path.join(dir, "daily", "run-2.json"))).toBe(false)
     }).pipe(Effect.scoped, Effect.provide(node))
   )
@@ -155,6 +157,122 @@ describe("Ledger", () => {
       const { crashed } = yield* Ledger.open({ dir, record: record("next"), isAlive: () => false })
       expect(Option.map(crashed, (r) => r.runId)).toEqual(Option.some("dead"))
     }).pipe(Effect.scoped, Effect.provide(node))
+  )
+
+  // A stale holder on another host, as a crashed run leaves it.
+  const staleHolder = (dir: string) => {
+    fs.mkdirSync(path.join(dir, "daily"), { recursive: true })
+    fs.writeFileSync(
+      path.join(dir, "daily", "old.json"),
+      JSON.stringify(record("old", { host: "elsewhere" }))
+    )
+    fs.writeFileSync(
+      path.join(dir, "daily", "lock"),
+      JSON.stringify({ runId: "old", pid: 1, host: "elsewhere" })
+    )
+  }
+
+  it.effect("fences a stale holder, then reports it, then marks it crashed and takes its lock", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      staleHolder(dir)
+      yield* TestClock.setTime(60_000)
+      const steps: Array<string> = []
+      const status = () => (readJson(path.join(dir, "daily", "old.json")) as { status: string }).status
+      const { crashed } = yield* Ledger.open({
+        dir,
+        record: record("new"),
+        fence: (p) => Effect.sync(() => void steps.push(`fence ${p.runId} (${status()})`)),
+        report: (p) => Effect.sync(() => void steps.push(`report ${p.runId} (${status()})`))
+      })
+      expect(steps).toEqual(["fence old (running)", "report old (running)"])
+      expect(Option.map(crashed, (r) => r.status)).toEqual(Option.some("crashed"))
+      expect(fs.existsSync(path.join(dir, "daily", "lock.reap"))).toBe(false)
+    }).pipe(Effect.scoped, Effect.provide(node))
+  )
+
+  it.effect("leaves the lock with a stale holder when its fence fails; the next attempt fences again", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      staleHolder(dir)
+      yield* TestClock.setTime(60_000)
+      const reported: Array<string> = []
+      const unreachable = new Failure.EngineUnreachable({
+        code: "FENCE_FAILED",
+        message: "Spark did not answer"
+      })
+      const exit = yield* Effect.exit(
+        Ledger.open({
+          dir,
+          record: record("new"),
+          fence: () => Effect.fail(unreachable),
+          report: (p) => Effect.sync(() => void reported.push(p.runId))
+        })
+      )
+      expect(Exit.findErrorOption(exit)).toEqual(Option.some(unreachable))
+      expect(reported).toEqual([])
+      expect(readJson(path.join(dir, "daily", "old.json"))).toMatchObject({ status: "running" })
+      expect(readJson(path.join(dir, "daily", "lock"))).toMatchObject({ runId: "old" })
+      expect(fs.existsSync(path.join(dir, "daily", "new.json"))).toBe(false)
+      expect(fs.existsSync(path.join(dir, "daily", "lock.reap"))).toBe(false)
+
+      const { crashed } = yield* Ledger.open({ dir, record: record("again"), fence: () => Effect.void })
+      expect(Option.map(crashed, (r) => r.runId)).toEqual(Option.some("old"))
+    }).pipe(Effect.scoped, Effect.provide(node))
+  )
+
+  it.effect(
+    "refuses while another successor is taking a stale holder over, and steps in if that one died",
+    () =>
+      Effect.gen(function* () {
+        const dir = tempDir()
+        staleHolder(dir)
+        yield* TestClock.setTime(60_000)
+        const reaper = (pid: number) =>
+          fs.writeFileSync(
+            path.join(dir, "daily", "lock.reap"),
+            JSON.stringify({ runId: "reaper", pid, host: "etl-host-1" })
+          )
+        reaper(7777)
+        const busy = yield* Ledger.reap({
+          dir,
+          batch: "daily",
+          host: "etl-host-1",
+          isAlive: (pid) => pid === 7777
+        })
+        expect(busy).toMatchObject({ _tag: "Held" })
+        expect(busy._tag === "Held" && busy.message).toContain(
+          "being taken over from a crashed run by pid 7777"
+        )
+        expect(readJson(path.join(dir, "daily", "old.json"))).toMatchObject({ status: "running" })
+
+        const done = yield* Ledger.reap({ dir, batch: "daily", host: "etl-host-1", isAlive: () => false })
+        expect(done._tag === "Reaped" && Option.map(done.crashed, (r) => r.runId)).toEqual(Option.some("old"))
+        expect(fs.existsSync(path.join(dir, "daily", "lock"))).toBe(false)
+        expect(fs.existsSync(path.join(dir, "daily", "lock.reap"))).toBe(false)
+      }).pipe(Effect.provide(node))
+  )
+
+  it.effect("treats a fresh lock without its record as a run being born, not a crash", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      fs.mkdirSync(path.join(dir, "daily"))
+      fs.writeFileSync(
+        path.join(dir, "daily", "lock"),
+        JSON.stringify({ runId: "newborn", pid: 1, host: "elsewhere" })
+      )
+      yield* TestClock.setTime(Date.now())
+      const found = yield* Ledger.reap({ dir, batch: "daily", host: "etl-host-1" })
+      expect(found).toMatchObject({ _tag: "Held" })
+      expect(fs.existsSync(path.join(dir, "daily", "lock"))).toBe(true)
+    }).pipe(Effect.provide(node))
+  )
+
+  it.effect("finds nothing to do when nobody holds the batch", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      expect(yield* Ledger.reap({ dir, batch: "daily", host: "etl-host-1" })).toEqual({ _tag: "Free" })
+    }).pipe(Effect.provide(node))
   )
 
   it.effect("refuses a record it cannot read, naming the file", () =>

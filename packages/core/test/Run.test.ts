@@ -291,14 +291,14 @@ describe("Run", () => {
         params: { run_date: "2026-11-26" },
         runId: "new-run",
         engineSessionId: "b5c2f6e0-0000-4000-8000-000000000002",
-        // Fencing comes before this run publishes batch.started (and so before its cleanup).
+        // Fencing comes before the crash is reported, the lock taken and any cleanup.
         fence: (p) =>
           Effect.sync(() => {
             fenced.push(`${p.engineSessionId} after ${t.events.map((e) => e.type).join(",")}`)
           })
       }).pipe(Effect.provide(t.layer))
       expect(outcome).toMatchObject({ status: "succeeded", exitCode: 0 })
-      expect(fenced).toEqual(["b5c2f6e0-0000-4000-8000-000000000001 after batch.crashed"])
+      expect(fenced).toEqual(["b5c2f6e0-0000-4000-8000-000000000001 after "])
       expect(outcome.crashedPredecessor).toMatchObject({
         runId: "old-run",
         status: "crashed",
@@ -319,6 +319,73 @@ describe("Run", () => {
       })
     })
   )
+
+  it.live("fails as a system failure, reporting nothing, when a crashed predecessor cannot be fenced", () =>
+    Effect.gen(function* () {
+      const { file, ledgerDir } = batchFile(`  - { id: a, kind: scripted }`)
+      const batchDir = path.join(ledgerDir, "nightly")
+      fs.mkdirSync(batchDir, { recursive: true })
+      const old = {
+        version: 1,
+        runId: "old-run",
+        batch: "nightly",
+        batchFile: file,
+        parameters: {},
+        pid: 999999,
+        host: "other-host",
+        status: "running",
+        startedAt: "2026-11-25T03:00:00.000Z",
+        heartbeatAt: "2026-11-25T03:10:00.000Z",
+        engineSessionId: "b5c2f6e0-0000-4000-8000-000000000001",
+        rules: { a: { state: "running", attempt: 1 } }
+      }
+      fs.writeFileSync(path.join(batchDir, "old-run.json"), JSON.stringify(old))
+      fs.writeFileSync(
+        path.join(batchDir, "lock"),
+        JSON.stringify({ runId: "old-run", pid: 999999, host: "other-host" })
+      )
+      const t = setup()
+      const outcome = yield* Run.run({
+        batchFile: file,
+        ledgerDir,
+        params: { run_date: "2026-11-26" },
+        fence: () =>
+          Effect.fail(
+            new Failure.EngineUnreachable({ code: "FENCE_FAILED", message: "Spark did not answer" })
+          )
+      }).pipe(Effect.provide(t.layer))
+      expect(outcome).toMatchObject({ status: "failed", exitCode: 2, failure: { code: "FENCE_FAILED" } })
+      // The crash stays to be reported (once) by whoever fences it; nothing of this run started.
+      expect(t.events.map((e) => e.type)).toEqual(["batch.failed"])
+      expect(JSON.parse(fs.readFileSync(path.join(batchDir, "old-run.json"), "utf8"))).toMatchObject({
+        status: "running"
+      })
+      expect(JSON.parse(fs.readFileSync(path.join(batchDir, "lock"), "utf8"))).toMatchObject({
+        runId: "old-run"
+      })
+    })
+  )
+
+  it("gives a crashed run's report an id of its own, the same each time it is made", () => {
+    const p = {
+      version: 1,
+      runId: "old-run",
+      batch: "nightly",
+      batchFile: "/b.yaml",
+      parameters: {},
+      pid: 1,
+      host: "h",
+      status: "running",
+      startedAt: "2026-11-25T03:00:00.000Z",
+      heartbeatAt: "2026-11-25T03:10:00.000Z",
+      rules: {}
+    } as const
+    const a = Run.crashedEvent(p, "2026-11-26T00:00:00.000Z")
+    const b = Run.crashedEvent(p, "2026-11-27T00:00:00.000Z")
+    expect(a.id).toBe(b.id)
+    expect(a.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    expect(Run.crashedEvent({ ...p, runId: "other" }, a.time).id).not.toBe(a.id)
+  })
 
   it.live("cleans through a target store that a runner brings, chosen by targets.store", () =>
     Effect.gen(function* () {

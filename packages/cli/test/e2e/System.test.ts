@@ -7,7 +7,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { batchFile, cli, cliMain, events, ofType, runArgs, spark, topic, endless } from "./harness.js"
+import { batchFile, cli, cliMain, events, kafka, ofType, runArgs, spark, topic, endless } from "./harness.js"
 
 const start = (
   args: ReadonlyArray<string>
@@ -90,6 +90,53 @@ describe("system-level failures", () => {
       failure: { category: "system", code: "RUN_CRASHED" }
     })
     expect(ofType(all, "batch.succeeded")).toHaveLength(1)
+  })
+
+  it("SIGKILL, then status: a fence that cannot reach Spark keeps the lock; one that can reports the crash once", async () => {
+    const b = batchFile(endless("killed_status"))
+    const t = await topic("killed-status")
+    const run = start(runArgs(b, t))
+    expect(await waitFor(() => run.output().includes("engine session open"), 60_000)).toBe(true)
+    await new Promise((r) => setTimeout(r, 1500))
+    run.child.kill("SIGKILL")
+    await run.exited
+    const status = (remote: string) =>
+      cli([
+        "status",
+        "killed_status",
+        "--state-dir",
+        b.stateDir,
+        "--remote",
+        remote,
+        "--spark-timeout",
+        "2",
+        "--kafka-brokers",
+        kafka(),
+        "--kafka-topic",
+        t
+      ])
+
+    // Spark unreachable: nothing is known of the zombie, so the batch stays locked to it.
+    const blind = await status("sc://127.0.0.1:1")
+    expect(blind.code, blind.stderr).toBe(2)
+    expect(blind.stderr).toMatch(/could not fence crashed run [0-9a-f-]+ \(session [0-9a-f-]+\)/)
+    expect(fs.existsSync(path.join(b.stateDir, "ledger", "killed_status", "lock"))).toBe(true)
+    expect(ofType(events(t), "batch.crashed")).toHaveLength(0)
+
+    const seen = await status(spark())
+    expect(seen.code, seen.stderr).toBe(0)
+    expect(seen.stderr).toMatch(
+      /fenced crashed run [0-9a-f-]+: session [0-9a-f-]+, [1-9]\d* operation\(s\) interrupted/
+    )
+    expect(seen.stdout).toMatch(/had crashed: fenced, batch.crashed reported, batch freed/)
+    expect(seen.stdout).toMatch(/crashed +run=/)
+    expect(fs.existsSync(path.join(b.stateDir, "ledger", "killed_status", "lock"))).toBe(false)
+
+    // Nothing left to do for the next look, nor for the next run.
+    const again = await status(spark())
+    expect(again.code).toBe(0)
+    expect(again.stdout).not.toMatch(/had crashed/)
+    expect(ofType(events(t), "batch.crashed")).toHaveLength(1)
   })
 
   it("two runs of one batch at once: the second is refused with exit 3, naming the first", async () => {
