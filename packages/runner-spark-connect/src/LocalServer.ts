@@ -52,6 +52,10 @@ export interface LocalServer {
   /** Connection string for clients: `sc://127.0.0.1:<port>`. */
   readonly remote: string
   readonly port: number
+  /**
+   * The tether's pid (libexec/tether.sh), not the JVM's: SIGTERM or SIGINT to it stops the JVM
+   * cleanly. To kill the JVM itself (fault tests), find it by its data dir on the command line.
+   */
   readonly pid: number
   readonly logFile: string
   readonly dataDir: string
