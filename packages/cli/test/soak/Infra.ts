@@ -1,0 +1,209 @@
+/**
+ * The soak's own Spark Connect server and Kafka broker, which it kills and stops at will (the
+ * shared servers of the test run are never touched). Each can be restarted; Spark comes back on
+ * a new port and data dir, Kafka on the same port and data dir, so its topic and the events
+ * already delivered survive the outage.
+ */
+import { NodeServices } from "@effect/platform-node"
+import { LocalKafka } from "@spark-etl/infra"
+import { LocalServer, SparkSession } from "@spark-etl/runner-spark-connect"
+import { Effect, Exit, Scope } from "effect"
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+/** Pids of the processes whose command line names `dataDir` (the JVM and its tether shell). */
+const pidsOf = (dataDir: string): ReadonlyArray<number> => {
+  const out = spawnSync("pgrep", ["-f", dataDir], { encoding: "utf8" })
+  return out.stdout
+    .split("\n")
+    .filter((p) => p !== "")
+    .map(Number)
+}
+
+const waitUntil = async (check: () => boolean, ms: number, what: string): Promise<void> => {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+const scoped = async <A>(start: Effect.Effect<A, unknown, Scope.Scope>, what: string) => {
+  const scope = Effect.runSync(Scope.make())
+  const started = await Effect.runPromiseExit(start.pipe(Scope.provide(scope)))
+  if (Exit.isFailure(started)) {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    throw new Error(`${what} did not start: ${String(started.cause)}`)
+  }
+  return { value: started.value, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+}
+
+export interface OwnSpark {
+  readonly remote: () => string
+  /** SIGKILLs the JVM (and its tether): the server dies as in a real crash. */
+  readonly kill: () => void
+  readonly alive: () => boolean
+  /** Replaces the server (after a kill) by a fresh one on a new port; the old one is stopped. */
+  readonly restart: () => Promise<void>
+  readonly close: () => Promise<void>
+  /** The rows of each query over Parquet files (views name → path), read through this server in one session. */
+  readonly readBack: (
+    views: Readonly<Record<string, string>>,
+    queries: ReadonlyArray<string>
+  ) => Promise<ReadonlyArray<ReadonlyArray<Readonly<Record<string, unknown>>>>>
+}
+
+// A few queries that load the classes and compile the code paths a run uses, so the first run
+// on a replacement server is not several times slower than the others.
+const warmUpQueries = [
+  "SELECT count(*) AS hits FROM range(0, 300000000, 1, 1) WHERE id % 7 = 3",
+  "SELECT grp, count(*), sum(sq) FROM (SELECT id % 3 AS grp, id * id AS sq FROM range(1, 41)) GROUP BY grp"
+]
+
+const collectAll = (
+  remote: string,
+  views: Readonly<Record<string, string>>,
+  queries: ReadonlyArray<string>
+) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const session = yield* SparkSession.make({ remote })
+      for (const [name, p] of Object.entries(views)) {
+        yield* session.createTempView(session.read({ format: "parquet", paths: [p] }), name, {
+          replace: true
+        })
+      }
+      const results: Array<ReadonlyArray<Readonly<Record<string, unknown>>>> = []
+      for (const query of queries) results.push(yield* session.collect(yield* session.sql(query)))
+      return results
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer))
+  )
+
+export const spark = async (): Promise<OwnSpark> => {
+  const startOne = async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "spark-etl-soak-spark-"))
+    const server = await scoped(
+      LocalServer.start({ dataDir, master: "local[2]", heap: "1g" }).pipe(Effect.provide(NodeServices.layer)),
+      "the soak's Spark Connect server"
+    )
+    await collectAll(server.value.remote, {}, warmUpQueries)
+    return { ...server, dataDir }
+  }
+  // A killed server is replaced by a spare started (and warmed) in the background beforehand:
+  // a Spark start costs 10-20 s on this machine, and the soak kills Spark about ten times.
+  type Server = Awaited<ReturnType<typeof startOne>>
+  const spareOf = () => {
+    const p = startOne()
+    // Observed when taken; until then a failed start must not be an unhandled rejection.
+    p.catch(() => undefined)
+    return p
+  }
+  let current: Server = await startOne()
+  let spare: Promise<Server> = spareOf()
+  let killed = false
+  const retire = async (server: Server) => {
+    await server.close()
+    await waitUntil(() => pidsOf(server.dataDir).length === 0, 30_000, "the old Spark JVM to go")
+  }
+  const kill = () => {
+    // `server.pid` is the launching shell; the JVM is found by its own data dir on the command line.
+    const pids = pidsOf(current.dataDir)
+    if (pids.length === 0) throw new Error(`no Spark process found for ${current.dataDir}`)
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL")
+      } catch {
+        // Already gone (the tether shell exits with its JVM).
+      }
+    }
+    killed = true
+  }
+  return {
+    remote: () => current.value.remote,
+    kill,
+    alive: () => !killed,
+    restart: async () => {
+      const old = current
+      current = await spare
+      killed = false
+      spare = spareOf()
+      await retire(old)
+    },
+    close: async () => {
+      await Promise.all([retire(current), spare.then(retire, () => undefined)])
+    },
+    readBack: (views, queries) => collectAll(current.value.remote, views, queries)
+  }
+}
+
+export interface OwnKafka {
+  readonly brokers: string
+  readonly up: () => boolean
+  /** Stops the broker (SIGTERM through its scope) and waits until its JVM is gone. */
+  readonly stop: () => Promise<void>
+  /** Starts it again on the same port and data dir. */
+  readonly start: () => Promise<void>
+  readonly close: () => Promise<void>
+  /** Creates a one-partition topic. */
+  readonly createTopic: (topic: string) => Promise<void>
+  /** Every record of a topic, read by kcat (an independent Kafka client), in order. */
+  readonly records: (topic: string) => ReadonlyArray<{ readonly key: string; readonly value: string }>
+}
+
+export const kafka = async (): Promise<OwnKafka> => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "spark-etl-soak-kafka-"))
+  const startOne = (port?: number) =>
+    scoped(
+      LocalKafka.start({ dataDir, ...(port === undefined ? {} : { port }) }).pipe(
+        Effect.provide(NodeServices.layer)
+      ),
+      "the soak's Kafka broker"
+    )
+  let current: Awaited<ReturnType<typeof startOne>> | undefined = await startOne()
+  const port = current.value.port
+  const brokers = current.value.brokers
+  const stop = async () => {
+    if (current === undefined) return
+    const stopping = current
+    current = undefined
+    await stopping.close()
+    await waitUntil(() => pidsOf(dataDir).length === 0, 40_000, "the Kafka JVM to stop")
+  }
+  return {
+    brokers,
+    up: () => current !== undefined,
+    stop,
+    start: async () => {
+      if (current !== undefined) return
+      current = await startOne(port)
+    },
+    close: stop,
+    createTopic: async (topic) => {
+      const { Kafka, logLevel } = await import("kafkajs")
+      const admin = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING }).admin()
+      await admin.connect()
+      try {
+        await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true })
+      } finally {
+        await admin.disconnect()
+      }
+    },
+    records: (topic) => {
+      const out = spawnSync(
+        "kcat",
+        ["-b", brokers, "-t", topic, "-C", "-e", "-q", "-o", "beginning", "-f", "%k\t%s\n"],
+        { encoding: "utf8", timeout: 60_000, maxBuffer: 256 * 1024 * 1024 }
+      )
+      if (out.status !== 0) throw new Error(`kcat failed (${String(out.status)}): ${out.stderr}`)
+      return out.stdout
+        .split("\n")
+        .filter((l) => l.length > 0)
+        .map((l) => {
+          const tab = l.indexOf("\t")
+          return { key: l.slice(0, tab), value: l.slice(tab + 1) }
+        })
+    }
+  }
+}
