@@ -21,8 +21,8 @@ const seed = seedText !== "" ? Number(seedText) >>> 0 : (Date.now() ^ (process.p
 
 // The deadline of each Spark call and the retry budget, in seconds (`--spark-timeout`).
 const sparkTimeout = 5
-// The CLI's grace between a signal and its forced exit is 4 s (Signals.gracePeriodMs); the
-// bound adds headroom for the process to be reaped on a loaded 2-core machine.
+// The CLI promises an exit within 4 s of a signal (it forces one after Signals.gracePeriodMs);
+// the bound adds headroom for the process to be reaped on a loaded 2-core machine.
 const signalBound = 4000 + 1500
 // Spark killed: the retry budget, then reporting and closing the ledger (Faults.test.ts allows
 // 10 s of reporting; under the soak's load a few more).
@@ -274,6 +274,8 @@ describe("soak: random faults, then rerun", () => {
             )
             if (!started || p.done()) {
               it.injected = false
+              await p.exited
+              it.runIds.push(...newIds(before))
               fail(`run ended before [${rule}] started: ${p.stdout()}`)
             } else {
               await sleep(delay)
@@ -338,6 +340,7 @@ describe("soak: random faults, then rerun", () => {
               it.injected = false
               it.detail += " (the run had ended)"
               await p.exited
+              it.runIds.push(...newIds(before))
             } else {
               const sentAt = p.send(fault)
               const e = await p.exited
