@@ -152,6 +152,37 @@ export const writeAtomic = (
     Effect.mapError((e) => new LedgerError({ path: file, message: e.message }))
   )
 
+/**
+ * Creates `file` holding `text`, only if it does not exist yet; false if it does. The text goes
+ * to a temporary file first, which is then hard-linked into place: a lock never exists empty,
+ * even when the process dies half-way (an empty lock would block its batch for good).
+ */
+const createExclusive = (
+  file: string,
+  text: string
+): Effect.Effect<boolean, LedgerError, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const temp = `${file}.${process.pid}.${crypto.randomUUID()}.tmp`
+    yield* Effect.scoped(
+      Effect.gen(function* () {
+        const handle = yield* fs.open(temp, { flag: "wx" })
+        yield* handle.writeAll(new TextEncoder().encode(text))
+        yield* handle.sync
+      })
+    )
+    return yield* fs.link(temp, file).pipe(
+      Effect.as(true),
+      Effect.catchTag("PlatformError", (e) =>
+        e.reason._tag === "AlreadyExists" ? Effect.succeed(false) : Effect.fail(e)
+      ),
+      Effect.ensuring(Effect.ignore(fs.remove(temp)))
+    )
+  }).pipe(
+    Effect.uninterruptible,
+    Effect.mapError((e) => new LedgerError({ path: file, message: e.message }))
+  )
+
 /** Reads and validates one record. */
 export const read = (file: string): Effect.Effect<Record, LedgerError, FileSystem.FileSystem> =>
   Effect.gen(function* () {
@@ -251,18 +282,9 @@ export const reap = (
 
     if (!(yield* fs.exists(lockFile).pipe(Effect.mapError(fail)))) return { _tag: "Free" } as const
     // One successor at a time; a successor that died while reaping leaves its file to the next.
-    const claim = Effect.scoped(
-      Effect.gen(function* () {
-        const handle = yield* fs.open(reapFile, { flag: "wx" })
-        const me = yield* Schema.encodeEffect(Lock)({ runId: "reaper", pid: process.pid, host: options.host })
-        yield* handle.writeAll(new TextEncoder().encode(me))
-      })
-    ).pipe(
-      Effect.as(true),
-      Effect.catchTag("PlatformError", (e) =>
-        e.reason._tag === "AlreadyExists" ? Effect.succeed(false) : Effect.fail(fail(e))
-      ),
-      Effect.mapError((e) => (e instanceof LedgerError ? e : fail(e)))
+    const claim = Schema.encodeEffect(Lock)({ runId: "reaper", pid: process.pid, host: options.host }).pipe(
+      Effect.mapError(fail),
+      Effect.flatMap((me) => createExclusive(reapFile, me))
     )
     if (!(yield* claim)) {
       const other = yield* readLock(reapFile)
@@ -282,7 +304,16 @@ export const reap = (
     }
 
     return yield* Effect.gen(function* () {
-      const holder = yield* readLock(lockFile)
+      const read_ = yield* Effect.result(readLock(lockFile))
+      if (read_._tag === "Failure") {
+        // Torn or foreign (written by no version of ours that links it into place): judged by age.
+        if ((yield* ageOf(lockFile)) < staleAfter)
+          return { _tag: "Held", message: `${read_.failure.message}; younger than ${staleAfter} ms` } as const
+        yield* Effect.logWarning(`${read_.failure.message}; older than ${staleAfter} ms, removed`)
+        yield* fs.remove(lockFile, { force: true }).pipe(Effect.mapError(fail))
+        return { _tag: "Reaped", crashed: Option.none<Record>() } as const
+      }
+      const holder = read_.success
       if (Option.isNone(holder)) return { _tag: "Free" } as const
       const recordFile = fileOf(path, options.dir, options.batch, holder.value.runId)
       const previous = yield* Effect.option(read(recordFile))
@@ -343,23 +374,13 @@ export const open = (
     }
     yield* fs.makeDirectory(batchDir, { recursive: true }).pipe(Effect.mapError((e) => fail(e.message)))
 
-    const tryLock = Effect.scoped(
-      Effect.gen(function* () {
-        const handle = yield* fs.open(lockFile, { flag: "wx" })
-        const lock = yield* Schema.encodeEffect(Lock)({
-          runId: record.runId,
-          pid: record.pid,
-          host: record.host
-        })
-        yield* handle.writeAll(new TextEncoder().encode(lock))
-        yield* handle.sync
-      })
-    ).pipe(
-      Effect.as(true),
-      Effect.catchTag("PlatformError", (e) =>
-        e.reason._tag === "AlreadyExists" ? Effect.succeed(false) : Effect.fail(fail(e.message))
-      ),
-      Effect.mapError((e) => (e instanceof LedgerError ? e : fail(e.message)))
+    const tryLock = Schema.encodeEffect(Lock)({
+      runId: record.runId,
+      pid: record.pid,
+      host: record.host
+    }).pipe(
+      Effect.mapError((e) => fail(e.message)),
+      Effect.flatMap((lock) => createExclusive(lockFile, lock))
     )
 
     let crashed = Option.none<Record>()

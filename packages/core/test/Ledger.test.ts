@@ -268,6 +268,32 @@ describe("Ledger", () => {
     }).pipe(Effect.provide(node))
   )
 
+  it.effect(
+    "never leaves a lock without its content, and takes over an unreadable one once it is stale",
+    () =>
+      Effect.gen(function* () {
+        const dir = tempDir()
+        fs.mkdirSync(path.join(dir, "daily"))
+        // What a process killed between creating and writing its lock used to leave.
+        fs.writeFileSync(path.join(dir, "daily", "lock"), "")
+        yield* TestClock.setTime(Date.now())
+        const young = yield* Effect.exit(Ledger.open({ dir, record: record("early") }))
+        const refusal = Exit.findErrorOption(young)
+        assert(refusal._tag === "Some" && refusal.value._tag === "ConfigRejected")
+        expect(refusal.value.message).toMatch(/unreadable lock .*younger than 30000 ms/)
+
+        yield* TestClock.setTime(Date.now() + 60_000)
+        const { crashed } = yield* Ledger.open({ dir, record: record("late") })
+        expect(Option.isNone(crashed)).toBe(true)
+        expect(readJson(path.join(dir, "daily", "lock"))).toEqual({
+          runId: "late",
+          pid: 4242,
+          host: "etl-host-1"
+        })
+        expect(fs.readdirSync(path.join(dir, "daily")).filter((f) => f.endsWith(".tmp"))).toEqual([])
+      }).pipe(Effect.scoped, Effect.provide(node))
+  )
+
   it.effect("finds nothing to do when nobody holds the batch", () =>
     Effect.gen(function* () {
       const dir = tempDir()
