@@ -40,6 +40,16 @@ const eventually = (check: () => boolean) =>
   })
 const heartbeatOf = (file: string) => (readJson(file) as { heartbeatAt: string }).heartbeatAt
 
+// A stale holder on another host, as a crashed run leaves it.
+const staleHolder = (dir: string) => {
+  fs.mkdirSync(path.join(dir, "daily"), { recursive: true })
+  fs.writeFileSync(path.join(dir, "daily", "old.json"), JSON.stringify(record("old", { host: "elsewhere" })))
+  fs.writeFileSync(
+    path.join(dir, "daily", "lock"),
+    JSON.stringify({ runId: "old", pid: 1, host: "elsewhere" })
+  )
+}
+
 describe("Ledger", () => {
   it.effect("writes the record atomically, beats, and releases the batch's lock at the end", () =>
     Effect.gen(function* () {
@@ -114,15 +124,7 @@ describe("Ledger", () => {
   it.effect("takes over from a holder whose heartbeat went stale, marking it crashed", () =>
     Effect.gen(function* () {
       const dir = tempDir()
-      fs.mkdirSync(path.join(dir, "daily"))
-      fs.writeFileSync(
-        path.join(dir, "daily", "old.json"),
-        JSON.stringify(record("old", { host: "elsewhere" }))
-      )
-      fs.writeFileSync(
-        path.join(dir, "daily", "lock"),
-        JSON.stringify({ runId: "old", pid: 1, host: "elsewhere" })
-      )
+      staleHolder(dir)
       yield* TestClock.setTime(60_000)
       const { crashed } = yield* Ledger.open({ dir, record: record("new") })
       assert(Option.isSome(crashed))
@@ -158,19 +160,6 @@ describe("Ledger", () => {
       expect(Option.map(crashed, (r) => r.runId)).toEqual(Option.some("dead"))
     }).pipe(Effect.scoped, Effect.provide(node))
   )
-
-  // A stale holder on another host, as a crashed run leaves it.
-  const staleHolder = (dir: string) => {
-    fs.mkdirSync(path.join(dir, "daily"), { recursive: true })
-    fs.writeFileSync(
-      path.join(dir, "daily", "old.json"),
-      JSON.stringify(record("old", { host: "elsewhere" }))
-    )
-    fs.writeFileSync(
-      path.join(dir, "daily", "lock"),
-      JSON.stringify({ runId: "old", pid: 1, host: "elsewhere" })
-    )
-  }
 
   it.effect("fences a stale holder, then reports it, then marks it crashed and takes its lock", () =>
     Effect.gen(function* () {

@@ -51,6 +51,32 @@ const rules3 = `  - { id: extract, kind: scripted, target: out/extract, options:
   - { id: transform, kind: scripted, depends_on: [extract], target: out/transform, options: { ms: 5 } }
   - { id: publish, kind: scripted, depends_on: [transform], options: { ms: 5 } }`
 
+// A predecessor that died mid-run on another host: its record still running, its lock in place.
+const crashedPredecessor = (ledgerDir: string, file: string): string => {
+  const batchDir = path.join(ledgerDir, "nightly")
+  fs.mkdirSync(batchDir, { recursive: true })
+  const old = {
+    version: 1,
+    runId: "old-run",
+    batch: "nightly",
+    batchFile: file,
+    parameters: { run_date: "2026-11-25" },
+    pid: 999999,
+    host: "other-host",
+    status: "running",
+    startedAt: "2026-11-25T03:00:00.000Z",
+    heartbeatAt: "2026-11-25T03:10:00.000Z",
+    engineSessionId: "b5c2f6e0-0000-4000-8000-000000000001",
+    rules: { a: { state: "running", attempt: 1 } }
+  }
+  fs.writeFileSync(path.join(batchDir, "old-run.json"), JSON.stringify(old))
+  fs.writeFileSync(
+    path.join(batchDir, "lock"),
+    JSON.stringify({ runId: "old-run", pid: 999999, host: "other-host" })
+  )
+  return batchDir
+}
+
 describe("Run", () => {
   it.live("succeeds: cleans targets, then runs every rule, publishing each transition", () =>
     Effect.gen(function* () {
@@ -262,27 +288,7 @@ describe("Run", () => {
   it.live("reports a crashed predecessor and records the engine session", () =>
     Effect.gen(function* () {
       const { file, ledgerDir } = batchFile(`  - { id: a, kind: scripted }`)
-      const batchDir = path.join(ledgerDir, "nightly")
-      fs.mkdirSync(batchDir, { recursive: true })
-      const old = {
-        version: 1,
-        runId: "old-run",
-        batch: "nightly",
-        batchFile: file,
-        parameters: { run_date: "2026-11-25" },
-        pid: 999999,
-        host: "other-host",
-        status: "running",
-        startedAt: "2026-11-25T03:00:00.000Z",
-        heartbeatAt: "2026-11-25T03:10:00.000Z",
-        engineSessionId: "b5c2f6e0-0000-4000-8000-000000000001",
-        rules: { a: { state: "running", attempt: 1 } }
-      }
-      fs.writeFileSync(path.join(batchDir, "old-run.json"), JSON.stringify(old))
-      fs.writeFileSync(
-        path.join(batchDir, "lock"),
-        JSON.stringify({ runId: "old-run", pid: 999999, host: "other-host" })
-      )
+      crashedPredecessor(ledgerDir, file)
       const t = setup()
       const fenced: Array<string> = []
       const outcome = yield* Run.run({
@@ -323,27 +329,7 @@ describe("Run", () => {
   it.live("fails as a system failure, reporting nothing, when a crashed predecessor cannot be fenced", () =>
     Effect.gen(function* () {
       const { file, ledgerDir } = batchFile(`  - { id: a, kind: scripted }`)
-      const batchDir = path.join(ledgerDir, "nightly")
-      fs.mkdirSync(batchDir, { recursive: true })
-      const old = {
-        version: 1,
-        runId: "old-run",
-        batch: "nightly",
-        batchFile: file,
-        parameters: {},
-        pid: 999999,
-        host: "other-host",
-        status: "running",
-        startedAt: "2026-11-25T03:00:00.000Z",
-        heartbeatAt: "2026-11-25T03:10:00.000Z",
-        engineSessionId: "b5c2f6e0-0000-4000-8000-000000000001",
-        rules: { a: { state: "running", attempt: 1 } }
-      }
-      fs.writeFileSync(path.join(batchDir, "old-run.json"), JSON.stringify(old))
-      fs.writeFileSync(
-        path.join(batchDir, "lock"),
-        JSON.stringify({ runId: "old-run", pid: 999999, host: "other-host" })
-      )
+      const batchDir = crashedPredecessor(ledgerDir, file)
       const t = setup()
       const outcome = yield* Run.run({
         batchFile: file,
