@@ -12,7 +12,7 @@
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Exit, Scope } from "effect"
 import { LocalServer, SparkSession } from "@spark-etl/runner-spark-connect"
-import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process"
+import { execFileSync, spawn, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
@@ -22,6 +22,10 @@ import * as path from "node:path"
 // `.js` specifier tsc resolves, the module from the `.ts` file Node can load.
 type ProxyModule = typeof import("../test/e2e/proxy.js")
 const Proxy = (await import(new URL("../test/e2e/proxy.ts", import.meta.url).href)) as ProxyModule
+type ClientsModule = typeof import("../test/support/Clients.js")
+const { createTopic, readTopic, sleep, waitFor } = (await import(
+  new URL("../test/support/Clients.ts", import.meta.url).href
+)) as ClientsModule
 
 const remote = process.env["SPARK_REMOTE"]
 const brokers = process.env["KAFKA_BROKERS"]
@@ -35,8 +39,6 @@ const here = import.meta.dirname
 const cliMain = path.resolve(here, "..", "dist", "main.js")
 // Deadline of each Spark call and the retry budget, in seconds, for every run of the bench.
 const sparkTimeout = 5
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 // One rule scanning forever on one partition (as `endless` of the e2e harness): a Spark
 // operation that runs until something stops it, so every fault lands mid-rule.
@@ -123,42 +125,16 @@ const runArgs = (
   String(sparkTimeout)
 ]
 
-const waitFor = async (check: () => boolean, ms: number): Promise<boolean> => {
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
-    if (check()) return true
-    await sleep(50)
-  }
-  return check()
-}
-
 /** A topic per fault on the shared broker. */
 const topicFor = async (name: string): Promise<string> => {
-  const { Kafka, logLevel } = await import("kafkajs")
   const t = `bench-faults-${name}-${Date.now()}`
-  const admin = new Kafka({ brokers: brokers.split(","), logLevel: logLevel.NOTHING }).admin()
-  await admin.connect()
-  await admin.createTopics({ topics: [{ topic: t, numPartitions: 1 }], waitForLeaders: true })
-  await admin.disconnect()
+  await createTopic(brokers, t)
   return t
 }
 
 /** Every event value on a topic, read by kcat (an independent client). */
-const events = (topic: string): ReadonlyArray<Record<string, unknown>> => {
-  const r = spawnSync(
-    "kcat",
-    ["-b", brokers, "-t", topic, "-C", "-e", "-q", "-o", "beginning", "-f", "%s\n"],
-    {
-      encoding: "utf8",
-      timeout: 30_000
-    }
-  )
-  if (r.status !== 0) throw new Error(`kcat failed (${r.status}): ${r.stderr}`)
-  return r.stdout
-    .split("\n")
-    .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-}
+const events = (topic: string): ReadonlyArray<Record<string, unknown>> =>
+  readTopic(brokers, topic).map((r) => JSON.parse(r.value) as Record<string, unknown>)
 
 interface LedgerRecord {
   readonly runId: string

@@ -7,7 +7,7 @@ import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { batchFile, cliMain, events, kafka, logLines, ofType, topic, endless } from "./harness.js"
+import { batchFile, cliMain, events, kafka, logLines, ofType, topic, endless, waitFor } from "./harness.js"
 import * as Proxy from "./proxy.js"
 
 // The deadline of each Spark call and the retry budget, in seconds (`--spark-timeout`).
@@ -54,15 +54,6 @@ const run = (args: ReadonlyArray<string>) => {
   child.stderr.on("data", (c: Buffer) => err.push(c.toString()))
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
   return { stdout: () => out.join(""), output: () => out.join("") + err.join(""), exited }
-}
-
-const waitFor = async (check: () => boolean, ms: number): Promise<boolean> => {
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
-    if (check()) return true
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  return check()
 }
 
 // The batch's one ledger record.

@@ -7,7 +7,19 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { batchFile, cli, cliMain, events, kafka, ofType, runArgs, spark, topic, endless } from "./harness.js"
+import {
+  batchFile,
+  cli,
+  cliMain,
+  events,
+  kafka,
+  ofType,
+  runArgs,
+  spark,
+  topic,
+  endless,
+  waitFor
+} from "./harness.js"
 
 const start = (
   args: ReadonlyArray<string>
@@ -18,15 +30,6 @@ const start = (
   child.stderr?.on("data", (c: Buffer) => chunks.push(c.toString()))
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
   return { child, output: () => chunks.join(""), exited }
-}
-
-const waitFor = async (check: () => boolean, ms: number): Promise<boolean> => {
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
-    if (check()) return true
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  return check()
 }
 
 describe("system-level failures", () => {

@@ -7,6 +7,9 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { inject } from "vitest"
+import { createTopic, readTopic } from "../support/Clients.js"
+
+export { waitFor } from "../support/Clients.js"
 
 export const repoRoot = path.resolve(import.meta.dirname, "..", "..", "..", "..")
 export const cliMain = path.resolve(import.meta.dirname, "..", "..", "dist", "main.js")
@@ -76,12 +79,8 @@ export const kafka = () => inject("kafkaBrokers")
 
 /** A topic of its own for one test, created on the real broker. */
 export const topic = async (name: string, brokers: string = kafka()): Promise<string> => {
-  const { Kafka, logLevel } = await import("kafkajs")
   const t = `e2e-${name}-${Date.now()}`
-  const admin = new Kafka({ brokers: brokers.split(","), logLevel: logLevel.NOTHING }).admin()
-  await admin.connect()
-  await admin.createTopics({ topics: [{ topic: t, numPartitions: 1 }], waitForLeaders: true })
-  await admin.disconnect()
+  await createTopic(brokers, t)
   return t
 }
 
@@ -89,24 +88,8 @@ export const topic = async (name: string, brokers: string = kafka()): Promise<st
 export const events = (
   t: string,
   brokers: string = kafka()
-): ReadonlyArray<{ key: string; value: Record<string, unknown> }> => {
-  const out = spawnSync(
-    "kcat",
-    ["-b", brokers, "-t", t, "-C", "-e", "-q", "-o", "beginning", "-f", "%k\t%s\n"],
-    {
-      encoding: "utf8",
-      timeout: 30_000
-    }
-  )
-  if (out.status !== 0) throw new Error(`kcat failed (${out.status}): ${out.stderr}`)
-  return out.stdout
-    .split("\n")
-    .filter((l) => l.length > 0)
-    .map((l) => {
-      const tab = l.indexOf("\t")
-      return { key: l.slice(0, tab), value: JSON.parse(l.slice(tab + 1)) as Record<string, unknown> }
-    })
-}
+): ReadonlyArray<{ key: string; value: Record<string, unknown> }> =>
+  readTopic(brokers, t).map((r) => ({ key: r.key, value: JSON.parse(r.value) as Record<string, unknown> }))
 
 /** The `data` of CloudEvents of a given type. */
 export const ofType = (all: ReturnType<typeof events>, type: string) =>

@@ -12,6 +12,7 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { createTopic, readTopic } from "../support/Clients.js"
 
 /** Pids of the processes whose command line names `dataDir` (the JVM and its tether shell). */
 const pidsOf = (dataDir: string): ReadonlyArray<number> => {
@@ -180,30 +181,7 @@ export const kafka = async (): Promise<OwnKafka> => {
       current = await startOne(port)
     },
     close: stop,
-    createTopic: async (topic) => {
-      const { Kafka, logLevel } = await import("kafkajs")
-      const admin = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING }).admin()
-      await admin.connect()
-      try {
-        await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true })
-      } finally {
-        await admin.disconnect()
-      }
-    },
-    records: (topic) => {
-      const out = spawnSync(
-        "kcat",
-        ["-b", brokers, "-t", topic, "-C", "-e", "-q", "-o", "beginning", "-f", "%k\t%s\n"],
-        { encoding: "utf8", timeout: 60_000, maxBuffer: 256 * 1024 * 1024 }
-      )
-      if (out.status !== 0) throw new Error(`kcat failed (${String(out.status)}): ${out.stderr}`)
-      return out.stdout
-        .split("\n")
-        .filter((l) => l.length > 0)
-        .map((l) => {
-          const tab = l.indexOf("\t")
-          return { key: l.slice(0, tab), value: l.slice(tab + 1) }
-        })
-    }
+    createTopic: (topic) => createTopic(brokers, topic),
+    records: (topic) => readTopic(brokers, topic)
   }
 }

@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { cliMain } from "../e2e/harness.js"
+import { sleep, waitFor } from "../support/Clients.js"
 import * as Infra from "./Infra.js"
 import { mulberry32 } from "./Prng.js"
 import * as SoakBatch from "./SoakBatch.js"
@@ -90,17 +91,6 @@ const startCli = (args: ReadonlyArray<string>): Proc => {
       return Date.now()
     }
   }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-const waitFor = async (check: () => boolean, ms: number): Promise<boolean> => {
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
-    if (check()) return true
-    await sleep(50)
-  }
-  return check()
 }
 
 interface LedgerRecord {
