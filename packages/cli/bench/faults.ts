@@ -22,10 +22,6 @@ import * as path from "node:path"
 // `.js` specifier tsc resolves, the module from the `.ts` file Node can load.
 type ProxyModule = typeof import("../test/e2e/proxy.js")
 const Proxy = (await import(new URL("../test/e2e/proxy.ts", import.meta.url).href)) as ProxyModule
-type BatchesModule = typeof import("../test/support/Batches.js")
-const { endless } = (await import(
-  new URL("../test/support/Batches.ts", import.meta.url).href
-)) as BatchesModule
 type ClientsModule = typeof import("../test/support/Clients.js")
 const { createTopic, readTopic, sleep, waitFor } = (await import(
   new URL("../test/support/Clients.ts", import.meta.url).href
@@ -44,6 +40,19 @@ const cliMain = path.resolve(here, "..", "dist", "main.js")
 // Deadline of each Spark call and the retry budget, in seconds, for every run of the bench.
 const sparkTimeout = 5
 
+// One rule scanning forever on one partition (as `endless` of the e2e harness): a Spark
+// operation that runs until something stops it, so every fault lands mid-rule.
+const endless = (name: string, rows = "100000000000", residue = 13): string => `batch: ${name}
+targets:
+  roots: [output]
+rules:
+  - id: endless
+    kind: sql
+    options:
+      sql: SELECT id FROM range(0, ${rows}, 1, 1) WHERE id % 7 = ${residue}
+      expect:
+        row_count: { min: 1 }
+`
 // The same batch made short (a thousand rows, a filter that matches): the rerun after a
 // crash, and the Kafka runs.
 const short = (name: string) => endless(name, "1000", 6)

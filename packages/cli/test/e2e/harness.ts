@@ -10,7 +10,6 @@ import { inject } from "vitest"
 import { createTopic, readTopic } from "../support/Clients.js"
 
 export { waitFor } from "../support/Clients.js"
-export { endless } from "../support/Batches.js"
 
 export const repoRoot = path.resolve(import.meta.dirname, "..", "..", "..", "..")
 export const cliMain = path.resolve(import.meta.dirname, "..", "..", "dist", "main.js")
@@ -148,3 +147,16 @@ export const runArgs = (
   kafkaTopic,
   ...extra
 ]
+
+/** A batch whose one rule scans forever on one partition: a Spark operation that runs until something stops it. */
+export const endless = (name: string): string => `batch: ${name}
+targets:
+  roots: [output]
+rules:
+  - id: endless
+    kind: sql
+    options:
+      sql: SELECT id FROM range(0, 100000000000, 1, 1) WHERE id % 7 = 13
+      expect:
+        row_count: { min: 1 }
+`
