@@ -3,7 +3,7 @@
  * ends with the process exit code of the contract table (core's ExitCode).
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Console, Duration, Effect, Option } from "effect"
+import { Clock, Console, Duration, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { Batch, Dag, Event, ExitCode, Failure, Ledger, Run } from "@spark-etl/core"
 import { KafkaReporter, ReporterConfig, type ReporterError } from "@spark-etl/kafka-reporter"
@@ -247,7 +247,10 @@ const reapStale = (settings: Settings.Resolved, batch: string, timeout: Duration
       batch,
       host: os.hostname(),
       fence: Fence.predecessor(settings.remote, timeout),
-      report: (p) => Run.reportCrashed(p).pipe(Effect.provideService(Event.EventSink, sink))
+      report: (p) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          sink.publish(Run.crashedEvent(p, new Date(now).toISOString()))
+        )
     }).pipe(Effect.ensuring(sink.flush))
     if (found._tag === "Reaped" && Option.isSome(found.crashed)) {
       const p = found.crashed.value

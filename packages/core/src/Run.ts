@@ -104,15 +104,6 @@ export const crashedEvent = (p: Ledger.Record, time: string): Event.Event => {
   }
 }
 
-/** Reports a run found crashed: a warning in the log, and its batch.crashed event. */
-export const reportCrashed = (p: Ledger.Record): Effect.Effect<void, never, Event.EventSink> =>
-  Effect.gen(function* () {
-    yield* Effect.logWarning(`previous run ${p.runId} (pid ${p.pid} on ${p.host}) crashed; reporting it`)
-    const sink = yield* Event.EventSink
-    const now = yield* Clock.currentTimeMillis
-    yield* sink.publish(crashedEvent(p, iso(now)))
-  })
-
 /** Runs a batch file to its outcome; never fails: every failure is in the outcome. */
 export const run = (options: Options): Effect.Effect<Outcome, never, Requirements> =>
   Effect.suspend(() => runWithId(options, options.runId ?? crypto.randomUUID()))
@@ -224,7 +215,11 @@ const execute = (
         ...(options.heartbeat !== undefined ? { heartbeat: options.heartbeat } : {}),
         ...(options.staleAfter !== undefined ? { staleAfter: options.staleAfter } : {}),
         ...(options.fence !== undefined ? { fence: options.fence } : {}),
-        report: (p) => reportCrashed(p).pipe(Effect.provideService(Event.EventSink, sink))
+        report: (p) =>
+          Effect.andThen(
+            Effect.logWarning(`previous run ${p.runId} (pid ${p.pid} on ${p.host}) crashed; reporting it`),
+            Effect.flatMap(Clock.currentTimeMillis, (now) => sink.publish(crashedEvent(p, iso(now))))
+          )
       })
     )
     if (opened._tag === "Failure") {
