@@ -206,7 +206,7 @@ const ownServer = async (name: string) => {
 const midRule = async (name: string, sparkRemote: string, topic: string) => {
   const b = folder(endless(name))
   const run = cli(runArgs(b, sparkRemote, brokers, topic))
-  const open = await waitFor(() => run.output().includes("engine session open"), 60_000)
+  const open = await waitFor(() => run.output().includes("rule started"), 60_000)
   if (!open) {
     run.child.kill("SIGKILL")
     await run.exited

@@ -12,6 +12,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as Fence from "./Fence.js"
 import * as Layers from "./Layers.js"
+import * as Locations from "./Locations.js"
 import * as Logging from "./Logging.js"
 import * as Settings from "./Settings.js"
 import * as Signals from "./Signals.js"
@@ -127,11 +128,50 @@ const run = Command.make(
       const log = Option.getOrElse(flags.logFile, () =>
         path.join(settings.logDir, `${batchName}-${stamp}-${runId.slice(0, 8)}.jsonl`)
       )
+      // Preflight, first step: where this run writes on this host takes a write.
+      const writable = yield* Effect.result(
+        Locations.check([
+          { path: settings.ledgerDir, setting: "--state-dir / SPARK_ETL_STATE_DIR", kind: "directory" },
+          {
+            path: path.dirname(log),
+            setting: "--log-dir / --log-file / SPARK_ETL_LOG_DIR",
+            kind: "directory"
+          },
+          ...(Option.isSome(settings.kafka)
+            ? [
+                {
+                  path: settings.outboxFile,
+                  setting: "--state-dir / SPARK_ETL_STATE_DIR (outbox)",
+                  kind: "file" as const
+                }
+              ]
+            : [])
+        ])
+      )
+      if (writable._tag === "Failure") {
+        yield* reportRejection(writable.failure)
+        yield* Console.log(
+          Summary.line(
+            {
+              runId,
+              batch: batchName,
+              status: "rejected",
+              exitCode: ExitCode.Rejected,
+              failure: writable.failure,
+              targetsTouched: false,
+              unfenced: false
+            },
+            "(none: the log location is not writable)"
+          )
+        )
+        return yield* exitWith(ExitCode.Rejected)
+      }
       // The session id is ours, recorded in the ledger, so a successor can fence this run.
       const engineSessionId = randomUUID()
       const sessionSettings = Fence.isShared(settings.remote)
         ? { ...settings, remote: Fence.withSessionId(settings.remote, engineSessionId) }
         : settings
+      const fenceTimeout = Duration.seconds(Math.min(flags.sparkTimeout, 10))
       const outcome = yield* Run.run({
         batchFile: flags.batchFile,
         params: paramsOf(flags.params),
@@ -140,7 +180,13 @@ const run = Command.make(
         runId,
         logFile: log,
         stop: Signals.stop,
-        fence: Fence.predecessor(settings.remote, Duration.seconds(Math.min(flags.sparkTimeout, 10))),
+        stopGrace: Duration.millis(Signals.stopGraceMs),
+        fence: Fence.predecessor(settings.remote, fenceTimeout),
+        // After a signal, what is left of its grace; otherwise the usual fence deadline.
+        fenceSelf: Fence.self(settings.remote, engineSessionId, () => {
+          const left = Signals.fenceBudgetMs()
+          return left === undefined ? fenceTimeout : Duration.millis(left)
+        }),
         ...(Fence.isShared(settings.remote) ? { engineSessionId } : {}),
         ...(Option.isSome(flags.parallelism) ? { parallelism: flags.parallelism.value } : {})
       }).pipe(
@@ -258,6 +304,18 @@ const reapStale = (settings: Settings.Resolved, batch: string, timeout: Duration
         `run ${p.runId} (pid ${p.pid} on ${p.host}) had crashed: fenced, batch.crashed reported, batch freed`
       )
     }
+    // A live run settles earlier runs itself; a free batch is settled here, as its next run would.
+    if (found._tag === "Held") return
+    const settled = yield* Ledger.settle({
+      dir: settings.ledgerDir,
+      batch,
+      fence: Fence.predecessor(settings.remote, timeout),
+      republish: sink.publish
+    }).pipe(Effect.ensuring(sink.flush))
+    for (const r of settled.republished)
+      yield* Console.log(`run ${r.runId}: its recorded ${r.terminalEvent?.type ?? "terminal event"} sent`)
+    for (const r of settled.fenced)
+      yield* Console.log(`run ${r.runId} had ended unfenced: its Spark session is fenced now`)
   }).pipe(Effect.provide(Layers.eventSink(settings)))
 
 const status = Command.make(
@@ -276,8 +334,9 @@ const status = Command.make(
         const failed = r.outcome?.ruleId ? ` rule=${r.outcome.ruleId}` : ""
         const code = r.outcome?.failure ? ` code=${r.outcome.failure.code}` : ""
         const exit = r.outcome ? ` exit=${r.outcome.exitCode}` : ""
+        const unfenced = r.unfenced === true ? " UNFENCED" : ""
         yield* Console.log(
-          `${r.startedAt}  ${r.status.padEnd(9)} run=${r.runId} pid=${r.pid}@${r.host}${exit}${failed}${code} heartbeat=${r.heartbeatAt}`
+          `${r.startedAt}  ${r.status.padEnd(9)} run=${r.runId} pid=${r.pid}@${r.host}${exit}${failed}${code}${unfenced} heartbeat=${r.heartbeatAt}`
         )
       }
       yield* exitWith(ExitCode.Success)

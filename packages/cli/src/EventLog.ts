@@ -14,6 +14,7 @@ export const layer: Layer.Layer<Event.EventSink> = Layer.effect(
     ),
     Event.EventSink.of({
       publish: (event) => Effect.logDebug(`event ${event.type}`).pipe(Effect.annotateLogs({ event })),
+      spool: (event) => Effect.logDebug(`event ${event.type}`).pipe(Effect.annotateLogs({ event })),
       flush: Effect.void
     })
   )

@@ -1,9 +1,11 @@
 /**
- * Fencing a crashed predecessor: attach to its Spark session by id, interrupt every operation
- * it left running, and release the session, so no zombie query writes into the targets this
- * run is about to clean. A session the server no longer knows has nothing left to stop; a
- * server that cannot be reached fails the fence, and the predecessor keeps the batch's lock
- * until a later attempt fences it.
+ * Fencing: attach to a run's Spark session by id and interrupt every operation it left
+ * running, so no zombie query writes into the targets a run is about to clean. Used for a
+ * crashed predecessor, for one that ended `unfenced`, and by a run on itself when it ends
+ * without a clean finish. Only "the server no longer has this session" counts as nothing left
+ * to stop; every other error fails the fence, and the batch stays fenced off until a later
+ * attempt succeeds. (ReleaseSession is not part of the proof: it fails on servers without
+ * Spark's ML classes even when the session does close.)
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Duration, Effect } from "effect"
@@ -24,8 +26,37 @@ export const withSessionId = (remote: string, sessionId: string): string => {
 /** Whether runs on this remote outlive their process (an embedded `local` server does not). */
 export const isShared = (remote: string): boolean => remote.startsWith("sc://")
 
-// The server was not reached: nothing is known of the zombie, so the fence failed.
-const unreachable = new Set(["SparkUnavailable", "SparkDeadlineExceeded"])
+// The one answer that proves nothing of the session can run: the server no longer has it.
+const sessionGone = (error: { readonly _tag: string; readonly errorClass?: string | undefined }) =>
+  error._tag === "SparkSessionLost" &&
+  (error.errorClass === "INVALID_HANDLE.SESSION_CLOSED" ||
+    error.errorClass === "INVALID_HANDLE.SESSION_NOT_FOUND")
+
+/**
+ * Interrupts every operation of `sessionId` on `remote` within `timeout`. Succeeds with what
+ * it stopped (nothing when the server no longer has the session); any other error — the
+ * server unreachable, authentication refused, anything unexpected — fails: fencing fails
+ * closed, because "we could not look" is not "nothing runs there".
+ */
+export const session = (
+  remote: string,
+  sessionId: string,
+  timeout: Duration.Duration
+): Effect.Effect<ReadonlyArray<string>, { readonly message: string }> =>
+  Effect.gen(function* () {
+    const spark = yield* SparkSession.make({
+      remote: withSessionId(remote, sessionId),
+      rpcTimeout: timeout,
+      retry: { budget: timeout }
+    })
+    return yield* spark.interrupt("all")
+  }).pipe(
+    Effect.scoped,
+    Effect.provide(NodeServices.layer),
+    Effect.catch((error) =>
+      "errorClass" in error && sessionGone(error) ? Effect.succeed([]) : Effect.fail(error)
+    )
+  )
 
 /** Fences a predecessor's engine session on `remote` within `timeout`. */
 export const predecessor =
@@ -33,33 +64,48 @@ export const predecessor =
   (record: Ledger.Record): Effect.Effect<void, Failure.EngineUnreachable> => {
     const sessionId = record.engineSessionId
     if (sessionId === undefined || !isShared(remote)) {
-      return Effect.logInfo(`crashed run ${record.runId}: no shared Spark session to fence`)
+      return Effect.logInfo(`run ${record.runId}: no shared Spark session to fence`)
     }
-    return Effect.gen(function* () {
-      const session = yield* SparkSession.make({
-        remote: withSessionId(remote, sessionId),
-        rpcTimeout: timeout,
-        retry: { budget: timeout }
-      })
-      const stopped = yield* session.interrupt("all")
-      yield* Effect.logWarning(
-        `fenced crashed run ${record.runId}: session ${sessionId}, ${stopped.length} operation(s) interrupted${stopped.length > 0 ? `: ${stopped.join(", ")}` : ""}; session released`
-      )
-    }).pipe(
-      Effect.scoped,
-      Effect.provide(NodeServices.layer),
-      Effect.catch((error) =>
-        unreachable.has(error._tag)
-          ? Effect.fail(
-              new Failure.EngineUnreachable({
-                code: "FENCE_FAILED",
-                message: `could not fence crashed run ${record.runId} (session ${sessionId}): ${error.message}; it keeps the batch until a run fences it`,
-                restartable: true
-              })
-            )
-          : Effect.logWarning(
-              `crashed run ${record.runId}: session ${sessionId} not fenced (${error.message}); nothing of it runs there`
-            )
+    const kind = record.status === "running" ? "crashed" : record.status
+    return session(remote, sessionId, timeout).pipe(
+      Effect.flatMap((stopped) =>
+        Effect.logWarning(
+          `fenced ${kind} run ${record.runId}: session ${sessionId}, ${stopped.length} operation(s) interrupted${stopped.length > 0 ? `: ${stopped.join(", ")}` : ""}`
+        )
+      ),
+      Effect.mapError(
+        (error) =>
+          new Failure.EngineUnreachable({
+            code: "FENCE_FAILED",
+            message: `could not fence ${kind} run ${record.runId} (session ${sessionId}): ${error.message}; it keeps the batch until a run fences it, and no target was touched`,
+            restartable: true
+          })
       )
     )
   }
+
+/**
+ * This run's own fence, when it ends without a clean finish: interrupt whatever its session
+ * still runs, within `timeout`. True when the server answered (or the engine dies with this
+ * process), false when it did not: the run is then recorded unfenced.
+ */
+export const self = (
+  remote: string,
+  sessionId: string,
+  timeout: () => Duration.Duration
+): Effect.Effect<boolean> =>
+  !isShared(remote)
+    ? Effect.succeed(true)
+    : Effect.suspend(() => session(remote, sessionId, timeout())).pipe(
+        Effect.tap((stopped) =>
+          stopped.length > 0
+            ? Effect.logWarning(
+                `stopped ${stopped.length} operation(s) of this run on the server: ${stopped.join(", ")}`
+              )
+            : Effect.void
+        ),
+        Effect.as(true),
+        Effect.catch((error) =>
+          Effect.as(Effect.logError(`could not stop this run's work on the server: ${error.message}`), false)
+        )
+      )

@@ -68,7 +68,11 @@ const withinSignalGrace = Layer.effect(
         const budget = Signals.publishBudgetMs()
         return budget === undefined ? effect : Effect.ignore(Effect.timeout(effect, budget))
       })
-    return { publish: (event) => bounded(sink.publish(event)), flush: bounded(sink.flush) }
+    return {
+      publish: (event) => bounded(sink.publish(event)),
+      spool: sink.spool,
+      flush: bounded(sink.flush)
+    }
   })
 )
 

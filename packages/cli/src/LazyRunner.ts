@@ -26,6 +26,17 @@ export const load = <O, R, E extends { readonly message: string }>(
         Effect.flatMap((context) => Plugin.load(runner).pipe(Effect.provideContext(context)))
       )
     )
+    // A session that cannot be opened is a platform failure (exit 2), whoever asked first.
+    const engine = (ruleId?: string) =>
+      running.pipe(
+        Effect.mapError(
+          (error) =>
+            new Failure.EngineUnreachable({
+              message: `cannot open the engine session: ${error.message}`,
+              ...(ruleId !== undefined ? { ruleId } : {})
+            })
+        )
+      )
     const opened = running.pipe(
       Effect.mapError((error) => `cannot open the engine session: ${error.message}`)
     )
@@ -49,16 +60,8 @@ export const load = <O, R, E extends { readonly message: string }>(
             )
           )
       })),
-      run: (ctx) =>
-        running.pipe(
-          Effect.mapError(
-            (error) =>
-              new Failure.EngineUnreachable({
-                message: `cannot open the engine session: ${error.message}`,
-                ruleId: ctx.rule.id
-              })
-          ),
-          Effect.flatMap((loaded) => loaded.run(ctx))
-        )
+      run: (ctx) => Effect.flatMap(engine(ctx.rule.id), (loaded) => loaded.run(ctx)),
+      prepare: (ctx) => Effect.flatMap(engine(), (loaded) => loaded.prepare(ctx)),
+      preflight: (ctx) => Effect.flatMap(engine(ctx.rule.id), (loaded) => loaded.preflight(ctx))
     } satisfies Plugin.Loaded
   })

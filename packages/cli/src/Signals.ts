@@ -24,6 +24,20 @@ export const gracePeriodMs = 3500
  */
 export const publishWithinMs = 2500
 
+/**
+ * How long the running rules may take to end after the signal, their interrupts on the Spark
+ * server included; past it the run closes without them (and fences them, or records them
+ * unfenced when Spark does not answer).
+ */
+export const stopGraceMs = 1500
+
+/** A run's own fence after a signal must be done by this many ms after it. */
+export const fenceWithinMs = 2300
+
+/** Milliseconds left for fencing this run's own work, once a signal came; undefined before. */
+export const fenceBudgetMs = (): number | undefined =>
+  received === undefined ? undefined : Math.max(100, receivedAt + fenceWithinMs - Date.now())
+
 /** Milliseconds left for publishing an event, once a signal came; undefined before. */
 export const publishBudgetMs = (): number | undefined =>
   received === undefined ? undefined : Math.max(100, receivedAt + publishWithinMs - Date.now())

@@ -24,6 +24,12 @@ export const line = (outcome: Run.Outcome, logFile: string): string => {
     ...(f ? [`category=${f.category}`] : []),
     ...(f?.ruleId ? [`rule=${f.ruleId}`] : []),
     ...(f ? [`code=${f.code}`] : []),
+    ...(f && outcome.phase ? [`phase=${outcome.phase}`] : []),
+    // Whether yesterday's outputs are still in place: what L2 needs before deciding to wait.
+    ...(f && f.category !== "rejected"
+      ? [`targets=${outcome.targetsTouched ? "touched" : "untouched"}`]
+      : []),
+    ...(outcome.unfenced ? ["unfenced=true"] : []),
     ...(outcome.report ? [`duration=${seconds(outcome.report.durationMs)}`] : []),
     `log=${logFile}`
   ].join(" ")

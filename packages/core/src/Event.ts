@@ -30,6 +30,13 @@ export const terminalTypes: ReadonlyArray<EventType> = [
   "batch.crashed"
 ]
 
+/**
+ * Where in a run a batch failed: `preflight` (before any target was touched: the engine session,
+ * the analysis of every rule), `cleanup` (emptying the targets) or `execution` (running rules).
+ */
+export const Phase = Schema.Literals(["preflight", "cleanup", "execution"])
+export type Phase = typeof Phase.Type
+
 export const FailureCategory = Schema.Literals(["capturable", "system", "rejected", "interrupted"])
 export type FailureCategory = typeof FailureCategory.Type
 
@@ -65,6 +72,10 @@ export const Event = Schema.Struct({
   failure: Schema.optionalKey(FailurePayload),
   /** The run's JSON log file, so an operator knows where to look. */
   logFile: Schema.optionalKey(Schema.String),
+  /** On batch.failed and batch.aborted: the phase the run was in. */
+  phase: Schema.optionalKey(Phase),
+  /** On batch.failed and batch.aborted: whether any target had been cleaned or written. */
+  targetsTouched: Schema.optionalKey(Schema.Boolean),
   /** On batch terminal events: the process exit code. */
   exitCode: Schema.optionalKey(Schema.Int),
   /** Rule or batch duration so far, in milliseconds. */
@@ -75,13 +86,15 @@ export type Event = typeof Event.Type
 /**
  * Delivers events. `publish` never fails: a reporter that cannot deliver spools the event
  * and logs it, because a failure to escalate must never change or hide the batch's outcome.
- * `flush` waits (within the reporter's own deadline) until what was published is delivered
- * or spooled.
+ * `spool` only makes the event durable (the outbox), for a run that has seconds left (after a
+ * signal): `flush` then delivers it. `flush` waits (within the reporter's own deadline) until
+ * what was published or spooled is delivered, or stays spooled.
  */
 export class EventSink extends Context.Service<
   EventSink,
   {
     readonly publish: (event: Event) => Effect.Effect<void>
+    readonly spool: (event: Event) => Effect.Effect<void>
     readonly flush: Effect.Effect<void>
   }
 >()("@spark-etl/core/EventSink") {}
@@ -93,6 +106,7 @@ export const memory = (): { readonly events: Array<Event>; readonly layer: Layer
     events,
     layer: Layer.succeed(EventSink, {
       publish: (event) => Effect.sync(() => void events.push(event)),
+      spool: (event) => Effect.sync(() => void events.push(event)),
       flush: Effect.void
     })
   }

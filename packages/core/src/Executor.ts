@@ -5,7 +5,7 @@
  * into an engine-side interrupt) and awaited, no new rule starts, and every rule that did not
  * start is recorded as not run. Every rule and the batch carry timings from effect's `Clock`.
  */
-import { Clock, Deferred, Duration, Effect, Exit, Fiber, Queue } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, Fiber, Option, Queue } from "effect"
 import type * as Dag from "./Dag.js"
 import * as Failure from "./Failure.js"
 
@@ -36,6 +36,11 @@ export interface Report {
   readonly startedAt: number
   readonly endedAt: number
   readonly durationMs: number
+  /**
+   * Rules still running when the stop's grace ran out (recorded `interrupted`): their engine
+   * work was not seen to stop, so the caller must fence it.
+   */
+  readonly unsettled: ReadonlyArray<string>
 }
 
 /** A rule's state change, as it happens (for events, the ledger and logs). */
@@ -51,6 +56,13 @@ export interface Options {
   readonly stop?: Deferred.Deferred<Failure.Interrupted>
   /** Deadline of each rule; past it the rule is interrupted and fails with `DeadlineExceeded`. */
   readonly ruleTimeout?: Duration.Duration
+  /**
+   * How long a stop request (not a rule failure) waits for the interrupted rules to end; those
+   * still running then are recorded `interrupted` and listed in `unsettled`. Default: no bound.
+   * After a signal the process has seconds left, and an engine that does not answer must not
+   * hold the rest of the run's close.
+   */
+  readonly stopGrace?: Duration.Duration
   /** Called at each transition, in order, from the executor's fiber. */
   readonly onTransition?: (transition: Transition) => Effect.Effect<void>
 }
@@ -76,6 +88,7 @@ export const execute = (plan: Dag.Plan, runRule: RunRule, options: Options = {})
     const done = yield* Queue.unbounded<Message>()
     const batchStart = yield* Clock.currentTimeMillis
     let failure: Failure.Failure | undefined
+    const unsettled: Array<string> = []
 
     const withDeadline = (id: string, rule: Effect.Effect<void, Failure.RuleFailure>) => {
       const timeout = options.ruleTimeout
@@ -144,31 +157,43 @@ export const execute = (plan: Dag.Plan, runRule: RunRule, options: Options = {})
 
     // Interrupts what runs and records each rule's real end: a rule may have finished just
     // before the interrupt reached it, and then its own outcome is kept.
-    const stopAll = Effect.gen(function* () {
-      yield* Fiber.interruptAll(running.values())
-      for (const message of yield* Queue.clear(done)) if (message._tag === "Done") yield* settle(message)
-      for (const id of [...running.keys()]) {
-        running.delete(id)
-        yield* end(id, "interrupted")
-      }
-    })
+    const stopAll = (grace: Duration.Duration | undefined) =>
+      Effect.gen(function* () {
+        const interrupting = Fiber.interruptAll([...running.values()])
+        const ended =
+          grace === undefined
+            ? (yield* interrupting, true)
+            : Option.isSome(yield* Effect.timeoutOption(interrupting, grace))
+        for (const message of yield* Queue.clear(done)) if (message._tag === "Done") yield* settle(message)
+        for (const id of [...running.keys()]) {
+          running.delete(id)
+          // Past the grace the rule's fiber is left to finish its interrupt in the background.
+          if (!ended) unsettled.push(id)
+          yield* end(id, "interrupted")
+        }
+      })
 
     const signal = options.stop
     const stop =
       signal && Deferred.await(signal).pipe(Effect.map((f): Message => ({ _tag: "Stop", failure: f })))
+    let stopping = false
     while (true) {
       // A stop that came while nothing was running is seen before any rule starts.
       if (failure === undefined && signal !== undefined && Deferred.isDoneUnsafe(signal)) {
         failure = yield* Deferred.await(signal)
+        stopping = true
+        if (running.size > 0) yield* stopAll(options.stopGrace)
       }
       while (failure === undefined && running.size < parallelism && ready.length > 0) {
         yield* start(ready.shift()!)
       }
       if (running.size === 0) break
       const message = yield* stop ? Effect.raceFirst(Queue.take(done), stop) : Queue.take(done)
-      if (message._tag === "Stop") failure ??= message.failure
-      else yield* settle(message)
-      if (failure !== undefined) yield* stopAll
+      if (message._tag === "Stop") {
+        stopping = failure === undefined
+        failure ??= message.failure
+      } else yield* settle(message)
+      if (failure !== undefined) yield* stopAll(stopping ? options.stopGrace : undefined)
     }
 
     for (const id of plan.order) {
@@ -187,6 +212,7 @@ export const execute = (plan: Dag.Plan, runRule: RunRule, options: Options = {})
       rules: plan.order.map((id) => results.get(id)!),
       startedAt: batchStart,
       endedAt: batchEnd,
-      durationMs: batchEnd - batchStart
+      durationMs: batchEnd - batchStart,
+      unsettled
     }
   })

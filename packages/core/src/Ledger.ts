@@ -49,7 +49,26 @@ export const Record = Schema.Struct({
   heartbeatAt: Schema.String,
   endedAt: Schema.optionalKey(Schema.String),
   engineSessionId: Schema.optionalKey(Schema.String),
+  /** The batch's engine settings, as applied to the session. */
+  engineSettings: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
   rules: Schema.Record(Schema.String, RuleEntry),
+  /** The phase the run ended in (see Event.Phase). */
+  phase: Schema.optionalKey(Event.Phase),
+  /**
+   * The run ended without seeing its engine work stop (the engine did not answer the
+   * interrupt): the next run of the batch, or `status`, fences its session before cleaning.
+   */
+  unfenced: Schema.optionalKey(Schema.Boolean),
+  /** When, and by which run, an unfenced run's session was fenced. */
+  fencedAt: Schema.optionalKey(Schema.String),
+  fencedBy: Schema.optionalKey(Schema.String),
+  /**
+   * The terminal event, recorded with the outcome before it is published; `terminalEventSent`
+   * once the reporter has it (delivered or spooled). A run killed in between leaves it unsent,
+   * and its successor publishes this same event (same id) instead of reporting a crash.
+   */
+  terminalEvent: Schema.optionalKey(Event.Event),
+  terminalEventSent: Schema.optionalKey(Schema.Boolean),
   outcome: Schema.optionalKey(
     Schema.Struct({
       exitCode: Schema.Number,
@@ -107,12 +126,24 @@ export interface OpenOptions {
    * marked `crashed`: a successor killed in between reports it again, never not at all.
    */
   readonly report?: (stale: Record) => Effect.Effect<void>
+  /** Publishes a closed predecessor's terminal event that it recorded but did not send. */
+  readonly republish?: (event: Event.Event) => Effect.Effect<void>
 }
 
 /** The entry, and the predecessor found crashed (if any), for the caller to report. */
 export interface Opened {
   readonly handle: Handle
   readonly crashed: Option.Option<Record>
+  /** What was settled of earlier runs before this one could start. */
+  readonly settled: Settled
+}
+
+/** What {@link settle} did. */
+export interface Settled {
+  /** Runs whose session was fenced because they had ended unfenced. */
+  readonly fenced: ReadonlyArray<Record>
+  /** Runs whose recorded terminal event was published on their behalf. */
+  readonly republished: ReadonlyArray<Record>
 }
 
 const processIsAlive = (pid: number): boolean => {
@@ -345,6 +376,54 @@ export const reap = (
     }).pipe(Effect.ensuring(Effect.ignore(fs.remove(reapFile, { force: true }))))
   })
 
+/** Where to look for unfinished business of earlier runs, and what to do with it. */
+export interface SettleOptions extends Pick<OpenOptions, "fence" | "republish"> {
+  readonly dir: string
+  readonly batch: string
+  /** This run (its own record is left alone). */
+  readonly runId?: string
+}
+
+/**
+ * Settles what earlier, closed runs of the batch left undone: publishes a terminal event one
+ * recorded but did not send (same event, same id), and fences the session of one that ended
+ * `unfenced` (its engine work may still run: it must stop before targets are cleaned). Both
+ * are idempotent, so `status` may settle alongside a run. A fence that fails fails this: the
+ * record stays unfenced for the next attempt.
+ */
+export const settle = (
+  options: SettleOptions
+): Effect.Effect<Settled, Failure.EngineUnreachable | LedgerError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function* () {
+    const path = yield* Path.Path
+    const records = yield* list(options.dir, options.batch)
+    const fenced: Array<Record> = []
+    const republished: Array<Record> = []
+    for (const found of records) {
+      if (found.runId === options.runId || found.status === "running") continue
+      let record = found
+      const file = fileOf(path, options.dir, options.batch, record.runId)
+      if (record.terminalEvent !== undefined && record.terminalEventSent !== true) {
+        if (options.republish !== undefined) yield* options.republish(record.terminalEvent)
+        record = { ...record, terminalEventSent: true }
+        yield* writeAtomic(file, JSON.stringify(record, null, 2))
+        republished.push(record)
+      }
+      if (record.unfenced === true && options.fence !== undefined) {
+        yield* options.fence(record)
+        record = {
+          ...record,
+          unfenced: false,
+          fencedAt: yield* nowIso,
+          ...(options.runId !== undefined ? { fencedBy: options.runId } : {})
+        }
+        yield* writeAtomic(file, JSON.stringify(record, null, 2))
+        fenced.push(record)
+      }
+    }
+    return { fenced, republished }
+  })
+
 /**
  * Opens the run's entry: takes the batch's lock, writes the first record and starts the
  * heartbeat. The scope's end stops the heartbeat and releases the lock; the caller records the
@@ -409,6 +488,13 @@ export const open = (
       }
     }
     yield* Effect.addFinalizer(() => Effect.ignore(fs.remove(lockFile, { force: true })))
+    const settled = yield* settle({
+      dir: options.dir,
+      batch: record.batch,
+      runId: record.runId,
+      ...(options.fence !== undefined ? { fence: options.fence } : {}),
+      ...(options.republish !== undefined ? { republish: options.republish } : {})
+    })
 
     const semaphore = yield* Semaphore.make(1)
     let current: Record = { ...record, status: "running" }
@@ -448,5 +534,5 @@ export const open = (
       Effect.forkScoped
     )
 
-    return { handle: { file, current: Effect.sync(() => current), update, stage }, crashed }
+    return { handle: { file, current: Effect.sync(() => current), update, stage }, crashed, settled }
   })

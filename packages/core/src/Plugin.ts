@@ -5,6 +5,11 @@
  * must honour interruption (a Spark runner turns it into an engine-side interrupt) and fail
  * only with the taxonomy's `RuleFailure`s. The CLI puts the runners in a `Registry`.
  *
+ * Before any target is cleaned, a run asks each runner it uses to `prepare` once (open the
+ * engine session, apply the batch's engine settings) and to `preflight` every rule in
+ * dependency order: analyse it on the engine without executing it, so a parse error or a
+ * missing table fails the batch while yesterday's outputs are still in place.
+ *
  * Runner packages check themselves with the conformance kit in `@spark-etl/core/testing`.
  */
 import { Context, Effect, FileSystem, Layer, Option, Path, Result, Schema } from "effect"
@@ -49,6 +54,35 @@ export interface RunContext<O> {
   readonly options: O
 }
 
+/** What a runner's `prepare` sees: once per run, before any rule is analysed. */
+export interface PrepareContext {
+  readonly runId: string
+  readonly batch: RunContext<unknown>["batch"]
+}
+
+/** What a runner's `preflight` sees: the rule as `run` will, and every target of the batch. */
+export interface PreflightContext<O> extends RunContext<O> {
+  /**
+   * Every target of the batch. A rule that reads another rule's output path cannot read it at
+   * preflight (cleanup has not run, the upstream rule has not written): it is analysed against
+   * the upstream rule's result instead, which is what it will read.
+   */
+  readonly targets: ReadonlyArray<TargetStore.Target>
+}
+
+/** What preflight could say about a rule. */
+export type Analysis =
+  /** The rule was analysed on the engine (nothing executed) and is sound. */
+  | { readonly _tag: "Analysed" }
+  /**
+   * The rule cannot be analysed without a side effect (e.g. a DDL statement); it and the rules
+   * downstream of it are checked when they run.
+   */
+  | { readonly _tag: "NotAnalysed"; readonly reason: string }
+
+export const analysed: Analysis = { _tag: "Analysed" }
+export const notAnalysed = (reason: string): Analysis => ({ _tag: "NotAnalysed", reason })
+
 /** A runner for one rule kind, needing services `R` (e.g. a Spark session). */
 export interface Runner<O, R = never> {
   readonly kind: string
@@ -57,6 +91,16 @@ export interface Runner<O, R = never> {
     ctx: ValidateContext<O>
   ) => Effect.Effect<ReadonlyArray<Issue>, never, R | FileSystem.FileSystem | Path.Path>
   readonly run: (ctx: RunContext<O>) => Effect.Effect<void, Failure.RuleFailure, R>
+  /**
+   * Once per run, before preflight: open the engine session and apply the batch's engine
+   * settings. A failure here ends the run before any target is touched.
+   */
+  readonly prepare?: (ctx: PrepareContext) => Effect.Effect<void, Failure.RuleFailure, R>
+  /**
+   * Analyses one rule without executing it (its dependencies were analysed first, in the same
+   * session). Absent: the rule is `NotAnalysed`.
+   */
+  readonly preflight?: (ctx: PreflightContext<O>) => Effect.Effect<Analysis, Failure.RuleFailure, R>
   /** A target store this runner brings (e.g. Spark tables), selected by `targets.store`. */
   readonly targetStore?: Effect.Effect<TargetStore.TargetStore["Service"], never, R>
 }
@@ -73,6 +117,8 @@ export interface Loaded {
   ) => Effect.Effect<ReadonlyArray<Issue>, never, FileSystem.FileSystem | Path.Path>
   /** Runs a rule from its raw options. */
   readonly run: (ctx: RunContext<unknown>) => Effect.Effect<void, Failure.RuleFailure>
+  readonly prepare: (ctx: PrepareContext) => Effect.Effect<void, Failure.RuleFailure>
+  readonly preflight: (ctx: PreflightContext<unknown>) => Effect.Effect<Analysis, Failure.RuleFailure>
   readonly targetStore: Option.Option<TargetStore.TargetStore["Service"]>
 }
 
@@ -108,21 +154,33 @@ const loaded = <O, R>(
       ? Effect.provideContext(runner.validate({ ...ctx, options: decoded.success }), context)
       : Effect.succeed([])
   },
-  run: (ctx) => {
-    const decoded = decodeOptions(runner, ctx.options)
-    // Options were validated at load; failing here means the contract was broken.
-    if (Result.isFailure(decoded)) {
-      return Effect.fail(
-        new Failure.Defect({
-          message: `options of rule "${ctx.rule.id}" no longer decode`,
-          engineDetail: decoded.failure.map((i) => `${Issues.pathToField(i.path)}: ${i.message}`).join("\n"),
-          ruleId: ctx.rule.id
-        })
-      )
-    }
-    return Effect.provideContext(runner.run({ ...ctx, options: decoded.success }), context)
-  }
+  run: (ctx) =>
+    withOptions(runner, ctx, (options) => Effect.provideContext(runner.run({ ...ctx, options }), context)),
+  prepare: (ctx) => (runner.prepare ? Effect.provideContext(runner.prepare(ctx), context) : Effect.void),
+  preflight: (ctx) =>
+    runner.preflight
+      ? withOptions(runner, ctx, (options) =>
+          Effect.provideContext(runner.preflight!({ ...ctx, options }), context)
+        )
+      : Effect.succeed(notAnalysed(`rule kind "${runner.kind}" has no preflight`))
 })
+
+// Options were validated at load; failing to decode them now means the contract was broken.
+const withOptions = <O, R, A>(
+  runner: Runner<O, R>,
+  ctx: RunContext<unknown>,
+  f: (options: O) => Effect.Effect<A, Failure.RuleFailure>
+): Effect.Effect<A, Failure.RuleFailure> => {
+  const decoded = decodeOptions(runner, ctx.options)
+  if (Result.isSuccess(decoded)) return f(decoded.success)
+  return Effect.fail(
+    new Failure.Defect({
+      message: `options of rule "${ctx.rule.id}" no longer decode`,
+      engineDetail: decoded.failure.map((i) => `${Issues.pathToField(i.path)}: ${i.message}`).join("\n"),
+      ruleId: ctx.rule.id
+    })
+  )
+}
 
 /** The runners of this process, by kind. */
 export class Registry extends Context.Service<

@@ -1,8 +1,12 @@
 /**
  * One run of a batch, in the order of the architecture: load and validate (a rejection ends
  * the run before any side effect) → open the ledger entry (refused while another run holds the
- * batch; a crashed predecessor is reported) → clean every target → `batch.started` → execute →
- * the terminal event → close the ledger entry. The outcome carries the process exit code.
+ * batch; a crashed or unfenced predecessor is fenced first) → preflight: each runner prepares
+ * its engine session and analyses every rule without executing it → clean every target →
+ * `batch.started` → execute → fence this run's own engine work if it did not end cleanly → the
+ * terminal event, recorded in the ledger with the outcome before it is published → close.
+ * Nothing is deleted before the engine has answered and every rule has been analysed. The
+ * outcome carries the process exit code.
  *
  * Every transition is logged through Effect's logger (annotated with run id, batch and rule)
  * and published to the `EventSink`; the CLI adapts both to pino and Kafka.
@@ -52,6 +56,17 @@ export interface Options {
    * this run (system), leaving the lock for the next attempt to fence again.
    */
   readonly fence?: (predecessor: Ledger.Record) => Effect.Effect<void, Failure.EngineUnreachable>
+  /**
+   * Stops this run's own engine work when it ends without a clean finish (a failure or a stop
+   * once rules may have run): succeeds with whether the engine confirmed. Unconfirmed, the run
+   * is recorded `unfenced` and the next run fences it. Must bound itself in time.
+   */
+  readonly fenceSelf?: Effect.Effect<boolean>
+  /**
+   * After a stop request, how long the running rules may take to end (their engine interrupts
+   * included) before the run closes without them; default: no bound.
+   */
+  readonly stopGrace?: Duration.Duration
   /** Ledger heartbeat period (default 5 s) and staleness limit (default 30 s). */
   readonly heartbeat?: Duration.Duration
   readonly staleAfter?: Duration.Duration
@@ -69,6 +84,14 @@ export interface Outcome {
   readonly report?: Executor.Report
   /** The predecessor found crashed, so the caller can fence its engine session. */
   readonly crashedPredecessor?: Ledger.Record
+  /** Where the run was when it ended (absent for a rejection). */
+  readonly phase?: Event.Phase
+  /** Whether any target had been cleaned or written. */
+  readonly targetsTouched: boolean
+  /** The run ended without seeing its engine work stop; the next run fences it. */
+  readonly unfenced: boolean
+  /** Rules preflight could not analyse (checked when they run), with why. */
+  readonly notAnalysed?: ReadonlyArray<{ readonly ruleId: string; readonly reason: string }>
 }
 
 /** Services a run needs. */
@@ -108,6 +131,17 @@ export const crashedEvent = (p: Ledger.Record, time: string): Event.Event => {
 export const run = (options: Options): Effect.Effect<Outcome, never, Requirements> =>
   Effect.suspend(() => runWithId(options, options.runId ?? crypto.randomUUID()))
 
+/** How the run ended, before the terminal event is made of it. */
+interface Ending {
+  readonly status: Outcome["status"]
+  readonly failure?: Failure.Failure
+  readonly report?: Executor.Report
+  readonly phase?: Event.Phase
+}
+
+const typeOf = (status: Outcome["status"]): Event.EventType =>
+  status === "succeeded" ? "batch.succeeded" : status === "aborted" ? "batch.aborted" : "batch.failed"
+
 const runWithId = (options: Options, runId: string): Effect.Effect<Outcome, never, Requirements> =>
   Effect.gen(function* () {
     const host = options.host ?? Os.hostname()
@@ -117,47 +151,51 @@ const runWithId = (options: Options, runId: string): Effect.Effect<Outcome, neve
     let batchName = fallbackName
     let parameters: Record<string, string> = { ...options.params }
 
-    const emit = (type: Event.EventType, extra: Partial<Event.Event> = {}) =>
-      Effect.gen(function* () {
-        const now = yield* Clock.currentTimeMillis
-        yield* sink.publish({
-          id: crypto.randomUUID(),
-          type,
-          time: iso(now),
-          batch: batchName,
-          runId,
-          host,
-          pid,
-          parameters,
-          ...(options.logFile !== undefined ? { logFile: options.logFile } : {}),
-          ...extra
-        })
-      })
+    const makeEvent = (type: Event.EventType, extra: Partial<Event.Event> = {}) =>
+      Effect.map(Clock.currentTimeMillis, (now): Event.Event => ({
+        id: crypto.randomUUID(),
+        type,
+        time: iso(now),
+        batch: batchName,
+        runId,
+        host,
+        pid,
+        parameters,
+        ...(options.logFile !== undefined ? { logFile: options.logFile } : {}),
+        ...extra
+      }))
+    const emit: Emit = (type, extra) => Effect.flatMap(makeEvent(type, extra), sink.publish)
 
-    const finish = (status: Outcome["status"], failure?: Failure.Failure, report?: Executor.Report) =>
+    const conclude: Conclude = (ending, touched) =>
       Effect.gen(function* () {
+        const { status, failure, report, phase } = ending
         const exitCode = failure === undefined ? ExitCode.Success : Failure.toExitCode(failure)
-        const type: Event.EventType =
-          status === "succeeded" ? "batch.succeeded" : status === "aborted" ? "batch.aborted" : "batch.failed"
         if (failure !== undefined) {
           yield* (failure.category === "system" ? Effect.logError : Effect.logWarning)(
-            `batch ${status}: [${failure.code}] ${failure.message}`
+            `batch ${status}${phase !== undefined ? ` in ${phase}` : ""}: [${failure.code}] ${failure.message}${touched ? "" : " (targets untouched)"}`
           )
         } else yield* Effect.logInfo("batch succeeded")
-        yield* emit(type, {
+        const event = yield* makeEvent(typeOf(status), {
           exitCode,
           ...(report !== undefined ? { durationMs: report.durationMs } : {}),
           ...(failure !== undefined ? { failure: Failure.toEventPayload(failure) } : {}),
-          ...(failure?.ruleId !== undefined ? { ruleId: failure.ruleId } : {})
+          ...(failure?.ruleId !== undefined ? { ruleId: failure.ruleId } : {}),
+          ...(failure !== undefined && phase !== undefined ? { phase, targetsTouched: touched } : {})
         })
         return {
-          runId,
-          batch: batchName,
-          status,
-          exitCode,
-          ...(failure !== undefined ? { failure } : {}),
-          ...(report !== undefined ? { report } : {})
-        } satisfies Outcome
+          event,
+          outcome: {
+            runId,
+            batch: batchName,
+            status,
+            exitCode,
+            targetsTouched: touched,
+            unfenced: false,
+            ...(failure !== undefined ? { failure } : {}),
+            ...(report !== undefined ? { report } : {}),
+            ...(phase !== undefined ? { phase } : {})
+          } satisfies Outcome
+        }
       })
 
     const loaded = yield* Effect.result(
@@ -166,22 +204,25 @@ const runWithId = (options: Options, runId: string): Effect.Effect<Outcome, neve
         ...(options.env !== undefined ? { env: options.env } : {})
       })
     )
-    if (loaded._tag === "Failure") return yield* finish("rejected", loaded.failure)
+    if (loaded._tag === "Failure") {
+      const { event, outcome } = yield* conclude({ status: "rejected", failure: loaded.failure }, false)
+      yield* sink.publish(event)
+      return outcome
+    }
     const batch = loaded.success
     batchName = batch.name
     parameters = Parameter.toText(batch.parameters)
-    return yield* Effect.scoped(execute(options, batch, runId, host, pid, emit, finish))
+    return yield* Effect.scoped(execute(options, batch, runId, host, pid, emit, conclude))
   }).pipe(
     Effect.ensuring(Effect.flatMap(Event.EventSink, (sink) => sink.flush)),
     Effect.annotateLogs({ runId })
   )
 
 type Emit = (type: Event.EventType, extra?: Partial<Event.Event>) => Effect.Effect<void>
-type Finish = (
-  status: Outcome["status"],
-  failure?: Failure.Failure,
-  report?: Executor.Report
-) => Effect.Effect<Outcome>
+type Conclude = (
+  ending: Ending,
+  targetsTouched: boolean
+) => Effect.Effect<{ readonly event: Event.Event; readonly outcome: Outcome }>
 
 const execute = (
   options: Options,
@@ -190,7 +231,7 @@ const execute = (
   host: string,
   pid: number,
   emit: Emit,
-  finish: Finish
+  conclude: Conclude
 ) =>
   Effect.gen(function* () {
     const startedAt = yield* Clock.currentTimeMillis
@@ -210,6 +251,7 @@ const execute = (
           startedAt: iso(startedAt),
           heartbeatAt: iso(startedAt),
           ...(options.engineSessionId !== undefined ? { engineSessionId: options.engineSessionId } : {}),
+          ...(Object.keys(batch.engine.settings).length > 0 ? { engineSettings: batch.engine.settings } : {}),
           rules: Object.fromEntries(batch.plan.order.map((id) => [id, { state: "pending", attempt: 0 }]))
         },
         ...(options.heartbeat !== undefined ? { heartbeat: options.heartbeat } : {}),
@@ -219,45 +261,43 @@ const execute = (
           Effect.andThen(
             Effect.logWarning(`previous run ${p.runId} (pid ${p.pid} on ${p.host}) crashed; reporting it`),
             Effect.flatMap(Clock.currentTimeMillis, (now) => sink.publish(crashedEvent(p, iso(now))))
+          ),
+        republish: (event) =>
+          Effect.andThen(
+            Effect.logWarning(
+              `previous run ${event.runId} recorded its ${event.type} but was stopped before sending it; sending it now (event ${event.id})`
+            ),
+            sink.publish(event)
           )
       })
     )
     if (opened._tag === "Failure") {
       const error = opened.failure
-      switch (error._tag) {
-        case "ConfigRejected":
-          return yield* finish("rejected", error)
-        case "EngineUnreachable":
-          return yield* finish("failed", error)
-        default:
-          return yield* finish(
-            "failed",
-            new Failure.Defect({ code: "LEDGER_UNAVAILABLE", message: `run ledger: ${error.message}` })
-          )
-      }
+      const ending: Ending =
+        error._tag === "ConfigRejected"
+          ? { status: "rejected", failure: error }
+          : error._tag === "EngineUnreachable"
+            ? { status: "failed", failure: error, phase: "preflight" }
+            : {
+                status: "failed",
+                phase: "preflight",
+                failure: new Failure.Defect({
+                  code: "LEDGER_UNAVAILABLE",
+                  message: `run ledger: ${error.message}`
+                })
+              }
+      const { event, outcome } = yield* conclude(ending, false)
+      yield* sink.publish(event)
+      return outcome
     }
-    const { handle, crashed } = opened.success
+    const { handle, crashed, settled } = opened.success
+    for (const r of settled.fenced) {
+      yield* Effect.logWarning(
+        `fenced run ${r.runId}, which had ended without its engine work confirmed stopped`
+      )
+    }
 
-    const close = (outcome: Outcome): Effect.Effect<Outcome> =>
-      Effect.gen(function* () {
-        const endedAt = yield* Clock.currentTimeMillis
-        yield* handle
-          .update((r) => ({
-            ...r,
-            status: outcome.status === "rejected" ? "failed" : outcome.status,
-            endedAt: iso(endedAt),
-            outcome: {
-              exitCode: outcome.exitCode,
-              ...(outcome.failure?.ruleId !== undefined ? { ruleId: outcome.failure.ruleId } : {}),
-              ...(outcome.failure !== undefined ? { failure: Failure.toEventPayload(outcome.failure) } : {})
-            }
-          }))
-          .pipe(Effect.catch((e) => Effect.logError(`could not close the run ledger: ${e.message}`)))
-        return Option.isSome(crashed) ? { ...outcome, crashedPredecessor: crashed.value } : outcome
-      })
-
-    // The stop request, watched for the whole run; one that came already stops us before any
-    // target is touched.
+    // The stop request, watched for the whole run.
     const stop = yield* Deferred.make<Failure.Interrupted>()
     if (options.stop !== undefined) {
       yield* options.stop.pipe(
@@ -265,14 +305,147 @@ const execute = (
         Effect.forkScoped({ startImmediately: true })
       )
     }
-    if (Deferred.isDoneUnsafe(stop)) {
-      return yield* Effect.flatMap(
-        Effect.flatMap(Deferred.await(stop), (f) => finish("aborted", f)),
-        close
-      )
+    let phase: Event.Phase = "preflight"
+    let touched = false
+    let notAnalysed: ReadonlyArray<{ readonly ruleId: string; readonly reason: string }> = []
+
+    // The outcome goes into the ledger with its terminal event before the event is published,
+    // and the event is marked sent after: a kill in between leaves the event for the next run
+    // to send (same id), never a second, different terminal event.
+    const close = (ending: Ending): Effect.Effect<Outcome> =>
+      Effect.gen(function* () {
+        const mayRun = ending.status !== "succeeded" && (phase !== "preflight" || ending.status === "aborted")
+        const confirmed = mayRun && options.fenceSelf !== undefined ? yield* options.fenceSelf : true
+        const { event, outcome } = yield* conclude(ending, touched)
+        const endedAt = yield* Clock.currentTimeMillis
+        // Ended before execution: no rule ran; the one preflight failed on says so.
+        const rulesOf = (r: Ledger.Record): Ledger.Record["rules"] =>
+          ending.report !== undefined || phase === "execution"
+            ? r.rules
+            : Object.fromEntries(
+                Object.entries(r.rules).map(([id, entry]) => [
+                  id,
+                  id === ending.failure?.ruleId
+                    ? { ...entry, state: "failed" as const, error: Failure.toEventPayload(ending.failure) }
+                    : { ...entry, state: "not_run" as const }
+                ])
+              )
+        const record =
+          (sent: boolean) =>
+          (r: Ledger.Record): Ledger.Record => ({
+            ...r,
+            rules: rulesOf(r),
+            status: outcome.status === "rejected" ? "failed" : outcome.status,
+            endedAt: iso(endedAt),
+            ...(ending.phase !== undefined ? { phase: ending.phase } : {}),
+            ...(confirmed ? {} : { unfenced: true }),
+            outcome: {
+              exitCode: outcome.exitCode,
+              ...(outcome.failure?.ruleId !== undefined ? { ruleId: outcome.failure.ruleId } : {}),
+              ...(outcome.failure !== undefined ? { failure: Failure.toEventPayload(outcome.failure) } : {})
+            },
+            terminalEvent: event,
+            terminalEventSent: sent
+          })
+        const write = (sent: boolean) =>
+          handle
+            .update(record(sent))
+            .pipe(Effect.catch((e) => Effect.logError(`could not close the run ledger: ${e.message}`)))
+        yield* write(false)
+        if (!confirmed) {
+          yield* Effect.logError(
+            `run ${runId}: the engine did not confirm that this run's work stopped; recorded unfenced, the next run fences it before cleaning`
+          )
+        }
+        // After a stop the process has seconds left: the event is made durable first, and the
+        // flush at the end delivers it if Kafka answers in time.
+        yield* Deferred.isDoneUnsafe(stop) ? sink.spool(event) : sink.publish(event)
+        yield* write(true)
+        return {
+          ...outcome,
+          unfenced: !confirmed,
+          ...(notAnalysed.length > 0 ? { notAnalysed } : {}),
+          ...(Option.isSome(crashed) ? { crashedPredecessor: crashed.value } : {})
+        }
+      })
+    const aborted = Effect.flatMap(Deferred.await(stop), (f) =>
+      close({ status: "aborted", failure: f, phase })
+    )
+
+    if (Deferred.isDoneUnsafe(stop)) return yield* aborted
+
+    // Preflight: nothing is deleted before the engine answered and every rule was analysed.
+    const registry = yield* Plugin.Registry
+    const rules = new Map(batch.rules.map((r) => [r.id, r]))
+    const batchContext = {
+      name: batch.name,
+      dir: batch.dir,
+      parameters: batch.parameters,
+      settings: batch.engine.settings
     }
+    const contextOf = (id: string) => {
+      const rule = rules.get(id)!
+      return {
+        runId,
+        attempt: 1,
+        batch: batchContext,
+        rule: {
+          id,
+          kind: rule.kind,
+          dependsOn: rule.dependsOn,
+          ...(rule.target !== undefined ? { target: rule.target } : {})
+        },
+        options: rule.options
+      }
+    }
+    const runnerOf = (id: string): Effect.Effect<Plugin.Loaded, Failure.Defect> => {
+      const kind = rules.get(id)!.kind
+      return Option.match(registry.get(kind), {
+        onNone: () => Effect.fail(new Failure.Defect({ message: `no runner for kind ${kind}`, ruleId: id })),
+        onSome: Effect.succeed
+      })
+    }
+    const preflightStart = yield* Clock.currentTimeMillis
+    const preflight = yield* Effect.result(
+      Effect.gen(function* () {
+        const kinds = [...new Set(batch.plan.order.map((id) => rules.get(id)!.kind))]
+        for (const kind of kinds) {
+          const runner = yield* runnerOf(batch.plan.order.find((id) => rules.get(id)!.kind === kind)!)
+          yield* runner.prepare({ runId, batch: batchContext })
+        }
+        const skipped: Array<{ readonly ruleId: string; readonly reason: string }> = []
+        const unchecked = new Set<string>()
+        for (const id of batch.plan.order) {
+          if (Deferred.isDoneUnsafe(stop)) return skipped
+          const upstream = batch.plan.dependencies.get(id)?.find((d) => unchecked.has(d))
+          const analysis =
+            upstream !== undefined
+              ? Plugin.notAnalysed(`it depends on ${upstream}, which was not analysed`)
+              : yield* Effect.flatMap(runnerOf(id), (runner) =>
+                  runner.preflight({ ...contextOf(id), targets: batch.targets.targets })
+                )
+          if (analysis._tag === "NotAnalysed") {
+            unchecked.add(id)
+            skipped.push({ ruleId: id, reason: analysis.reason })
+            yield* Effect.logInfo(`preflight: rule ${id} not analysed: ${analysis.reason}`).pipe(
+              Effect.annotateLogs({ rule: id })
+            )
+          }
+        }
+        return skipped
+      })
+    )
+    if (preflight._tag === "Failure")
+      return yield* close({ status: "failed", failure: preflight.failure, phase })
+    notAnalysed = preflight.success
+    const preflightEnd = yield* Clock.currentTimeMillis
+    yield* Effect.logInfo(
+      `preflight: ${batch.rules.length - notAnalysed.length} of ${batch.rules.length} rules analysed in ${preflightEnd - preflightStart} ms`
+    )
+    if (Deferred.isDoneUnsafe(stop)) return yield* aborted
 
     // Delete-and-load: every target is emptied before any rule runs.
+    phase = "cleanup"
     const store = yield* Batch.targetStore(batch.targetStore)
     const cleaned = yield* Effect.result(
       Effect.forEach(batch.targets.targets, (target) =>
@@ -285,45 +458,22 @@ const execute = (
                 ruleId: target.ruleId
               })
             ),
-          onSome: (s) => s.clean(batch.targets, target)
-        }).pipe(Effect.tap(() => Effect.logDebug(`cleaned ${target.location}`)))
+          onSome: (s) =>
+            Effect.andThen(
+              Effect.sync(() => void (touched = true)),
+              s.clean(batch.targets, target)
+            )
+        }).pipe(Effect.tap(() => Effect.logInfo(`cleaned target ${target.location} (rule ${target.ruleId})`)))
       )
     )
-    if (cleaned._tag === "Failure") {
-      return yield* Effect.flatMap(finish("failed", cleaned.failure), close)
-    }
+    if (cleaned._tag === "Failure") return yield* close({ status: "failed", failure: cleaned.failure, phase })
 
+    phase = "execution"
     yield* Effect.logInfo(`batch started: ${batch.rules.length} rules`)
     yield* emit("batch.started")
 
-    const registry = yield* Plugin.Registry
-    const rules = new Map(batch.rules.map((r) => [r.id, r]))
-    const runRule: Executor.RunRule = (id, attempt) => {
-      const rule = rules.get(id)!
-      return Option.match(registry.get(rule.kind), {
-        onNone: () =>
-          Effect.fail(new Failure.Defect({ message: `no runner for kind ${rule.kind}`, ruleId: id })),
-        onSome: (runner) =>
-          runner.run({
-            runId,
-            attempt,
-            batch: {
-              name: batch.name,
-              dir: batch.dir,
-              parameters: batch.parameters,
-              settings: batch.engine.settings
-            },
-            rule: {
-              id,
-              kind: rule.kind,
-              dependsOn: rule.dependsOn,
-              ...(rule.target !== undefined ? { target: rule.target } : {})
-            },
-            options: rule.options
-          })
-      })
-    }
-
+    const runRule: Executor.RunRule = (id, attempt) =>
+      Effect.flatMap(runnerOf(id), (runner) => runner.run({ ...contextOf(id), attempt }))
     const onTransition = (t: Executor.Transition): Effect.Effect<void> =>
       Effect.gen(function* () {
         if (t._tag === "RuleStarted") {
@@ -378,18 +528,24 @@ const execute = (
       parallelism: options.parallelism ?? batch.engine.parallelism,
       onTransition,
       stop,
+      ...(options.stopGrace !== undefined ? { stopGrace: options.stopGrace } : {}),
       ...(batch.engine.ruleTimeoutSeconds !== undefined
         ? { ruleTimeout: Duration.seconds(batch.engine.ruleTimeoutSeconds) }
         : {})
     }).pipe(
       // Interrupted from outside (not through `stop`): still say so, as far as we can.
       Effect.onInterrupt(() =>
-        Effect.flatMap(
-          finish("aborted", new Failure.Interrupted({ message: "the run was interrupted by its caller" })),
-          close
-        )
+        close({
+          status: "aborted",
+          failure: new Failure.Interrupted({ message: "the run was interrupted by its caller" }),
+          phase
+        })
       )
     )
-    const outcome = yield* finish(report.status, report.failure, report)
-    return yield* close(outcome)
+    return yield* close({
+      status: report.status,
+      ...(report.failure !== undefined ? { failure: report.failure } : {}),
+      report,
+      ...(report.status !== "succeeded" ? { phase } : {})
+    })
   }).pipe(Effect.annotateLogs({ runId, batch: batch.name }))

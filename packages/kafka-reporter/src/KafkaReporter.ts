@@ -172,7 +172,35 @@ export const make = (
         : flushNow(config.flushTimeoutMs)
     )
 
-    return { publish, flush }
+    // Durable first: the outbox line is fsync'd before this returns; `flush` delivers it.
+    const spoolOnly = (event: Event.Event): Effect.Effect<void> =>
+      CloudEvent.fromEvent(event, envelopeOptions).pipe(
+        Effect.flatMap((record) =>
+          outbox.append([record]).pipe(
+            Effect.andThen(
+              Effect.logInfo(
+                `kafka-reporter: event ${event.id} (${event.type}) spooled to outbox ${outbox.path}`
+              )
+            ),
+            Effect.catch((error) =>
+              Effect.logError(
+                `kafka-reporter: event ${event.id} (${event.type}, batch ${event.batch}) could not be spooled (${describe(error)}); the event follows: ${record.value}`
+              )
+            )
+          )
+        ),
+        Effect.catch((error) =>
+          Effect.logError(
+            `kafka-reporter: event ${event.id} cannot be enveloped (${error.message}); the event follows: ${JSON.stringify(event)}`
+          )
+        ),
+        lock.withPermit,
+        Effect.catchCause((cause) =>
+          Effect.logError(`kafka-reporter: spooling event ${event.id} failed: ${cause}`)
+        )
+      )
+
+    return { publish, spool: spoolOnly, flush }
   })
 
 /**

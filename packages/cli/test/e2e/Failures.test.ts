@@ -1,5 +1,7 @@
 // A capturable failure fails the whole batch at once: exit 1, one batch.failed carrying Spark's
-// error class, later rules not run, the running sibling interrupted.
+// error class. An analysis error (bad SQL, missing column) is caught by preflight, before any
+// target is cleaned and before any rule runs; a data error or a failed expectation surfaces while
+// rules run: later rules not run, the running sibling interrupted.
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
@@ -29,28 +31,41 @@ ${rule}
       sql: SELECT 1 AS one
 `
 
-const cases: ReadonlyArray<{ readonly name: string; readonly rule: string; readonly code: RegExp }> = [
-  { name: "bad_sql", rule: "    options:\n      sql: SELEC 1", code: /^PARSE_SYNTAX_ERROR/ },
+const cases: ReadonlyArray<{
+  readonly name: string
+  readonly rule: string
+  readonly code: RegExp
+  readonly phase: "preflight" | "execution"
+}> = [
+  {
+    name: "bad_sql",
+    rule: "    options:\n      sql: SELEC 1",
+    code: /^PARSE_SYNTAX_ERROR/,
+    phase: "preflight"
+  },
   {
     name: "missing_column",
     rule: "    options:\n      sql: SELECT no_such_column FROM range(3)",
-    code: /^UNRESOLVED_COLUMN/
+    code: /^UNRESOLVED_COLUMN/,
+    phase: "preflight"
   },
   {
     name: "ansi_cast",
     rule: "    target: output/bad_cast\n    options:\n      sql: SELECT CAST(concat('x', id) AS INT) AS n FROM range(3)",
-    code: /^CAST_INVALID_INPUT/
+    code: /^CAST_INVALID_INPUT/,
+    phase: "execution"
   },
   {
     name: "expectation",
     rule: "    options:\n      sql: SELECT 1 AS id UNION ALL SELECT 1\n      expect:\n        unique: [id]",
-    code: /^EXPECTATION_UNIQUE/
+    code: /^EXPECTATION_UNIQUE/,
+    phase: "execution"
   }
 ]
 
 describe("a capturable rule failure", () => {
   for (const c of cases) {
-    it(`${c.name}: exit 1, one batch.failed with the error class, later rules not run, sibling interrupted`, async () => {
+    it(`${c.name}: exit 1 in ${c.phase}, one batch.failed with the error class, later rules not run`, async () => {
       const b = batchFile(failing(c.name, c.rule))
       const t = await topic(c.name)
       const r = await cli(runArgs(b, t))
@@ -59,7 +74,9 @@ describe("a capturable rule failure", () => {
       expect(r.ms).toBeLessThan(90_000)
       const summary = r.stdout.trim().split("\n").at(-1) ?? ""
       expect(summary).toMatch(
-        new RegExp(`^spark-etl FAILED batch=failing_${c.name} .*exit=1 category=capturable rule=first code=`)
+        new RegExp(
+          `^spark-etl FAILED batch=failing_${c.name} .*exit=1 category=capturable rule=first code=\\S+ phase=${c.phase} targets=${c.phase === "preflight" ? "untouched" : "touched"}`
+        )
       )
 
       const all = events(t)
@@ -69,7 +86,12 @@ describe("a capturable rule failure", () => {
       expect(failure.code).toMatch(c.code)
       expect(failure.category).toBe("capturable")
       expect(failure.restartMayHelp).toBe(false)
+      expect(failed[0]?.["phase"]).toBe(c.phase)
+      expect(failed[0]?.["targetsTouched"]).toBe(c.phase !== "preflight")
       expect(ofType(all, "rule.started").map((e) => e["ruleId"])).not.toContain("later")
+      // Preflight analyses every rule before any runs: none started.
+      if (c.phase === "preflight") expect(ofType(all, "batch.started")).toHaveLength(0)
+      if (c.phase === "preflight") expect(ofType(all, "rule.started")).toHaveLength(0)
 
       const ledgerDir = path.join(b.stateDir, "ledger", `failing_${c.name}`)
       const [record] = fs.readdirSync(ledgerDir).filter((f) => f.endsWith(".json"))
@@ -80,7 +102,7 @@ describe("a capturable rule failure", () => {
       expect(ledger.status).toBe("failed")
       expect(ledger.rules["first"]?.state).toBe("failed")
       expect(ledger.rules["later"]?.state).toBe("not_run")
-      expect(ledger.rules["slow_sibling"]?.state).toBe("interrupted")
+      expect(ledger.rules["slow_sibling"]?.state).toBe(c.phase === "preflight" ? "not_run" : "interrupted")
     })
   }
 })

@@ -87,7 +87,7 @@ const faultMidRule = async (name: string, remote: string, fault: () => void) => 
     "--spark-timeout",
     String(sparkTimeout)
   ])
-  expect(await waitFor(() => cli.output().includes("engine session open"), 60_000), cli.output()).toBe(true)
+  expect(await waitFor(() => cli.output().includes("rule started"), 60_000), cli.output()).toBe(true)
   await new Promise((r) => setTimeout(r, 1500)) // the scan is running on the server
   const faultAt = Date.now()
   fault()

@@ -41,7 +41,7 @@ describe("system-level failures", () => {
       const b = batchFile(endless(`signal_${code}`))
       const t = await topic(`signal-${code}`)
       const run = start(runArgs(b, t))
-      expect(await waitFor(() => run.output().includes("engine session open"), 60_000)).toBe(true)
+      expect(await waitFor(() => run.output().includes("rule started"), 60_000)).toBe(true)
       await new Promise((r) => setTimeout(r, 1500)) // the scan is running on the server
       const sentAt = Date.now()
       run.child.kill(signal)
@@ -63,7 +63,7 @@ describe("system-level failures", () => {
     const t = await topic("killed")
     const args = runArgs(b, t)
     const first = start(args)
-    expect(await waitFor(() => first.output().includes("engine session open"), 60_000)).toBe(true)
+    expect(await waitFor(() => first.output().includes("rule started"), 60_000)).toBe(true)
     await new Promise((r) => setTimeout(r, 1500))
     first.child.kill("SIGKILL")
     await first.exited
@@ -99,7 +99,7 @@ describe("system-level failures", () => {
     const b = batchFile(endless("killed_status"))
     const t = await topic("killed-status")
     const run = start(runArgs(b, t))
-    expect(await waitFor(() => run.output().includes("engine session open"), 60_000)).toBe(true)
+    expect(await waitFor(() => run.output().includes("rule started"), 60_000)).toBe(true)
     await new Promise((r) => setTimeout(r, 1500))
     run.child.kill("SIGKILL")
     await run.exited
@@ -146,7 +146,7 @@ describe("system-level failures", () => {
     const b = batchFile(endless("twice"))
     const args = ["run", b.batch, "--remote", spark(), "--state-dir", b.stateDir]
     const first = start(args)
-    expect(await waitFor(() => first.output().includes("engine session open"), 60_000)).toBe(true)
+    expect(await waitFor(() => first.output().includes("rule started"), 60_000)).toBe(true)
     const second = await cli(args)
     expect(second.code, second.stderr).toBe(3)
     expect(second.stderr + second.stdout).toContain(String(first.child.pid))
@@ -185,7 +185,7 @@ describe("signals while Kafka is frozen", () => {
     const t = await topic(name, brokers)
     const args = ["run", b.batch, "--remote", spark(), "--state-dir", b.stateDir, "--kafka-brokers", brokers]
     const run = start([...args, "--kafka-topic", t])
-    expect(await waitFor(() => run.output().includes("engine session open"), 60_000)).toBe(true)
+    expect(await waitFor(() => run.output().includes("rule started"), 60_000)).toBe(true)
     await new Promise((r) => setTimeout(r, 1500))
     freeze()
     return { b, t, run }

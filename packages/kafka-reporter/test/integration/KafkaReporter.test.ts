@@ -51,6 +51,37 @@ const ids = (values: ReadonlyArray<{ readonly value: string }>) =>
   values.map((v) => (JSON.parse(v.value) as { id: string }).id)
 
 describe("KafkaReporter on the real broker", () => {
+  it("spool makes an event durable in the outbox first; flush then delivers it, same id, once", async () => {
+    const config = await Effect.runPromise(reporterConfig(brokers(), unique("spool")))
+    await Effect.runPromise(createTopic(config).pipe(Effect.provide(NodeFileSystem.layer)))
+    const event = batchEvent({
+      batch: unique("signalled"),
+      runId: crypto.randomUUID(),
+      type: "batch.aborted"
+    })
+    const outboxLines = () =>
+      fs.existsSync(config.outboxFile)
+        ? fs
+            .readFileSync(config.outboxFile, "utf8")
+            .split("\n")
+            .filter((l) => l !== "")
+        : []
+    await run(
+      Effect.gen(function* () {
+        const sink = yield* Event.EventSink
+        yield* sink.spool(event)
+        // Durable before anything is sent: the line is on disk, nothing is on the topic yet.
+        expect(outboxLines()).toHaveLength(1)
+        expect(outboxLines()[0]).toContain(event.id)
+        yield* sink.flush
+      }),
+      KafkaReporter.layer(config).pipe(Layer.provide(NodeFileSystem.layer))
+    )
+    const received = await consume(brokers(), config.topic, 1)
+    expect(ids(received)).toEqual([event.id])
+    expect(outboxLines()).toEqual([])
+  })
+
   it("delivers a batch's events in order, keyed by batch, as valid structured CloudEvents", async () => {
     const config = await Effect.runPromise(reporterConfig(brokers(), unique("events")))
     await Effect.runPromise(createTopic(config).pipe(Effect.provide(NodeFileSystem.layer)))
