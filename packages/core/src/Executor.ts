@@ -5,7 +5,7 @@
  * into an engine-side interrupt) and awaited, no new rule starts, and every rule that did not
  * start is recorded as not run. Every rule and the batch carry timings from effect's `Clock`.
  */
-import { Clock, Deferred, Duration, Effect, Exit, Fiber, Option, Queue } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, Fiber, Queue } from "effect"
 import type * as Dag from "./Dag.js"
 import * as Failure from "./Failure.js"
 
@@ -115,7 +115,7 @@ export const execute = (plan: Dag.Plan, runRule: RunRule, options: Options = {})
           Effect.exit,
           Effect.flatMap((exit) => Queue.offer(done, { _tag: "Done", id, exit })),
           Effect.asVoid,
-          Effect.forkChild({ startImmediately: true })
+          Effect.forkDetach({ startImmediately: true })
         )
         running.set(id, fiber)
       })
@@ -155,46 +155,56 @@ export const execute = (plan: Dag.Plan, runRule: RunRule, options: Options = {})
         failure ??= ruleFailure
       })
 
-    // Interrupts what runs and records each rule's real end: a rule may have finished just
-    // before the interrupt reached it, and then its own outcome is kept.
-    const stopAll = (grace: Duration.Duration | undefined) =>
-      Effect.gen(function* () {
-        const interrupting = Fiber.interruptAll([...running.values()])
-        const ended =
-          grace === undefined
-            ? (yield* interrupting, true)
-            : Option.isSome(yield* Effect.timeoutOption(interrupting, grace))
-        for (const message of yield* Queue.clear(done)) if (message._tag === "Done") yield* settle(message)
-        for (const id of [...running.keys()]) {
-          running.delete(id)
-          // Past the grace the rule's fiber is left to finish its interrupt in the background.
-          if (!ended) unsettled.push(id)
-          yield* end(id, "interrupted")
-        }
-      })
-
     const signal = options.stop
+    let stopping = false
+
+    // Interrupts what runs and records each rule's real end: a rule may have finished just
+    // before the interrupt reached it, and then its own outcome is kept. After a rule failure
+    // the siblings are awaited without bound (their interrupts reach the engine); after a stop
+    // — also one that comes while siblings are still being awaited — for `stopGrace` at most.
+    const stopAll = Effect.gen(function* () {
+      const fibers = [...running.entries()]
+      const interrupting = Fiber.interruptAll(fibers.map(([, fiber]) => fiber))
+      const grace = options.stopGrace
+      if (grace === undefined || signal === undefined) yield* interrupting
+      else if (stopping) yield* Effect.timeoutOption(interrupting, grace)
+      else yield* Effect.raceFirst(interrupting, Effect.andThen(Deferred.await(signal), Effect.sleep(grace)))
+      for (const message of yield* Queue.clear(done)) if (message._tag === "Done") yield* settle(message)
+      for (const [id, fiber] of fibers) {
+        if (!running.has(id)) continue
+        running.delete(id)
+        // Still running past the grace: left to finish its interrupt in the background.
+        if (fiber.pollUnsafe() === undefined) unsettled.push(id)
+        yield* end(id, "interrupted")
+      }
+    })
+
     const stop =
       signal && Deferred.await(signal).pipe(Effect.map((f): Message => ({ _tag: "Stop", failure: f })))
-    let stopping = false
-    while (true) {
-      // A stop that came while nothing was running is seen before any rule starts.
-      if (failure === undefined && signal !== undefined && Deferred.isDoneUnsafe(signal)) {
-        failure = yield* Deferred.await(signal)
-        stopping = true
-        if (running.size > 0) yield* stopAll(options.stopGrace)
+    const loop = Effect.gen(function* () {
+      while (true) {
+        // A stop that came while nothing was running is seen before any rule starts.
+        if (failure === undefined && signal !== undefined && Deferred.isDoneUnsafe(signal)) {
+          failure = yield* Deferred.await(signal)
+          stopping = true
+        }
+        while (failure === undefined && running.size < parallelism && ready.length > 0) {
+          yield* start(ready.shift()!)
+        }
+        if (running.size === 0) break
+        if (failure === undefined) {
+          const message = yield* stop ? Effect.raceFirst(Queue.take(done), stop) : Queue.take(done)
+          if (message._tag === "Stop") {
+            failure = message.failure
+            stopping = true
+          } else yield* settle(message)
+        }
+        if (failure !== undefined) yield* stopAll
       }
-      while (failure === undefined && running.size < parallelism && ready.length > 0) {
-        yield* start(ready.shift()!)
-      }
-      if (running.size === 0) break
-      const message = yield* stop ? Effect.raceFirst(Queue.take(done), stop) : Queue.take(done)
-      if (message._tag === "Stop") {
-        stopping = failure === undefined
-        failure ??= message.failure
-      } else yield* settle(message)
-      if (failure !== undefined) yield* stopAll(stopping ? options.stopGrace : undefined)
-    }
+    })
+    // Rule fibers are detached (a rule left behind past the grace must not hold the caller), so
+    // an interruption of the executor itself interrupts them explicitly.
+    yield* loop.pipe(Effect.onInterrupt(() => Fiber.interruptAll([...running.values()])))
 
     for (const id of plan.order) {
       if (results.get(id)!.state === "pending") {

@@ -395,8 +395,18 @@ export const settle = (
   options: SettleOptions
 ): Effect.Effect<Settled, Failure.EngineUnreachable | LedgerError, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    const records = yield* list(options.dir, options.batch)
+    const batchDir = path.join(options.dir, options.batch)
+    const names = (yield* fs.exists(batchDir)) ? yield* fs.readDirectory(batchDir) : []
+    // A record this version cannot read (a newer binary's, say) must not block every run: it is
+    // named in the log and left alone.
+    const records: Array<Record> = []
+    for (const name of names.filter((n) => n.endsWith(".json"))) {
+      const read_ = yield* Effect.result(read(path.join(batchDir, name)))
+      if (read_._tag === "Success") records.push(read_.success)
+      else yield* Effect.logWarning(`ledger: skipping ${read_.failure.path}: ${read_.failure.message}`)
+    }
     const fenced: Array<Record> = []
     const republished: Array<Record> = []
     for (const found of records) {
@@ -422,7 +432,11 @@ export const settle = (
       }
     }
     return { fenced, republished }
-  })
+  }).pipe(
+    Effect.mapError((e) =>
+      e._tag === "PlatformError" ? new LedgerError({ path: options.dir, message: e.message }) : e
+    )
+  )
 
 /**
  * Opens the run's entry: takes the batch's lock, writes the first record and starts the

@@ -11,7 +11,7 @@
  * Every transition is logged through Effect's logger (annotated with run id, batch and rule)
  * and published to the `EventSink`; the CLI adapts both to pino and Kafka.
  */
-import { Clock, Deferred, Duration, Effect, Option } from "effect"
+import { Clock, Deferred, Duration, Effect, Fiber, Option } from "effect"
 import { createHash } from "node:crypto"
 import * as Os from "node:os"
 import * as Batch from "./Batch.js"
@@ -406,35 +406,44 @@ const execute = (
       })
     }
     const preflightStart = yield* Clock.currentTimeMillis
-    const preflight = yield* Effect.result(
-      Effect.gen(function* () {
-        const kinds = [...new Set(batch.plan.order.map((id) => rules.get(id)!.kind))]
-        for (const kind of kinds) {
-          const runner = yield* runnerOf(batch.plan.order.find((id) => rules.get(id)!.kind === kind)!)
-          yield* runner.prepare({ runId, batch: batchContext })
+    const analyse = Effect.gen(function* () {
+      const kinds = [...new Set(batch.plan.order.map((id) => rules.get(id)!.kind))]
+      for (const kind of kinds) {
+        const runner = yield* runnerOf(batch.plan.order.find((id) => rules.get(id)!.kind === kind)!)
+        yield* runner.prepare({ runId, batch: batchContext })
+      }
+      const skipped: Array<{ readonly ruleId: string; readonly reason: string }> = []
+      const unchecked = new Set<string>()
+      for (const id of batch.plan.order) {
+        if (Deferred.isDoneUnsafe(stop)) return skipped
+        const upstream = batch.plan.dependencies.get(id)?.find((d) => unchecked.has(d))
+        const analysis =
+          upstream !== undefined
+            ? Plugin.notAnalysed(`it depends on ${upstream}, which was not analysed`)
+            : yield* Effect.flatMap(runnerOf(id), (runner) =>
+                runner.preflight({ ...contextOf(id), targets: batch.targets.targets })
+              )
+        if (analysis._tag === "NotAnalysed") {
+          unchecked.add(id)
+          skipped.push({ ruleId: id, reason: analysis.reason })
+          yield* Effect.logInfo(`preflight: rule ${id} not analysed: ${analysis.reason}`).pipe(
+            Effect.annotateLogs({ rule: id })
+          )
         }
-        const skipped: Array<{ readonly ruleId: string; readonly reason: string }> = []
-        const unchecked = new Set<string>()
-        for (const id of batch.plan.order) {
-          if (Deferred.isDoneUnsafe(stop)) return skipped
-          const upstream = batch.plan.dependencies.get(id)?.find((d) => unchecked.has(d))
-          const analysis =
-            upstream !== undefined
-              ? Plugin.notAnalysed(`it depends on ${upstream}, which was not analysed`)
-              : yield* Effect.flatMap(runnerOf(id), (runner) =>
-                  runner.preflight({ ...contextOf(id), targets: batch.targets.targets })
-                )
-          if (analysis._tag === "NotAnalysed") {
-            unchecked.add(id)
-            skipped.push({ ruleId: id, reason: analysis.reason })
-            yield* Effect.logInfo(`preflight: rule ${id} not analysed: ${analysis.reason}`).pipe(
-              Effect.annotateLogs({ rule: id })
-            )
-          }
-        }
-        return skipped
-      })
+      }
+      return skipped
+    })
+    // A stop must not wait on an engine that does not answer: the analysis is left to end in
+    // the background, and the run closes (fencing its session) within the signal's grace.
+    const analysing = yield* Effect.forkDetach(Effect.result(analyse), { startImmediately: true })
+    const preflight = yield* Effect.raceFirst(
+      Fiber.join(analysing),
+      Effect.as(Deferred.await(stop), undefined)
     )
+    if (preflight === undefined) {
+      yield* Effect.forkDetach(Fiber.interrupt(analysing))
+      return yield* aborted
+    }
     if (preflight._tag === "Failure")
       return yield* close({ status: "failed", failure: preflight.failure, phase })
     notAnalysed = preflight.success

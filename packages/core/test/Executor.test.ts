@@ -10,6 +10,8 @@ interface Step {
   readonly ms?: number
   readonly fail?: Failure.RuleFailure
   readonly die?: boolean
+  /** How long the rule takes to end once interrupted (an engine slow to answer the interrupt). */
+  readonly stopMs?: number
 }
 
 // A plan from a spec, and a rule runner that sleeps on the (test) clock and logs what it did.
@@ -33,7 +35,8 @@ const fixture = (spec: Record<string, Step>) => {
     }).pipe(
       Effect.onInterrupt(() =>
         Effect.clockWith((c) => c.currentTimeMillis).pipe(
-          Effect.map((at) => void log.push({ id, event: "interrupted", at }))
+          Effect.map((at) => void log.push({ id, event: "interrupted", at })),
+          s.stopMs === undefined ? (logged) => logged : Effect.delay(Duration.millis(s.stopMs))
         )
       ),
       Effect.ensuring(Effect.sync(() => void running--))
@@ -211,4 +214,87 @@ describe("Executor", () => {
       expect(f.log.map((e) => e.event)).toEqual(["start", "interrupted"])
     })
   )
+
+  describe("stopGrace", () => {
+    const sigterm = new Failure.Interrupted({ message: "SIGTERM received", signal: "SIGTERM" })
+    // `polite` ends at once when interrupted, `stubborn` 10 s later (its engine does not answer).
+    const rules: Record<string, Step> = {
+      polite: { ms: 1000 },
+      stubborn: { ms: 1000, stopMs: 10_000 },
+      after: { deps: ["polite"] }
+    }
+    // Stops the batch 50 ms in, then lets `clockAfterStop` pass on the test clock. The report is
+    // taken when `execute` returns: its fiber itself ends only once every rule's fiber has.
+    const stopAt50 = (options: Executor.Options, clockAfterStop: Duration.Input) =>
+      Effect.gen(function* () {
+        const f = fixture(rules)
+        const signal = yield* Deferred.make<Failure.Interrupted>()
+        const reported = yield* Deferred.make<Executor.Report>()
+        yield* Executor.execute(f.plan, f.runRule, { parallelism: 2, stop: signal, ...options }).pipe(
+          Effect.flatMap((report) => Deferred.succeed(reported, report)),
+          Effect.forkChild
+        )
+        yield* TestClock.adjust(Duration.millis(50))
+        yield* Deferred.succeed(signal, sigterm)
+        yield* TestClock.adjust(clockAfterStop)
+        return { report: yield* Deferred.await(reported), log: f.log }
+      })
+    const interruptedAt = (log: ReturnType<typeof fixture>["log"]) =>
+      Object.fromEntries(log.filter((e) => e.event === "interrupted").map((e) => [e.id, e.at]))
+
+    it.effect("after a stop, closes within the grace and lists the rules still running as unsettled", () =>
+      Effect.gen(function* () {
+        const { report, log } = yield* stopAt50({ stopGrace: Duration.millis(100) }, Duration.millis(200))
+        expect(report.status).toBe("aborted")
+        expect(report.endedAt).toBe(150)
+        expect(states(report)).toEqual({ polite: "interrupted", stubborn: "interrupted", after: "not_run" })
+        expect(report.rules.find((r) => r.id === "stubborn")!.endedAt).toBe(150)
+        // Only the rule whose interrupt had not ended when the grace ran out is unsettled.
+        expect(interruptedAt(log)).toEqual({ polite: 50 })
+        expect(report.unsettled).toEqual(["stubborn"])
+        // Its fiber was left to finish the interrupt in the background.
+        yield* TestClock.adjust(Duration.seconds(10))
+        expect(interruptedAt(log)).toEqual({ polite: 50, stubborn: 10_050 })
+      }).pipe(Effect.ensuring(TestClock.adjust(Duration.seconds(10))))
+    )
+
+    it.effect("settles nothing when every interrupted rule ends within the grace", () =>
+      Effect.gen(function* () {
+        const { report } = yield* stopAt50({ stopGrace: Duration.seconds(20) }, Duration.seconds(60))
+        expect(report.status).toBe("aborted")
+        expect(report.endedAt).toBe(10_050)
+        expect(report.unsettled).toEqual([])
+      })
+    )
+
+    it.effect("without a grace, a stop waits for every interrupted rule to end", () =>
+      Effect.gen(function* () {
+        const { report, log } = yield* stopAt50({}, Duration.seconds(60))
+        expect(report.status).toBe("aborted")
+        expect(report.endedAt).toBe(10_050)
+        expect(interruptedAt(log)).toEqual({ polite: 50, stubborn: 10_050 })
+        expect(report.unsettled).toEqual([])
+      })
+    )
+
+    it.effect("does not bound the wait after a rule failure, which is not a stop", () =>
+      Effect.gen(function* () {
+        const f = fixture({
+          bad: { ms: 10, fail: new Failure.SqlError({ message: "bad column", ruleId: "bad" }) },
+          stubborn: { ms: 1000, stopMs: 10_000 }
+        })
+        const signal = yield* Deferred.make<Failure.Interrupted>()
+        const report = yield* execute(f.plan, f.runRule, {
+          parallelism: 2,
+          stop: signal,
+          stopGrace: Duration.millis(100)
+        })
+        expect(report.status).toBe("failed")
+        expect(report.failure?._tag).toBe("SqlError")
+        expect(report.endedAt).toBe(10_010)
+        expect(states(report)).toEqual({ bad: "failed", stubborn: "interrupted" })
+        expect(report.unsettled).toEqual([])
+      })
+    )
+  })
 })

@@ -4,6 +4,7 @@ import { TestClock } from "effect/testing"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import type * as Event from "../src/Event.js"
 import * as Failure from "../src/Failure.js"
 import * as Ledger from "../src/Ledger.js"
 import { node } from "./support.js"
@@ -339,4 +340,153 @@ describe("Ledger", () => {
       })
     }).pipe(Effect.scoped, Effect.provide(node))
   )
+
+  describe("settle", () => {
+    // The terminal event a closed run recorded with its outcome.
+    const terminal = (runId: string): Event.Event => ({
+      id: `event-of-${runId}`,
+      type: "batch.failed",
+      time: new Date(0).toISOString(),
+      batch: "daily",
+      runId,
+      host: "etl-host-1",
+      pid: 4242,
+      parameters: { run_date: "2026-11-26" },
+      exitCode: 2,
+      phase: "execution",
+      targetsTouched: true
+    })
+    // A run that closed (failed) without sending its terminal event nor seeing its engine work stop.
+    const unsettled = (runId: string, overrides: Partial<Ledger.Record> = {}) =>
+      record(runId, {
+        status: "failed",
+        terminalEvent: terminal(runId),
+        terminalEventSent: false,
+        unfenced: true,
+        ...overrides
+      })
+    const put = (dir: string, ...records: ReadonlyArray<Ledger.Record>) => {
+      fs.mkdirSync(path.join(dir, "daily"), { recursive: true })
+      for (const r of records) fs.writeFileSync(path.join(dir, "daily", `${r.runId}.json`), JSON.stringify(r))
+    }
+    const fileOf = (dir: string, runId: string) => path.join(dir, "daily", `${runId}.json`)
+    const unreachable = new Failure.EngineUnreachable({
+      code: "FENCE_FAILED",
+      message: "Spark did not answer"
+    })
+
+    it.effect(
+      "republishes an unsent terminal event, then fences an unfenced run, once; running runs and itself are left alone",
+      () =>
+        Effect.gen(function* () {
+          const dir = tempDir()
+          const untouched = [
+            unsettled("live", { status: "running" }),
+            unsettled("self"),
+            record("clean", {
+              status: "succeeded",
+              terminalEvent: terminal("clean"),
+              terminalEventSent: true
+            })
+          ]
+          put(dir, unsettled("old"), ...untouched)
+          yield* TestClock.setTime(60_000)
+          const steps: Array<string> = []
+          const sentOnDisk = (runId: string) =>
+            (readJson(fileOf(dir, runId)) as Ledger.Record).terminalEventSent
+          const options = {
+            dir,
+            batch: "daily",
+            runId: "self",
+            republish: (e: Event.Event) => Effect.sync(() => void steps.push(`republish ${e.id}`)),
+            fence: (r: Ledger.Record) =>
+              Effect.sync(() => void steps.push(`fence ${r.runId} (event sent: ${sentOnDisk(r.runId)})`))
+          }
+
+          const settled = yield* Ledger.settle(options)
+          // The same event (same id), marked sent before the fence: a fence that fails does not resend it.
+          expect(steps).toEqual(["republish event-of-old", "fence old (event sent: true)"])
+          expect(settled.republished.map((r) => r.runId)).toEqual(["old"])
+          expect(settled.fenced.map((r) => r.runId)).toEqual(["old"])
+          expect(readJson(fileOf(dir, "old"))).toMatchObject({
+            status: "failed",
+            terminalEvent: terminal("old"),
+            terminalEventSent: true,
+            unfenced: false,
+            fencedAt: new Date(60_000).toISOString(),
+            fencedBy: "self"
+          })
+          for (const r of untouched) expect(readJson(fileOf(dir, r.runId))).toEqual(r)
+
+          // Idempotent: nothing is left to do.
+          expect(yield* Ledger.settle(options)).toEqual({ fenced: [], republished: [] })
+          expect(steps).toHaveLength(2)
+        }).pipe(Effect.provide(node))
+    )
+
+    it.effect(
+      "fails with the fence's EngineUnreachable and leaves the run unfenced for the next attempt",
+      () =>
+        Effect.gen(function* () {
+          const dir = tempDir()
+          put(dir, unsettled("old", { terminalEventSent: true }))
+          const exit = yield* Effect.exit(
+            Ledger.settle({ dir, batch: "daily", runId: "new", fence: () => Effect.fail(unreachable) })
+          )
+          expect(Exit.findErrorOption(exit)).toEqual(Option.some(unreachable))
+          const after = readJson(fileOf(dir, "old")) as Ledger.Record
+          expect(after.unfenced).toBe(true)
+          expect(after.fencedAt).toBeUndefined()
+
+          const again = yield* Ledger.settle({ dir, batch: "daily", runId: "next", fence: () => Effect.void })
+          expect(again.fenced.map((r) => [r.runId, r.fencedBy])).toEqual([["old", "next"]])
+        }).pipe(Effect.provide(node))
+    )
+
+    it.effect("skips a record it cannot read (a newer version's) instead of blocking every run", () =>
+      Effect.gen(function* () {
+        const dir = tempDir()
+        put(dir, unsettled("old"))
+        fs.writeFileSync(fileOf(dir, "newer"), JSON.stringify({ ...record("newer"), version: 2 }))
+        const settled = yield* Ledger.settle({ dir, batch: "daily", runId: "new", fence: () => Effect.void })
+        expect(settled.fenced.map((r) => r.runId)).toEqual(["old"])
+        expect(JSON.parse(fs.readFileSync(fileOf(dir, "newer"), "utf8"))).toMatchObject({ version: 2 })
+      }).pipe(Effect.provide(node))
+    )
+
+    it.effect("is done by open once the batch's lock is taken, before the run's record is written", () =>
+      Effect.gen(function* () {
+        const dir = tempDir()
+        put(dir, unsettled("old"))
+        const seen: Array<string> = []
+        const look = (step: string) =>
+          Effect.sync(() => {
+            const lock = readJson(path.join(dir, "daily", "lock")) as { runId: string }
+            seen.push(`${step}: lock of ${lock.runId}, record ${fs.existsSync(fileOf(dir, "new"))}`)
+          })
+        const { settled } = yield* Ledger.open({
+          dir,
+          record: record("new"),
+          republish: () => look("republish"),
+          fence: () => look("fence")
+        })
+        expect(seen).toEqual(["republish: lock of new, record false", "fence: lock of new, record false"])
+        expect(settled.republished.map((r) => r.runId)).toEqual(["old"])
+        expect(settled.fenced.map((r) => r.runId)).toEqual(["old"])
+      }).pipe(Effect.scoped, Effect.provide(node))
+    )
+
+    it.effect("fails open, leaving no lock and no record, when an unfenced run cannot be fenced", () =>
+      Effect.gen(function* () {
+        const dir = tempDir()
+        put(dir, unsettled("old", { terminalEventSent: true }))
+        const exit = yield* Effect.exit(
+          Effect.scoped(Ledger.open({ dir, record: record("new"), fence: () => Effect.fail(unreachable) }))
+        )
+        expect(Exit.findErrorOption(exit)).toEqual(Option.some(unreachable))
+        expect(fs.readdirSync(path.join(dir, "daily"))).toEqual(["old.json"])
+        expect(readJson(fileOf(dir, "old"))).toMatchObject({ unfenced: true })
+      }).pipe(Effect.provide(node))
+    )
+  })
 })

@@ -1,5 +1,5 @@
 import { afterAll, assert, describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer, Schema } from "effect"
+import { Deferred, Duration, Effect, Fiber, Layer, Schema } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -15,10 +15,12 @@ import { node } from "./support.js"
 const made: Array<string> = []
 afterAll(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
 
-// A batch file in a fresh directory; rules use the scripted runner and the in-memory store.
-const batchFile = (rules: string, extra = "") => {
+// A batch file in a fresh directory (with its target root `out`); rules use the scripted
+// runner and, unless told otherwise, the in-memory store.
+const batchFile = (rules: string, extra = "", store = "memory") => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "core-run-"))
   made.push(dir)
+  fs.mkdirSync(path.join(dir, "out"))
   const file = path.join(dir, "nightly.yaml")
   fs.writeFileSync(
     file,
@@ -26,22 +28,127 @@ const batchFile = (rules: string, extra = "") => {
 parameters:
   run_date: { type: date }
 targets:
-  store: memory
+  store: ${store}
   roots: [out]
 ${extra}
 rules:
 ${rules}`
   )
-  return { file, ledgerDir: path.join(dir, "ledger") }
+  return { dir, file, ledgerDir: path.join(dir, "ledger") }
 }
 
-const setup = (options: { readonly failCleanOf?: ReadonlyArray<string> } = {}) => {
+interface SetupOptions {
+  readonly failCleanOf?: ReadonlyArray<string>
+  /**
+   * Gives the runners (kinds `scripted` and `other`) a `prepare` and a `preflight`; by rule id,
+   * how its preflight ends (analysed by default, after the effect when one is given).
+   */
+  readonly preflight?: Readonly<Record<string, "sql" | "not_analysed" | Effect.Effect<void>>>
+  /** `prepare` fails: the engine cannot be reached. */
+  readonly prepareFails?: boolean
+  /** Clean real directories under the batch's `out` (the filesystem store). */
+  readonly filesystem?: boolean
+  /** What a rule of kind `stubborn` does, uninterruptibly (an engine deaf to interrupts). */
+  readonly stubborn?: Effect.Effect<void>
+  /** Sees each event as it is published (not spooled), before the sink keeps it. */
+  readonly onPublish?: (event: Event.Event) => void
+}
+
+// The run's world: runners, store and sink that say what was done to them, in `steps`
+// (prepare, preflight, clean, run), `spooled` (events spooled rather than published) and
+// `prepared` (the engine settings each `prepare` was given).
+const setup = (options: SetupOptions = {}) => {
+  const steps: Array<string> = []
+  const step = (text: string) => Effect.sync(() => void steps.push(text))
+  const spooled: Array<Event.EventType> = []
+  const prepared: Array<Readonly<Record<string, string>>> = []
   const sink = Event.memory()
   const store = TargetStore.memory(options.failCleanOf ? { failOn: options.failCleanOf } : {})
   const scripted = Testing.scripted()
-  const layer = Layer.mergeAll(Plugin.layer([Plugin.load(scripted.runner)]), store.layer, sink.layer, node)
-  return { events: sink.events, cleaned: store.cleaned, log: scripted.log, layer }
+  const { preflight } = options
+  const probe = (runner: Plugin.Runner<Testing.ScriptedOptions>): Plugin.Runner<Testing.ScriptedOptions> => ({
+    ...runner,
+    run: (ctx) => Effect.andThen(step(`run ${ctx.rule.id}`), runner.run(ctx)),
+    ...(preflight === undefined
+      ? {}
+      : {
+          prepare: ({ batch }) =>
+            Effect.andThen(
+              step(`prepare ${runner.kind}`),
+              options.prepareFails
+                ? Effect.fail(new Failure.EngineUnreachable({ message: "Spark Connect did not answer" }))
+                : Effect.sync(() => void prepared.push(batch.settings))
+            ),
+          preflight: ({ rule }) => {
+            const how = preflight[rule.id]
+            return Effect.andThen(
+              step(`preflight ${rule.id}`),
+              how === "sql"
+                ? Effect.fail(
+                    new Failure.SqlError({
+                      message: "table or view not found: sales.raw",
+                      code: "TABLE_OR_VIEW_NOT_FOUND",
+                      sqlState: "42P01",
+                      ruleId: rule.id
+                    })
+                  )
+                : how === "not_analysed"
+                  ? Effect.succeed(Plugin.notAnalysed("a DDL statement"))
+                  : Effect.as(how ?? Effect.void, Plugin.analysed)
+            )
+          }
+        })
+  })
+  const stubborn = Plugin.make({
+    kind: "stubborn",
+    options: Schema.Struct({}),
+    run: ({ rule }) =>
+      Effect.andThen(step(`run ${rule.id}`), Effect.uninterruptible(options.stubborn ?? Effect.void))
+  })
+  const storeLayer = Layer.effect(
+    TargetStore.TargetStore,
+    Effect.map(TargetStore.TargetStore, (inner) =>
+      TargetStore.TargetStore.of({
+        ...inner,
+        clean: (resolved, target) =>
+          Effect.andThen(step(`clean ${target.declared}`), inner.clean(resolved, target))
+      })
+    )
+  ).pipe(
+    Layer.provide(options.filesystem ? TargetStore.layerFileSystem.pipe(Layer.provide(node)) : store.layer)
+  )
+  const sinkLayer = Layer.effect(
+    Event.EventSink,
+    Effect.map(Event.EventSink, (inner) =>
+      Event.EventSink.of({
+        ...inner,
+        publish: (event) =>
+          Effect.andThen(
+            Effect.sync(() => options.onPublish?.(event)),
+            inner.publish(event)
+          ),
+        spool: (event) =>
+          Effect.andThen(
+            Effect.sync(() => void spooled.push(event.type)),
+            inner.spool(event)
+          )
+      })
+    )
+  ).pipe(Layer.provide(sink.layer))
+  const runners = [probe(scripted.runner), probe(Testing.scripted("other").runner)]
+  const layer = Layer.mergeAll(
+    Plugin.layer([...runners.map((r) => Plugin.load(r)), Plugin.load(stubborn)]),
+    storeLayer,
+    sinkLayer,
+    node
+  )
+  return { events: sink.events, cleaned: store.cleaned, log: scripted.log, steps, spooled, prepared, layer }
 }
+
+const recordOf = (ledgerDir: string, runId: string) =>
+  Ledger.read(path.join(ledgerDir, "nightly", `${runId}.json`)).pipe(Effect.provide(node))
+
+const sigterm = new Failure.Interrupted({ message: "SIGTERM received", signal: "SIGTERM" })
 
 const types = (events: ReadonlyArray<Event.Event>) =>
   events.map((e) => (e.ruleId ? `${e.type} ${e.ruleId}` : e.type))
@@ -52,10 +159,16 @@ const rules3 = `  - { id: extract, kind: scripted, target: out/extract, options:
   - { id: publish, kind: scripted, depends_on: [transform], options: { ms: 5 } }`
 
 // A predecessor that died mid-run on another host: its record still running, its lock in place.
-const crashedPredecessor = (ledgerDir: string, file: string): string => {
+// With `overrides` and no `lock`, an earlier run in whatever state they say.
+const crashedPredecessor = (
+  ledgerDir: string,
+  file: string,
+  overrides: Partial<Ledger.Record> = {},
+  lock = true
+): string => {
   const batchDir = path.join(ledgerDir, "nightly")
   fs.mkdirSync(batchDir, { recursive: true })
-  const old = {
+  const old: Ledger.Record = {
     version: 1,
     runId: "old-run",
     batch: "nightly",
@@ -67,13 +180,16 @@ const crashedPredecessor = (ledgerDir: string, file: string): string => {
     startedAt: "2026-11-25T03:00:00.000Z",
     heartbeatAt: "2026-11-25T03:10:00.000Z",
     engineSessionId: "b5c2f6e0-0000-4000-8000-000000000001",
-    rules: { a: { state: "running", attempt: 1 } }
+    rules: { a: { state: "running", attempt: 1 } },
+    ...overrides
   }
-  fs.writeFileSync(path.join(batchDir, "old-run.json"), JSON.stringify(old))
-  fs.writeFileSync(
-    path.join(batchDir, "lock"),
-    JSON.stringify({ runId: "old-run", pid: 999999, host: "other-host" })
-  )
+  fs.writeFileSync(path.join(batchDir, `${old.runId}.json`), JSON.stringify(old))
+  if (lock) {
+    fs.writeFileSync(
+      path.join(batchDir, "lock"),
+      JSON.stringify({ runId: old.runId, pid: 999999, host: "other-host" })
+    )
+  }
   return batchDir
 }
 
@@ -217,12 +333,15 @@ describe("Run", () => {
       expect(t.log.events).toEqual([])
       expect(types(t.events)).toEqual(["batch.failed transform"])
       const [record] = yield* Ledger.list(ledgerDir, "nightly").pipe(Effect.provide(node))
-      expect(record?.status).toBe("failed")
-      expect(Object.values(record?.rules ?? {}).map((r) => r.state)).toEqual([
-        "pending",
-        "pending",
-        "pending"
-      ])
+      expect(record).toMatchObject({
+        status: "failed",
+        phase: "cleanup",
+        rules: {
+          extract: { state: "not_run" },
+          transform: { state: "failed", error: { code: "TARGET_CLEANUP_FAILED" } },
+          publish: { state: "not_run" }
+        }
+      })
     })
   )
 
@@ -243,6 +362,8 @@ describe("Run", () => {
       expect(outcome).toMatchObject({ status: "aborted", exitCode: 130 })
       expect(t.log.events).toContainEqual({ rule: "long", event: "interrupted" })
       expect(t.events.at(-1)).toMatchObject({ type: "batch.aborted", exitCode: 130 })
+      // The process has seconds left: the terminal event is spooled, every other one published.
+      expect(t.spooled).toEqual(["batch.aborted"])
       const [record] = yield* Ledger.list(ledgerDir, "nightly").pipe(Effect.provide(node))
       expect(record?.status).toBe("aborted")
     })
@@ -426,4 +547,427 @@ rules:
       expect(record?.status).toBe("aborted")
     })
   )
+
+  describe("preflight", () => {
+    const params = { run_date: "2026-11-26" }
+    // Counts the calls of `fenceSelf`, which answers that the engine did not confirm.
+    const unconfirmedFence = () => {
+      const calls = { count: 0 }
+      return { calls, fenceSelf: Effect.sync(() => (calls.count++, false)) }
+    }
+
+    it.live("fails before any target is touched when a rule does not analyse: exit 1, one batch.failed", () =>
+      Effect.gen(function* () {
+        const { dir, file, ledgerDir } = batchFile(rules3, "", "filesystem")
+        const sentinel = path.join(dir, "out", "extract", "yesterday.parquet")
+        fs.mkdirSync(path.dirname(sentinel))
+        fs.writeFileSync(sentinel, "yesterday's output")
+        const t = setup({ filesystem: true, preflight: { publish: "sql" } })
+        const self = unconfirmedFence()
+        const outcome = yield* Run.run({
+          batchFile: file,
+          ledgerDir,
+          params,
+          runId: "run-pf",
+          fenceSelf: self.fenceSelf
+        }).pipe(Effect.provide(t.layer))
+        expect(outcome).toMatchObject({
+          status: "failed",
+          exitCode: 1,
+          phase: "preflight",
+          targetsTouched: false,
+          unfenced: false,
+          failure: { _tag: "SqlError", code: "TABLE_OR_VIEW_NOT_FOUND", ruleId: "publish" }
+        })
+        expect(t.steps).toEqual([
+          "prepare scripted",
+          "preflight extract",
+          "preflight transform",
+          "preflight publish"
+        ])
+        expect(fs.readFileSync(sentinel, "utf8")).toBe("yesterday's output")
+        expect(t.log.events).toEqual([])
+        expect(types(t.events)).toEqual(["batch.failed publish"])
+        expect(t.events[0]).toMatchObject({
+          exitCode: 1,
+          phase: "preflight",
+          targetsTouched: false,
+          failure: { category: "capturable", code: "TABLE_OR_VIEW_NOT_FOUND", sqlState: "42P01" }
+        })
+        // Nothing ran on the engine: there is nothing of this run to fence.
+        expect(self.calls.count).toBe(0)
+        const record = yield* recordOf(ledgerDir, "run-pf")
+        expect(record).toMatchObject({
+          status: "failed",
+          phase: "preflight",
+          outcome: { exitCode: 1, ruleId: "publish" },
+          rules: {
+            extract: { state: "not_run" },
+            transform: { state: "not_run" },
+            publish: { state: "failed", error: { code: "TABLE_OR_VIEW_NOT_FOUND" } }
+          }
+        })
+        expect(record.unfenced).toBeUndefined()
+      })
+    )
+
+    it.live(
+      "fails as a system failure (exit 2), analysing nothing, when the engine session cannot be prepared",
+      () =>
+        Effect.gen(function* () {
+          const { file, ledgerDir } = batchFile(rules3)
+          const t = setup({ preflight: {}, prepareFails: true })
+          const outcome = yield* Run.run({ batchFile: file, ledgerDir, params }).pipe(Effect.provide(t.layer))
+          expect(outcome).toMatchObject({
+            status: "failed",
+            exitCode: 2,
+            phase: "preflight",
+            targetsTouched: false,
+            failure: { _tag: "EngineUnreachable" }
+          })
+          expect(t.steps).toEqual(["prepare scripted"])
+          expect(t.cleaned).toEqual([])
+          expect(types(t.events)).toEqual(["batch.failed"])
+          expect(t.events[0]).toMatchObject({
+            phase: "preflight",
+            targetsTouched: false,
+            failure: { category: "system", code: "ENGINE_UNREACHABLE" }
+          })
+        })
+    )
+
+    it.live("prepares each runner kind once, analyses every rule once in dependency order, then cleans", () =>
+      Effect.gen(function* () {
+        // Declared against the grain of the data flow, over two kinds.
+        const { file, ledgerDir } = batchFile(`  - { id: load, kind: other, depends_on: [transform] }
+  - { id: transform, kind: scripted, depends_on: [extract], target: out/transform }
+  - { id: extract, kind: other, target: out/extract }
+  - { id: audit, kind: scripted, depends_on: [extract] }`)
+        const t = setup({ preflight: {} })
+        const outcome = yield* Run.run({ batchFile: file, ledgerDir, params }).pipe(Effect.provide(t.layer))
+        expect(outcome).toMatchObject({ status: "succeeded", exitCode: 0, targetsTouched: true })
+        expect(outcome.notAnalysed).toBeUndefined()
+        const preflighted = t.steps.filter((s) => s.startsWith("preflight ")).map((s) => s.slice(10))
+        expect([...preflighted].sort()).toEqual(["audit", "extract", "load", "transform"])
+        const at = (id: string) => preflighted.indexOf(id)
+        expect(at("extract")).toBeLessThan(at("transform"))
+        expect(at("extract")).toBeLessThan(at("audit"))
+        expect(at("transform")).toBeLessThan(at("load"))
+        expect(t.steps.slice(0, 2).sort()).toEqual(["prepare other", "prepare scripted"])
+        // Every clean after the last preflight, every run after the last clean.
+        expect(t.steps.slice(6, 8).sort()).toEqual(["clean out/extract", "clean out/transform"])
+        expect(t.steps.slice(8).map((s) => s.split(" ")[0])).toEqual(["run", "run", "run", "run"])
+      })
+    )
+
+    it.live("does not analyse a rule downstream of one it cannot analyse, and still runs the batch", () =>
+      Effect.gen(function* () {
+        const { file, ledgerDir } = batchFile(`  - { id: ddl, kind: scripted }
+  - { id: uses_ddl, kind: scripted, depends_on: [ddl], target: out/uses_ddl }
+  - { id: sibling, kind: other }`)
+        const t = setup({ preflight: { ddl: "not_analysed" } })
+        const outcome = yield* Run.run({ batchFile: file, ledgerDir, params }).pipe(Effect.provide(t.layer))
+        expect(outcome).toMatchObject({ status: "succeeded", exitCode: 0 })
+        expect(outcome.notAnalysed).toEqual([
+          { ruleId: "ddl", reason: "a DDL statement" },
+          { ruleId: "uses_ddl", reason: "it depends on ddl, which was not analysed" }
+        ])
+        expect(t.steps.filter((s) => s.startsWith("preflight ")).sort()).toEqual([
+          "preflight ddl",
+          "preflight sibling"
+        ])
+        expect(t.steps.filter((s) => s.startsWith("run ")).sort()).toEqual([
+          "run ddl",
+          "run sibling",
+          "run uses_ddl"
+        ])
+      })
+    )
+
+    it.live("counts the rules of a runner without preflight, and their downstream, as not analysed", () =>
+      Effect.gen(function* () {
+        const { file, ledgerDir } = batchFile(rules3)
+        const t = setup()
+        const outcome = yield* Run.run({ batchFile: file, ledgerDir, params }).pipe(Effect.provide(t.layer))
+        expect(outcome.status).toBe("succeeded")
+        expect(outcome.notAnalysed).toEqual([
+          { ruleId: "extract", reason: 'rule kind "scripted" has no preflight' },
+          { ruleId: "transform", reason: "it depends on extract, which was not analysed" },
+          { ruleId: "publish", reason: "it depends on transform, which was not analysed" }
+        ])
+      })
+    )
+
+    it.live("aborts in preflight, touching nothing, when a stop comes while the engine does not answer", () =>
+      Effect.gen(function* () {
+        const { file, ledgerDir } = batchFile(rules3)
+        const stop = yield* Deferred.make<Failure.Interrupted>()
+        const t = setup({
+          preflight: { extract: Effect.andThen(Deferred.succeed(stop, sigterm), Effect.never) }
+        })
+        const self = unconfirmedFence()
+        const outcome = yield* Run.run({
+          batchFile: file,
+          ledgerDir,
+          params,
+          runId: "run-stop",
+          stop: Deferred.await(stop),
+          fenceSelf: self.fenceSelf
+        }).pipe(Effect.provide(t.layer))
+        expect(outcome).toMatchObject({
+          status: "aborted",
+          exitCode: 143,
+          phase: "preflight",
+          targetsTouched: false,
+          unfenced: true
+        })
+        expect(t.steps).toEqual(["prepare scripted", "preflight extract"])
+        expect(t.cleaned).toEqual([])
+        // The engine may still be analysing: the run fences its session.
+        expect(self.calls.count).toBe(1)
+        expect(types(t.events)).toEqual(["batch.aborted"])
+        expect(t.spooled).toEqual(["batch.aborted"])
+        expect(yield* recordOf(ledgerDir, "run-stop")).toMatchObject({
+          status: "aborted",
+          phase: "preflight",
+          unfenced: true
+        })
+      })
+    )
+
+    it.live("records the batch's engine settings in the ledger, as given to prepare", () =>
+      Effect.gen(function* () {
+        const { file, ledgerDir } = batchFile(
+          rules3,
+          "engine: { settings: { spark.sql.shuffle.partitions: 8, spark.sql.ansi.enabled: true } }"
+        )
+        const t = setup({ preflight: {} })
+        yield* Run.run({ batchFile: file, ledgerDir, params, runId: "run-set" }).pipe(Effect.provide(t.layer))
+        const settings = { "spark.sql.shuffle.partitions": "8", "spark.sql.ansi.enabled": "true" }
+        expect(t.prepared).toEqual([settings])
+        expect((yield* recordOf(ledgerDir, "run-set")).engineSettings).toEqual(settings)
+      })
+    )
+  })
+
+  describe("terminal event", () => {
+    const params = { run_date: "2026-11-26" }
+
+    it.live("records the terminal event with the outcome before publishing it, then marks it sent", () =>
+      Effect.gen(function* () {
+        const { file, ledgerDir } = batchFile(rules3)
+        const onDisk = () =>
+          JSON.parse(fs.readFileSync(path.join(ledgerDir, "nightly", "run-t.json"), "utf8"))
+        const atPublish: Array<unknown> = []
+        const t = setup({
+          onPublish: (e) => {
+            if (Event.terminalTypes.includes(e.type)) atPublish.push(onDisk())
+          }
+        })
+        yield* Run.run({ batchFile: file, ledgerDir, params, runId: "run-t" }).pipe(Effect.provide(t.layer))
+        const published = t.events.at(-1)!
+        expect(published.type).toBe("batch.succeeded")
+        expect(atPublish).toEqual([
+          expect.objectContaining({
+            status: "succeeded",
+            outcome: { exitCode: 0 },
+            terminalEvent: published,
+            terminalEventSent: false
+          })
+        ])
+        expect(yield* recordOf(ledgerDir, "run-t")).toMatchObject({
+          terminalEvent: published,
+          terminalEventSent: true
+        })
+      })
+    )
+
+    it.live(
+      "sends the terminal event an earlier run recorded but did not send, same id, once, before its own",
+      () =>
+        Effect.gen(function* () {
+          const { file, ledgerDir } = batchFile(rules3)
+          const recorded: Event.Event = {
+            id: "0b9f6a52-5a3c-4c0e-9d0e-4f7b1c2d3e4f",
+            type: "batch.failed",
+            time: "2026-11-25T03:20:00.000Z",
+            batch: "nightly",
+            runId: "old-run",
+            host: "other-host",
+            pid: 999999,
+            parameters: { run_date: "2026-11-25" },
+            ruleId: "a",
+            failure: {
+              category: "capturable",
+              code: "DIVIDE_BY_ZERO",
+              message: "division by zero",
+              restartMayHelp: false
+            },
+            phase: "execution",
+            targetsTouched: true,
+            exitCode: 1
+          }
+          // Killed between recording its outcome and sending it: closed, event unsent, lock left.
+          crashedPredecessor(ledgerDir, file, {
+            status: "failed",
+            endedAt: "2026-11-25T03:20:00.000Z",
+            rules: { a: { state: "failed", attempt: 1 } },
+            outcome: { exitCode: 1, ruleId: "a" },
+            terminalEvent: recorded,
+            terminalEventSent: false
+          })
+          const t = setup()
+          const outcome = yield* Run.run({ batchFile: file, ledgerDir, params }).pipe(Effect.provide(t.layer))
+          expect(outcome.status).toBe("succeeded")
+          expect(outcome.crashedPredecessor).toBeUndefined()
+          expect(t.events[0]).toEqual(recorded)
+          expect(t.events.map((e) => e.type)).not.toContain("batch.crashed")
+          expect(types(t.events).slice(0, 2)).toEqual(["batch.failed a", "batch.started"])
+          expect(yield* recordOf(ledgerDir, "old-run")).toMatchObject({
+            status: "failed",
+            terminalEvent: recorded,
+            terminalEventSent: true
+          })
+
+          const next = setup()
+          yield* Run.run({ batchFile: file, ledgerDir, params }).pipe(Effect.provide(next.layer))
+          expect(next.events.map((e) => e.id)).not.toContain(recorded.id)
+          expect(types(next.events)[0]).toBe("batch.started")
+        })
+    )
+  })
+
+  describe("fencing", () => {
+    const params = { run_date: "2026-11-26" }
+
+    it.live(
+      "records a run whose engine work was not seen to stop as unfenced; the next run fences it before cleaning",
+      () =>
+        Effect.gen(function* () {
+          const failing = batchFile(`  - { id: a, kind: scripted, target: out/a, options: { fail: sql } }`)
+          const first = setup()
+          const outcome = yield* Run.run({
+            batchFile: failing.file,
+            ledgerDir: failing.ledgerDir,
+            params,
+            runId: "run-1",
+            fenceSelf: Effect.succeed(false)
+          }).pipe(Effect.provide(first.layer))
+          expect(outcome).toMatchObject({ status: "failed", exitCode: 1, phase: "execution", unfenced: true })
+          expect(yield* recordOf(failing.ledgerDir, "run-1")).toMatchObject({ unfenced: true })
+
+          // The same batch, fixed, against the same ledger.
+          const fixed = batchFile(`  - { id: a, kind: scripted, target: out/a }`)
+          const second = setup()
+          const fenceSelfCalls = { count: 0 }
+          const next = yield* Run.run({
+            batchFile: fixed.file,
+            ledgerDir: failing.ledgerDir,
+            params,
+            runId: "run-2",
+            fence: (r) =>
+              Effect.sync(() => void second.steps.push(`fence ${r.runId} (unfenced: ${r.unfenced})`)),
+            fenceSelf: Effect.sync(() => (fenceSelfCalls.count++, false))
+          }).pipe(Effect.provide(second.layer))
+          expect(next).toMatchObject({ status: "succeeded", unfenced: false })
+          expect(second.steps).toEqual(["fence run-1 (unfenced: true)", "clean out/a", "run a"])
+          // A clean finish leaves nothing to fence.
+          expect(fenceSelfCalls.count).toBe(0)
+          const fenced = yield* recordOf(failing.ledgerDir, "run-1")
+          expect(fenced).toMatchObject({ status: "failed", unfenced: false, fencedBy: "run-2" })
+          expect(fenced.fencedAt).toBeDefined()
+          expect((yield* recordOf(failing.ledgerDir, "run-2")).unfenced).toBeUndefined()
+        })
+    )
+
+    it.live(
+      "fails the next run (exit 2, FENCE_FAILED) with its targets untouched when an unfenced run cannot be fenced",
+      () =>
+        Effect.gen(function* () {
+          const { file, ledgerDir } = batchFile(rules3)
+          crashedPredecessor(
+            ledgerDir,
+            file,
+            {
+              status: "aborted",
+              endedAt: "2026-11-25T03:20:00.000Z",
+              unfenced: true,
+              terminalEventSent: true
+            },
+            false
+          )
+          const t = setup({ preflight: {} })
+          const outcome = yield* Run.run({
+            batchFile: file,
+            ledgerDir,
+            params,
+            fence: () =>
+              Effect.fail(
+                new Failure.EngineUnreachable({ code: "FENCE_FAILED", message: "Spark did not answer" })
+              )
+          }).pipe(Effect.provide(t.layer))
+          expect(outcome).toMatchObject({
+            status: "failed",
+            exitCode: 2,
+            phase: "preflight",
+            targetsTouched: false,
+            failure: { code: "FENCE_FAILED" }
+          })
+          expect(t.steps).toEqual([])
+          expect(types(t.events)).toEqual(["batch.failed"])
+          expect(t.events[0]).toMatchObject({ phase: "preflight", targetsTouched: false })
+          expect(yield* recordOf(ledgerDir, "old-run")).toMatchObject({ status: "aborted", unfenced: true })
+          expect(fs.existsSync(path.join(ledgerDir, "nightly", "lock"))).toBe(false)
+        })
+    )
+
+    it.live(
+      "after a stop, closes within stopGrace without a rule deaf to the interrupt, recorded unfenced",
+      () =>
+        Effect.gen(function* () {
+          const { file, ledgerDir } = batchFile(`  - { id: deaf, kind: stubborn, target: out/deaf }`)
+          const stop = yield* Deferred.make<Failure.Interrupted>()
+          const release = yield* Deferred.make<void>()
+          // The rule asks for the stop itself once it runs, then ignores the interrupt until released.
+          const t = setup({
+            stubborn: Effect.andThen(Deferred.succeed(stop, sigterm), Deferred.await(release))
+          })
+          const outcome = yield* Run.run({
+            batchFile: file,
+            ledgerDir,
+            params,
+            runId: "run-deaf",
+            stop: Deferred.await(stop),
+            stopGrace: Duration.millis(50),
+            fenceSelf: Effect.succeed(false)
+          }).pipe(
+            Effect.provide(t.layer),
+            // Only now does the engine let go (the rule's fiber must end before this test's does).
+            Effect.ensuring(Deferred.succeed(release, undefined))
+          )
+          expect(outcome).toMatchObject({
+            status: "aborted",
+            exitCode: 143,
+            phase: "execution",
+            targetsTouched: true,
+            unfenced: true
+          })
+          expect(outcome.report?.unsettled).toEqual(["deaf"])
+          expect(types(t.events)).toEqual([
+            "batch.started",
+            "rule.started deaf",
+            "rule.failed deaf",
+            "batch.aborted"
+          ])
+          expect(t.spooled).toEqual(["batch.aborted"])
+          expect(yield* recordOf(ledgerDir, "run-deaf")).toMatchObject({
+            status: "aborted",
+            phase: "execution",
+            unfenced: true,
+            terminalEventSent: true,
+            rules: { deaf: { state: "interrupted" } }
+          })
+        })
+    )
+  })
 })
