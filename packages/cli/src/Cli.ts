@@ -161,7 +161,7 @@ const run = Command.make(
               targetsTouched: false,
               unfenced: false
             },
-            "(none: the log location is not writable)"
+            "(none: refused before the log was opened)"
           )
         )
         return yield* exitWith(ExitCode.Rejected)
@@ -306,11 +306,12 @@ const reapStale = (settings: Settings.Resolved, batch: string, timeout: Duration
     }
     // A live run settles earlier runs itself; a free batch is settled here, as its next run would.
     if (found._tag === "Held") return
+    // An unsent terminal event is sent only where Kafka is configured; else the next run does.
     const settled = yield* Ledger.settle({
       dir: settings.ledgerDir,
       batch,
       fence: Fence.predecessor(settings.remote, timeout),
-      republish: sink.publish
+      ...(Option.isSome(settings.kafka) ? { republish: sink.publish } : {})
     }).pipe(Effect.ensuring(sink.flush))
     for (const r of settled.republished)
       yield* Console.log(`run ${r.runId}: its recorded ${r.terminalEvent?.type ?? "terminal event"} sent`)

@@ -63,8 +63,18 @@ export const predecessor =
   (remote: string, timeout: Duration.Duration) =>
   (record: Ledger.Record): Effect.Effect<void, Failure.EngineUnreachable> => {
     const sessionId = record.engineSessionId
-    if (sessionId === undefined || !isShared(remote)) {
+    if (sessionId === undefined) {
       return Effect.logInfo(`run ${record.runId}: no shared Spark session to fence`)
+    }
+    // The run used a shared server but this command was given none: nothing can be proven.
+    if (!isShared(remote)) {
+      return Effect.fail(
+        new Failure.EngineUnreachable({
+          code: "FENCE_FAILED",
+          message: `run ${record.runId} used Spark session ${sessionId} on a shared server, but the remote given here is ${remote}; give the job's --remote to fence it`,
+          restartable: true
+        })
+      )
     }
     const kind = record.status === "running" ? "crashed" : record.status
     return session(remote, sessionId, timeout).pipe(

@@ -49,7 +49,7 @@ export const Record = Schema.Struct({
   heartbeatAt: Schema.String,
   endedAt: Schema.optionalKey(Schema.String),
   engineSessionId: Schema.optionalKey(Schema.String),
-  /** The batch's engine settings, as applied to the session. */
+  /** The batch's engine settings, as given to the engine session (applied in preflight). */
   engineSettings: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
   rules: Schema.Record(Schema.String, RuleEntry),
   /** The phase the run ended in (see Event.Phase). */
@@ -413,8 +413,13 @@ export const settle = (
       if (found.runId === options.runId || found.status === "running") continue
       let record = found
       const file = fileOf(path, options.dir, options.batch, record.runId)
-      if (record.terminalEvent !== undefined && record.terminalEventSent !== true) {
-        if (options.republish !== undefined) yield* options.republish(record.terminalEvent)
+      // Without a way to send it, an unsent event waits for a caller that has one.
+      if (
+        record.terminalEvent !== undefined &&
+        record.terminalEventSent !== true &&
+        options.republish !== undefined
+      ) {
+        yield* options.republish(record.terminalEvent)
         record = { ...record, terminalEventSent: true }
         yield* writeAtomic(file, JSON.stringify(record, null, 2))
         republished.push(record)
