@@ -7,7 +7,7 @@
  *
  * | Spark error | phase | failure | category |
  * | --- | --- | --- | --- |
- * | parse, analysis | input, sql, expectation | SqlError | capturable |
+ * | parse, analysis | settings, input, sql, expectation | SqlError | capturable |
  * | parse, analysis, execution | write | TargetError | capturable |
  * | data (SQLSTATE 22: ANSI cast, divide by zero, overflow) | any | DataError | capturable |
  * | execution with SQLSTATE 42 / 22, 23 or P0001 (`raise_error`) | not write | SqlError / DataError | capturable |
@@ -27,12 +27,13 @@ import { Failure } from "@spark-etl/core"
 import { SparkError } from "@spark-etl/runner-spark-connect"
 import type { SparkSession } from "@spark-etl/runner-spark-connect"
 
-/** Where in a rule an error happened. */
-export type Phase = "input" | "sql" | "expectation" | "write"
+/** Where in a rule an error happened; `settings`: applying the batch's engine settings. */
+export type Phase = "settings" | "input" | "sql" | "expectation" | "write"
 
 /** What the classification needs besides the error. */
 export interface Context {
-  readonly ruleId: string
+  /** The rule, when the error is one rule's (engine settings belong to the batch). */
+  readonly ruleId?: string
   readonly phase: Phase
   /** Where exactly, for the message: `statement 2 (line 7 of sql/x.sql)`, `input raw_orders`. */
   readonly where?: string
@@ -88,10 +89,13 @@ const kindOf = (error: SparkError.SparkError, phase: Phase): Kind => {
 /** Maps a Spark error to the taxonomy's failure of a rule. */
 export const classify = (error: SparkError.SparkError, context: Context): Failure.RuleFailure => {
   const firstLine = error.message.split("\n")[0] ?? error.message
-  const where = context.where !== undefined ? `, ${context.where}` : ""
+  const subject = [
+    ...(context.ruleId !== undefined ? [`rule "${context.ruleId}"`] : []),
+    ...(context.where !== undefined ? [context.where] : [])
+  ].join(", ")
   const input: Failure.Input = {
-    message: `rule "${context.ruleId}"${where}: ${firstLine}`,
-    ruleId: context.ruleId,
+    message: subject !== "" ? `${subject}: ${firstLine}` : firstLine,
+    ...(context.ruleId !== undefined ? { ruleId: context.ruleId } : {}),
     engineDetail: engineDetail(error),
     ...(error.errorClass !== undefined ? { code: error.errorClass } : {}),
     ...(error.sqlState !== undefined ? { sqlState: error.sqlState } : {})

@@ -5,12 +5,15 @@
  * logically inconsistent) whose code names the check, whose message gives the offending count
  * and a few offending rows, and whose engine detail holds more of them.
  *
+ * `analyse` is their preflight: Spark analyses the checks' queries (a missing column, a bad
+ * assertion) without running them.
+ *
  * @example
  * import { Expectations } from "@spark-etl/runner-sql"
  * yield* Expectations.check(spark, { ruleId: "orders_clean", view: "orders_clean", expect, params: {}, operation: {} })
  */
 import { Effect, Stream } from "effect"
-import { Failure } from "@spark-etl/core"
+import { Failure, Plugin } from "@spark-etl/core"
 import type { Parameter } from "@spark-etl/core"
 import type { Rows, SparkError, SparkSession } from "@spark-etl/runner-spark-connect"
 import * as Classify from "./Classify.js"
@@ -43,6 +46,21 @@ export interface Context {
 
 /** Quotes a column or view name for SQL text (names are never values: values are bound). */
 export const quote = (name: string): string => `\`${name.replaceAll("`", "``")}\``
+
+// The checks' queries, shared by `check` and `analyse` so preflight analyses what runs.
+const notNullCounts = (view: string, columns: ReadonlyArray<string>): string =>
+  `SELECT ${columns.map((c, i) => `count_if(${quote(c)} IS NULL) AS n${i}`).join(", ")} FROM ${view}`
+
+const duplicatesOf = (view: string, columns: ReadonlyArray<string>): string => {
+  const key = columns.map(quote).join(", ")
+  return `SELECT ${key}, count(*) AS spark_etl_rows FROM ${view} GROUP BY ${key} HAVING count(*) > 1`
+}
+
+const duplicateTotals = (duplicates: string): string =>
+  `SELECT count(*) AS keys, coalesce(sum(spark_etl_rows), 0) AS rows FROM (${duplicates})`
+
+// A trailing `;` or comment is harmless in the batch file; Spark takes one statement.
+const assertion = (text: string): string => Statements.split(text)[0]?.sql ?? text
 
 const bigintMark = "\u0000bigint:"
 
@@ -110,12 +128,7 @@ export const check = (
       const columns = expect.not_null
       const anyNull = columns.map((c) => `${quote(c)} IS NULL`).join(" OR ")
       const counts = yield* classified(
-        Effect.flatMap(
-          query(
-            `SELECT ${columns.map((c, i) => `count_if(${quote(c)} IS NULL) AS n${i}`).join(", ")} FROM ${view}`
-          ),
-          (df) => spark.collect(df, operation)
-        ),
+        Effect.flatMap(query(notNullCounts(view, columns)), (df) => spark.collect(df, operation)),
         "expectation not_null"
       )
       const perColumn = columns.map((c, i) => [c, asNumber(counts[0]?.[`n${i}`])] as const)
@@ -137,13 +150,9 @@ export const check = (
       }
     }
     if (expect.unique !== undefined) {
-      const key = expect.unique.map(quote).join(", ")
-      const duplicates = `SELECT ${key}, count(*) AS spark_etl_rows FROM ${view} GROUP BY ${key} HAVING count(*) > 1`
+      const duplicates = duplicatesOf(view, expect.unique)
       const totals = yield* classified(
-        Effect.flatMap(
-          query(`SELECT count(*) AS keys, coalesce(sum(spark_etl_rows), 0) AS rows FROM (${duplicates})`),
-          (df) => spark.collect(df, operation)
-        ),
+        Effect.flatMap(query(duplicateTotals(duplicates)), (df) => spark.collect(df, operation)),
         "expectation unique"
       )
       const keys = asNumber(totals[0]?.["keys"])
@@ -160,8 +169,7 @@ export const check = (
       }
     }
     if (expect.assert_empty !== undefined) {
-      // A trailing `;` or comment is harmless in the batch file; Spark takes one statement.
-      const sql = Statements.split(expect.assert_empty)[0]?.sql ?? expect.assert_empty
+      const sql = assertion(expect.assert_empty)
       const df = yield* classified(
         query(sql, Parameters.bind(sql, context.params)),
         "expectation assert_empty"
@@ -172,5 +180,44 @@ export const check = (
         return yield* failed("assert_empty", `the assertion query returned ${n} rows`, rows)
       }
     }
+  })
+}
+
+/**
+ * Analyses the checks without running them: the not_null and unique queries and the
+ * assert_empty query go to Spark, which resolves them (a missing column fails as a SqlError)
+ * and returns a plan, never a row. row_count needs only the view. An assertion that is not a
+ * query is not sent: it is checked when the rule runs.
+ */
+export const analyse = (
+  spark: SparkSession.Session,
+  context: Context
+): Effect.Effect<Plugin.Analysis, Failure.RuleFailure> => {
+  const { expect, ruleId, operation } = context
+  const view = quote(context.view)
+  const analysed = (
+    name: keyof typeof codes,
+    sql: string,
+    params: Readonly<Record<string, SparkSession.ParamValue>> = {}
+  ) =>
+    Classify.mapErrors(spark, { ruleId, phase: "expectation", where: `expectation ${name}` })(
+      Effect.flatMap(spark.sql(sql, { ...operation, params }), spark.schema)
+    )
+  return Effect.gen(function* () {
+    if (expect.not_null !== undefined) yield* analysed("not_null", notNullCounts(view, expect.not_null))
+    if (expect.unique !== undefined) {
+      yield* analysed("unique", duplicateTotals(duplicatesOf(view, expect.unique)))
+    }
+    if (expect.assert_empty !== undefined) {
+      const sql = assertion(expect.assert_empty)
+      const kind = Statements.classify(sql)
+      if (kind._tag !== "Query") {
+        return Plugin.notAnalysed(
+          `expectation assert_empty is not a query (${kind._tag === "Command" ? kind.keyword : kind._tag}); preflight does not run it`
+        )
+      }
+      yield* analysed("assert_empty", sql, Parameters.bind(sql, context.params))
+    }
+    return Plugin.analysed
   })
 }

@@ -5,6 +5,9 @@
  * dependent rules `SELECT … FROM <rule id>`), is checked against the rule's expectations, and
  * is written to the rule's target, if it has one. Bad data therefore never reaches a target.
  *
+ * Before the batch touches any target, `prepare` applies the batch's engine settings to the
+ * session and `preflight` analyses each rule without executing it (see Preflight).
+ *
  * Batch parameters reach Spark only as bound parameters. Every operation carries the tag
  * `spark-etl-<runId>-<ruleId>`; when the rule is interrupted (a failed sibling, a deadline, a
  * signal) the runner interrupts that tag on the server first, then stops its own streams.
@@ -20,10 +23,12 @@ import { SparkSession } from "@spark-etl/runner-spark-connect"
 import * as Classify from "./Classify.js"
 import * as Expectations from "./Expectations.js"
 import * as Parameters from "./Parameters.js"
+import * as Preflight from "./Preflight.js"
 import * as SparkTableStore from "./SparkTableStore.js"
 import * as SqlOptions from "./SqlOptions.js"
 import * as Statements from "./Statements.js"
 import * as Script from "./internal/script.js"
+import * as Target from "./internal/target.js"
 
 /** The options of a `sql` rule (see SqlOptions). */
 export type Options = SqlOptions.SqlOptions
@@ -91,21 +96,59 @@ export const validate = (
     return issues
   })
 
-const run = (
-  ctx: Plugin.RunContext<Options>
-): Effect.Effect<void, Failure.RuleFailure, SparkSession.SparkSession> =>
+// The rule's work runs in a child fiber so that, on interruption, the server is told first (by
+// tag: every operation of the rule, including one just starting) and the client's streams are
+// torn down after; the other order would leave a window where the query runs on.
+const onServerInterruptible = <A>(
+  runId: string,
+  ruleId: string,
+  work: (
+    spark: SparkSession.Session,
+    operation: SparkSession.OperationOptions
+  ) => Effect.Effect<A, Failure.RuleFailure>
+): Effect.Effect<A, Failure.RuleFailure, SparkSession.SparkSession> =>
   Effect.gen(function* () {
     const spark = yield* SparkSession.SparkSession
-    const tag = tagFor(ctx.runId, ctx.rule.id)
-    const work = body(spark, ctx, { tags: [tag] })
-    // The work runs in a child fiber so that, on interruption, the server is told first (by
-    // tag: every operation of the rule, including one just starting) and the client's streams
-    // are torn down after; the other order would leave a window where the query runs on.
-    const fiber = yield* Effect.forkChild(work, { startImmediately: true })
+    const tag = tagFor(runId, ruleId)
+    const fiber = yield* Effect.forkChild(work(spark, { tags: [tag] }), { startImmediately: true })
     return yield* Fiber.join(fiber).pipe(
-      Effect.onInterrupt(() => Effect.andThen(stopOnServer(spark, tag, ctx.rule.id), Fiber.interrupt(fiber)))
+      Effect.onInterrupt(() => Effect.andThen(stopOnServer(spark, tag, ruleId), Fiber.interrupt(fiber)))
     )
-  }).pipe(Effect.annotateLogs({ rule: ctx.rule.id }))
+  }).pipe(Effect.annotateLogs({ rule: ruleId }))
+
+const run =
+  (views: Preflight.Views) =>
+  (ctx: Plugin.RunContext<Options>): Effect.Effect<void, Failure.RuleFailure, SparkSession.SparkSession> =>
+    onServerInterruptible(ctx.runId, ctx.rule.id, (spark, operation) => body(spark, views, ctx, operation))
+
+const preflight =
+  (views: Preflight.Views) =>
+  (
+    ctx: Plugin.PreflightContext<Options>
+  ): Effect.Effect<Plugin.Analysis, Failure.RuleFailure, SparkSession.SparkSession> =>
+    onServerInterruptible(ctx.runId, ctx.rule.id, (spark, operation) =>
+      Preflight.analyse(spark, views, ctx, operation)
+    )
+
+// Spark's own redaction pattern (spark.redaction.regex): these values stay out of the log.
+const secretKey = /secret|password|token|access[.]key/i
+
+/** Applies the batch's engine settings (`engine.settings`) to the session, once per run. */
+export const prepare = (
+  ctx: Plugin.PrepareContext
+): Effect.Effect<void, Failure.RuleFailure, SparkSession.SparkSession> =>
+  Effect.gen(function* () {
+    const settings = ctx.batch.settings
+    const keys = Object.keys(settings).sort()
+    if (keys.length === 0) return
+    const spark = yield* SparkSession.SparkSession
+    yield* spark
+      .setConf(settings)
+      .pipe(Classify.mapErrors(spark, { phase: "settings", where: `engine settings (${keys.join(", ")})` }))
+    yield* Effect.logInfo(
+      `engine settings applied: ${keys.map((k) => `${k}=${secretKey.test(k) ? "*****" : settings[k]}`).join(", ")}`
+    )
+  })
 
 /** Interrupts every operation carrying `tag` on the server; logs what it stopped. */
 export const stopOnServer = (
@@ -132,6 +175,7 @@ export const stopOnServer = (
 
 const body = (
   spark: SparkSession.Session,
+  views: Preflight.Views,
   ctx: Plugin.RunContext<Options>,
   operation: SparkSession.OperationOptions
 ): Effect.Effect<void, Failure.RuleFailure> =>
@@ -163,17 +207,16 @@ const body = (
         .pipe(classified("input", `input ${view} (${input.path})`))
     }
 
-    const where = (s: Statements.Statement, i: number) =>
-      `statement ${i + 1} (line ${s.line}${script.file !== undefined ? ` of ${script.file}` : ""})`
-    for (const [i, s] of statements.slice(0, -1).entries()) {
-      yield* spark
-        .sql(s.sql, { ...operation, params: Parameters.bind(s.sql, batch.parameters) })
-        .pipe(classified("sql", where(s, i)))
-    }
+    const where = (s: Statements.Statement, i: number) => Script.where(script, s, i)
+    const send = (s: Statements.Statement, i: number) =>
+      Effect.flatMap(Preflight.forRun(views, ctx.runId, rule.id, s.sql), (sql) =>
+        spark
+          .sql(sql, { ...operation, params: Parameters.bind(s.sql, batch.parameters) })
+          .pipe(classified("sql", where(s, i)))
+      )
+    for (const [i, s] of statements.slice(0, -1).entries()) yield* send(s, i)
     const lastWhere = where(last, statements.length - 1)
-    const result = yield* spark
-      .sql(last.sql, { ...operation, params: Parameters.bind(last.sql, batch.parameters) })
-      .pipe(classified("sql", lastWhere))
+    const result = yield* send(last, statements.length - 1)
     // Creating the view analyses the plan, so a missing column surfaces here as a SQL error.
     yield* spark
       .createTempView(result, rule.id, { ...operation, replace: true })
@@ -196,28 +239,10 @@ const body = (
     }
 
     const target = rule.target
-    if (target === undefined) {
-      const writeOption = (["format", "mode", "partition_by", "write_options", "table"] as const).find(
-        (k) => options[k] !== undefined
-      )
-      if (writeOption !== undefined) {
-        return yield* new Failure.TargetError({
-          code: "TARGET_NOT_DECLARED",
-          message: `rule "${rule.id}" sets "${writeOption}" but declares no target`,
-          ruleId: rule.id
-        })
-      }
-      return
-    }
-    // The filesystem store gives absolute paths (or URIs); the table store gives table names.
-    const tableTarget = !Script.isPathLike(target.location)
-    if (options.table !== undefined && !tableTarget) {
-      return yield* new Failure.TargetError({
-        code: "TARGET_NOT_A_TABLE",
-        message: `rule "${rule.id}" writes a table ("table: ${options.table}") but its target ${target.location} is a path; use targets.store: ${SparkTableStore.name}`,
-        ruleId: rule.id
-      })
-    }
+    const problem = Target.optionsProblem(rule.id, target, options)
+    if (problem !== undefined) return yield* problem
+    if (target === undefined) return
+    const tableTarget = Target.isTable(target)
     const mode = saveModes[options.mode ?? "overwrite"]
     const method = options.table ?? "save_as_table"
     const write: SparkSession.WriteOptions = tableTarget
@@ -255,14 +280,18 @@ export interface Config {
 }
 
 /** A `sql` runner with the given configuration. */
-export const make = (config: Config = {}): Plugin.Runner<Options, SparkSession.SparkSession> =>
-  Plugin.make({
+export const make = (config: Config = {}): Plugin.Runner<Options, SparkSession.SparkSession> => {
+  const views = Preflight.makeViews()
+  return Plugin.make({
     kind: "sql",
     options: SqlOptions.SqlOptions,
     validate,
-    run,
+    run: run(views),
+    prepare,
+    preflight: preflight(views),
     targetStore: SparkTableStore.make(config.tables)
   })
+}
 
 /** The `sql` rule kind, its table targets truncated before the batch. */
 export const runner: Plugin.Runner<Options, SparkSession.SparkSession> = make()

@@ -62,6 +62,16 @@ describe("Classify.classify", () => {
     expect(failure.engineDetail).toContain("server detail line")
   })
 
+  it("classifies an error of the batch's engine settings without a rule", () => {
+    const failure = Classify.classify(error("SparkAnalysisError", "CANNOT_MODIFY_STATIC_CONFIG", "46110"), {
+      phase: "settings",
+      where: "engine settings (spark.sql.warehouse.dir)"
+    })
+    expect(failure).toMatchObject({ _tag: "SqlError", code: "CANNOT_MODIFY_STATIC_CONFIG" })
+    expect(failure.ruleId).toBeUndefined()
+    expect(failure.message).toMatch(/^engine settings \(spark.sql.warehouse.dir\): \[/)
+  })
+
   it("falls back to the taxonomy's own code when Spark gave no errorClass", () => {
     expect(Classify.classify(error("SparkUnavailable"), { ruleId: "r", phase: "sql" }).code).toBe(
       "ENGINE_UNREACHABLE"

@@ -4,6 +4,7 @@ import { Failure } from "@spark-etl/core"
 import { readFile } from "node:fs/promises"
 import * as NodePath from "node:path"
 import type * as SqlOptions from "../SqlOptions.js"
+import type * as Statements from "../Statements.js"
 
 /** The SQL of a rule and the file it came from, if any. */
 export interface Script {
@@ -19,6 +20,10 @@ export const isPathLike = (location: string): boolean => NodePath.isAbsolute(loc
 /** A path as Spark should see it: relative paths start at the batch dir; URIs stay as they are. */
 export const resolvePath = (batchDir: string, path: string): string =>
   uri.test(path) ? path : NodePath.resolve(batchDir, path)
+
+/** Where a statement is, for messages: `statement 2 (line 7 of sql/x.sql)`. */
+export const where = (script: Script, statement: Statements.Statement, index: number): string =>
+  `statement ${index + 1} (line ${statement.line}${script.file !== undefined ? ` of ${script.file}` : ""})`
 
 /**
  * Loads the rule's SQL. The static check already read the file, so failing here means it

@@ -1,7 +1,7 @@
 // Runs sql rules against the shared Spark Connect server, one session per program.
 import { NodeServices } from "@effect/platform-node"
 import { Plugin } from "@spark-etl/core"
-import type { Failure, Parameter } from "@spark-etl/core"
+import type { Failure, Parameter, TargetStore } from "@spark-etl/core"
 import { SparkSession } from "@spark-etl/runner-spark-connect"
 import type { Rows, SparkError } from "@spark-etl/runner-spark-connect"
 import { Effect, Exit, Layer, Option, Result } from "effect"
@@ -32,33 +32,54 @@ export interface RuleSpec {
   readonly target?: string
 }
 
+const decode = (spec: RuleSpec): SqlRunner.Options => {
+  const decoded = Plugin.decodeOptions(SqlRunner.runner, spec.options)
+  if (Result.isFailure(decoded)) throw new Error(`options do not decode: ${JSON.stringify(decoded.failure)}`)
+  return decoded.success
+}
+
+/** A rule's target as the filesystem store gives it (the location is the declared path). */
+export const targetOf = (spec: RuleSpec): ReadonlyArray<TargetStore.Target> =>
+  spec.target !== undefined ? [{ ruleId: spec.id, declared: spec.target, location: spec.target }] : []
+
+const contextOf = (spec: RuleSpec): Plugin.RunContext<SqlRunner.Options> => ({
+  runId: spec.runId ?? randomUUID(),
+  attempt: 1,
+  batch: {
+    name: "test",
+    dir: spec.batchDir ?? process.cwd(),
+    parameters: spec.parameters ?? {},
+    settings: {}
+  },
+  rule: {
+    id: spec.id,
+    kind: "sql",
+    dependsOn: [],
+    ...(spec.target !== undefined ? { target: targetOf(spec)[0]! } : {})
+  },
+  options: decode(spec)
+})
+
 /** Runs one rule through the runner as core would (options decoded first). */
 export const runRule = (
   spec: RuleSpec
 ): Effect.Effect<void, Failure.RuleFailure, SparkSession.SparkSession> =>
-  Effect.suspend(() => {
-    const decoded = Plugin.decodeOptions(SqlRunner.runner, spec.options)
-    if (Result.isFailure(decoded))
-      return Effect.die(new Error(`options do not decode: ${JSON.stringify(decoded.failure)}`))
-    return SqlRunner.runner.run({
-      runId: spec.runId ?? randomUUID(),
-      attempt: 1,
-      batch: {
-        name: "test",
-        dir: spec.batchDir ?? process.cwd(),
-        parameters: spec.parameters ?? {},
-        settings: {}
-      },
-      rule: {
-        id: spec.id,
-        kind: "sql",
-        dependsOn: [],
-        ...(spec.target !== undefined
-          ? { target: { ruleId: spec.id, declared: spec.target, location: spec.target } }
-          : {})
-      },
-      options: decoded.success
-    })
+  Effect.suspend(() => SqlRunner.runner.run(contextOf(spec)))
+
+/** Preflights one rule as core would; `targets` are every target of the batch. */
+export const preflightRule = (
+  spec: RuleSpec,
+  targets: ReadonlyArray<TargetStore.Target> = targetOf(spec)
+): Effect.Effect<Plugin.Analysis, Failure.RuleFailure, SparkSession.SparkSession> =>
+  Effect.suspend(() => SqlRunner.runner.preflight!({ ...contextOf(spec), targets }))
+
+/** Prepares a run with the given engine settings. */
+export const prepareRun = (
+  settings: Readonly<Record<string, string>>
+): Effect.Effect<void, Failure.RuleFailure, SparkSession.SparkSession> =>
+  SqlRunner.runner.prepare!({
+    runId: randomUUID(),
+    batch: { name: "test", dir: process.cwd(), parameters: {}, settings }
   })
 
 /** Runs a program with a session; returns its exit. */
