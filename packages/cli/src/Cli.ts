@@ -150,11 +150,12 @@ const run = Command.make(
       )
       if (writable._tag === "Failure") {
         yield* reportRejection(writable.failure)
+        const named = yield* Batch.nameOf(flags.batchFile).pipe(Effect.provide(NodeServices.layer))
         yield* Console.log(
           Summary.line(
             {
               runId,
-              batch: batchName,
+              batch: Option.getOrElse(named, () => batchName),
               status: "rejected",
               exitCode: ExitCode.Rejected,
               failure: writable.failure,
@@ -198,6 +199,9 @@ const run = Command.make(
             const table = Summary.table(outcome)
             if (table) yield* Console.error(table)
             yield* Console.log(Summary.line(outcome, log))
+            // After a signal all that is owed is done (ledger closed, event spooled or sent,
+            // summary written): releasing the services may wait on a frozen Spark, so don't.
+            yield* Signals.exitIfSignalled
           })
         ),
         Effect.provide(Layers.app({ ...options, settings: sessionSettings })),

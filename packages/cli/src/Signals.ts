@@ -50,6 +50,11 @@ const onSignal = (signal: Signal) => {
   setTimeout(() => process.exit(forSignal(signal)), gracePeriodMs).unref()
 }
 
+/** Exits now with the signal's code if a signal came; otherwise does nothing. */
+export const exitIfSignalled: Effect.Effect<void> = Effect.sync(() => {
+  if (received !== undefined) process.exit(forSignal(received))
+})
+
 /** Installs the handlers; call once, first thing in main. */
 export const install = (): void => {
   process.on("SIGINT", () => onSignal("SIGINT"))

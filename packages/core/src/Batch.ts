@@ -131,6 +131,20 @@ export const load = (
     return yield* parse(text, absolute, options)
   })
 
+/**
+ * The batch's name as its file gives it, without validating anything else (for a run refused
+ * before its batch is loaded, so the operator still sees the right name); None when the file
+ * cannot be read or names no batch.
+ */
+export const nameOf = (file: string): Effect.Effect<Option.Option<string>, never, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* Effect.option(fs.readFileString(file))
+    if (Option.isNone(text)) return Option.none()
+    const name: unknown = Yaml.parseDocument(text.value, { prettyErrors: false }).get("batch")
+    return typeof name === "string" && name.trim() !== "" ? Option.some(name) : Option.none()
+  }).pipe(Effect.catchCause(() => Effect.succeed(Option.none())))
+
 /** Parses and validates batch text as if read from `file` (an absolute path). */
 export const parse = (
   text: string,

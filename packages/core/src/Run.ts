@@ -316,6 +316,11 @@ const execute = (
       Effect.gen(function* () {
         const mayRun = ending.status !== "succeeded" && (phase !== "preflight" || ending.status === "aborted")
         const confirmed = mayRun && options.fenceSelf !== undefined ? yield* options.fenceSelf : true
+        if (!confirmed) {
+          yield* Effect.logError(
+            `run ${runId}: the engine did not confirm that this run's work stopped; recorded unfenced, the next run fences it before cleaning`
+          )
+        }
         const { event, outcome } = yield* conclude(ending, touched)
         const endedAt = yield* Clock.currentTimeMillis
         // Ended before execution: no rule ran; the one preflight failed on says so.
@@ -352,11 +357,6 @@ const execute = (
             .update(record(sent))
             .pipe(Effect.catch((e) => Effect.logError(`could not close the run ledger: ${e.message}`)))
         yield* write(false)
-        if (!confirmed) {
-          yield* Effect.logError(
-            `run ${runId}: the engine did not confirm that this run's work stopped; recorded unfenced, the next run fences it before cleaning`
-          )
-        }
         // After a stop the process has seconds left: the event is made durable first, and the
         // flush at the end delivers it if Kafka answers in time.
         yield* Deferred.isDoneUnsafe(stop) ? sink.spool(event) : sink.publish(event)

@@ -232,7 +232,9 @@ export const analyse = (
         statements.slice(from),
         (s, j) =>
           Statements.explainable(s.sql)
-            ? spark.sql(`EXPLAIN ${s.sql}`, bound(s.sql)).pipe(classified("sql", where(s, from + j)))
+            ? spark
+                .sql(`EXPLAIN ${s.sql}`, bound(s.sql))
+                .pipe(classified("sql", where(s, from + j)), Effect.asVoid)
             : Effect.void,
         { discard: true }
       )
