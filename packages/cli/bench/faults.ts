@@ -6,8 +6,9 @@
  *   SPARK_REMOTE=sc://127.0.0.1:15002 KAFKA_BROKERS=127.0.0.1:9092 node bench/faults.ts [reps] [fault...]
  *   npm run bench:faults        (starts Spark and Kafka unless SPARK_REMOTE / KAFKA_BROKERS are set)
  *
- * Faults: spark-killed, black-hole, sigint, sigterm, sigkill, second-run, kafka. Spark is killed
- * only on servers of the bench's own; the shared one given by SPARK_REMOTE is never stopped.
+ * Faults: spark-killed, spark-frozen, black-hole, sigint, sigterm, frozen-signal, sigkill,
+ * second-run, kafka. Spark is killed or frozen only on servers of the bench's own; the shared
+ * one given by SPARK_REMOTE is never stopped.
  */
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Exit, Scope } from "effect"
@@ -171,6 +172,12 @@ const interruptSession = (sc: string, sessionId: string): Promise<number> => {
   )
 }
 
+const jvmPids = (dataDir: string): ReadonlyArray<number> =>
+  execFileSync("pgrep", ["-f", `java.*${dataDir}`], { encoding: "utf8" })
+    .split("\n")
+    .filter((p) => p !== "")
+    .map(Number)
+
 /** A Spark server of the bench's own (local[1], 1 GB heap), killable with -9. */
 const ownServer = async (name: string) => {
   const scope = Effect.runSync(Scope.make())
@@ -192,7 +199,11 @@ const ownServer = async (name: string) => {
       if (pids.length === 0) throw new Error(`no JVM found for ${dataDir}`)
       for (const pid of pids) process.kill(Number(pid), "SIGKILL")
     },
+    // SIGSTOP / SIGCONT of the JVM: a driver that hangs (a stop-the-world pause, a stuck host).
+    freeze: () => jvmPids(dataDir).forEach((pid) => process.kill(pid, "SIGSTOP")),
+    thaw: () => jvmPids(dataDir).forEach((pid) => process.kill(pid, "SIGCONT")),
     close: async () => {
+      jvmPids(dataDir).forEach((pid) => process.kill(pid, "SIGCONT"))
       await Effect.runPromise(Scope.close(scope, Exit.void))
       fs.rmSync(dataDir, { recursive: true, force: true })
     }
@@ -322,6 +333,49 @@ const signal = async (sig: "SIGINT" | "SIGTERM", want: number) => {
   }
 }
 
+// The record a run left, for the unfenced check.
+const unfencedOf = (stateDir: string, batch: string) =>
+  (ledger(stateDir, batch)[0] as { unfenced?: boolean } | undefined)?.unfenced === true
+
+/**
+ * Spark frozen mid-rule (SIGSTOP of its JVM): the run must end by itself, exit 2 (`signal`
+ * undefined), or on the signal within its promise (exit 130/143). Either way it cannot stop its
+ * scan on a frozen server, so its record must say unfenced; after the thaw the zombie is
+ * stopped directly so the next repetition starts clean. One server for every repetition.
+ */
+const sparkFrozen = async (sig: "SIGINT" | "SIGTERM" | undefined) => {
+  const want = sig === undefined ? 2 : sig === "SIGINT" ? 130 : 143
+  const r = row(
+    sig === undefined ? "Spark frozen (SIGSTOP)" : `${sig}, Spark frozen`,
+    sig === undefined ? "freeze → CLI exit 2" : `signal → exit ${want}`
+  )
+  const name = sig === undefined ? "spark_frozen" : `frozen_${sig.toLowerCase()}`
+  const topic = await topicFor(name.replace("_", "-"))
+  const server = await ownServer(name)
+  try {
+    for (let i = 0; i < reps; i++) {
+      const m = await midRule(name, server.remote, topic)
+      if (!m.open) {
+        record(r, i, 0, `no rule started within 60 s: ${tail(m.run.output())}`)
+        continue
+      }
+      server.freeze()
+      const at = Date.now()
+      if (sig !== undefined) m.run.child.kill(sig)
+      const got = await m.run.exited
+      server.thaw()
+      const wrong =
+        exitWrong(got, want, m.run.output()) ??
+        (unfencedOf(m.b.stateDir, name) ? undefined : "the record does not say unfenced")
+      record(r, i, got.at - at, wrong)
+      const sessionId = ledger(m.b.stateDir, name)[0]?.engineSessionId
+      if (sessionId !== undefined) await interruptSession(server.remote, sessionId).catch(() => 0)
+    }
+  } finally {
+    await server.close()
+  }
+}
+
 const sigkill = async () => {
   const r = row("SIGKILL of the CLI", 'next run start → "fenced crashed run"')
   const total = row("  (that next run, total)", "next run start → exit 0")
@@ -444,9 +498,17 @@ const kafka = async () => {
 
 const faults: ReadonlyArray<readonly [string, () => Promise<void>]> = [
   ["spark-killed", sparkKilled],
+  ["spark-frozen", () => sparkFrozen(undefined)],
   ["black-hole", blackHole],
   ["sigint", () => signal("SIGINT", 130)],
   ["sigterm", () => signal("SIGTERM", 143)],
+  [
+    "frozen-signal",
+    async () => {
+      await sparkFrozen("SIGINT")
+      await sparkFrozen("SIGTERM")
+    }
+  ],
   ["sigkill", sigkill],
   ["second-run", secondRun],
   ["kafka", kafka]

@@ -1,50 +1,18 @@
 // Faults a run cannot capture itself: the Spark server killed mid-rule, and a network black hole
 // between the CLI and Spark. Each test runs its own Spark server (the shared one is never touched).
-import { NodeServices } from "@effect/platform-node"
-import { Effect, Exit, Scope } from "effect"
-import { LocalServer } from "@spark-etl/runner-spark-connect"
-import { execFileSync, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { batchFile, cliMain, events, kafka, logLines, ofType, topic, endless, waitFor } from "./harness.js"
 import * as Proxy from "./proxy.js"
+import { withServer } from "./servers.js"
 
 // The deadline of each Spark call and the retry budget, in seconds (`--spark-timeout`).
 const sparkTimeout = 5
 
 // Longest a black hole may go unnoticed: see the test for what adds up to it.
 const blackHoleBound = 60_000
-
-// A Spark server of the test's own, stopped when the test ends (if the test has not killed it).
-const withServer = async <A>(
-  name: string,
-  use: (server: LocalServer.LocalServer, kill: () => void) => Promise<A>
-) => {
-  const scope = Effect.runSync(Scope.make())
-  const dataDir = path.resolve(".spark-etl", `faults-${name}-${Date.now()}`)
-  // `server.pid` is the launching shell; the JVM is found by its own data dir on the command line.
-  const kill = () => {
-    const pids = execFileSync("pgrep", ["-f", dataDir], { encoding: "utf8" })
-      .split("\n")
-      .filter((p) => p !== "")
-    expect(pids.length).toBeGreaterThan(0)
-    for (const pid of pids) process.kill(Number(pid), "SIGKILL")
-  }
-  const started = await Effect.runPromiseExit(
-    LocalServer.start({
-      dataDir,
-      master: "local[1]",
-      heap: "1g"
-    }).pipe(Scope.provide(scope), Effect.provide(NodeServices.layer))
-  )
-  if (Exit.isFailure(started)) throw new Error(`own Spark server did not start: ${String(started.cause)}`)
-  try {
-    return await use(started.value, kill)
-  } finally {
-    await Effect.runPromise(Scope.close(scope, Exit.void))
-  }
-}
 
 const run = (args: ReadonlyArray<string>) => {
   const child = spawn(process.execPath, [cliMain, ...args], { stdio: ["ignore", "pipe", "pipe"] })

@@ -2,14 +2,14 @@
  * Runs the built CLI as AutoSys does — a child process judged by its exit code and output —
  * against the real Spark and Kafka of the test run, each test in its own folder.
  */
-import { execFile, spawnSync } from "node:child_process"
+import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { inject } from "vitest"
 import { createTopic, readTopic } from "../support/Clients.js"
 
-export { waitFor } from "../support/Clients.js"
+export { eventually, waitFor, within } from "../support/Clients.js"
 
 export const repoRoot = path.resolve(import.meta.dirname, "..", "..", "..", "..")
 export const cliMain = path.resolve(import.meta.dirname, "..", "..", "dist", "main.js")
@@ -42,6 +42,59 @@ export const cli = (
       }
     )
   })
+
+/** A CLI process still running: its output so far, and its end. */
+export interface Started {
+  readonly child: ChildProcess
+  readonly stdout: () => string
+  readonly stderr: () => string
+  /** stdout and stderr, each in order (not interleaved). */
+  readonly output: () => string
+  /** The exit code (null when a signal killed it) and when the process exited (epoch ms). */
+  readonly exited: Promise<{ readonly code: number | null; readonly at: number }>
+}
+
+/** Starts `spark-etl ARGS` in the background, with the same environment as {@link cli}. */
+export const start = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}): Started => {
+  const child = spawn(process.execPath, [cliMain, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...env }
+  })
+  const out: Array<string> = []
+  const err: Array<string> = []
+  child.stdout?.on("data", (c: Buffer) => out.push(c.toString()))
+  child.stderr?.on("data", (c: Buffer) => err.push(c.toString()))
+  let exitAt = 0
+  child.once("exit", () => (exitAt = Date.now()))
+  // "close" comes after "exit" once stdout and stderr are drained: the output is complete then.
+  const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
+    child.once("close", (code) => resolve({ code, at: exitAt || Date.now() }))
+  )
+  return {
+    child,
+    stdout: () => out.join(""),
+    stderr: () => err.join(""),
+    output: () => out.join("") + err.join(""),
+    exited
+  }
+}
+
+/** The summary: the last line of stdout. */
+export const summary = (stdout: string): string => stdout.trim().split("\n").at(-1) ?? ""
+
+/** A run's ledger record (state-dir/ledger/<batch>/<runId>.json), as written. */
+export const ledgerRecord = (stateDir: string, batch: string, runId: string): Record<string, unknown> =>
+  JSON.parse(fs.readFileSync(path.join(stateDir, "ledger", batch, `${runId}.json`), "utf8")) as Record<
+    string,
+    unknown
+  >
+
+/** The run id named in a summary line. */
+export const runIdOf = (stdout: string): string => {
+  const id = /\brun=(\S+)/.exec(summary(stdout))?.[1]
+  if (id === undefined) throw new Error(`no run= in: ${stdout}`)
+  return id
+}
 
 /** A fresh copy of the sample batch with generated data, in its own temporary folder. */
 export const sampleBatch = (): {

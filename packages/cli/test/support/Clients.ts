@@ -47,3 +47,22 @@ export const readTopic = (
       return { key: l.slice(0, tab), value: l.slice(tab + 1) }
     })
 }
+
+/** Polls an async `check` every 250 ms until it holds or `ms` passed; its last answer. */
+export const eventually = async (check: () => Promise<boolean>, ms: number): Promise<boolean> => {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    if (await check()) return true
+    await sleep(250)
+  }
+  return check()
+}
+
+/** `promise`, or a rejection naming `what` once `ms` passed (so a `finally` still runs). */
+export const within = <A>(promise: Promise<A>, ms: number, what: string): Promise<A> => {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
