@@ -11,6 +11,7 @@ import * as Failure from "./Failure.js"
 import * as Parameter from "./Parameter.js"
 import * as Plugin from "./Plugin.js"
 import * as TargetStore from "./TargetStore.js"
+import * as Text from "./Text.js"
 import * as Issues from "./internal/issues.js"
 
 const Name = Schema.String.check(
@@ -119,8 +120,8 @@ export const load = (
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const absolute = path.resolve(file)
-    const text = yield* fs
-      .readFileString(absolute)
+    const bytes = yield* fs
+      .readFile(absolute)
       .pipe(
         Effect.mapError((e) =>
           Failure.rejected([
@@ -128,7 +129,12 @@ export const load = (
           ])
         )
       )
-    return yield* parse(text, absolute, options)
+    const text = Text.decodeUtf8(bytes)
+    if (Result.isFailure(text)) {
+      const { line, column, message } = text.failure
+      return yield* Effect.fail(Failure.rejected([{ file, line, column, field: "(file)", message }]))
+    }
+    return yield* parse(text.success.replace(/^\uFEFF/, ""), absolute, options)
   })
 
 /**
