@@ -7,6 +7,7 @@ import { Clock, Console, Duration, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { Batch, Dag, Event, ExitCode, Failure, Ledger, Run } from "@spark-etl/core"
 import { KafkaReporter, ReporterConfig, type ReporterError } from "@spark-etl/kafka-reporter"
+import { SparkSession } from "@spark-etl/runner-spark-connect"
 import { randomUUID } from "node:crypto"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -102,6 +103,33 @@ const loadOnly = (file: string, p: Record<string, string>, options: Layers.Optio
     Effect.provide(Logging.quiet)
   )
 
+/** A batch name made safe for a file name (a batch name is free text in its file). */
+const safeFileName = (name: string): string => name.replace(/[^A-Za-z0-9_.-]/g, "_")
+
+/** The Spark remote, checked without connecting; a malformed one is a rejected configuration. */
+const remoteOf = (
+  remote: string,
+  flag: Option.Option<string>
+): Effect.Effect<void, Failure.ConfigRejected> => {
+  const parsed = SparkSession.validateRemote(remote)
+  if (parsed._tag === "Success") return Effect.void
+  const source = Option.isSome(flag) ? "command line" : "environment"
+  return Effect.fail(
+    Failure.rejected(
+      [
+        {
+          file: source,
+          line: 1,
+          column: 1,
+          field: `${Option.isSome(flag) ? "--remote" : "SPARK_REMOTE"} (${parsed.failure.field})`,
+          message: parsed.failure.message
+        }
+      ],
+      "REMOTE_INVALID"
+    )
+  )
+}
+
 const run = Command.make(
   "run",
   {
@@ -123,42 +151,51 @@ const run = Command.make(
       const options: Layers.Options = { settings, sparkTimeout: Duration.seconds(flags.sparkTimeout) }
       if (flags.dryRun) return yield* dryRunOf(flags.batchFile, paramsOf(flags.params), options)
       const runId = randomUUID()
-      const batchName = path.basename(flags.batchFile).replace(/\.ya?ml$/, "")
+      // Named after the batch (its file's name only when the file names none): one job's
+      // logs sort together, whatever its file is called.
+      const batchName = Option.getOrElse(
+        yield* Batch.nameOf(flags.batchFile).pipe(Effect.provide(NodeServices.layer)),
+        () => path.basename(flags.batchFile).replace(/\.ya?ml$/, "")
+      )
       const stamp = new Date().toISOString().replace(/[-:]/g, "").slice(0, 15)
       const log = Option.getOrElse(flags.logFile, () =>
-        path.join(settings.logDir, `${batchName}-${stamp}-${runId.slice(0, 8)}.jsonl`)
+        path.join(settings.logDir, `${safeFileName(batchName)}-${stamp}-${runId.slice(0, 8)}.jsonl`)
       )
-      // Preflight, first step: where this run writes on this host takes a write.
-      const writable = yield* Effect.result(
-        Locations.check([
-          { path: settings.ledgerDir, setting: "--state-dir / SPARK_ETL_STATE_DIR", kind: "directory" },
-          {
-            path: path.dirname(log),
-            setting: "--log-dir / --log-file / SPARK_ETL_LOG_DIR",
-            kind: "directory"
-          },
-          ...(Option.isSome(settings.kafka)
-            ? [
-                {
-                  path: settings.outboxFile,
-                  setting: "--state-dir / SPARK_ETL_STATE_DIR (outbox)",
-                  kind: "file" as const
-                }
-              ]
-            : [])
-        ])
+      // Refused before any side effect, each naming what to fix: a connection string that
+      // cannot be right (a configuration error, exit 3: a restart would not help), and the
+      // places this run writes on this host that do not take a write.
+      const refused = yield* Effect.result(
+        Effect.andThen(
+          remoteOf(settings.remote, flags.remote),
+          Locations.check([
+            { path: settings.ledgerDir, setting: "--state-dir / SPARK_ETL_STATE_DIR", kind: "directory" },
+            {
+              path: path.dirname(log),
+              setting: "--log-dir / --log-file / SPARK_ETL_LOG_DIR",
+              kind: "directory"
+            },
+            ...(Option.isSome(settings.kafka)
+              ? [
+                  {
+                    path: settings.outboxFile,
+                    setting: "--state-dir / SPARK_ETL_STATE_DIR (outbox)",
+                    kind: "file" as const
+                  }
+                ]
+              : [])
+          ])
+        )
       )
-      if (writable._tag === "Failure") {
-        yield* reportRejection(writable.failure)
-        const named = yield* Batch.nameOf(flags.batchFile).pipe(Effect.provide(NodeServices.layer))
+      if (refused._tag === "Failure") {
+        yield* reportRejection(refused.failure)
         yield* Console.log(
           Summary.line(
             {
               runId,
-              batch: Option.getOrElse(named, () => batchName),
+              batch: batchName,
               status: "rejected",
               exitCode: ExitCode.Rejected,
-              failure: writable.failure,
+              failure: refused.failure,
               targetsTouched: false,
               unfenced: false
             },
@@ -329,6 +366,7 @@ const status = Command.make(
   (flags) =>
     Effect.gen(function* () {
       const settings = settingsOf(flags)
+      yield* remoteOf(settings.remote, flags.remote)
       yield* reapStale(settings, flags.batchName, Duration.seconds(Math.min(flags.sparkTimeout, 10)))
       const records = yield* Ledger.list(settings.ledgerDir, flags.batchName)
       if (records.length === 0) {
@@ -348,6 +386,9 @@ const status = Command.make(
     }).pipe(
       Effect.provide(Logging.quiet),
       Effect.provide(NodeServices.layer),
+      Effect.catchTag("ConfigRejected", (f) =>
+        Effect.andThen(reportRejection(f), exitWith(ExitCode.Rejected))
+      ),
       Effect.catchTag("LedgerError", (e) =>
         Effect.andThen(
           Console.error(`cannot read the run ledger: ${e.message}`),

@@ -147,8 +147,8 @@ const runWithId = (options: Options, runId: string): Effect.Effect<Outcome, neve
     const host = options.host ?? Os.hostname()
     const pid = options.pid ?? process.pid
     const sink = yield* Event.EventSink
-    const fallbackName = options.batchFile.replace(/^.*[\\/]/, "").replace(/\.ya?ml$/, "")
-    let batchName = fallbackName
+    // The file's base name until the file itself names the batch.
+    let batchName = options.batchFile.replace(/^.*[\\/]/, "").replace(/\.ya?ml$/, "")
     let parameters: Record<string, string> = { ...options.params }
 
     const makeEvent = (type: Event.EventType, extra: Partial<Event.Event> = {}) =>
@@ -205,6 +205,8 @@ const runWithId = (options: Options, runId: string): Effect.Effect<Outcome, neve
       })
     )
     if (loaded._tag === "Failure") {
+      // Consumers follow a batch by its name: a rejected file still says which batch it is.
+      batchName = Option.getOrElse(yield* Batch.nameOf(options.batchFile), () => batchName)
       const { event, outcome } = yield* conclude({ status: "rejected", failure: loaded.failure }, false)
       yield* sink.publish(event)
       return outcome

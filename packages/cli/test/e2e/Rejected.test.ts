@@ -39,9 +39,41 @@ rules:
     expect(r.code, r.stderr).toBe(3)
     expect(r.stderr).toMatch(/batch\.yaml:3:\d+: engine\.parallelism: /)
     expect(r.stderr).toMatch(/batch\.yaml:14:\d+: rules\[1\]\.depnds_on: unknown field/)
-    expect(r.stdout).toMatch(/spark-etl REJECTED batch=batch .*exit=3 category=rejected/)
+    // The file is batch.yaml; the batch it names is "bad": consumers follow that name.
+    expect(r.stdout).toMatch(/spark-etl REJECTED batch=bad .*exit=3 category=rejected/)
+    expect(path.basename(/log=(\S+)/.exec(r.stdout)?.[1] ?? "")).toMatch(
+      /^bad-\d{8}T\d{6}-[0-9a-f]{8}\.jsonl$/
+    )
     expect(sentinelIntact(b.dir)).toBe(true)
   })
+
+  for (const [where, args, env] of [
+    ["--remote", ["--remote", "sc://127.0.0.1:1/;use_ssl=false;token=x"], {}],
+    ["SPARK_REMOTE", [], { SPARK_REMOTE: "sc://127.0.0.1:1/;use_ssl=false;token=x" }]
+  ] as const) {
+    it(`a connection string that cannot be right (${where}): exit 3, a configuration error, nothing cleaned`, async () => {
+      const b = withSentinel(`batch: bad_remote
+targets:
+  roots: [output]
+rules:
+  - id: kept
+    kind: sql
+    target: output/kept
+    options:
+      sql: SELECT 1
+`)
+      const r = await cli(["run", b.batch, ...args, "--state-dir", b.stateDir], env)
+      expect(r.code, r.stderr + r.stdout).toBe(3)
+      expect(r.stderr).toContain(where)
+      expect(r.stderr).toMatch(/token/)
+      expect(r.stdout).toMatch(
+        /spark-etl REJECTED batch=bad_remote .*exit=3 category=rejected code=REMOTE_INVALID/
+      )
+      // The token itself is never echoed.
+      expect(r.stdout + r.stderr).not.toMatch(/token=x\b/)
+      expect(sentinelIntact(b.dir)).toBe(true)
+    })
+  }
 
   it("unsafe target: exit 3, nothing cleaned", async () => {
     const b = withSentinel(`batch: unsafe
