@@ -23,6 +23,21 @@ const pidsOf = (dataDir: string): ReadonlyArray<number> => {
     .map(Number)
 }
 
+/**
+ * The JVM among `pidsOf(dataDir)`: the process whose program (argv[0]) is java. The others are
+ * the tether shell and its pipe watcher (a forked copy of the shell), whose command lines name
+ * the data dir too.
+ */
+const jvmOf = (dataDir: string): number | undefined =>
+  pidsOf(dataDir).find((pid) => {
+    try {
+      const argv0 = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0] ?? ""
+      return path.basename(argv0) === "java"
+    } catch {
+      return false // gone meanwhile
+    }
+  })
+
 const waitUntil = async (check: () => boolean, ms: number, what: string): Promise<void> => {
   const deadline = Date.now() + ms
   while (!check()) {
@@ -46,6 +61,14 @@ export interface OwnSpark {
   /** SIGKILLs the JVM (and its tether): the server dies as in a real crash. */
   readonly kill: () => void
   readonly alive: () => boolean
+  /**
+   * SIGSTOPs the JVM, and only the JVM: what a frozen driver looks like (a stop-the-world pause,
+   * a hung host). Its sockets stay open and the kernel still accepts connections and data, but
+   * nothing answers. The tether shell keeps running, so the JVM still dies with the soak.
+   */
+  readonly freeze: () => void
+  /** SIGCONTs a frozen JVM; a no-op when none is frozen. Always call it (in a finally). */
+  readonly thaw: () => void
   /** Replaces the server (after a kill) by a fresh one on a new port; the old one is stopped. */
   readonly restart: () => Promise<void>
   readonly close: () => Promise<void>
@@ -104,6 +127,23 @@ export const spark = async (): Promise<OwnSpark> => {
   let current: Server = await startOne()
   let spare: Promise<Server> = spareOf()
   let killed = false
+  let frozen: number | undefined
+  const thaw = () => {
+    if (frozen === undefined) return
+    try {
+      process.kill(frozen, "SIGCONT")
+    } catch {
+      // Gone (killed while frozen): nothing to resume.
+    }
+    frozen = undefined
+  }
+  const freeze = () => {
+    if (frozen !== undefined) throw new Error(`the Spark JVM ${frozen} is frozen already`)
+    const jvm = jvmOf(current.dataDir)
+    if (jvm === undefined) throw new Error(`no Spark JVM found for ${current.dataDir}`)
+    process.kill(jvm, "SIGSTOP")
+    frozen = jvm
+  }
   const retire = async (server: Server) => {
     await server.close()
     await waitUntil(() => pidsOf(server.dataDir).length === 0, 30_000, "the old Spark JVM to go")
@@ -120,12 +160,16 @@ export const spark = async (): Promise<OwnSpark> => {
       }
     }
     killed = true
+    frozen = undefined // a stopped process dies of SIGKILL all the same
   }
   return {
     remote: () => current.value.remote,
     kill,
     alive: () => !killed,
+    freeze,
+    thaw,
     restart: async () => {
+      thaw()
       const old = current
       current = await spare
       killed = false
@@ -133,6 +177,8 @@ export const spark = async (): Promise<OwnSpark> => {
       await retire(old)
     },
     close: async () => {
+      // A frozen JVM would ignore the tether's SIGTERM until its SIGKILL 15 s later.
+      thaw()
       await Promise.all([retire(current), spare.then(retire, () => undefined)])
     },
     readBack: (views, queries) => collectAll(current.value.remote, views, queries)
