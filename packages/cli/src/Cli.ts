@@ -236,9 +236,7 @@ const run = Command.make(
             const table = Summary.table(outcome)
             if (table) yield* Console.error(table)
             yield* Console.log(Summary.line(outcome, log))
-            // After a signal all that is owed is done (ledger closed, event spooled or sent,
-            // summary written): releasing the services may wait on a frozen Spark, so don't.
-            yield* Signals.exitIfSignalled
+            yield* Signals.exitEarly(outcome.unfenced, outcome.exitCode)
           })
         ),
         Effect.provide(Layers.app({ ...options, settings: sessionSettings })),

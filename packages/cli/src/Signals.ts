@@ -50,10 +50,17 @@ const onSignal = (signal: Signal) => {
   setTimeout(() => process.exit(forSignal(signal)), gracePeriodMs).unref()
 }
 
-/** Exits now with the signal's code if a signal came; otherwise does nothing. */
-export const exitIfSignalled: Effect.Effect<void> = Effect.sync(() => {
-  if (received !== undefined) process.exit(forSignal(received))
-})
+/**
+ * Exits now, once the run has said all it owes (ledger closed, event delivered or spooled,
+ * summary written), when waiting for the services' release can only cost time: after a signal
+ * (exit with its code), or when Spark did not answer the run's own fence (`code`): releasing
+ * its session would wait on the same silence.
+ */
+export const exitEarly = (unfenced: boolean, code: number): Effect.Effect<void> =>
+  Effect.sync(() => {
+    if (received !== undefined) process.exit(forSignal(received))
+    if (unfenced) process.exit(code)
+  })
 
 /** Installs the handlers; call once, first thing in main. */
 export const install = (): void => {

@@ -136,7 +136,9 @@ export const start = (
     fs.writeFileSync(config, serverProperties(port, controllerPort, logDirs))
 
     if (!fs.existsSync(path.join(logDirs, "meta.properties"))) {
-      // StorageTool calls System.exit, so it runs in its own JVM before the broker.
+      // StorageTool calls System.exit, so it runs in its own JVM before the broker. The id is
+      // given with "=": a base64url id starts with "-" one time in 64, which the tool's argument
+      // parser would take for an option.
       const clusterId = randomBytes(16).toString("base64url")
       const exitCode = yield* Effect.scoped(
         ChildProcess.make(
@@ -145,7 +147,7 @@ export const start = (
             jars,
             logFile,
             "kafka.tools.StorageTool",
-            ["format", "-t", clusterId, "-c", config, "--standalone"],
+            ["format", `--cluster-id=${clusterId}`, "-c", config, "--standalone"],
             "256m"
           ),
           { stdin: "pipe", stdout: "ignore", stderr: "ignore" }
