@@ -176,8 +176,13 @@ const StringMap = Schema.fromJsonString(Schema.Record(Schema.String, Schema.Stri
 const decodeList = Schema.decodeUnknownOption(StringList)
 const decodeMap = Schema.decodeUnknownOption(StringMap)
 
-/** Decodes the ErrorInfo from a `grpc-status-details-bin` trailer (a google.rpc.Status). */
-export const decodeErrorInfo = (statusDetails: Uint8Array): ErrorInfo | undefined => {
+/** A decoded `grpc-status-details-bin` trailer: the status text and its ErrorInfo, if any. */
+interface DecodedStatus {
+  readonly message: string
+  readonly info: ErrorInfo | undefined
+}
+
+const decodeStatus = (statusDetails: Uint8Array): DecodedStatus | undefined => {
   const status = Option.liftThrowable(() => fromBinary(StatusSchema, statusDetails))()
   if (Option.isNone(status)) return undefined
   for (const any of status.value.details) {
@@ -185,15 +190,37 @@ export const decodeErrorInfo = (statusDetails: Uint8Array): ErrorInfo | undefine
     if (info === undefined) continue
     const md = info.metadata
     return {
-      reason: info.reason,
-      classes: Option.getOrElse(decodeList(md["classes"]), () => (info.reason ? [info.reason] : [])),
-      errorClass: md["errorClass"],
-      sqlState: md["sqlState"],
-      messageParameters: Option.getOrElse(decodeMap(md["messageParameters"]), () => ({})),
-      errorId: md["errorId"]
+      message: status.value.message,
+      info: {
+        reason: info.reason,
+        classes: Option.getOrElse(decodeList(md["classes"]), () => (info.reason ? [info.reason] : [])),
+        errorClass: md["errorClass"],
+        sqlState: md["sqlState"],
+        messageParameters: Option.getOrElse(decodeMap(md["messageParameters"]), () => ({})),
+        errorId: md["errorId"]
+      }
     }
   }
-  return undefined
+  return { message: status.value.message, info: undefined }
+}
+
+/** Decodes the ErrorInfo from a `grpc-status-details-bin` trailer (a google.rpc.Status). */
+export const decodeErrorInfo = (statusDetails: Uint8Array): ErrorInfo | undefined =>
+  decodeStatus(statusDetails)?.info
+
+const isBlank = (text: string | undefined): boolean => text === undefined || text.trim() === ""
+
+/**
+ * A message rendered from an error class and its parameters, for when the server sent no text:
+ * `[TABLE_OR_VIEW_NOT_FOUND] relationName=`x``. Undefined when there is neither.
+ */
+export const renderMessage = (
+  errorClass: string | undefined,
+  messageParameters: Readonly<Record<string, string>>
+): string | undefined => {
+  const parameters = Object.entries(messageParameters).map(([k, v]) => `${k}=${v}`)
+  if (errorClass === undefined && parameters.length === 0) return undefined
+  return [...(errorClass !== undefined ? [`[${errorClass}]`] : []), ...parameters].join(" ")
 }
 
 const has = (classes: ReadonlyArray<string>, simpleName: string) =>
@@ -240,10 +267,18 @@ export const kindOf = (grpcCode: grpc.status, info: ErrorInfo | undefined): Tag 
 /** Maps a raw gRPC failure to its tagged error: the single conversion point. */
 export const classify = (failure: Rpc.RpcFailure, operationId?: string): SparkError => {
   const bin = failure.metadata?.get("grpc-status-details-bin")[0]
-  const info = bin instanceof Buffer ? decodeErrorInfo(bin) : undefined
+  const status = bin instanceof Buffer ? decodeStatus(bin) : undefined
+  const info = status?.info
+  const grpcCode = grpc.status[failure.code] ?? String(failure.code)
+  // Never empty: the status text (the grpc-message header, else the one inside the details
+  // trailer), else the error class and its parameters, else the bare gRPC code.
+  const message =
+    [failure.details, status?.message].find((m): m is string => !isBlank(m)) ??
+    renderMessage(info?.errorClass, info?.messageParameters ?? {}) ??
+    `${grpcCode} without a message`
   return make(kindOf(failure.code, info), {
-    message: failure.details,
-    grpcCode: grpc.status[failure.code] ?? String(failure.code),
+    message,
+    grpcCode,
     errorClass: info?.errorClass,
     sqlState: info?.sqlState,
     messageParameters: info?.messageParameters ?? {},
@@ -273,9 +308,39 @@ export const causesOf = (response: FetchErrorDetailsResponse): ReadonlyArray<Cau
   return links
 }
 
-/** The same error with its server-side cause chain attached. */
-export const withCauses = <E extends SparkError>(error: E, causes: ReadonlyArray<CauseLink>): E =>
-  make(error._tag, { ...error, causes }) as E
+/**
+ * The same error with its server-side cause chain attached. The message stays (an Error's
+ * `message` is not enumerable, so a spread alone would drop it); when the server had sent no
+ * text and it was only rendered from the error class, the first cause's message replaces it.
+ */
+export const withCauses = <E extends SparkError>(error: E, causes: ReadonlyArray<CauseLink>): E => {
+  const rendered =
+    isBlank(error.message) || error.message === renderMessage(error.errorClass, error.messageParameters)
+  const fetched = causes.find((c) => !isBlank(c.message))?.message
+  return make(error._tag, {
+    ...error,
+    message: rendered && fetched !== undefined ? fetched : error.message,
+    causes
+  }) as E
+}
+
+/** Bound on {@link headline}: one readable line for a summary table or a log line. */
+export const maxHeadlineLength = 500
+
+/**
+ * The first non-blank line of the message, trimmed and bounded (Spark's parse errors start
+ * with a newline; its analysis errors go on with the plan). Never empty.
+ */
+export const headline = (error: SparkError, max: number = maxHeadlineLength): string => {
+  const line =
+    error.message
+      .split("\n")
+      .map((l) => l.trim())
+      .find((l) => l !== "") ??
+    renderMessage(error.errorClass, error.messageParameters) ??
+    `${error._tag} (${error.grpcCode})`
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line
+}
 
 /** One line for logs: kind, error class, SQLSTATE and the first line of the message. */
 export const summary = (error: SparkError): string =>
@@ -283,7 +348,7 @@ export const summary = (error: SparkError): string =>
     error._tag,
     error.errorClass !== undefined ? `[${error.errorClass}]` : undefined,
     error.sqlState !== undefined ? `SQLSTATE ${error.sqlState}` : undefined,
-    error.message.split("\n")[0]
+    headline(error)
   ]
     .filter((s) => s !== undefined)
     .join(" ")

@@ -173,6 +173,65 @@ describe("SparkError.classify", () => {
     expect(e.causes).toHaveLength(2)
   })
 
+  it("keeps the message when the cause chain is attached (an Error's message is not enumerable)", () => {
+    const e = SparkError.make("SparkAnalysisError", {
+      message: "[TABLE_OR_VIEW_NOT_FOUND] The table or view `t` cannot be found.",
+      errorClass: "TABLE_OR_VIEW_NOT_FOUND"
+    })
+    const link = {
+      classes: ["org.apache.spark.sql.AnalysisException"],
+      message: "cause text",
+      messageParameters: {}
+    }
+    expect(SparkError.withCauses(e, [link]).message).toBe(e.message)
+    expect(SparkError.withCauses(e, []).message).toBe(e.message)
+  })
+
+  it("takes the status text from the details trailer when the grpc-message is empty", () => {
+    const metadata = failure(grpc.status.INTERNAL, sparkInfo(["x.AnalysisException"], "E", "42000")).metadata
+    const e = SparkError.classify({ code: grpc.status.INTERNAL, details: "", metadata })
+    expect(e.message).toBe("m")
+  })
+
+  it("renders the message from errorClass and parameters when the server sent no text", () => {
+    const info = sparkInfo(["x.AnalysisException"], "TABLE_OR_VIEW_NOT_FOUND", "42P01")
+    const status = create(StatusSchema, {
+      code: grpc.status.INTERNAL,
+      message: " \n",
+      details: [anyPack(ErrorInfoSchema, create(ErrorInfoSchema, { reason: "r", metadata: info }))]
+    })
+    const metadata = new grpc.Metadata()
+    metadata.set("grpc-status-details-bin", Buffer.from(toBinary(StatusSchema, status)))
+    const e = SparkError.classify({ code: grpc.status.INTERNAL, details: "", metadata })
+    expect(e.message).toBe("[TABLE_OR_VIEW_NOT_FOUND] objectName=`x`")
+    // FetchErrorDetails' text, when it comes, is better than our rendering.
+    const link = {
+      classes: ["org.apache.spark.sql.AnalysisException"],
+      message: "[TABLE_OR_VIEW_NOT_FOUND] The table or view `x` cannot be found.",
+      messageParameters: {}
+    }
+    expect(SparkError.withCauses(e, [link]).message).toBe(link.message)
+    expect(SparkError.classify({ code: grpc.status.UNKNOWN, details: "", metadata: undefined }).message).toBe(
+      "UNKNOWN without a message"
+    )
+  })
+
+  it("gives a headline: the first non-blank line, trimmed and bounded", () => {
+    const parse = SparkError.make("SparkParseError", {
+      message:
+        "\n[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'. SQLSTATE: 42601 (line 1, pos 0)\n\n== SQL ==\nSELEC 1\n"
+    })
+    expect(SparkError.headline(parse)).toBe(
+      "[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'. SQLSTATE: 42601 (line 1, pos 0)"
+    )
+    const long = SparkError.headline(SparkError.make("SparkExecutionError", { message: "x".repeat(2000) }))
+    expect(long).toHaveLength(SparkError.maxHeadlineLength)
+    expect(long.endsWith("…")).toBe(true)
+    expect(SparkError.headline(SparkError.make("SparkUnavailable", { message: "" }))).toBe(
+      "SparkUnavailable (OK)"
+    )
+  })
+
   it("summarises an error on one line", () => {
     const e = SparkError.make("SparkDataError", {
       message: "[DIVIDE_BY_ZERO] Division by zero.\n== SQL ==",

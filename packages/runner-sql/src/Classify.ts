@@ -86,15 +86,32 @@ const kindOf = (error: SparkError.SparkError, phase: Phase): Kind => {
   }
 }
 
+/**
+ * Spark's own words for the failure message, on one bounded line: the first non-blank line of
+ * its message (`SparkError.headline`), with the error class in front and the SQLSTATE after
+ * when that line does not already carry them (Spark puts `[CLASS]` first and `SQLSTATE: x` at
+ * the end of the text, which may be a later line). Display only: nothing is classified on it.
+ */
+export const humanMessage = (error: SparkError.SparkError): string => {
+  const line = SparkError.headline(error)
+  const withClass =
+    error.errorClass !== undefined && !line.startsWith(`[${error.errorClass}]`)
+      ? `[${error.errorClass}] ${line}`
+      : line
+  return error.sqlState !== undefined && !line.includes(`SQLSTATE: ${error.sqlState}`)
+    ? `${withClass} SQLSTATE: ${error.sqlState}`
+    : withClass
+}
+
 /** Maps a Spark error to the taxonomy's failure of a rule. */
 export const classify = (error: SparkError.SparkError, context: Context): Failure.RuleFailure => {
-  const firstLine = error.message.split("\n")[0] ?? error.message
+  const human = humanMessage(error)
   const subject = [
     ...(context.ruleId !== undefined ? [`rule "${context.ruleId}"`] : []),
     ...(context.where !== undefined ? [context.where] : [])
   ].join(", ")
   const input: Failure.Input = {
-    message: subject !== "" ? `${subject}: ${firstLine}` : firstLine,
+    message: subject !== "" ? `${subject}: ${human}` : human,
     ...(context.ruleId !== undefined ? { ruleId: context.ruleId } : {}),
     engineDetail: engineDetail(error),
     ...(error.errorClass !== undefined ? { code: error.errorClass } : {}),

@@ -17,8 +17,8 @@
  * import { SqlRunner } from "@spark-etl/runner-sql"
  * const registry = Plugin.layer([Plugin.load(SqlRunner.runner)]) // needs a SparkSession
  */
-import { Effect, Fiber, FileSystem, Path } from "effect"
-import { Failure, Plugin } from "@spark-etl/core"
+import { Effect, Fiber, FileSystem, Path, Result } from "effect"
+import { Failure, Plugin, Text } from "@spark-etl/core"
 import { SparkSession } from "@spark-etl/runner-spark-connect"
 import * as Classify from "./Classify.js"
 import * as Expectations from "./Expectations.js"
@@ -73,9 +73,16 @@ export const validate = (
       const fs = yield* FileSystem.FileSystem
       const path = yield* Path.Path
       const file = path.resolve(ctx.batchDir, options.file)
-      const text = yield* Effect.result(fs.readFileString(file))
-      if (text._tag === "Failure") {
-        issues.push({ path: ["file"], message: `cannot read SQL file ${file}: ${text.failure.message}` })
+      const bytes = yield* Effect.result(fs.readFile(file))
+      const text = Result.flatMap(bytes, (b) =>
+        Result.mapError(Text.decodeUtf8(b), (at) => ({
+          message: `SQL file ${options.file} is ${at.message}`
+        }))
+      )
+      if (Result.isFailure(bytes)) {
+        issues.push({ path: ["file"], message: `cannot read SQL file ${file}: ${bytes.failure.message}` })
+      } else if (Result.isFailure(text)) {
+        issues.push({ path: ["file"], message: text.failure.message })
       } else if (Statements.split(text.success).length === 0) {
         issues.push({ path: ["file"], message: `SQL file ${options.file} has no statement` })
       } else {

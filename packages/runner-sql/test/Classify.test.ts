@@ -78,6 +78,47 @@ describe("Classify.classify", () => {
     )
   })
 
+  it.each([
+    [
+      "keeps Spark's first non-blank line, class and SQLSTATE already in it",
+      "\n[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'. SQLSTATE: 42601 (line 1, pos 0)\n\n== SQL ==\nSELEC 1\n",
+      "PARSE_SYNTAX_ERROR",
+      "42601",
+      "[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'. SQLSTATE: 42601 (line 1, pos 0)"
+    ],
+    [
+      "adds the SQLSTATE Spark put on a later line",
+      "[TABLE_OR_VIEW_NOT_FOUND] The table or view `t` cannot be found.\nSearch path: [x]. SQLSTATE: 42P01; line 1 pos 14;",
+      "TABLE_OR_VIEW_NOT_FOUND",
+      "42P01",
+      "[TABLE_OR_VIEW_NOT_FOUND] The table or view `t` cannot be found. SQLSTATE: 42P01"
+    ],
+    [
+      "adds the class when the text lacks it",
+      "Division by zero.",
+      "DIVIDE_BY_ZERO",
+      "22012",
+      "[DIVIDE_BY_ZERO] Division by zero. SQLSTATE: 22012"
+    ],
+    ["never ends empty", "", "TABLE_OR_VIEW_NOT_FOUND", "42P01", "[TABLE_OR_VIEW_NOT_FOUND] SQLSTATE: 42P01"]
+  ] as const)("the human message %s", (_name, message, errorClass, sqlState, expected) => {
+    const e = SparkError.make("SparkAnalysisError", { message, errorClass, sqlState })
+    expect(Classify.humanMessage(e)).toBe(expected)
+    expect(Classify.classify(e, { ruleId: "r", phase: "sql", where: "statement 1 (line 3)" }).message).toBe(
+      `rule "r", statement 1 (line 3): ${expected}`
+    )
+  })
+
+  it("bounds Spark's text in the message; the engine detail keeps all of it", () => {
+    const long = `[X] ${"y".repeat(3000)}`
+    const failure = Classify.classify(SparkError.make("SparkExecutionError", { message: `${long}\nmore` }), {
+      ruleId: "r",
+      phase: "sql"
+    })
+    expect(failure.message.length).toBeLessThanOrEqual(`rule "r": `.length + SparkError.maxHeadlineLength)
+    expect(failure.engineDetail).toContain(long)
+  })
+
   it("puts the server-side cause chain into the engine detail", () => {
     const withCauses = SparkError.withCauses(error("SparkDataError", "DIVIDE_BY_ZERO", "22012"), [
       {

@@ -1,9 +1,12 @@
 import { NodeServices } from "@effect/platform-node"
-import { Plugin } from "@spark-etl/core"
+import { Plugin, Text } from "@spark-etl/core"
 import { Effect, Result } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import * as SqlRunner from "../src/SqlRunner.js"
+import * as Script from "../src/internal/script.js"
 
 const fixtures = path.resolve(import.meta.dirname, "fixtures")
 
@@ -146,6 +149,59 @@ describe("sql options: the static check", () => {
     expect(issues).toEqual([
       { path: ["expect", "assert_empty"], message: "expected one query, found 2 statements" }
     ])
+  })
+
+  const sqlFile = (bytes: ReadonlyArray<number> | string) => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "runner-sql-utf8-")), "rule.sql")
+    fs.writeFileSync(file, typeof bytes === "string" ? bytes : Uint8Array.from(bytes))
+    return file
+  }
+  const ascii = (text: string) => [...Buffer.from(text, "utf8")]
+
+  it("refuses a SQL file that is not UTF-8 (FF FE: a UTF-16 BOM), naming file, line and column", async () => {
+    const file = sqlFile([0xff, 0xfe, ...ascii("S\0E\0L\0\n\0x\0\n\0")])
+    expect(await validate({ file })).toEqual([
+      {
+        path: ["file"],
+        message: `SQL file ${file} is not valid UTF-8 at line 1, column 1 (byte 0xFF at offset 0)`
+      }
+    ])
+  })
+
+  it("refuses a bad byte on line 3 at its column, counting characters, not bytes", async () => {
+    // Line 3 is "WHERE é = " then 0xE9 (Latin-1 é) then " 'x'": column 11, after a 2-byte é.
+    const file = sqlFile([...ascii("SELECT *\nFROM t\nWHERE é = "), 0xe9, ...ascii(" 'x'\n")])
+    const issues = await validate({ file })
+    expect(issues).toHaveLength(1)
+    expect(issues[0]!.message).toBe(
+      `SQL file ${file} is not valid UTF-8 at line 3, column 11 (byte 0xE9 at offset 27)`
+    )
+  })
+
+  it("accepts a UTF-8 file with a BOM, and the run reads it without the BOM", async () => {
+    const file = sqlFile([0xef, 0xbb, 0xbf, ...ascii("SELECT 'é' AS a\n")])
+    expect(await validate({ file })).toEqual([])
+    const script = await Effect.runPromise(Script.load({ file }, "/", "r"))
+    expect(script.text).toBe("SELECT 'é' AS a\n")
+  })
+
+  it("fails the run too when the file stopped being UTF-8 after validation", async () => {
+    const file = sqlFile([...ascii("SELECT 1\n"), 0xc3, 0x28])
+    const failure = await Effect.runPromise(Effect.flip(Script.load({ file }, "/", "r")))
+    expect(failure).toMatchObject({ _tag: "SqlError", code: "SQL_FILE_UNREADABLE", ruleId: "r" })
+    expect(failure.message).toContain("is not valid UTF-8 at line 2, column 1 (byte 0xC3 at offset 9)")
+  })
+
+  it.each([
+    ["a truncated sequence at the end", [0x61, 0xe2, 0x82], 1, 2, 1],
+    ["an overlong encoding", [0x61, 0x0a, 0xc0, 0xaf], 2, 1, 2],
+    ["a UTF-16 surrogate", [0xed, 0xa0, 0x80], 1, 1, 0],
+    ["a code point above U+10FFFF", [0xf4, 0x90, 0x80, 0x80], 1, 1, 0],
+    ["a lone continuation byte after a 4-byte character", [0xf0, 0x9f, 0x98, 0x80, 0x80], 1, 2, 4]
+  ] as const)("locates %s", (_name, bytes, line, column, offset) => {
+    const data = Uint8Array.from(bytes)
+    expect(Result.isFailure(Text.decodeUtf8(data))).toBe(true)
+    expect(Text.firstInvalidUtf8(data)).toMatchObject({ line, column, offset })
   })
 
   it("refuses a rule id that cannot name a temp view", async () => {

@@ -36,6 +36,7 @@ describe("errors from the real server", () => {
     expect(error.sqlState).toBe(sqlState)
     expect(error.classes.length).toBeGreaterThan(0)
     expect(error.message).toContain(errorClass.split(".")[0])
+    expect(SparkError.headline(error)).toMatch(new RegExp(`^\\[${errorClass.replaceAll(".", "\\.")}\\] \\S`))
     expect(SparkError.isRetryable(error)).toBe(false)
   })
 
@@ -54,6 +55,8 @@ describe("errors from the real server", () => {
     )
     expect(error.causes.length).toBeGreaterThan(0)
     expect(error.causes[0]).toMatchObject({ errorClass: "DIVIDE_BY_ZERO", sqlState: "22012" })
+    // The server's message survives attaching the causes.
+    expect(SparkError.headline(error)).toMatch(/^\[DIVIDE_BY_ZERO\] Division by zero\./)
     expect(error.causes[0]!.classes).toContain("org.apache.spark.SparkArithmeticException")
   })
 

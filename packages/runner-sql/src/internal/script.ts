@@ -1,6 +1,6 @@
 /** A rule's SQL text, inline or read from its file at run time. */
-import { Effect } from "effect"
-import { Failure } from "@spark-etl/core"
+import { Effect, Result } from "effect"
+import { Failure, Text } from "@spark-etl/core"
 import { readFile } from "node:fs/promises"
 import * as NodePath from "node:path"
 import type * as SqlOptions from "../SqlOptions.js"
@@ -37,12 +37,26 @@ export const load = (
   if (options.file === undefined) return Effect.succeed({ text: options.sql ?? "" })
   const file = options.file
   return Effect.tryPromise({
-    try: () => readFile(NodePath.resolve(batchDir, file), "utf8"),
+    try: () => readFile(NodePath.resolve(batchDir, file)),
     catch: (e) =>
       new Failure.SqlError({
         code: "SQL_FILE_UNREADABLE",
         message: `rule "${ruleId}": cannot read SQL file ${file}: ${e instanceof Error ? e.message : String(e)}`,
         ruleId
       })
-  }).pipe(Effect.map((text) => ({ text, file })))
+  }).pipe(
+    Effect.flatMap((bytes) =>
+      Result.match(Text.decodeUtf8(bytes), {
+        onSuccess: (text) => Effect.succeed({ text, file }),
+        onFailure: (at) =>
+          Effect.fail(
+            new Failure.SqlError({
+              code: "SQL_FILE_UNREADABLE",
+              message: `rule "${ruleId}": SQL file ${file} is ${at.message}`,
+              ruleId
+            })
+          )
+      })
+    )
+  )
 }
