@@ -23,7 +23,7 @@ describe("Text.decodeUtf8", () => {
     const third = Text.decodeUtf8(bytes("a\nb\nSELECT 'é", [0xc3, 0x28], "'"))
     expect(Result.isFailure(third) && third.failure).toMatchObject({ line: 3, column: 10, offset: 14 })
     expect(Result.isFailure(third) && third.failure.message).toBe(
-      "not valid UTF-8: byte 0xC3 at line 3, column 10 (offset 14)"
+      "not valid UTF-8 at line 3, column 10 (byte 0xC3 at offset 14)"
     )
   })
 
@@ -47,7 +47,7 @@ describe("Batch.load of a file that is not UTF-8", () => {
       expect(failure).toContain(`${file}`)
       expect(failure).toContain('"line":2')
       expect(failure).toContain('"column":17')
-      expect(failure).toContain("not valid UTF-8: byte 0xE9")
+      expect(failure).toContain("not valid UTF-8 at line 2, column 17 (byte 0xE9")
     })
   )
 })
