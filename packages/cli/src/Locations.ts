@@ -23,7 +23,7 @@ const reason = (error: unknown): string =>
 // A directory takes a write when a file can be created in it (access(2) misses some mounts).
 const writableDirectory = (dir: string): string | undefined => {
   try {
-    fs.mkdirSync(dir, { recursive: true })
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
     const probe = path.join(dir, `.spark-etl-probe-${process.pid}`)
     fs.writeFileSync(probe, "")
     fs.rmSync(probe)

@@ -8,6 +8,7 @@ import { Cause, Effect, Layer, Logger, References, Scope } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import pino from "pino"
+import { Parameter } from "@spark-etl/core"
 
 /** Field paths pino removes from every line; fixed in code, never built from input. */
 export const redactPaths: ReadonlyArray<string> = [
@@ -73,9 +74,10 @@ const text = (message: unknown): string =>
  */
 export const make = (options: Options): Effect.Effect<Logger.Logger<unknown, void>, never, Scope.Scope> =>
   Effect.gen(function* () {
-    fs.mkdirSync(path.dirname(options.file), { recursive: true })
+    // A log may quote what a run was given: readable by its owner only.
+    fs.mkdirSync(path.dirname(options.file), { recursive: true, mode: 0o700 })
     const destination = yield* Effect.acquireRelease(
-      Effect.sync(() => pino.destination({ dest: options.file, sync: true, append: true })),
+      Effect.sync(() => pino.destination({ dest: options.file, sync: true, append: true, mode: 0o600 })),
       (d) => Effect.sync(() => d.flushSync())
     )
     const fileLogger = pino(
@@ -91,10 +93,14 @@ export const make = (options: Options): Effect.Effect<Logger.Logger<unknown, voi
     const stderr = options.stderr ?? process.stderr
     const stderrMin = rank[options.stderrLevel ?? "info"]
     return Logger.make(({ cause, date, fiber, logLevel, message }) => {
-      const annotations = fiber.getRef(References.CurrentLogAnnotations)
+      // Secret parameter values of the run, wherever a line quotes them (an engine's message).
+      const secrets = fiber.getRef(Parameter.Secrets)
+      const annotations = JSON.parse(
+        secrets(JSON.stringify(fiber.getRef(References.CurrentLogAnnotations)))
+      ) as Record<string, unknown>
       const level = pinoLevel(logLevel)
-      const msg = scrub(text(message))
-      const error = cause.reasons.length > 0 ? scrub(Cause.pretty(cause)) : undefined
+      const msg = secrets(scrub(text(message)))
+      const error = cause.reasons.length > 0 ? secrets(scrub(Cause.pretty(cause))) : undefined
       fileLogger[level]({ ...annotations, ...(error ? { cause: error } : {}) }, msg)
       if (rank[level] >= stderrMin) {
         const rule = typeof annotations["rule"] === "string" ? ` [${annotations["rule"]}]` : ""

@@ -335,7 +335,27 @@ const resolveParameters = (
       if (Result.isFailure(d))
         issues.push(issueAt(["parameters", name, "default"], `invalid default: ${d.failure}`))
     }
+    const secret = Parameter.isSecret(name, p)
+    if (secret && p.env === undefined) {
+      issues.push(
+        issueAt(
+          ["parameters", name, "secret"],
+          `secret parameter "${name}" needs "env": a secret is read from the environment, never from the command line or the file`
+        )
+      )
+      continue
+    }
     const given = options.params?.[name]
+    if (secret && given !== undefined) {
+      issues.push({
+        file: "command line",
+        line: 1,
+        column: 1,
+        field: `--param ${name}`,
+        message: `parameter "${name}" is secret: give it through $${p.env}, not on the command line (every user of the host can read a command line)`
+      })
+      continue
+    }
     const fromEnv = p.env !== undefined ? options.env?.[p.env] : undefined
     const [raw, origin] =
       given !== undefined
@@ -350,7 +370,7 @@ const resolveParameters = (
       }
       continue
     }
-    const parsed = Parameter.parse(p, raw)
+    const parsed = Parameter.parse(p, raw, secret)
     if (Result.isSuccess(parsed)) values[name] = parsed.success
     else if (origin !== undefined) {
       issues.push({ ...origin, line: 1, column: 1, message: `parameter "${name}": ${parsed.failure}` })

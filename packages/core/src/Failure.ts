@@ -180,6 +180,53 @@ const tags: ReadonlySet<string> = new Set([
 export const isFailure = (u: unknown): u is Failure =>
   typeof u === "object" && u !== null && "_tag" in u && typeof u._tag === "string" && tags.has(u._tag)
 
+/**
+ * The same failure with every text passed through `f` — message, engine detail, issues — e.g.
+ * to remove a secret that an engine quoted back. Rebuilt, not mutated, so no stack keeps the
+ * old text.
+ */
+export const mapText = <F extends Failure>(failure: F, f: (text: string) => string): F => {
+  const fields: Fields = {
+    code: failure.code,
+    message: f(failure.message),
+    ...(failure.sqlState !== undefined ? { sqlState: failure.sqlState } : {}),
+    ...(failure.ruleId !== undefined ? { ruleId: failure.ruleId } : {}),
+    ...(failure.engineDetail !== undefined ? { engineDetail: f(failure.engineDetail) } : {}),
+    ...(failure.restartable !== undefined ? { restartable: failure.restartable } : {})
+  }
+  const rebuilt: Failure = (() => {
+    switch (failure._tag) {
+      case "SqlError":
+        return new SqlError(fields)
+      case "DataError":
+        return new DataError(fields)
+      case "ExpectationFailed":
+        return new ExpectationFailed(fields)
+      case "TargetError":
+        return new TargetError(fields)
+      case "EngineUnreachable":
+        return new EngineUnreachable(fields)
+      case "SessionLost":
+        return new SessionLost(fields)
+      case "DeadlineExceeded":
+        return new DeadlineExceeded(fields)
+      case "Defect":
+        return new Defect(fields)
+      case "ConfigRejected":
+        return new ConfigRejected({
+          ...fields,
+          issues: failure.issues.map((i) => ({ ...i, message: f(i.message) }))
+        })
+      case "Interrupted":
+        return new Interrupted({
+          ...fields,
+          ...(failure.signal !== undefined ? { signal: failure.signal } : {})
+        })
+    }
+  })()
+  return rebuilt as F
+}
+
 /** Whether a plain rerun (no code or config change) may succeed. */
 export const restartMayHelp = (failure: Failure): boolean =>
   failure.restartable ?? (failure.category === "system" || failure.category === "interrupted")

@@ -11,7 +11,7 @@
  * Parameters.references("SELECT * FROM t WHERE day = :run_date AND note <> ':x'")
  * // [{ name: "run_date", line: 1 }]
  */
-import type { Parameter } from "@spark-etl/core"
+import { Parameter } from "@spark-etl/core"
 import type { SparkSession } from "@spark-etl/runner-spark-connect"
 import * as Lex from "./internal/lex.js"
 
@@ -51,15 +51,17 @@ export const names = (sql: string): ReadonlyArray<string> => [...new Set(referen
  */
 export const toSpark = (value: Parameter.Value | undefined): SparkSession.ParamValue => {
   if (value === undefined) return null
+  // The one place a secret's value leaves its Redacted wrapper: bound, it goes to Spark alone.
+  const plain = Parameter.reveal(value)
   switch (value.type) {
     case "int": {
-      const n = Number(value.value)
+      const n = Number(plain)
       return n >= -2147483648 && n <= 2147483647 ? n : BigInt(n)
     }
     case "boolean":
-      return value.value === true
+      return plain === true
     default:
-      return String(value.value)
+      return String(plain)
   }
 }
 
