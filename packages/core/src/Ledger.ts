@@ -1,10 +1,11 @@
 /**
  * The run ledger: one JSON record per run, at `<dir>/<batch>/<runId>.json`, always replaced
- * atomically (temp file, fsync, rename) so a reader never sees half a record. While the run
- * lives, a heartbeat refreshes it every few seconds. A lock file `<dir>/<batch>/lock` (created
- * exclusively) says which run holds the batch: a second run is refused while the holder's
- * heartbeat is fresh; a holder whose heartbeat went stale (or whose process is gone) is marked
- * `crashed` and replaced, and the caller is told so it can report the crash.
+ * atomically (temp file, fsync, rename, fsync of the directory: core's AtomicFile) so a reader
+ * never sees half a record. While the run lives, a heartbeat refreshes it every few seconds. A
+ * lock file `<dir>/<batch>/lock` (core's FileLock, created exclusively) says which run holds the
+ * batch: a second run is refused while the holder's heartbeat is fresh; a holder whose heartbeat
+ * went stale (or whose process is gone) is marked `crashed` and replaced, and the caller is told
+ * so it can report the crash.
  *
  * Rules are keyed by id with a state, an attempt count, timings, the error and an optional
  * checkpoint, so per-rule retry and resume can extend the record without a rewrite.
@@ -13,6 +14,8 @@ import { Data, Duration, Effect, FileSystem, Option, Path, Schedule, Schema, Sem
 import type * as Scope from "effect/Scope"
 import * as Event from "./Event.js"
 import * as Failure from "./Failure.js"
+import * as AtomicFile from "./internal/atomicFile.js"
+import * as FileLock from "./internal/fileLock.js"
 
 /** Version of the record format; readers refuse versions they do not know. */
 export const formatVersion = 1
@@ -146,71 +149,17 @@ export interface Settled {
   readonly republished: ReadonlyArray<Record>
 }
 
-const processIsAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    // EPERM: the process exists but belongs to someone else.
-    return (e as { code?: string }).code === "EPERM"
-  }
-}
-
 const nowIso = Effect.map(
   Effect.clockWith((c) => c.currentTimeMillis),
   (ms) => new Date(ms).toISOString()
 )
 
-/** Writes `text` to `file` atomically: temp file, fsync, rename. */
+/** Writes `text` to `file` atomically and durably: temp file, fsync, rename, fsync of the directory. */
 export const writeAtomic = (
   file: string,
   text: string
 ): Effect.Effect<void, LedgerError, FileSystem.FileSystem> =>
-  Effect.gen(function* () {
-    const fs = yield* FileSystem.FileSystem
-    const temp = `${file}.${process.pid}.tmp`
-    yield* Effect.scoped(
-      Effect.gen(function* () {
-        const handle = yield* fs.open(temp, { flag: "w" })
-        yield* handle.writeAll(new TextEncoder().encode(text))
-        yield* handle.sync
-      })
-    )
-    yield* fs.rename(temp, file)
-  }).pipe(
-    // Never stop half-way: an interrupted write would leave its temp file behind.
-    Effect.uninterruptible,
-    Effect.mapError((e) => new LedgerError({ path: file, message: e.message }))
-  )
-
-/**
- * Creates `file` holding `text`, only if it does not exist yet; false if it does. The text goes
- * to a temporary file first, which is then hard-linked into place: a lock never exists empty,
- * even when the process dies half-way (an empty lock would block its batch for good).
- */
-const createExclusive = (
-  file: string,
-  text: string
-): Effect.Effect<boolean, LedgerError, FileSystem.FileSystem> =>
-  Effect.gen(function* () {
-    const fs = yield* FileSystem.FileSystem
-    const temp = `${file}.${process.pid}.${crypto.randomUUID()}.tmp`
-    yield* Effect.scoped(
-      Effect.gen(function* () {
-        const handle = yield* fs.open(temp, { flag: "wx" })
-        yield* handle.writeAll(new TextEncoder().encode(text))
-        yield* handle.sync
-      })
-    )
-    return yield* fs.link(temp, file).pipe(
-      Effect.as(true),
-      Effect.catchTag("PlatformError", (e) =>
-        e.reason._tag === "AlreadyExists" ? Effect.succeed(false) : Effect.fail(e)
-      ),
-      Effect.ensuring(Effect.ignore(fs.remove(temp)))
-    )
-  }).pipe(
-    Effect.uninterruptible,
+  AtomicFile.write(file, text).pipe(
     Effect.mapError((e) => new LedgerError({ path: file, message: e.message }))
   )
 
@@ -285,81 +234,64 @@ export const reap = (
     const lockFile = path.join(options.dir, options.batch, "lock")
     const reapFile = `${lockFile}.reap`
     const staleAfter = Duration.toMillis(options.staleAfter ?? Duration.seconds(30))
-    const isAlive = options.isAlive ?? processIsAlive
+    const isAlive = options.isAlive ?? FileLock.processIsAlive
     const fail = (e: { readonly message: string }) => new LedgerError({ path: lockFile, message: e.message })
     const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
-    const ageOf = (file: string) =>
-      fs.stat(file).pipe(
-        Effect.map(
-          (st) =>
-            now -
-            Option.getOrElse(
-              Option.map(st.mtime, (d) => d.getTime()),
-              () => now
-            )
-        ),
-        Effect.catch(() => Effect.succeed(0))
-      )
-    const readLock = (file: string) =>
-      fs.readFileString(file).pipe(
-        Effect.flatMap(Schema.decodeUnknownEffect(Lock)),
-        Effect.map(Option.some),
-        Effect.catchTag("PlatformError", (e) =>
-          e.reason._tag === "NotFound" ? Effect.succeed(Option.none()) : Effect.fail(e)
-        ),
-        Effect.mapError((e) => fail({ message: `unreadable lock ${file}: ${e.message}` }))
-      )
     const gone = (holder: typeof Lock.Type) => holder.host === options.host && !isAlive(holder.pid)
+    const lockOptions: FileLock.LockOptions = {
+      host: options.host,
+      isAlive,
+      staleAfter,
+      fields: { runId: "reaper" },
+      onBreak: (stale) =>
+        Effect.logWarning(
+          `ledger: broke ${stale.path}, left by ${FileLock.describe(stale.holder)} dying while taking over`
+        )
+    }
 
     if (!(yield* fs.exists(lockFile).pipe(Effect.mapError(fail)))) return { _tag: "Free" } as const
-    // One successor at a time; a successor that died while reaping leaves its file to the next.
-    const claim = Schema.encodeEffect(Lock)({ runId: "reaper", pid: process.pid, host: options.host }).pipe(
-      Effect.mapError(fail),
-      Effect.flatMap((me) => createExclusive(reapFile, me))
-    )
-    if (!(yield* claim)) {
-      const other = yield* readLock(reapFile)
-      const age = yield* ageOf(reapFile)
-      if (Option.isSome(other) && !gone(other.value) && age < staleAfter) {
-        return {
-          _tag: "Held",
-          message: `batch "${options.batch}" is being taken over from a crashed run by pid ${other.value.pid} on ${other.value.host}`
-        } as const
-      }
-      yield* fs.remove(reapFile, { force: true }).pipe(Effect.mapError(fail))
-      if (!(yield* claim))
-        return {
-          _tag: "Held",
-          message: `batch "${options.batch}" is being taken over by another run`
-        } as const
+    // One successor at a time; the claim of one that died while reaping is broken by exactly one
+    // of the next (FileLock), so two of them never reap at once.
+    const claim = yield* FileLock.tryAcquire(reapFile, lockOptions).pipe(Effect.mapError(fail))
+    if (claim._tag === "Held") {
+      const other = Option.flatMap(claim.holder, (seen) => seen.holder)
+      return {
+        _tag: "Held",
+        message: Option.match(other, {
+          onNone: () => `batch "${options.batch}" is being taken over by another run`,
+          onSome: (o) =>
+            `batch "${options.batch}" is being taken over from a crashed run by pid ${o.pid} on ${o.host}`
+        })
+      } as const
     }
 
     return yield* Effect.gen(function* () {
-      const read_ = yield* Effect.result(readLock(lockFile))
+      const seen = yield* FileLock.inspect(lockFile).pipe(Effect.mapError(fail))
+      if (Option.isNone(seen)) return { _tag: "Free" } as const
+      const read_ = yield* Effect.result(Schema.decodeUnknownEffect(Lock)(seen.value.text))
       if (read_._tag === "Failure") {
         // Torn or foreign (written by no version of ours that links it into place): judged by age.
-        if ((yield* ageOf(lockFile)) < staleAfter)
-          return { _tag: "Held", message: `${read_.failure.message}; younger than ${staleAfter} ms` } as const
-        yield* Effect.logWarning(`${read_.failure.message}; older than ${staleAfter} ms, removed`)
-        yield* fs.remove(lockFile, { force: true }).pipe(Effect.mapError(fail))
+        const unreadable = `unreadable lock ${lockFile}: ${read_.failure.message}`
+        if (seen.value.ageMs < staleAfter)
+          return { _tag: "Held", message: `${unreadable}; younger than ${staleAfter} ms` } as const
+        yield* Effect.logWarning(`${unreadable}; older than ${staleAfter} ms, removed`)
+        yield* FileLock.breakStale(seen.value, lockOptions).pipe(Effect.mapError(fail))
         return { _tag: "Reaped", crashed: Option.none<Record>() } as const
       }
       const holder = read_.success
-      if (Option.isNone(holder)) return { _tag: "Free" } as const
-      const recordFile = fileOf(path, options.dir, options.batch, holder.value.runId)
+      const recordFile = fileOf(path, options.dir, options.batch, holder.runId)
       const previous = yield* Effect.option(read(recordFile))
       // A lock without its record yet is a run being born, not a crash, unless it is old.
       const lastSign = Option.isSome(previous)
         ? previous.value.status === "running"
           ? now - Date.parse(previous.value.heartbeatAt)
           : Number.POSITIVE_INFINITY
-        : yield* ageOf(lockFile)
-      if (lastSign < staleAfter && !gone(holder.value)) {
-        const h = holder.value
+        : seen.value.ageMs
+      if (lastSign < staleAfter && !gone(holder)) {
         const since = Option.isSome(previous) ? `, started ${previous.value.startedAt}` : ""
         return {
           _tag: "Held",
-          message: `batch "${options.batch}" is held by run ${h.runId} (pid ${h.pid} on ${h.host}${since}), alive`
+          message: `batch "${options.batch}" is held by run ${holder.runId} (pid ${holder.pid} on ${holder.host}${since}), alive`
         } as const
       }
       let crashed = Option.none<Record>()
@@ -371,9 +303,10 @@ export const reap = (
         yield* writeAtomic(recordFile, JSON.stringify(marked, null, 2))
         crashed = Option.some(marked)
       }
-      yield* fs.remove(lockFile, { force: true }).pipe(Effect.mapError(fail))
+      // Only the lock judged here: one its holder replaced meanwhile is left for `open` to meet.
+      yield* FileLock.breakStale(seen.value, lockOptions).pipe(Effect.mapError(fail))
       return { _tag: "Reaped", crashed } as const
-    }).pipe(Effect.ensuring(Effect.ignore(fs.remove(reapFile, { force: true }))))
+    }).pipe(Effect.ensuring(FileLock.release(claim.lock)))
   })
 
 /** Where to look for unfinished business of earlier runs, and what to do with it. */
@@ -470,19 +403,19 @@ export const open = (
         return yield* new LedgerError({ path: batchDir, message: `unsafe name for a ledger file: "${name}"` })
       }
     }
-    yield* fs.makeDirectory(batchDir, { recursive: true }).pipe(Effect.mapError((e) => fail(e.message)))
+    yield* fs
+      .makeDirectory(batchDir, { recursive: true, mode: 0o700 })
+      .pipe(Effect.mapError((e) => fail(e.message)))
 
-    const tryLock = Schema.encodeEffect(Lock)({
-      runId: record.runId,
+    const tryLock = FileLock.tryCreate(lockFile, {
       pid: record.pid,
-      host: record.host
-    }).pipe(
-      Effect.mapError((e) => fail(e.message)),
-      Effect.flatMap((lock) => createExclusive(lockFile, lock))
-    )
+      host: record.host,
+      fields: { runId: record.runId }
+    }).pipe(Effect.mapError((e) => fail(e.message)))
 
     let crashed = Option.none<Record>()
-    if (!(yield* tryLock)) {
+    let lock = yield* tryLock
+    if (Option.isNone(lock)) {
       const found = yield* reap({ ...options, dir: options.dir, batch: record.batch, host: record.host })
       if (found._tag === "Held") {
         return yield* Failure.rejected(
@@ -491,7 +424,8 @@ export const open = (
         )
       }
       if (found._tag === "Reaped") crashed = found.crashed
-      if (!(yield* tryLock)) {
+      lock = yield* tryLock
+      if (Option.isNone(lock)) {
         return yield* Failure.rejected(
           [
             {
@@ -506,7 +440,9 @@ export const open = (
         )
       }
     }
-    yield* Effect.addFinalizer(() => Effect.ignore(fs.remove(lockFile, { force: true })))
+    const held = lock.value
+    // Released only while still ours: a run declared crashed does not remove its successor's.
+    yield* Effect.addFinalizer(() => FileLock.release(held))
     const settled = yield* settle({
       dir: options.dir,
       batch: record.batch,

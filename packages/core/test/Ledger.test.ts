@@ -1,6 +1,7 @@
 import { afterAll, assert, describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Option, Scope } from "effect"
 import { TestClock } from "effect/testing"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -62,10 +63,13 @@ describe("Ledger", () => {
       expect(Option.isNone(crashed)).toBe(true)
       expect(handle.file).toBe(path.join(dir, "daily", "run-1.json"))
       expect(readJson(handle.file)).toMatchObject({ runId: "run-1", status: "running", pid: 4242 })
+      // The owner, with this acquisition's token and time (FileLock), and the run holding it.
       expect(readJson(path.join(dir, "daily", "lock"))).toEqual({
         runId: "run-1",
         pid: 4242,
-        host: "etl-host-1"
+        host: "etl-host-1",
+        token: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        createdAt: new Date(0).toISOString()
       })
 
       yield* handle.update((r) => ({
@@ -243,6 +247,41 @@ describe("Ledger", () => {
       }).pipe(Effect.provide(node))
   )
 
+  it.live("lets one of several successors looking at once take over, even after a reaper died", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      staleHolder(dir)
+      // A successor killed while taking over left its claim: broken by exactly one of the next.
+      const dead = yield* Effect.promise(
+        () =>
+          new Promise<number>((resolve) => {
+            const child = spawn(process.execPath, ["-e", ""])
+            child.on("exit", () => resolve(child.pid!))
+          })
+      )
+      fs.writeFileSync(
+        path.join(dir, "daily", "lock.reap"),
+        JSON.stringify({ runId: "reaper", pid: dead, host: "etl-host-1" })
+      )
+      const reported: Array<string> = []
+      const found = yield* Effect.all(
+        Array.from({ length: 4 }, () =>
+          Ledger.reap({
+            dir,
+            batch: "daily",
+            host: "etl-host-1",
+            report: (p) => Effect.sync(() => void reported.push(p.runId))
+          })
+        ),
+        { concurrency: "unbounded" }
+      )
+      expect(reported).toEqual(["old"])
+      expect(found.filter((f) => f._tag === "Reaped")).toHaveLength(1)
+      expect(readJson(path.join(dir, "daily", "old.json"))).toMatchObject({ status: "crashed" })
+      expect(fs.readdirSync(path.join(dir, "daily"))).toEqual(["old.json"])
+    }).pipe(Effect.provide(node))
+  )
+
   it.effect("treats a fresh lock without its record as a run being born, not a crash", () =>
     Effect.gen(function* () {
       const dir = tempDir()
@@ -278,7 +317,9 @@ describe("Ledger", () => {
         expect(readJson(path.join(dir, "daily", "lock"))).toEqual({
           runId: "late",
           pid: 4242,
-          host: "etl-host-1"
+          host: "etl-host-1",
+          token: expect.any(String),
+          createdAt: expect.any(String)
         })
         expect(fs.readdirSync(path.join(dir, "daily")).filter((f) => f.endsWith(".tmp"))).toEqual([])
       }).pipe(Effect.scoped, Effect.provide(node))

@@ -5,6 +5,7 @@
  * once, and consumers deduplicate by the CloudEvents id. A line that does not decode (a torn
  * write, a hand edit) is moved to `<outbox>.quarantine` and never blocks the others.
  */
+import { AtomicFile } from "@spark-etl/core/fs"
 import { Duration, Effect, FileSystem, Option } from "effect"
 import * as nodePath from "node:path"
 import * as CloudEvent from "./CloudEvent.js"
@@ -140,21 +141,14 @@ export const make = (
     const fail = (operation: OutboxError["operation"]) => (error: { readonly message: string }) =>
       new OutboxError({ path, operation, message: error.message })
 
-    // fsync of the directory makes a created, renamed or removed entry itself durable.
-    const syncDir = Effect.scoped(fs.open(dir, { flag: "r" }).pipe(Effect.flatMap((d) => d.sync)))
-
+    // Appended and fsync'd, file and directory (core's AtomicFile, as the ledger writes).
     const appendLines = (file: string, lines: ReadonlyArray<string>) =>
-      Effect.gen(function* () {
-        yield* fs.makeDirectory(dir, { recursive: true })
-        yield* Effect.scoped(
-          Effect.gen(function* () {
-            const handle = yield* fs.open(file, { flag: "a" })
-            yield* handle.writeAll(new TextEncoder().encode(lines.map((l) => `${l}\n`).join("")))
-            yield* handle.sync
-          })
+      fs
+        .makeDirectory(dir, { recursive: true, mode: 0o700 })
+        .pipe(
+          Effect.andThen(AtomicFile.append(file, lines.map((l) => `${l}\n`).join(""))),
+          Effect.provideService(FileSystem.FileSystem, fs)
         )
-        yield* syncDir
-      })
 
     const readText = fs.readFileString(path).pipe(
       Effect.catchIf(
@@ -166,17 +160,10 @@ export const make = (
 
     // Replaces the file atomically (temp file, fsync, rename, fsync dir); never half-done.
     const rewrite = (lines: ReadonlyArray<string>) =>
-      Effect.uninterruptible(
-        lines.length === 0
-          ? fs.remove(path, { force: true }).pipe(Effect.andThen(syncDir))
-          : Effect.gen(function* () {
-              const temp = `${path}.tmp`
-              yield* fs.remove(temp, { force: true })
-              yield* appendLines(temp, lines)
-              yield* fs.rename(temp, path)
-              yield* syncDir
-            })
-      ).pipe(Effect.mapError(fail("rewrite")))
+      (lines.length === 0
+        ? AtomicFile.remove(path)
+        : AtomicFile.write(path, lines.map((l) => `${l}\n`).join(""))
+      ).pipe(Effect.provideService(FileSystem.FileSystem, fs), Effect.mapError(fail("rewrite")))
 
     const append: Outbox["append"] = (records) =>
       records.length === 0

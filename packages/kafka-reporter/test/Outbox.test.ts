@@ -20,6 +20,10 @@ const records = (n: number, batch = "daily_sales") =>
     (i) => CloudEvent.fromEvent(batchEvent({ batch, parameters: { n: String(i) } }), { maxDetailBytes: 1024 })
   )
 
+// A lock as FileLock writes it (core's `@spark-etl/core/fs`).
+const ownedBy = (pid: number, host = os.hostname()) =>
+  JSON.stringify({ pid, host, token: crypto.randomUUID(), createdAt: new Date().toISOString() })
+
 class Refused {
   readonly _tag = "Refused"
 }
@@ -136,18 +140,58 @@ layer(NodeFileSystem.layer, { excludeTestServices: true })("Outbox", (it) => {
       fs.mkdirSync(path.dirname(outbox.path), { recursive: true })
       const dead = spawn(process.execPath, ["-e", ""])
       yield* Effect.promise(() => new Promise((resolve) => dead.on("exit", resolve)))
-      fs.writeFileSync(`${outbox.path}.lock`, `${dead.pid}\n`)
+      fs.writeFileSync(`${outbox.path}.lock`, ownedBy(dead.pid!))
       yield* outbox.append([a!])
       expect(fs.existsSync(`${outbox.path}.lock`)).toBe(false)
 
       const alive = spawn(process.execPath, ["-e", "setTimeout(() => {}, 30000)"])
-      fs.writeFileSync(`${outbox.path}.lock`, `${alive.pid}\n`)
+      fs.writeFileSync(`${outbox.path}.lock`, ownedBy(alive.pid!))
       const error = yield* outbox
         .append([a!])
         .pipe(Effect.flip, Effect.ensuring(Effect.sync(() => alive.kill())))
       expect(error).toMatchObject({ _tag: "OutboxError", operation: "lock", path: `${outbox.path}.lock` })
       expect(error.message).toMatch(/another process held the outbox lock/)
       expect((yield* outbox.read).entries).toHaveLength(1)
+    })
+  )
+
+  it.effect("names its host in the lock, and breaks another host's only once it went unrefreshed", () =>
+    Effect.gen(function* () {
+      const outbox = yield* Outbox.make(tempOutbox(), { lockWait: "200 millis" })
+      const [a] = yield* records(1)
+      const lock = `${outbox.path}.lock`
+      fs.mkdirSync(path.dirname(outbox.path), { recursive: true })
+      // A pid that is dead here says nothing about a process on another host.
+      fs.writeFileSync(lock, ownedBy(999_999, "elsewhere"))
+      const error = yield* outbox.append([a!]).pipe(Effect.flip)
+      expect(error.message).toMatch(/another process held the outbox lock \(pid 999999 on elsewhere/)
+      // Not refreshed for longer than staleAfter (30 s): its holder is gone, wherever it ran.
+      const old = new Date(Date.now() - 60_000)
+      fs.utimesSync(lock, old, old)
+      yield* outbox.append([a!])
+      // So is an older version's lock (a bare pid, no host), judged by age alone.
+      fs.writeFileSync(lock, "12345\n")
+      fs.utimesSync(lock, old, old)
+      yield* outbox.append([a!])
+      expect((yield* outbox.read).entries).toHaveLength(2)
+
+      // While held, the lock names this process and host, with a token of this acquisition.
+      const seen: Array<unknown> = []
+      yield* outbox.drain((batch) =>
+        Effect.sync(() => {
+          seen.push(JSON.parse(fs.readFileSync(lock, "utf8")))
+          return batch
+        })
+      )
+      expect(seen[0]).toEqual({
+        pid: process.pid,
+        host: os.hostname(),
+        token: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        createdAt: expect.any(String)
+      })
+      expect(fs.readdirSync(path.dirname(outbox.path)).filter((f) => f.startsWith("outbox.jsonl."))).toEqual(
+        []
+      )
     })
   )
 
