@@ -54,7 +54,7 @@ const kafkaBrokers = optionalString(
 )
 const kafkaTopic = optionalString(
   "kafka-topic",
-  `topic of the events (default: $SPARK_ETL_KAFKA_TOPIC, else ${Settings.defaultTopic})`
+  `topic of the events (default: the batch file's escalation.topic, else $SPARK_ETL_KAFKA_TOPIC, else ${Settings.defaultTopic})`
 )
 const parallelism = Flag.Int("parallelism").pipe(
   Flag.withDescription(
@@ -226,6 +226,8 @@ const run = Command.make(
           return left === undefined ? fenceTimeout : Duration.millis(left)
         }),
         ...(Fence.isShared(settings.remote) ? { engineSessionId } : {}),
+        // The flag wins over the batch file's escalation.topic, which wins over the environment.
+        ...(Option.isSome(flags.kafkaTopic) ? { topic: flags.kafkaTopic.value } : {}),
         ...(Option.isSome(flags.parallelism) ? { parallelism: flags.parallelism.value } : {})
       }).pipe(
         // Reported before the services are released: after a signal, the forced exit may cut

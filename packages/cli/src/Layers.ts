@@ -71,7 +71,9 @@ const withinSignalGrace = Layer.effect(
     return {
       publish: (event) => bounded(sink.publish(event)),
       spool: sink.spool,
-      flush: bounded(sink.flush)
+      flush: bounded(sink.flush),
+      // A local count, for the summary: where the events not delivered are.
+      ...(sink.undelivered !== undefined ? { undelivered: sink.undelivered } : {})
     }
   })
 )

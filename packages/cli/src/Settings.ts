@@ -43,13 +43,12 @@ export interface Flags {
 }
 
 /** Combines flags, environment and defaults. */
-export const resolve = (flags: Flags, env: Env, batchTopic?: string): Resolved => {
+export const resolve = (flags: Flags, env: Env): Resolved => {
   const stateDir = path.resolve(
     Option.getOrElse(flags.stateDir, () => env.SPARK_ETL_STATE_DIR ?? path.join(os.homedir(), ".spark-etl"))
   )
   const brokers = Option.getOrUndefined(flags.kafkaBrokers) ?? env.KAFKA_BROKERS
-  const topic =
-    Option.getOrUndefined(flags.kafkaTopic) ?? env.SPARK_ETL_KAFKA_TOPIC ?? batchTopic ?? defaultTopic
+  const topic = Option.getOrUndefined(flags.kafkaTopic) ?? env.SPARK_ETL_KAFKA_TOPIC ?? defaultTopic
   return {
     remote: Option.getOrElse(flags.remote, () => env.SPARK_REMOTE ?? "local"),
     stateDir,

@@ -1,8 +1,9 @@
 /**
  * What the operator reads: a per-rule table on stderr and one final line on stdout, the last
- * line of AutoSys' std_out_file, carrying outcome, failed rule, code, run id and log path.
+ * line of AutoSys' std_out_file, carrying outcome, failed rule, code, run id, where any event
+ * Kafka did not take is (`events=…`) and the log path.
  */
-import { Run } from "@spark-etl/core"
+import { type Event, Run } from "@spark-etl/core"
 
 const words: Record<Run.Outcome["status"], string> = {
   succeeded: "SUCCEEDED",
@@ -31,8 +32,24 @@ export const line = (outcome: Run.Outcome, logFile: string): string => {
       : []),
     ...(outcome.unfenced ? ["unfenced=true"] : []),
     ...(outcome.report ? [`duration=${seconds(outcome.report.durationMs)}`] : []),
+    ...undelivered(outcome.undelivered),
     `log=${logFile}`
   ].join(" ")
+}
+
+/**
+ * Where the events Kafka did not take are, when there are any: waiting in the outbox (the next
+ * run or `spark-etl outbox flush` delivers them), or only on stderr (`spark-etl-event ` lines)
+ * or in the log. Never claims a place an event is not in.
+ */
+const undelivered = (u: Event.Undelivered | undefined): ReadonlyArray<string> => {
+  if (u === undefined) return []
+  const places = [
+    ...(u.spooled > 0 ? [`${u.spooled} in outbox ${u.outbox ?? "(unknown)"}`] : []),
+    ...(u.onStderr > 0 ? [`${u.onStderr} on stderr, not spooled`] : []),
+    ...(u.logOnly > 0 ? [`${u.logOnly} in the log only, not spooled`] : [])
+  ]
+  return places.length === 0 ? [] : [`events=${places.join(", ")}`]
 }
 
 /** The rules table (empty when no rule ran). */

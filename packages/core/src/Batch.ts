@@ -57,7 +57,14 @@ export const BatchFile = Schema.Struct({
   ),
   escalation: Schema.optionalKey(
     Schema.Struct({
-      topic: Schema.optionalKey(Schema.NonEmptyString),
+      /** A Kafka topic name: what the broker accepts (letters, digits, '.', '_', '-'; at most 249). */
+      topic: Schema.optionalKey(
+        Schema.String.check(
+          Schema.isPattern(/^[A-Za-z0-9._-]{1,249}$/, {
+            message: "a Kafka topic name: letters, digits, '.', '_' and '-', at most 249 characters"
+          })
+        )
+      ),
       labels: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
     })
   ),

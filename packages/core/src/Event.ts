@@ -18,7 +18,8 @@ export const EventType = Schema.Literals([
   "batch.crashed",
   "rule.started",
   "rule.succeeded",
-  "rule.failed"
+  "rule.failed",
+  "rule.interrupted"
 ])
 export type EventType = typeof EventType.Type
 
@@ -79,13 +80,40 @@ export const Event = Schema.Struct({
   /** On batch terminal events: the process exit code. */
   exitCode: Schema.optionalKey(Schema.Int),
   /** Rule or batch duration so far, in milliseconds. */
-  durationMs: Schema.optionalKey(Schema.Int)
+  durationMs: Schema.optionalKey(Schema.Int),
+  /** The batch file's `escalation.labels`, on every event of the batch (absent when none). */
+  labels: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
+  /**
+   * On rule.interrupted: why the rule was stopped: the id of the rule whose failure ended the
+   * batch, `signal:SIGINT` / `signal:SIGTERM`, or `run:interrupted` (stopped by its caller).
+   * A rule id never contains `:`.
+   */
+  causedBy: Schema.optionalKey(Schema.String),
+  /**
+   * Routing, not payload: the topic the event is meant for (`--kafka-topic`, else the batch
+   * file's `escalation.topic`); absent, the reporter's own. The reporter carries it in the
+   * envelope, not in the data, and delivers the event there even from a later run's outbox.
+   */
+  topic: Schema.optionalKey(Schema.String)
 })
 export type Event = typeof Event.Type
 
+/** Events a sink could not deliver, and where they are. */
+export interface Undelivered {
+  /** Events waiting in the outbox (this run's and any earlier run's), when asked. */
+  readonly spooled: number
+  /** The outbox they wait in. */
+  readonly outbox?: string
+  /** Events neither delivered nor spooled, written to stderr as a last resort. */
+  readonly onStderr: number
+  /** Events neither delivered, spooled nor written to stderr: only in the run's log. */
+  readonly logOnly: number
+}
+
 /**
  * Delivers events. `publish` never fails: a reporter that cannot deliver spools the event
- * and logs it, because a failure to escalate must never change or hide the batch's outcome.
+ * and logs it (and when it cannot spool either, writes it to stderr and counts it in
+ * `undelivered`), because a failure to escalate must never change or hide the batch's outcome.
  * `spool` only makes the event durable (the outbox), for a run that has seconds left (after a
  * signal): `flush` then delivers it. `flush` waits (within the reporter's own deadline) until
  * what was published or spooled is delivered, or stays spooled.
@@ -96,6 +124,11 @@ export class EventSink extends Context.Service<
     readonly publish: (event: Event) => Effect.Effect<void>
     readonly spool: (event: Event) => Effect.Effect<void>
     readonly flush: Effect.Effect<void>
+    /**
+     * Where the events not delivered are (after `flush`); absent for a sink that never holds
+     * any back (the memory and log sinks).
+     */
+    readonly undelivered?: Effect.Effect<Undelivered>
   }
 >()("@spark-etl/core/EventSink") {}
 

@@ -70,6 +70,12 @@ export interface Options {
   /** Ledger heartbeat period (default 5 s) and staleness limit (default 30 s). */
   readonly heartbeat?: Duration.Duration
   readonly staleAfter?: Duration.Duration
+  /**
+   * The event topic given on the command line (`--kafka-topic`): it wins over the batch file's
+   * `escalation.topic`. With neither, events carry no topic and the reporter uses its own
+   * (`SPARK_ETL_KAFKA_TOPIC`, else its default).
+   */
+  readonly topic?: string
 }
 
 /** How a run ended. */
@@ -92,6 +98,8 @@ export interface Outcome {
   readonly unfenced: boolean
   /** Rules preflight could not analyse (checked when they run), with why. */
   readonly notAnalysed?: ReadonlyArray<{ readonly ruleId: string; readonly reason: string }>
+  /** Where the events the sink could not deliver are, once the run flushed (when it says). */
+  readonly undelivered?: Event.Undelivered
 }
 
 /** Services a run needs. */
@@ -127,6 +135,33 @@ export const crashedEvent = (p: Ledger.Record, time: string): Event.Event => {
   }
 }
 
+/**
+ * What every event of a run carries besides its own fields: the batch's labels, and the topic
+ * (the command line's, else the batch file's).
+ */
+const routingOf = (options: Options, batch?: Batch.Batch): Partial<Event.Event> => {
+  const topic = options.topic ?? batch?.escalation.topic
+  const labels = batch?.escalation.labels ?? {}
+  return {
+    ...(Object.keys(labels).length > 0 ? { labels } : {}),
+    ...(topic !== undefined ? { topic } : {})
+  }
+}
+
+/** How many events the sink could neither deliver nor spool (on stderr or in the log only). */
+const lostCount = (sink: Event.EventSink["Service"]): Effect.Effect<number> =>
+  sink.undelivered === undefined
+    ? Effect.succeed(0)
+    : Effect.map(sink.undelivered, (u) => u.onStderr + u.logOnly)
+
+/** The outcome with what the sink says it could not deliver (after its flush). */
+const withUndelivered = (outcome: Outcome): Effect.Effect<Outcome, never, Event.EventSink> =>
+  Effect.flatMap(Event.EventSink, (sink) =>
+    sink.undelivered === undefined
+      ? Effect.succeed(outcome)
+      : Effect.map(sink.undelivered, (undelivered) => ({ ...outcome, undelivered }))
+  )
+
 /** Runs a batch file to its outcome; never fails: every failure is in the outcome. */
 export const run = (options: Options): Effect.Effect<Outcome, never, Requirements> =>
   Effect.suspend(() => runWithId(options, options.runId ?? crypto.randomUUID()))
@@ -150,6 +185,7 @@ const runWithId = (options: Options, runId: string): Effect.Effect<Outcome, neve
     // The file's base name until the file itself names the batch.
     let batchName = options.batchFile.replace(/^.*[\\/]/, "").replace(/\.ya?ml$/, "")
     let parameters: Record<string, string> = { ...options.params }
+    let routing = routingOf(options)
 
     const makeEvent = (type: Event.EventType, extra: Partial<Event.Event> = {}) =>
       Effect.map(Clock.currentTimeMillis, (now): Event.Event => ({
@@ -162,13 +198,34 @@ const runWithId = (options: Options, runId: string): Effect.Effect<Outcome, neve
         pid,
         parameters,
         ...(options.logFile !== undefined ? { logFile: options.logFile } : {}),
+        ...routing,
         ...extra
       }))
     const emit: Emit = (type, extra) => Effect.flatMap(makeEvent(type, extra), sink.publish)
 
+    // Secrets an engine quoted back leave no trace in what a run says (set once the batch is loaded).
+    let scrub = (text: string): string => text
+    const scrubbed = (ending: Ending): Ending => ({
+      ...ending,
+      ...(ending.failure !== undefined ? { failure: Failure.mapText(ending.failure, scrub) } : {}),
+      ...(ending.report !== undefined
+        ? {
+            report: {
+              ...ending.report,
+              ...(ending.report.failure !== undefined
+                ? { failure: Failure.mapText(ending.report.failure, scrub) }
+                : {}),
+              rules: ending.report.rules.map((r) =>
+                r.failure !== undefined ? { ...r, failure: Failure.mapText(r.failure, scrub) } : r
+              )
+            }
+          }
+        : {})
+    })
+
     const conclude: Conclude = (ending, touched) =>
       Effect.gen(function* () {
-        const { status, failure, report, phase } = ending
+        const { status, failure, report, phase } = scrubbed(ending)
         const exitCode = failure === undefined ? ExitCode.Success : Failure.toExitCode(failure)
         if (failure !== undefined) {
           yield* (failure.category === "system" ? Effect.logError : Effect.logWarning)(
@@ -214,9 +271,14 @@ const runWithId = (options: Options, runId: string): Effect.Effect<Outcome, neve
     const batch = loaded.success
     batchName = batch.name
     parameters = Parameter.toText(batch.parameters)
-    return yield* Effect.scoped(execute(options, batch, runId, host, pid, emit, conclude))
+    routing = routingOf(options, batch)
+    scrub = Parameter.scrubber(batch.parameters)
+    return yield* Effect.scoped(execute(options, batch, runId, host, pid, emit, conclude)).pipe(
+      Effect.provideService(Parameter.Secrets, scrub)
+    )
   }).pipe(
     Effect.ensuring(Effect.flatMap(Event.EventSink, (sink) => sink.flush)),
+    Effect.flatMap(withUndelivered),
     Effect.annotateLogs({ runId })
   )
 
@@ -262,7 +324,9 @@ const execute = (
         report: (p) =>
           Effect.andThen(
             Effect.logWarning(`previous run ${p.runId} (pid ${p.pid} on ${p.host}) crashed; reporting it`),
-            Effect.flatMap(Clock.currentTimeMillis, (now) => sink.publish(crashedEvent(p, iso(now))))
+            Effect.flatMap(Clock.currentTimeMillis, (now) =>
+              sink.publish({ ...crashedEvent(p, iso(now)), ...routingOf(options, batch) })
+            )
           ),
         republish: (event) =>
           Effect.andThen(
@@ -332,8 +396,8 @@ const execute = (
             : Object.fromEntries(
                 Object.entries(r.rules).map(([id, entry]) => [
                   id,
-                  id === ending.failure?.ruleId
-                    ? { ...entry, state: "failed" as const, error: Failure.toEventPayload(ending.failure) }
+                  id === outcome.failure?.ruleId
+                    ? { ...entry, state: "failed" as const, error: Failure.toEventPayload(outcome.failure) }
                     : { ...entry, state: "not_run" as const }
                 ])
               )
@@ -359,10 +423,18 @@ const execute = (
             .update(record(sent))
             .pipe(Effect.catch((e) => Effect.logError(`could not close the run ledger: ${e.message}`)))
         yield* write(false)
+        const lostBefore = yield* lostCount(sink)
         // After a stop the process has seconds left: the event is made durable first, and the
         // flush at the end delivers it if Kafka answers in time.
         yield* Deferred.isDoneUnsafe(stop) ? sink.spool(event) : sink.publish(event)
-        yield* write(true)
+        // Neither delivered nor spooled (only on stderr or in the log): it stays unsent in the
+        // ledger, and the next run of the batch or `status` sends it, same id.
+        if ((yield* lostCount(sink)) === lostBefore) yield* write(true)
+        else {
+          yield* Effect.logError(
+            `the ${event.type} event ${event.id} was neither delivered nor spooled; it stays recorded unsent, and the next run of ${batch.name} or its status command sends it`
+          )
+        }
         return {
           ...outcome,
           unfenced: !confirmed,
@@ -377,6 +449,7 @@ const execute = (
     if (Deferred.isDoneUnsafe(stop)) return yield* aborted
 
     // Preflight: nothing is deleted before the engine answered and every rule was analysed.
+    const secretsOut = Parameter.scrubber(batch.parameters)
     const registry = yield* Plugin.Registry
     const rules = new Map(batch.rules.map((r) => [r.id, r]))
     const batchContext = {
@@ -483,8 +556,17 @@ const execute = (
     yield* Effect.logInfo(`batch started: ${batch.rules.length} rules`)
     yield* emit("batch.started")
 
+    // Why running rules get interrupted: the first rule failure, unless a stop came first.
+    let interruptCause: string | undefined
+    const stopCause = Effect.gen(function* () {
+      if (!Deferred.isDoneUnsafe(stop)) return "run:interrupted"
+      const { signal } = yield* Deferred.await(stop)
+      return signal !== undefined ? `signal:${signal}` : "run:interrupted"
+    })
     const runRule: Executor.RunRule = (id, attempt) =>
-      Effect.flatMap(runnerOf(id), (runner) => runner.run({ ...contextOf(id), attempt }))
+      Effect.flatMap(runnerOf(id), (runner) => runner.run({ ...contextOf(id), attempt })).pipe(
+        Effect.mapError((failure) => Failure.mapText(failure, secretsOut))
+      )
     const onTransition = (t: Executor.Transition): Effect.Effect<void> =>
       Effect.gen(function* () {
         if (t._tag === "RuleStarted") {
@@ -519,8 +601,18 @@ const execute = (
           yield* emit("rule.succeeded", common)
           return
         }
+        // Not a failure of its own: one failed batch must count as one failure on a dashboard.
+        if (r.state === "interrupted") {
+          const causedBy = interruptCause ?? (yield* stopCause)
+          yield* Effect.logWarning(`rule interrupted: the batch stopped (caused by ${causedBy})`).pipe(
+            Effect.annotateLogs({ rule: r.id })
+          )
+          yield* emit("rule.interrupted", { ...common, causedBy })
+          return
+        }
+        interruptCause ??= Deferred.isDoneUnsafe(stop) ? yield* stopCause : r.id
         const failure =
-          r.failure ?? new Failure.Interrupted({ message: "interrupted: the batch stopped", ruleId: r.id })
+          r.failure ?? new Failure.Defect({ message: "the rule failed without a reason", ruleId: r.id })
         yield* Effect.logWarning(`rule ${r.state}: [${failure.code}] ${failure.message}`).pipe(
           Effect.annotateLogs({ rule: r.id })
         )

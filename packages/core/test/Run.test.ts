@@ -270,9 +270,12 @@ describe("Run", () => {
           restartMayHelp: false
         }
       })
-      expect(t.events.find((e) => e.type === "rule.failed" && e.ruleId === "slow")?.failure?.category).toBe(
-        "interrupted"
-      )
+      // The sibling stopped because bad_sql failed: not a failure of its own, so one failed
+      // batch shows one rule.failed.
+      expect(t.events.filter((e) => e.type === "rule.failed").map((e) => e.ruleId)).toEqual(["bad_sql"])
+      const interrupted = t.events.find((e) => e.type === "rule.interrupted")
+      expect(interrupted).toMatchObject({ ruleId: "slow", ruleKind: "scripted", causedBy: "bad_sql" })
+      expect(interrupted?.failure).toBeUndefined()
       const [record] = yield* Ledger.list(ledgerDir, "nightly").pipe(Effect.provide(node))
       expect(record?.status).toBe("failed")
       expect(record?.rules).toMatchObject({
@@ -362,6 +365,13 @@ describe("Run", () => {
       expect(outcome).toMatchObject({ status: "aborted", exitCode: 130 })
       expect(t.log.events).toContainEqual({ rule: "long", event: "interrupted" })
       expect(t.events.at(-1)).toMatchObject({ type: "batch.aborted", exitCode: 130 })
+      expect(types(t.events)).toEqual([
+        "batch.started",
+        "rule.started long",
+        "rule.interrupted long",
+        "batch.aborted"
+      ])
+      expect(t.events.find((e) => e.type === "rule.interrupted")?.causedBy).toBe("signal:SIGINT")
       // The process has seconds left: the terminal event is spooled, every other one published.
       expect(t.spooled).toEqual(["batch.aborted"])
       const [record] = yield* Ledger.list(ledgerDir, "nightly").pipe(Effect.provide(node))
@@ -956,9 +966,10 @@ rules:
           expect(types(t.events)).toEqual([
             "batch.started",
             "rule.started deaf",
-            "rule.failed deaf",
+            "rule.interrupted deaf",
             "batch.aborted"
           ])
+          expect(t.events.find((e) => e.type === "rule.interrupted")?.causedBy).toBe("signal:SIGTERM")
           expect(t.spooled).toEqual(["batch.aborted"])
           expect(yield* recordOf(ledgerDir, "run-deaf")).toMatchObject({
             status: "aborted",
@@ -970,4 +981,143 @@ rules:
         })
     )
   })
+})
+
+describe("Run escalation settings", () => {
+  const params = { run_date: "2026-11-26" }
+  const escalation = `escalation:
+  topic: sales.events
+  labels: { team: sales, tier: gold }`
+
+  it.live("every event carries the batch's labels and topic, a crashed predecessor's report too", () =>
+    Effect.gen(function* () {
+      const { file, ledgerDir } = batchFile(rules3, escalation)
+      crashedPredecessor(ledgerDir, file)
+      const t = setup()
+      const outcome = yield* Run.run({ batchFile: file, ledgerDir, params }).pipe(Effect.provide(t.layer))
+      expect(outcome.status).toBe("succeeded")
+      expect(types(t.events)).toContain("batch.crashed")
+      expect(t.events.length).toBeGreaterThan(5)
+      for (const event of t.events) {
+        expect(event.labels).toEqual({ team: "sales", tier: "gold" })
+        expect(event.topic).toBe("sales.events")
+      }
+      // The recorded terminal event keeps them, for a successor that sends it later.
+      const [record] = yield* Ledger.list(ledgerDir, "nightly").pipe(Effect.provide(node))
+      expect(record?.terminalEvent).toMatchObject({ topic: "sales.events", labels: { team: "sales" } })
+    })
+  )
+
+  it.live("the command line's topic wins over the batch file's", () =>
+    Effect.gen(function* () {
+      const { file, ledgerDir } = batchFile(rules3, escalation)
+      const t = setup()
+      yield* Run.run({ batchFile: file, ledgerDir, params, topic: "ops.override" }).pipe(
+        Effect.provide(t.layer)
+      )
+      expect(new Set(t.events.map((e) => e.topic))).toEqual(new Set(["ops.override"]))
+      expect(t.events.every((e) => e.labels?.["team"] === "sales")).toBe(true)
+    })
+  )
+
+  it.live("without escalation settings, events carry neither labels nor a topic (the reporter's own)", () =>
+    Effect.gen(function* () {
+      const { file, ledgerDir } = batchFile(rules3)
+      const t = setup()
+      yield* Run.run({ batchFile: file, ledgerDir, params }).pipe(Effect.provide(t.layer))
+      expect(t.events.length).toBeGreaterThan(0)
+      for (const event of t.events) {
+        expect(event).not.toHaveProperty("labels")
+        expect(event).not.toHaveProperty("topic")
+      }
+    })
+  )
+
+  it.live("a rejected batch's event carries the command line's topic", () =>
+    Effect.gen(function* () {
+      const { file, ledgerDir } = batchFile(`  - { id: a, kind: scripted, depends_on: [ghost] }`, escalation)
+      const t = setup()
+      yield* Run.run({ batchFile: file, ledgerDir, topic: "ops.override" }).pipe(Effect.provide(t.layer))
+      expect(t.events).toHaveLength(1)
+      expect(t.events[0]).toMatchObject({ type: "batch.failed", topic: "ops.override" })
+    })
+  )
+
+  it.live("the outcome says where undelivered events are, as the sink reports after its flush", () =>
+    Effect.gen(function* () {
+      const { file, ledgerDir } = batchFile(rules3)
+      const t = setup()
+      const calls: Array<string> = []
+      const undelivered: Event.Undelivered = {
+        spooled: 2,
+        outbox: "/var/spool/outbox.jsonl",
+        onStderr: 1,
+        logOnly: 0
+      }
+      const sink = Layer.effect(
+        Event.EventSink,
+        Effect.map(Event.EventSink, (inner) =>
+          Event.EventSink.of({
+            ...inner,
+            flush: Effect.sync(() => void calls.push("flush")),
+            undelivered: Effect.sync(() => {
+              calls.push("undelivered")
+              return undelivered
+            })
+          })
+        )
+      )
+      const outcome = yield* Run.run({ batchFile: file, ledgerDir, params }).pipe(
+        Effect.provide(Layer.merge(t.layer, sink.pipe(Layer.provide(t.layer))))
+      )
+      expect(outcome.undelivered).toEqual(undelivered)
+      // Asked around the terminal event (was it lost?), and once more after the final flush.
+      expect(calls.slice(-2)).toEqual(["flush", "undelivered"])
+    })
+  )
+
+  it.live(
+    "a terminal event that only reached stderr stays unsent in the ledger; the next run sends it, same id",
+    () =>
+      Effect.gen(function* () {
+        const { file, ledgerDir } = batchFile(rules3)
+        const t = setup()
+        // A reporter whose outbox broke: the terminal event goes to its last resort.
+        let onStderr = 0
+        const broken = Layer.effect(
+          Event.EventSink,
+          Effect.map(Event.EventSink, (inner) =>
+            Event.EventSink.of({
+              ...inner,
+              publish: (event) =>
+                event.type.startsWith("batch.") && event.type !== "batch.started"
+                  ? Effect.sync(() => void onStderr++)
+                  : inner.publish(event),
+              undelivered: Effect.sync(() => ({ spooled: 0, onStderr, logOnly: 0 }))
+            })
+          )
+        )
+        const first = yield* Run.run({ batchFile: file, ledgerDir, params, runId: "lost-end" }).pipe(
+          Effect.provide(Layer.merge(t.layer, broken.pipe(Layer.provide(t.layer))))
+        )
+        expect(first.undelivered).toMatchObject({ onStderr: 1 })
+        const record = yield* recordOf(ledgerDir, "lost-end")
+        expect(record).toMatchObject({ status: "succeeded", terminalEventSent: false })
+        assert(record.terminalEvent !== undefined)
+
+        const next = setup()
+        yield* Run.run({ batchFile: file, ledgerDir, params }).pipe(Effect.provide(next.layer))
+        expect(next.events[0]).toEqual(record.terminalEvent)
+        expect(yield* recordOf(ledgerDir, "lost-end")).toMatchObject({ terminalEventSent: true })
+      })
+  )
+
+  it.live("a sink that holds nothing back adds nothing to the outcome", () =>
+    Effect.gen(function* () {
+      const { file, ledgerDir } = batchFile(rules3)
+      const t = setup()
+      const outcome = yield* Run.run({ batchFile: file, ledgerDir, params }).pipe(Effect.provide(t.layer))
+      expect(outcome).not.toHaveProperty("undelivered")
+    })
+  )
 })

@@ -7,10 +7,17 @@ import { Event } from "@spark-etl/core"
 import { CloudEvent as SdkEvent, Kafka as SdkKafka } from "cloudevents"
 import { Effect, Schema } from "effect"
 import { sanitize } from "./internal/sanitize.js"
+import { Topic } from "./ReporterConfig.js"
 import { EnvelopeError } from "./ReporterError.js"
 
 /** The CloudEvents `type` prefix of every spark-etl event. */
 export const typePrefix = "spark-etl."
+
+/**
+ * The CloudEvents extension attribute naming the Kafka topic an event is meant for. It travels
+ * with the event, so a line of the outbox is delivered to its own topic by any later run.
+ */
+export const topicAttribute = "kafkatopic"
 
 /** The Kafka `content-type` header of a structured-mode CloudEvent in JSON. */
 export const contentType = "application/cloudevents+json; charset=utf-8"
@@ -39,9 +46,12 @@ export type EventTypeName = Event.EventType
 /** Every event type, in a stable order. */
 export const eventTypes: ReadonlyArray<Event.EventType> = Event.EventType.literals
 
-/** The payload Schema of one event type: core's event with `type` fixed. */
+// Core's `topic` is routing: it goes into the envelope (`kafkatopic`), never into the data.
+const { topic: _routing, ...payloadFields } = Event.Event.fields
+
+/** The payload Schema of one event type: core's event (less its routing) with `type` fixed. */
 export const payloadSchema = (type: Event.EventType) =>
-  Schema.Struct({ ...Event.Event.fields, type: Schema.Literal(type) }).annotate({
+  Schema.Struct({ ...payloadFields, type: Schema.Literal(type) }).annotate({
     title: `spark-etl ${type} event payload, version ${Event.schemaVersion}`,
     description: `The CloudEvents data of spark-etl events of type ${ceType(type)}.`
   })
@@ -60,6 +70,8 @@ const envelopeSchema = (type: Event.EventType) =>
     // Not a literal: an outbox line written under an older payload version must still decode.
     dataschema: NonEmpty,
     partitionkey: NonEmpty,
+    // Absent on lines written before it existed: those go to the reporter's configured topic.
+    [topicAttribute]: Schema.optionalKey(Topic),
     data: payloadSchema(type)
   })
 
@@ -75,17 +87,23 @@ const decoders = new Map(
   ])
 )
 
-/** One Kafka record: key = batch name, value = the structured CloudEvent, its headers. */
+/**
+ * One Kafka record: key = batch name, value = the structured CloudEvent, its headers, and the
+ * topic it is meant for (absent: the producer's configured topic).
+ */
 export interface KafkaRecord {
   readonly key: string
   readonly value: string
   readonly headers: Readonly<Record<string, string>>
+  readonly topic?: string
 }
 
 /** Options of the envelope mapping. */
 export interface Options {
   /** Upper bound, in UTF-8 bytes, of a failure's message and engine detail. */
   readonly maxDetailBytes: number
+  /** The topic of an event that names none (the reporter's configured topic). */
+  readonly topic?: string
 }
 
 const isoTime = (time: string): string | undefined => {
@@ -109,7 +127,13 @@ export const fromEvent = (event: Event.Event, options: Options): Effect.Effect<K
         message: `event of batch ${event.batch} has no id: invalid CloudEvent`
       })
     }
-    const clean = sanitize(event, options.maxDetailBytes)
+    const { topic: eventTopic, ...clean } = sanitize(event, options.maxDetailBytes)
+    const topic = eventTopic ?? options.topic
+    if (topic !== undefined && !Schema.is(Topic)(topic)) {
+      return yield* new EnvelopeError({
+        message: `event ${event.id}: invalid topic ${JSON.stringify(topic)}: expected a Kafka topic name ([A-Za-z0-9._-], 1-249 chars)`
+      })
+    }
     const data = yield* Schema.encodeEffect(Schema.toCodecJson(payloadSchema(clean.type)))(clean).pipe(
       Effect.mapError(
         (e) => new EnvelopeError({ message: `event ${event.id}: invalid payload: ${e.message}` })
@@ -129,12 +153,18 @@ export const fromEvent = (event: Event.Event, options: Options): Effect.Effect<K
             datacontenttype: "application/json",
             dataschema: dataSchemaUri(clean.type),
             partitionkey: clean.batch,
+            ...(topic !== undefined ? { [topicAttribute]: topic } : {}),
             data
           })
         ),
       catch: (e) => new EnvelopeError({ message: `event ${event.id}: invalid CloudEvent: ${String(e)}` })
     })
-    return { key: clean.batch, value: String(message.value), headers: { "content-type": contentType } }
+    return {
+      key: clean.batch,
+      value: String(message.value),
+      headers: { "content-type": contentType },
+      ...(topic !== undefined ? { topic } : {})
+    }
   })
 
 /**
@@ -162,11 +192,15 @@ export const decode = (value: string): Effect.Effect<Envelope, EnvelopeError> =>
     )
   })
 
-/** The Kafka record of a decoded envelope, for re-sending it unchanged (key = `partitionkey`). */
+/**
+ * The Kafka record of a decoded envelope, for re-sending it unchanged (key = `partitionkey`) to
+ * the topic it names (`kafkatopic`; none: the producer's configured topic).
+ */
 export const toRecord = (envelope: Envelope, value: string): KafkaRecord => ({
   key: envelope.partitionkey,
   value,
-  headers: { "content-type": contentType }
+  headers: { "content-type": contentType },
+  ...(envelope.kafkatopic !== undefined ? { topic: envelope.kafkatopic } : {})
 })
 
 /**

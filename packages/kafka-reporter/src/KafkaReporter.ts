@@ -1,9 +1,11 @@
 /**
- * Core's `EventSink` over Kafka. `publish` sends one event within its deadline; an event Kafka
- * does not acknowledge in time goes to the durable outbox, and the log says so. Whatever is in
- * the outbox is delivered first, in order: when the layer starts (the next run), before each
- * new event, on `flush`, and by `flushOutbox` (the operator's flush command). Nothing here
- * fails: a failure to escalate must never change or hide the batch's outcome.
+ * Core's `EventSink` over Kafka. `publish` sends one event within its deadline, to the topic it
+ * names (else the configured one); an event Kafka does not acknowledge in time goes to the
+ * durable outbox, and the log says so. Whatever is in the outbox is delivered first, in order,
+ * each line to its own topic: when the layer starts (the next run), before each new event, on
+ * `flush`, and by `flushOutbox` (the operator's flush command). An event the outbox cannot take
+ * either is written to stderr as one `spark-etl-event ` line, logged and counted (`undelivered`).
+ * Nothing here fails: a failure to escalate must never change or hide the batch's outcome.
  */
 import { Event } from "@spark-etl/core"
 import { Clock, Duration, Effect, FileSystem, Layer, Option, Scope, Semaphore } from "effect"
@@ -12,6 +14,24 @@ import * as Outbox from "./Outbox.js"
 import * as Producer from "./Producer.js"
 import * as ReporterConfig from "./ReporterConfig.js"
 import { type ConfigError, type OutboxError, ProducerError } from "./ReporterError.js"
+
+/** The prefix of the stderr line carrying an event neither Kafka nor the outbox took (a CloudEvent). */
+export const stderrPrefix = "spark-etl-event "
+
+/** The prefix of the stderr line of an event that could not even be enveloped: core's payload. */
+export const stderrPayloadPrefix = "spark-etl-event-payload "
+
+/** Options of `make` beyond the configuration. */
+export interface Options extends Producer.Options {
+  /** Where the last resort writes its lines (default: the process's stderr). */
+  readonly stderr?: { readonly write: (line: string) => unknown }
+}
+
+// Whether an event has reached a place (Kafka, the outbox, stderr or the log), so that an
+// interruption after that does not report it a second time.
+interface Ticket {
+  settled: boolean
+}
 
 const describe = (error: ProducerError | OutboxError): string =>
   error._tag === "ProducerError"
@@ -59,27 +79,73 @@ const logDrain = (outbox: Outbox.Outbox, result: Outbox.DrainResult<ProducerErro
  */
 export const make = (
   config: ReporterConfig.ReporterConfig,
-  options: Producer.Options = {}
+  options: Options = {}
 ): Effect.Effect<Event.EventSink["Service"], ConfigError, Scope.Scope | FileSystem.FileSystem> =>
   Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
     const producer = yield* Producer.make(config, options)
     const outbox = yield* Outbox.make(config.outboxFile)
     const lock = yield* Semaphore.make(1)
-    const envelopeOptions: CloudEvent.Options = { maxDetailBytes: config.maxDetailBytes }
+    const envelopeOptions: CloudEvent.Options = { maxDetailBytes: config.maxDetailBytes, topic: config.topic }
+    const stderr = options.stderr ?? process.stderr
     // After a failure, skip Kafka until then: an outage must not cost every event a full deadline.
     let kafkaDownUntil = 0
+    let onStderr = 0
+    let logOnly = 0
 
-    const spool = (record: CloudEvent.KafkaRecord, event: Event.Event, reason: string) =>
+    // Last resort: one line on stderr, and the whole event in the log, counted for the summary.
+    const lastResort = (ticket: Ticket, event: Event.Event, prefix: string, body: string, why: string) =>
+      Effect.gen(function* () {
+        ticket.settled = true
+        const what = `kafka-reporter: event ${event.id} (${event.type}, batch ${event.batch}) ${why}`
+        const written = yield* Effect.try({
+          try: () => void stderr.write(`${prefix}${body}\n`),
+          catch: (e) => (e instanceof Error ? e.message : String(e))
+        }).pipe(Effect.result)
+        if (written._tag === "Success") {
+          onStderr++
+          return yield* Effect.logError(
+            `${what}; written to stderr as a "${prefix.trim()}" line, not spooled; the event follows: ${body}`
+          )
+        }
+        logOnly++
+        yield* Effect.logError(
+          `${what}; stderr refused it too (${written.failure}): the event is only in this log line: ${body}`
+        )
+      })
+
+    // For an event that was interrupted or hit a defect before it reached any place.
+    const unsettled = (
+      ticket: Ticket,
+      event: Event.Event,
+      record: CloudEvent.KafkaRecord | undefined,
+      why: string
+    ) =>
+      Effect.suspend(() =>
+        ticket.settled
+          ? Effect.void
+          : record === undefined
+            ? lastResort(ticket, event, stderrPayloadPrefix, JSON.stringify(event), why)
+            : lastResort(ticket, event, stderrPrefix, record.value, why)
+      )
+
+    const spool = (ticket: Ticket, record: CloudEvent.KafkaRecord, event: Event.Event, reason: string) =>
       outbox.append([record]).pipe(
         Effect.andThen(
-          Effect.logWarning(
-            `kafka-reporter: event ${event.id} (${event.type}, batch ${event.batch}) not delivered to Kafka (${reason}); appended to outbox ${outbox.path}`
-          )
+          Effect.suspend(() => {
+            ticket.settled = true
+            return Effect.logWarning(
+              `kafka-reporter: event ${event.id} (${event.type}, batch ${event.batch}) not delivered to Kafka (${reason}); appended to outbox ${outbox.path}`
+            )
+          })
         ),
         Effect.catch((error) =>
-          // Last resort: the log itself carries the event, so an operator can still replay it.
-          Effect.logError(
-            `kafka-reporter: event ${event.id} (${event.type}, batch ${event.batch}) neither delivered (${reason}) nor spooled (${describe(error)}); the event follows: ${record.value}`
+          lastResort(
+            ticket,
+            event,
+            stderrPrefix,
+            record.value,
+            `neither delivered to Kafka (${reason}) nor spooled (${describe(error)})`
           )
         )
       )
@@ -92,9 +158,21 @@ export const make = (
         if (Option.isSome(result.failure)) return yield* Effect.fail(result.failure.value)
       })
 
+    // An outbox that cannot be read (replaced by a directory, say) must not hold new events back
+    // from a Kafka that answers: they go on, its older events wait for the operator.
+    let outboxBrokenLogged = false
+    const outboxBroken = (error: OutboxError) =>
+      Effect.suspend(() => {
+        if (outboxBrokenLogged) return Effect.void
+        outboxBrokenLogged = true
+        return Effect.logError(
+          `kafka-reporter: ${describe(error)}; events are sent to Kafka without draining outbox ${outbox.path} first`
+        )
+      })
+
     const deliver = (record: CloudEvent.KafkaRecord) =>
       Effect.gen(function* () {
-        yield* drainPending(config.publishTimeoutMs)
+        yield* drainPending(config.publishTimeoutMs).pipe(Effect.catchTag("OutboxError", outboxBroken))
         yield* producer.send([record], config.publishTimeoutMs)
       }).pipe(
         Effect.timeoutOrElse({
@@ -110,42 +188,59 @@ export const make = (
         })
       )
 
-    const publish = (event: Event.Event): Effect.Effect<void> =>
-      Effect.gen(function* () {
+    const publish = (event: Event.Event): Effect.Effect<void> => {
+      const ticket: Ticket = { settled: false }
+      let enveloped: CloudEvent.KafkaRecord | undefined
+      return Effect.gen(function* () {
         const encoded = yield* CloudEvent.fromEvent(event, envelopeOptions).pipe(Effect.result)
         if (encoded._tag === "Failure") {
-          return yield* Effect.logError(
-            `kafka-reporter: event ${event.id} cannot be enveloped (${encoded.failure.message}); the event follows: ${JSON.stringify(event)}`
+          return yield* lastResort(
+            ticket,
+            event,
+            stderrPayloadPrefix,
+            JSON.stringify(event),
+            `cannot be enveloped (${encoded.failure.message})`
           )
         }
         const record = encoded.success
+        enveloped = record
         const now = yield* Clock.currentTimeMillis
         if (now < kafkaDownUntil) {
-          return yield* spool(record, event, `Kafka failed less than ${config.retryAfterMs} ms ago`)
+          return yield* spool(ticket, record, event, `Kafka failed less than ${config.retryAfterMs} ms ago`)
         }
         // Interrupted mid-send (SIGINT, SIGTERM): the event still goes to the outbox before the
-        // fiber stops; if Kafka took it after all, consumers deduplicate by id.
+        // fiber stops; if Kafka took it after all, consumers deduplicate by id (core minted it).
         const sent = yield* deliver(record).pipe(
-          Effect.onInterrupt(() => spool(record, event, "publish interrupted")),
+          Effect.onInterrupt(() => spool(ticket, record, event, "publish interrupted")),
           Effect.result
         )
-        if (sent._tag === "Failure") {
-          kafkaDownUntil = (yield* Clock.currentTimeMillis) + config.retryAfterMs
-          yield* spool(record, event, describe(sent.failure))
+        if (sent._tag === "Success") {
+          ticket.settled = true
+          return
         }
+        kafkaDownUntil = (yield* Clock.currentTimeMillis) + config.retryAfterMs
+        yield* spool(ticket, record, event, describe(sent.failure))
       }).pipe(
         lock.withPermit,
+        // Interrupted before it reached Kafka or the outbox (e.g. waiting for the lock).
+        Effect.onInterrupt(() =>
+          unsettled(ticket, event, enveloped, "interrupted before it was sent or spooled")
+        ),
         Effect.catchCause((cause) =>
-          Effect.logError(`kafka-reporter: publishing event ${event.id} failed: ${cause}`)
+          Effect.andThen(
+            Effect.logError(`kafka-reporter: publishing event ${event.id} failed: ${cause}`),
+            unsettled(ticket, event, enveloped, "neither sent nor spooled (publishing failed)")
+          )
         )
       )
+    }
 
     const flushNow = (deadline: number) =>
       drainPending(deadline).pipe(
         Effect.catch((error) =>
           Clock.currentTimeMillis.pipe(
             Effect.map((now) => {
-              kafkaDownUntil = now + config.retryAfterMs
+              if (error._tag === "ProducerError") kafkaDownUntil = now + config.retryAfterMs
             }),
             Effect.andThen(Effect.logWarning(`kafka-reporter: outbox not drained: ${describe(error)}`))
           )
@@ -157,50 +252,104 @@ export const make = (
     // The next run delivers what earlier runs spooled before its own first event.
     yield* flushNow(config.flushTimeoutMs)
 
+    // The lines waiting in the outbox, counted without the lock (a rewrite is an atomic rename):
+    // complete lines only.
+    const countSpooled = fs.readFileString(outbox.path).pipe(
+      Effect.map(
+        (text) => text.split("\n").filter((line, i, all) => i < all.length - 1 && line.trim() !== "").length
+      ),
+      Effect.catchIf(
+        (e) => e.reason._tag === "NotFound",
+        () => Effect.succeed(0)
+      )
+    )
+
     const flush: Effect.Effect<void> = Effect.flatMap(Clock.currentTimeMillis, (now) =>
       now < kafkaDownUntil
-        ? outbox.isEmpty.pipe(
-            Effect.flatMap((empty) =>
-              empty
+        ? countSpooled.pipe(
+            Effect.flatMap((n) =>
+              n === 0
                 ? Effect.void
                 : Effect.logWarning(
-                    `kafka-reporter: Kafka failed recently; events stay in outbox ${outbox.path} for the next run or the flush command`
+                    `kafka-reporter: Kafka failed recently; ${n} event(s) stay in outbox ${outbox.path} for the next run or the flush command`
                   )
             ),
-            Effect.ignore
+            Effect.catch((e) =>
+              Effect.logWarning(
+                `kafka-reporter: Kafka failed recently, and outbox ${outbox.path} cannot be read: ${e.message}`
+              )
+            )
           )
         : flushNow(config.flushTimeoutMs)
     )
 
     // Durable first: the outbox line is fsync'd before this returns; `flush` delivers it.
-    const spoolOnly = (event: Event.Event): Effect.Effect<void> =>
-      CloudEvent.fromEvent(event, envelopeOptions).pipe(
-        Effect.flatMap((record) =>
-          outbox.append([record]).pipe(
-            Effect.andThen(
-              Effect.logInfo(
-                `kafka-reporter: event ${event.id} (${event.type}) spooled to outbox ${outbox.path}`
-              )
+    const spoolOnly = (event: Event.Event): Effect.Effect<void> => {
+      const ticket: Ticket = { settled: false }
+      let enveloped: CloudEvent.KafkaRecord | undefined
+      return CloudEvent.fromEvent(event, envelopeOptions).pipe(
+        Effect.matchEffect({
+          onFailure: (error) =>
+            lastResort(
+              ticket,
+              event,
+              stderrPayloadPrefix,
+              JSON.stringify(event),
+              `cannot be enveloped (${error.message})`
             ),
-            Effect.catch((error) =>
-              Effect.logError(
-                `kafka-reporter: event ${event.id} (${event.type}, batch ${event.batch}) could not be spooled (${describe(error)}); the event follows: ${record.value}`
+          onSuccess: (record) => {
+            enveloped = record
+            return outbox.append([record]).pipe(
+              Effect.andThen(
+                Effect.suspend(() => {
+                  ticket.settled = true
+                  return Effect.logInfo(
+                    `kafka-reporter: event ${event.id} (${event.type}) spooled to outbox ${outbox.path}`
+                  )
+                })
+              ),
+              Effect.catch((error) =>
+                lastResort(
+                  ticket,
+                  event,
+                  stderrPrefix,
+                  record.value,
+                  `could not be spooled (${describe(error)})`
+                )
               )
             )
-          )
-        ),
-        Effect.catch((error) =>
-          Effect.logError(
-            `kafka-reporter: event ${event.id} cannot be enveloped (${error.message}); the event follows: ${JSON.stringify(event)}`
-          )
-        ),
+          }
+        }),
         lock.withPermit,
+        Effect.onInterrupt(() => unsettled(ticket, event, enveloped, "interrupted before it was spooled")),
         Effect.catchCause((cause) =>
-          Effect.logError(`kafka-reporter: spooling event ${event.id} failed: ${cause}`)
+          Effect.andThen(
+            Effect.logError(`kafka-reporter: spooling event ${event.id} failed: ${cause}`),
+            unsettled(ticket, event, enveloped, "not spooled (spooling failed)")
+          )
         )
       )
+    }
 
-    return { publish, spool: spoolOnly, flush }
+    let countFailureLogged = false
+    const undelivered: Effect.Effect<Event.Undelivered> = countSpooled.pipe(
+      Effect.catch((e) =>
+        Effect.as(
+          countFailureLogged
+            ? Effect.void
+            : Effect.andThen(
+                Effect.sync(() => void (countFailureLogged = true)),
+                Effect.logWarning(
+                  `kafka-reporter: cannot count the events in outbox ${outbox.path}: ${e.message}`
+                )
+              ),
+          0
+        )
+      ),
+      Effect.map((spooled) => ({ spooled, outbox: outbox.path, onStderr, logOnly }))
+    )
+
+    return { publish, spool: spoolOnly, flush, undelivered }
   })
 
 /**
@@ -211,7 +360,7 @@ export const make = (
  */
 export const layer = (
   config: ReporterConfig.ReporterConfig,
-  options: Producer.Options = {}
+  options: Options = {}
 ): Layer.Layer<Event.EventSink, ConfigError, FileSystem.FileSystem> =>
   Layer.effect(Event.EventSink, make(config, options))
 

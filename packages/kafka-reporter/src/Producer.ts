@@ -11,6 +11,7 @@ import {
   Kafka,
   logLevel,
   type KafkaConfig,
+  type Message,
   type Producer as KafkaProducer,
   type SASLOptions
 } from "kafkajs"
@@ -19,7 +20,10 @@ import type * as CloudEvent from "./CloudEvent.js"
 import type { ReporterConfig } from "./ReporterConfig.js"
 import { classify, ConfigError, type Operation, ProducerError } from "./ReporterError.js"
 
-/** Sends records to the configured topic; fails with a classified error within `deadline`. */
+/**
+ * Sends records, each to its own topic (the configured one when it names none), in one produce
+ * request; fails with a classified error within `deadline`.
+ */
 export class Producer extends Context.Service<
   Producer,
   {
@@ -194,12 +198,19 @@ export const make = (
           client.connected = true
         }
         stage.operation = "send"
+        // Per topic, in the records' order: order matters within a batch, and so within a topic.
+        const byTopic = new Map<string, Array<Message>>()
+        for (const r of records) {
+          const topic = r.topic ?? config.topic
+          const messages = byTopic.get(topic) ?? []
+          messages.push({ key: r.key, value: r.value, headers: { ...r.headers } })
+          byTopic.set(topic, messages)
+        }
         yield* attempt("send", () =>
-          client.producer.send({
-            topic: config.topic,
+          client.producer.sendBatch({
             acks: -1,
             timeout: config.requestTimeoutMs,
-            messages: records.map((r) => ({ key: r.key, value: r.value, headers: { ...r.headers } }))
+            topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages }))
           })
         )
       })

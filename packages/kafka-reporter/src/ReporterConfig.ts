@@ -14,6 +14,13 @@ export const Broker = Schema.String.check(
   Schema.isPattern(/^[^\s:/]+:\d{1,5}$/, { expected: "a broker as host:port, e.g. kafka-1:9092" })
 )
 
+/** A Kafka topic name. */
+export const Topic = Schema.String.check(
+  Schema.isPattern(/^[A-Za-z0-9._-]{1,249}$/, {
+    expected: "a Kafka topic name ([A-Za-z0-9._-], 1-249 chars)"
+  })
+)
+
 /** TLS towards the brokers; its presence switches TLS on. Files are PEM. */
 export const Tls = Schema.Struct({
   /** CA bundle that signs the brokers' certificates (default: the system's CAs). */
@@ -39,12 +46,12 @@ export type Sasl = typeof Sasl.Type
 /** The reporter's configuration, with defaults applied on decoding. */
 export const ReporterConfig = Schema.Struct({
   brokers: Schema.NonEmptyArray(Broker),
-  /** One topic for every event type; create it with the documented command (no auto-creation). */
-  topic: Schema.String.check(
-    Schema.isPattern(/^[A-Za-z0-9._-]{1,249}$/, {
-      expected: "a Kafka topic name ([A-Za-z0-9._-], 1-249 chars)"
-    })
-  ),
+  /**
+   * The topic of events that name none (one topic for every event type); an event that names
+   * its own (a batch's `escalation.topic`) goes there. Create topics with the documented
+   * command (no auto-creation).
+   */
+  topic: Topic,
   clientId: NonEmpty.pipe(Schema.withDecodingDefaultKey(Effect.succeed("spark-etl"))),
   /** Append-only file of events Kafka did not acknowledge in time; delivered first next time. */
   outboxFile: NonEmpty,

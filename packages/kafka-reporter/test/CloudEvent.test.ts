@@ -150,3 +150,85 @@ describe("CloudEvent.decode", () => {
     })
   )
 })
+
+describe("CloudEvent routing and escalation fields", () => {
+  it.effect("carries the event's topic in the envelope (kafkatopic), never in the data", () =>
+    Effect.gen(function* () {
+      const event = ruleFailed({ topic: "sales.events", labels: { team: "sales" } })
+      const record = yield* CloudEvent.fromEvent(event, { ...options, topic: "spark-etl.events" })
+      expect(record.topic).toBe("sales.events")
+      const envelope = JSON.parse(record.value) as { kafkatopic: string; data: Record<string, unknown> }
+      expect(envelope.kafkatopic).toBe("sales.events")
+      expect(envelope.data).not.toHaveProperty("topic")
+      expect(envelope.data["labels"]).toEqual({ team: "sales" })
+      expect(problems(record.value)).toEqual([])
+      // The way back (an outbox line) keeps it: a later drain sends the line there.
+      const decoded = yield* CloudEvent.decode(record.value)
+      expect(CloudEvent.toRecord(decoded, record.value)).toEqual(record)
+      // The SDK accepts the extension attribute.
+      const message: KafkaMessage = {
+        key: record.key,
+        value: record.value,
+        headers: { ...record.headers },
+        body: record.value
+      }
+      const parsed = SdkKafka.toEvent(message)
+      assert(parsed instanceof SdkEvent)
+      expect(parsed.validate()).toBe(true)
+    })
+  )
+
+  it.effect("an event naming no topic is stamped with the reporter's, so a later run cannot reroute it", () =>
+    Effect.gen(function* () {
+      const record = yield* CloudEvent.fromEvent(batchEvent(), { ...options, topic: "ops.events" })
+      expect(record.topic).toBe("ops.events")
+      expect((JSON.parse(record.value) as { kafkatopic: string }).kafkatopic).toBe("ops.events")
+    })
+  )
+
+  it.effect("a line written before the attribute existed has no topic: the configured one applies", () =>
+    Effect.gen(function* () {
+      const record = yield* CloudEvent.fromEvent(batchEvent(), options)
+      expect(record).not.toHaveProperty("topic")
+      const old = JSON.parse(record.value) as Record<string, unknown>
+      expect(old).not.toHaveProperty("kafkatopic")
+      const decoded = yield* CloudEvent.decode(record.value)
+      expect(CloudEvent.toRecord(decoded, record.value)).not.toHaveProperty("topic")
+    })
+  )
+
+  it.effect("refuses a topic Kafka would refuse, naming it; a line naming one does not decode", () =>
+    Effect.gen(function* () {
+      const error = yield* CloudEvent.fromEvent(batchEvent({ topic: "sales events" }), options).pipe(
+        Effect.flip
+      )
+      expect(error.message).toContain('invalid topic "sales events"')
+      const record = yield* CloudEvent.fromEvent(batchEvent({ topic: "sales.events" }), options)
+      const bad = yield* CloudEvent.decode(record.value.replace('"sales.events"', '"sales events"')).pipe(
+        Effect.flip
+      )
+      expect(bad.message).toMatch(/kafkatopic/)
+    })
+  )
+
+  it.effect("rule.interrupted carries causedBy and validates against its schema", () =>
+    Effect.gen(function* () {
+      const record = yield* CloudEvent.fromEvent(
+        batchEvent({
+          type: "rule.interrupted",
+          ruleId: "slow",
+          ruleKind: "sql",
+          attempt: 1,
+          causedBy: "bad_sql"
+        }),
+        options
+      )
+      expect(problems(record.value)).toEqual([])
+      expect(JSON.parse(record.value)).toMatchObject({
+        type: "spark-etl.rule.interrupted",
+        subject: "daily_sales/slow",
+        data: { causedBy: "bad_sql" }
+      })
+    })
+  )
+})

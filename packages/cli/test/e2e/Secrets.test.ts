@@ -74,7 +74,7 @@ describe("a secret parameter", () => {
     expect(r.stdout + r.stderr).not.toContain("7f3a")
   })
 
-  it("leaves a log file only its owner can read, in a folder only its owner can enter", async () => {
+  it("leaves its log and ledger record readable by their owner only, in folders only their owner can enter", async () => {
     const b = batchFile(batch)
     const t = await topic("secret-modes")
     const r = await cli(runArgs(b, t), { ETL_API_TOKEN: token })
@@ -82,5 +82,10 @@ describe("a secret parameter", () => {
     const log = /log=(\S+)/.exec(r.stdout)?.[1] ?? ""
     expect(fs.statSync(log).mode & 0o777).toBe(0o600)
     expect(fs.statSync(path.dirname(log)).mode & 0o777).toBe(0o700)
+    const ledgerDir = path.join(b.stateDir, "ledger", "secret_leak")
+    const records = fs.readdirSync(ledgerDir).filter((f) => f.endsWith(".json"))
+    expect(records).toHaveLength(1)
+    expect(fs.statSync(path.join(ledgerDir, records[0]!)).mode & 0o777).toBe(0o600)
+    expect(fs.statSync(ledgerDir).mode & 0o777).toBe(0o700)
   })
 })
