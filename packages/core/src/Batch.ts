@@ -158,6 +158,45 @@ export const nameOf = (file: string): Effect.Effect<Option.Option<string>, never
     return typeof name === "string" && name.trim() !== "" ? Option.some(name) : Option.none()
   }).pipe(Effect.catchCause(() => Effect.succeed(Option.none())))
 
+/**
+ * The parameters given for a batch, as a run that could not load it may show them: a value is
+ * masked when the file declares its parameter secret (as far as the file can be read) or when
+ * its name looks like a credential. A rejected run must not print what it refused to take.
+ */
+export const maskedParameters = (
+  file: string,
+  given: Readonly<Record<string, string>>
+): Effect.Effect<Record<string, string>, never, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* Effect.option(fs.readFileString(file))
+    const declared: unknown = Option.isSome(text)
+      ? Yaml.parseDocument(text.value, { prettyErrors: false }).toJS()?.parameters
+      : undefined
+    const specs =
+      typeof declared === "object" && declared !== null ? (declared as Record<string, unknown>) : {}
+    const secret = (name: string) => {
+      const spec = specs[name]
+      const flag =
+        typeof spec === "object" && spec !== null ? (spec as { secret?: unknown }).secret : undefined
+      return flag === true || (flag !== false && Parameter.looksSecret(name))
+    }
+    return Object.fromEntries(
+      Object.entries(given).map(([name, value]) => [name, secret(name) ? Parameter.masked : value])
+    )
+  }).pipe(
+    Effect.catchCause(() =>
+      Effect.succeed(
+        Object.fromEntries(
+          Object.entries(given).map(([name, value]) => [
+            name,
+            Parameter.looksSecret(name) ? Parameter.masked : value
+          ])
+        )
+      )
+    )
+  )
+
 /** Parses and validates batch text as if read from `file` (an absolute path). */
 export const parse = (
   text: string,
@@ -372,7 +411,9 @@ const resolveParameters = (
           : [p.default, undefined]
     if (raw === undefined) {
       if (Parameter.isRequired(p)) {
-        const how = `--param ${name}=…${p.env !== undefined ? ` or $${p.env}` : ""}`
+        const how = secret
+          ? `set $${p.env}; a secret is never taken from the command line`
+          : `--param ${name}=…${p.env !== undefined ? ` or $${p.env}` : ""}`
         issues.push(issueAt(["parameters", name], `required parameter "${name}" was not given (${how})`))
       }
       continue

@@ -52,6 +52,9 @@ export const masked = "***"
 // Names that say "this is a credential" when the value comes from the environment.
 const secretName = /token|password|passwd|secret|key|credential/i
 
+/** Whether a name says "credential" (token, password, secret, key…). */
+export const looksSecret = (name: string): boolean => secretName.test(name)
+
 /** Whether a declared parameter is secret: as declared, else by its name when read from env. */
 export const isSecret = (name: string, spec: Spec): boolean =>
   spec.secret ?? (spec.env !== undefined && secretName.test(name))

@@ -264,6 +264,7 @@ const runWithId = (options: Options, runId: string): Effect.Effect<Outcome, neve
     if (loaded._tag === "Failure") {
       // Consumers follow a batch by its name: a rejected file still says which batch it is.
       batchName = Option.getOrElse(yield* Batch.nameOf(options.batchFile), () => batchName)
+      parameters = yield* Batch.maskedParameters(options.batchFile, options.params ?? {})
       const { event, outcome } = yield* conclude({ status: "rejected", failure: loaded.failure }, false)
       yield* sink.publish(event)
       return outcome

@@ -1,8 +1,13 @@
 // Secret parameters: Redacted in memory, `***` wherever a run shows parameters, never taken from
 // a command line, and scrubbed by value from texts that quote them back.
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Redacted } from "effect"
+import { Effect, Exit, Layer, Redacted } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import * as Batch from "../src/Batch.js"
+import * as Event from "../src/Event.js"
+import * as Run from "../src/Run.js"
 import * as Failure from "../src/Failure.js"
 import * as Parameter from "../src/Parameter.js"
 import { layer } from "./support.js"
@@ -92,6 +97,33 @@ describe("secret parameters", () => {
       expect(clean.message).toBe(`The value '***' of the type "STRING" cannot be cast to "INT"`)
       expect(clean.engineDetail).toBe('{"value":"***"} and raw ***')
       expect(JSON.stringify(Failure.toEventPayload(clean))).not.toContain("sk-live")
+    })
+  )
+
+  it.effect("stay masked in the event of a run that refused them (the batch rejected before it loaded)", () =>
+    Effect.gen(function* () {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "spark-etl-secrets-"))
+      const file = path.join(dir, "batch.yaml")
+      fs.writeFileSync(
+        file,
+        batchText.replace("  pin:", "  partner:  { type: string, env: ETL_PARTNER, secret: true }\n  pin:")
+      )
+      const sink = Event.memory()
+      const outcome = yield* Run.run({
+        batchFile: file,
+        ledgerDir: path.join(dir, "ledger"),
+        params: { api_token: token, partner: "acme-secret-id", region: "eu", other_password: "hunter2" },
+        env: {}
+      }).pipe(Effect.provide(Layer.merge(layer(), sink.layer)))
+      expect(outcome.status).toBe("rejected")
+      expect(sink.events).toHaveLength(1)
+      expect(sink.events[0]?.parameters).toEqual({
+        api_token: "***",
+        partner: "***",
+        region: "eu",
+        other_password: "***"
+      })
+      expect(JSON.stringify(sink.events)).not.toMatch(/sk-live|acme-secret|hunter2/)
     })
   )
 })
