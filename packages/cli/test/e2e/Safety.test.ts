@@ -71,9 +71,8 @@ afterEach(() => {
 const messages = (stdout: string): ReadonlyArray<{ msg: string; time: number }> =>
   logLines(stdout).map((l) => ({ msg: String(l["msg"]), time: Date.parse(String(l["time"])) }))
 
-describe("preflight: nothing is touched before the run knows it can finish", () => {
-  it("Spark unreachable: exit 2 ENGINE_UNREACHABLE in preflight, yesterday's output still there", async () => {
-    const b = batchFile(`batch: unreachable
+// A one-rule batch writing output/daily: what the preflight cases need of a batch.
+const daily = (name: string) => `batch: ${name}
 targets:
   roots: [output]
 rules:
@@ -82,7 +81,11 @@ rules:
     target: output/daily
     options:
       sql: SELECT id FROM range(0, 10)
-`)
+`
+
+describe("preflight: nothing is touched before the run knows it can finish", () => {
+  it("Spark unreachable: exit 2 ENGINE_UNREACHABLE in preflight, yesterday's output still there", async () => {
+    const b = batchFile(daily("unreachable"))
     const sentinel = withSentinel(b.dir, "daily")
     const t = await topic("unreachable")
     const r = await cli([
@@ -174,19 +177,8 @@ rules:
     const local = (b: { batch: string }, extra: ReadonlyArray<string>) =>
       cli(["run", b.batch, "--remote", "sc://127.0.0.1:1", "--spark-timeout", "3", ...extra])
 
-    const yaml = (name: string) => `batch: ${name}
-targets:
-  roots: [output]
-rules:
-  - id: daily
-    kind: sql
-    target: output/daily
-    options:
-      sql: SELECT id FROM range(0, 10)
-`
-
     it("--state-dir is a regular file: exit 3 LOCATION_UNWRITABLE naming the path and the setting", async () => {
-      const b = batchFile(yaml("state_is_file"))
+      const b = batchFile(daily("state_is_file"))
       const sentinel = withSentinel(b.dir, "daily")
       const stateFile = path.join(b.dir, "state-is-a-file")
       fs.writeFileSync(stateFile, "not a directory\n")
@@ -205,7 +197,7 @@ rules:
     })
 
     it("the summary of a location rejection names the batch, as every other summary does", async () => {
-      const b = batchFile(yaml("named_in_summary"))
+      const b = batchFile(daily("named_in_summary"))
       const stateFile = path.join(b.dir, "state-is-a-file")
       fs.writeFileSync(stateFile, "")
       const r = await local(b, ["--state-dir", stateFile])
@@ -215,7 +207,7 @@ rules:
     })
 
     it("the outbox is a directory (Kafka configured): exit 3 naming outbox.jsonl", async () => {
-      const b = batchFile(yaml("outbox_is_dir"))
+      const b = batchFile(daily("outbox_is_dir"))
       const sentinel = withSentinel(b.dir, "daily")
       const outbox = path.join(b.stateDir, "outbox.jsonl")
       fs.mkdirSync(outbox, { recursive: true })
@@ -235,7 +227,7 @@ rules:
     })
 
     it("--log-dir is a regular file: exit 3 naming it and --log-dir", async () => {
-      const b = batchFile(yaml("log_is_file"))
+      const b = batchFile(daily("log_is_file"))
       const sentinel = withSentinel(b.dir, "daily")
       const logFile = path.join(b.dir, "logs-is-a-file")
       fs.writeFileSync(logFile, "")
