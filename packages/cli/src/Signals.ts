@@ -51,15 +51,15 @@ const onSignal = (signal: Signal) => {
 }
 
 /**
- * Exits now, once the run has said all it owes (ledger closed, event delivered or spooled,
- * summary written), when waiting for the services' release can only cost time: after a signal
- * (exit with its code), or when Spark did not answer the run's own fence (`code`): releasing
- * its session would wait on the same silence.
+ * Exits now with the run's own code, once the run has said all it owes (ledger closed, event
+ * delivered or spooled, summary written), when waiting for the services' release can only cost
+ * time: after a signal, or when Spark did not answer the run's own fence (releasing its session
+ * would wait on the same silence). A signal that came after the run had finished its work does
+ * not change its code: the summary and the ledger already say how it ended.
  */
 export const exitEarly = (unfenced: boolean, code: number): Effect.Effect<void> =>
   Effect.sync(() => {
-    if (received !== undefined) process.exit(forSignal(received))
-    if (unfenced) process.exit(code)
+    if (received !== undefined || unfenced) process.exit(code)
   })
 
 /** Installs the handlers; call once, first thing in main. */
