@@ -125,7 +125,7 @@ if (baseline !== undefined) {
     sample,
     fs
       .readFileSync(path.join(dir, "sample", "batch.yaml"), "utf8")
-      .replace(/\n  settings:\n(    .*\n)+/, "\n")
+      .replace(/\n {2}settings:\n( {4}.*\n)+/, "\n")
   )
   for (let i = 0; i <= runs; i++) {
     const a = runOnce(cli, sample, path.join(dir, "state-a")).wall
