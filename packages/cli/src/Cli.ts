@@ -154,7 +154,7 @@ const run = Command.make(
       // Named after the batch (its file's name only when the file names none): one job's
       // logs sort together, whatever its file is called.
       const batchName = Option.getOrElse(
-        yield* Batch.nameOf(flags.batchFile).pipe(Effect.provide(NodeServices.layer)),
+        (yield* Batch.peek(flags.batchFile).pipe(Effect.provide(NodeServices.layer))).name,
         () => path.basename(flags.batchFile).replace(/\.ya?ml$/, "")
       )
       const stamp = new Date().toISOString().replace(/[-:]/g, "").slice(0, 15)

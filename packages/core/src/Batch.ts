@@ -144,57 +144,59 @@ export const load = (
     return yield* parse(text.success.replace(/^\uFEFF/, ""), absolute, options)
   })
 
-/**
- * The batch's name as its file gives it, without validating anything else (for a run refused
- * before its batch is loaded, so the operator still sees the right name); None when the file
- * cannot be read or names no batch.
- */
-export const nameOf = (file: string): Effect.Effect<Option.Option<string>, never, FileSystem.FileSystem> =>
-  Effect.gen(function* () {
-    const fs = yield* FileSystem.FileSystem
-    const text = yield* Effect.option(fs.readFileString(file))
-    if (Option.isNone(text)) return Option.none()
-    const name: unknown = Yaml.parseDocument(text.value, { prettyErrors: false }).get("batch")
-    return typeof name === "string" && name.trim() !== "" ? Option.some(name) : Option.none()
-  }).pipe(Effect.catchCause(() => Effect.succeed(Option.none())))
+/** What a file says of its batch without being validated (see {@link peek}). */
+export interface Peek {
+  /** The batch's name, when the file names one. */
+  readonly name: Option.Option<string>
+  /**
+   * The given parameters as a run that could not load the batch may show them: a value is
+   * masked when the file declares its parameter secret or its name looks like a credential.
+   */
+  readonly parameters: Record<string, string>
+}
 
 /**
- * The parameters given for a batch, as a run that could not load it may show them: a value is
- * masked when the file declares its parameter secret (as far as the file can be read) or when
- * its name looks like a credential. A rejected run must not print what it refused to take.
+ * Reads what a run refused before its batch loaded still owes the operator — the batch's name
+ * and parameters it may show — from the file, as far as it can be read, validating nothing
+ * else. A rejected run must not print what it refused to take.
  */
-export const maskedParameters = (
+export const peek = (
   file: string,
-  given: Readonly<Record<string, string>>
-): Effect.Effect<Record<string, string>, never, FileSystem.FileSystem> =>
+  given: Readonly<Record<string, string>> = {}
+): Effect.Effect<Peek, never, FileSystem.FileSystem> =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const text = yield* Effect.option(fs.readFileString(file))
-    const declared: unknown = Option.isSome(text)
-      ? Yaml.parseDocument(text.value, { prettyErrors: false }).toJS()?.parameters
+    const doc: unknown = Option.isSome(text)
+      ? Yaml.parseDocument(text.value, { prettyErrors: false }).toJS()
       : undefined
+    const top = typeof doc === "object" && doc !== null ? (doc as Record<string, unknown>) : {}
     const specs =
-      typeof declared === "object" && declared !== null ? (declared as Record<string, unknown>) : {}
-    const secret = (name: string) => {
+      typeof top["parameters"] === "object" && top["parameters"] !== null
+        ? (top["parameters"] as Record<string, unknown>)
+        : {}
+    return { name: nameIn(top), parameters: mask(given, specs) }
+  }).pipe(
+    Effect.catchCause(() => Effect.succeed({ name: Option.none<string>(), parameters: mask(given, {}) }))
+  )
+
+const nameIn = (top: Record<string, unknown>): Option.Option<string> => {
+  const name = top["batch"]
+  return typeof name === "string" && name.trim() !== "" ? Option.some(name) : Option.none()
+}
+
+const mask = (
+  given: Readonly<Record<string, string>>,
+  specs: Record<string, unknown>
+): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(given).map(([name, value]) => {
       const spec = specs[name]
       const flag =
         typeof spec === "object" && spec !== null ? (spec as { secret?: unknown }).secret : undefined
-      return flag === true || (flag !== false && Parameter.looksSecret(name))
-    }
-    return Object.fromEntries(
-      Object.entries(given).map(([name, value]) => [name, secret(name) ? Parameter.masked : value])
-    )
-  }).pipe(
-    Effect.catchCause(() =>
-      Effect.succeed(
-        Object.fromEntries(
-          Object.entries(given).map(([name, value]) => [
-            name,
-            Parameter.looksSecret(name) ? Parameter.masked : value
-          ])
-        )
-      )
-    )
+      const secret = flag === true || (flag !== false && Parameter.looksSecret(name))
+      return [name, secret ? Parameter.masked : value]
+    })
   )
 
 /** Parses and validates batch text as if read from `file` (an absolute path). */

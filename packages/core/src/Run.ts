@@ -263,8 +263,9 @@ const runWithId = (options: Options, runId: string): Effect.Effect<Outcome, neve
     )
     if (loaded._tag === "Failure") {
       // Consumers follow a batch by its name: a rejected file still says which batch it is.
-      batchName = Option.getOrElse(yield* Batch.nameOf(options.batchFile), () => batchName)
-      parameters = yield* Batch.maskedParameters(options.batchFile, options.params ?? {})
+      const peeked = yield* Batch.peek(options.batchFile, options.params)
+      batchName = Option.getOrElse(peeked.name, () => batchName)
+      parameters = peeked.parameters
       const { event, outcome } = yield* conclude({ status: "rejected", failure: loaded.failure }, false)
       yield* sink.publish(event)
       return outcome
@@ -274,7 +275,7 @@ const runWithId = (options: Options, runId: string): Effect.Effect<Outcome, neve
     parameters = Parameter.toText(batch.parameters)
     routing = routingOf(options, batch)
     scrub = Parameter.scrubber(batch.parameters)
-    return yield* Effect.scoped(execute(options, batch, runId, host, pid, emit, conclude)).pipe(
+    return yield* Effect.scoped(execute(options, batch, runId, host, pid, emit, conclude, scrub)).pipe(
       Effect.provideService(Parameter.Secrets, scrub)
     )
   }).pipe(
@@ -296,7 +297,9 @@ const execute = (
   host: string,
   pid: number,
   emit: Emit,
-  conclude: Conclude
+  conclude: Conclude,
+  /** Removes the batch's secret values from a text. */
+  secretsOut: (text: string) => string
 ) =>
   Effect.gen(function* () {
     const startedAt = yield* Clock.currentTimeMillis
@@ -450,7 +453,6 @@ const execute = (
     if (Deferred.isDoneUnsafe(stop)) return yield* aborted
 
     // Preflight: nothing is deleted before the engine answered and every rule was analysed.
-    const secretsOut = Parameter.scrubber(batch.parameters)
     const registry = yield* Plugin.Registry
     const rules = new Map(batch.rules.map((r) => [r.id, r]))
     const batchContext = {
