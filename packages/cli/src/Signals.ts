@@ -13,6 +13,8 @@ type Signal = "SIGINT" | "SIGTERM"
 
 let received: Signal | undefined
 let receivedAt = 0
+/** The run's own exit code, once it has said all it owes (see exitEarly). */
+let settled: number | undefined
 const waiting: Array<(signal: Signal) => void> = []
 
 /** Budget between the first signal and a forced exit. */
@@ -43,6 +45,9 @@ export const publishBudgetMs = (): number | undefined =>
   received === undefined ? undefined : Math.max(100, receivedAt + publishWithinMs - Date.now())
 
 const onSignal = (signal: Signal) => {
+  // The run has ended and said so (summary, ledger, event): only the release of services is
+  // left, and the signal must not turn a recorded outcome into another exit code.
+  if (settled !== undefined) process.exit(settled)
   if (received !== undefined) process.exit(forSignal(received))
   received = signal
   receivedAt = Date.now()
@@ -54,12 +59,13 @@ const onSignal = (signal: Signal) => {
  * Exits now with the run's own code, once the run has said all it owes (ledger closed, event
  * delivered or spooled, summary written), when waiting for the services' release can only cost
  * time: after a signal, or when Spark did not answer the run's own fence (releasing its session
- * would wait on the same silence). A signal that came after the run had finished its work does
- * not change its code: the summary and the ledger already say how it ended.
+ * would wait on the same silence). A signal that comes after this point exits at once with the
+ * run's code, not the signal's: the summary and the ledger already say how it ended.
  */
 export const exitEarly = (unfenced: boolean, code: number): Effect.Effect<void> =>
   Effect.sync(() => {
     if (received !== undefined || unfenced) process.exit(code)
+    settled = code
   })
 
 /** Installs the handlers; call once, first thing in main. */

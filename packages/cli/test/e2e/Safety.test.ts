@@ -26,6 +26,7 @@ import {
   start,
   summary,
   topic,
+  waitFor,
   within,
   type Started
 } from "./harness.js"
@@ -470,6 +471,46 @@ rules:
       expect(ledgerRecord(r.b.stateDir, r.name, runId)).toMatchObject({ unfenced: false })
       expect(await nothingRuns()).toBe(true)
       expect((await jobState(r.job.jobId))?.status).toBe("FAILED")
+    } finally {
+      await hole.close()
+    }
+  })
+
+  it("a signal after the summary (only the session's release left) keeps the run's own exit 0", async () => {
+    const hole = await Proxy.start({ host: "127.0.0.1", port: own.server.port })
+    try {
+      const b = batchFile(scanBatch("released_late", false))
+      const run = launch([
+        "run",
+        b.batch,
+        "--remote",
+        `sc://127.0.0.1:${hole.port}`,
+        "--state-dir",
+        b.stateDir
+      ])
+      // The batch's work is done: from here on, only the session's release talks to Spark.
+      const logs = path.join(b.stateDir, "logs")
+      const logged = () =>
+        fs.existsSync(logs) &&
+        fs
+          .readdirSync(logs)
+          .some((f) => fs.readFileSync(path.join(logs, f), "utf8").includes('"batch succeeded"'))
+      const done = await waitFor(logged, 90_000)
+      expect(done, run.output()).toBe(true)
+      hole.freeze()
+      expect(await waitFor(() => summary(run.stdout()).startsWith("spark-etl "), 30_000), run.output()).toBe(
+        true
+      )
+      const sentAt = Date.now()
+      run.child.kill("SIGINT")
+      const exited = await within(run.exited, 30_000, "the run to exit after SIGINT")
+      expect(summary(run.stdout())).toMatch(/^spark-etl SUCCEEDED .* exit=0 /)
+      expect(exited.code, run.output()).toBe(0)
+      // At once, not after the signal's grace.
+      expect(exited.at - sentAt).toBeLessThan(2000)
+      expect(ledgerRecord(b.stateDir, "released_late", runIdOf(run.stdout()))).toMatchObject({
+        status: "succeeded"
+      })
     } finally {
       await hole.close()
     }
