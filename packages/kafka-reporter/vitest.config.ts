@@ -1,17 +1,3 @@
-import { defineConfig } from "vitest/config"
+import { project } from "../../vitest.shared.js"
 
-// Workspace packages resolve to their sources in tests (the `@spark-etl/source` export condition),
-// on the server side too: vitest runs tests in Vite's SSR environment.
-const conditions = ["@spark-etl/source"]
-
-export default defineConfig({
-  resolve: { conditions },
-  ssr: { resolve: { conditions } },
-  test: {
-    include: ["test/**/*.test.ts"],
-    globalSetup: ["../../tools/infra/src/vitestGlobalSetup.ts"],
-    provide: { infraNeeds: ["kafka"] },
-    testTimeout: 120_000,
-    hookTimeout: 240_000
-  }
-})
+export default project({ needs: ["kafka"] })

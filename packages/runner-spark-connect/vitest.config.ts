@@ -1,12 +1,3 @@
-import { defineConfig } from "vitest/config"
+import { project } from "../../vitest.shared.js"
 
-export default defineConfig({
-  resolve: { conditions: ["@spark-etl/source"] },
-  test: {
-    include: ["test/**/*.test.ts"],
-    globalSetup: ["../../tools/infra/src/vitestGlobalSetup.ts"],
-    provide: { infraNeeds: ["spark"] },
-    testTimeout: 120_000,
-    hookTimeout: 240_000
-  }
-})
+export default project({ needs: ["spark"] })

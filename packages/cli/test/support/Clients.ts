@@ -4,17 +4,7 @@
  */
 import { spawnSync } from "node:child_process"
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Polls `check` every 50 ms until it holds or `ms` passed; its last answer. */
-export const waitFor = async (check: () => boolean, ms: number): Promise<boolean> => {
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
-    if (check()) return true
-    await sleep(50)
-  }
-  return check()
-}
+export { eventually, sleep, waitFor, within } from "@spark-etl/infra/poll"
 
 /** Creates a one-partition topic on the broker (the CLI never auto-creates one). */
 export const createTopic = async (brokers: string, topic: string): Promise<void> => {
@@ -46,23 +36,4 @@ export const readTopic = (
       const tab = l.indexOf("\t")
       return { key: l.slice(0, tab), value: l.slice(tab + 1) }
     })
-}
-
-/** Polls an async `check` every 250 ms until it holds or `ms` passed; its last answer. */
-export const eventually = async (check: () => Promise<boolean>, ms: number): Promise<boolean> => {
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
-    if (await check()) return true
-    await sleep(250)
-  }
-  return check()
-}
-
-/** `promise`, or a rejection naming `what` once `ms` passed (so a `finally` still runs). */
-export const within = <A>(promise: Promise<A>, ms: number, what: string): Promise<A> => {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
