@@ -29,7 +29,7 @@ export const project = (options: ProjectTests = {}): ViteUserConfig => {
     ssr: { resolve: { conditions } },
     test: {
       include: [...(options.include ?? ["test/**/*.test.ts"])],
-      setupFiles: [path.join(root, "tools/infra/src/vitestSetup.ts")],
+      setupFiles: [path.join(root, "tools/testing/src/vitestSetup.ts")],
       ...(needs.length > 0
         ? {
             globalSetup: [path.join(root, "tools/infra/src/vitestGlobalSetup.ts")],

@@ -5,7 +5,7 @@
  */
 import { Data, Effect, Scope } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
-import { LocalServer } from "@spark-etl/runner-spark-connect"
+import { LocalServer } from "@spark-etl/runner-spark-connect/local"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as LocalKafka from "./LocalKafka.js"

@@ -6,7 +6,7 @@
 import { Data, Duration, Effect, Schedule, Scope } from "effect"
 import { ChildProcess } from "effect/process"
 import type { ChildProcessSpawner } from "effect/process"
-import { LocalServer, Maven } from "@spark-etl/runner-spark-connect"
+import { LocalServer, Maven, type MavenError } from "@spark-etl/runner-spark-connect/local"
 import { Kafka, logLevel } from "kafkajs"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
@@ -14,7 +14,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
 const infraRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-const tether = path.resolve(infraRoot, "..", "..", "packages", "runner-spark-connect", "libexec", "tether.sh")
+const tether = LocalServer.tetherScript
 
 export const defaultKafkaVersion = "4.4.0"
 
@@ -50,7 +50,7 @@ const tail = (file: string): string => {
 
 export const resolveJars = (
   kafkaVersion: string
-): Effect.Effect<string, Maven.MavenError, ChildProcessSpawner.ChildProcessSpawner> =>
+): Effect.Effect<string, MavenError, ChildProcessSpawner.ChildProcessSpawner> =>
   Maven.copyDependencies({
     pom: path.join(infraRoot, "kafka-pom.xml"),
     outputDir: path.join(Maven.cacheRoot(), `kafka-${kafkaVersion}`, "libs"),

@@ -1,6 +1,6 @@
 /** Status probes for the infra CLI. */
 import { Effect } from "effect"
-import { LocalServer } from "@spark-etl/runner-spark-connect"
+import { LocalServer } from "@spark-etl/runner-spark-connect/local"
 
 /** Spark's version as the server reports it, or undefined when it does not answer. */
 export const sparkVersionOf = (remote: string): Promise<string | undefined> =>

@@ -4,7 +4,7 @@
  */
 import { spawnSync } from "node:child_process"
 
-export { eventually, sleep, waitFor, within } from "@spark-etl/infra/poll"
+export { eventually, sleep, waitFor, within } from "@spark-etl/testing"
 
 /** Creates a one-partition topic on the broker (the CLI never auto-creates one). */
 export const createTopic = async (brokers: string, topic: string): Promise<void> => {

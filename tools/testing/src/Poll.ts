@@ -44,22 +44,17 @@ export const within = <A>(promise: Promise<A>, ms: number, what: string): Promis
 export class PollTimeout extends Data.TaggedError("PollTimeout")<{ readonly message: string }> {}
 
 /**
- * Repeats `check` until it yields true; fails with {@link PollTimeout} naming `what` once `within`
- * passed. Runs on the Clock it is given: under `it.effect`'s TestClock, use `it.live`.
+ * Repeats `check` until `holds` accepts its answer, and returns that answer; fails with
+ * {@link PollTimeout} naming `what` once `within` passed. Runs on the Clock it is given: under
+ * `it.effect`'s TestClock, use `it.live`.
  */
-export const until = <E, R>(
-  check: Effect.Effect<boolean, E, R>,
-  options: {
-    readonly what: string
-    readonly within: Duration.Input
-    readonly every?: Duration.Input
-  }
-): Effect.Effect<void, E | PollTimeout, R> =>
+export const untilHolds = <A, E, R>(
+  check: Effect.Effect<A, E, R>,
+  holds: (answer: A) => boolean,
+  options: PollOptions
+): Effect.Effect<A, E | PollTimeout, R> =>
   check.pipe(
-    Effect.repeat({
-      until: (held: boolean) => held,
-      schedule: Schedule.spaced(options.every ?? "100 millis")
-    }),
+    Effect.repeat({ until: holds, schedule: Schedule.spaced(options.every ?? "100 millis") }),
     Effect.timeoutOrElse({
       duration: options.within,
       orElse: () =>
@@ -68,6 +63,19 @@ export const until = <E, R>(
             message: `${options.what}: not within ${Duration.format(Duration.fromInputUnsafe(options.within))}`
           })
         )
-    }),
-    Effect.asVoid
+    })
   )
+
+export interface PollOptions {
+  /** What is awaited, for the failure's message. */
+  readonly what: string
+  readonly within: Duration.Input
+  /** Between two checks; 100 ms unless said. */
+  readonly every?: Duration.Input
+}
+
+/** {@link untilHolds} for a check that answers whether the condition holds. */
+export const until = <E, R>(
+  check: Effect.Effect<boolean, E, R>,
+  options: PollOptions
+): Effect.Effect<void, E | PollTimeout, R> => Effect.asVoid(untilHolds(check, (held) => held, options))
