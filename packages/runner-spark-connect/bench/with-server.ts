@@ -7,7 +7,7 @@ import { NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { spawnSync } from "node:child_process"
 import * as path from "node:path"
-import { LocalServer } from "@spark-etl/runner-spark-connect"
+import { LocalServer } from "@spark-etl/runner-spark-connect/local"
 
 const [command = "true", ...args] = process.argv.slice(2)
 

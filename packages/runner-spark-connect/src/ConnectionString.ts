@@ -3,13 +3,15 @@
  * `sc://host[:port][/;param=value;…]` (default port 15002; parameter names are case-sensitive;
  * `token`, `use_ssl`, `user_id`, `session_id`, `user_agent` are understood, any other
  * parameter is sent as gRPC metadata), or `local` / `local[N]` / `local[*]` for an embedded
- * server. The token is kept Redacted and never printed.
+ * server. The token is kept Redacted and never printed. A string that does not parse fails
+ * with `SparkError.ConnectionStringError`.
  *
  * @example
  * import { ConnectionString } from "@spark-etl/runner-spark-connect"
  * const remote = ConnectionString.parse("sc://spark:15002/;use_ssl=true;token=abc")
  */
-import { Data, Redacted, Result } from "effect"
+import { Redacted, Result } from "effect"
+import { ConnectionStringError } from "./SparkError.js"
 
 /** Spark Connect's default gRPC port. */
 export const defaultPort = 15002
@@ -36,13 +38,6 @@ export interface Local {
 
 /** A parsed connection string. */
 export type Remote = Endpoint | Local
-
-/** A connection string that cannot be used, naming the offending part. */
-export class ConnectionStringError extends Data.TaggedError("ConnectionStringError")<{
-  readonly message: string
-  /** The part at fault: `scheme`, `host`, `port` or a parameter name. */
-  readonly field: string
-}> {}
 
 /** Options of {@link parse}. */
 export interface ParseOptions {
@@ -132,3 +127,28 @@ export const describe = (remote: Remote): string =>
   remote._tag === "Local"
     ? remote.master
     : `sc://${address(remote)}${remote.useSsl ? " (tls)" : ""}${remote.token ? " (token)" : ""}`
+
+/**
+ * Whether sessions on this remote outlive the process that opened them: true for `sc://`, false
+ * for an embedded `local[N]` server, which ends with its process.
+ */
+export const isShared = (remote: string): boolean => remote.trim().startsWith("sc://")
+
+/**
+ * `remote` with its session pinned to `sessionId` (replacing any `session_id`, keeping the other
+ * parameters in order), so a later process can attach to that session. A `local[N]` remote is
+ * returned as is: its server, and so its sessions, end with the process.
+ *
+ * @example
+ * ConnectionString.withSessionId("sc://h:15002/;token=t", id) // "sc://h:15002/;token=t;session_id=<id>"
+ */
+export const withSessionId = (remote: string, sessionId: string): string => {
+  if (!isShared(remote)) return remote
+  const text = remote.trim()
+  const at = text.indexOf("/;")
+  const base = (at >= 0 ? text.slice(0, at) : text).replace(/\/$/, "")
+  const params = (at >= 0 ? text.slice(at + 2) : "")
+    .split(";")
+    .filter((p) => p !== "" && !p.startsWith("session_id="))
+  return `${base}/;${[...params, `session_id=${sessionId}`].join(";")}`
+}

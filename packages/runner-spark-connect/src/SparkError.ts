@@ -2,6 +2,8 @@
  * Every failure of the Spark Connect client, as a flat union of tagged errors, and the one
  * place (`classify`) where a raw gRPC failure becomes one of them. Classification reads the
  * server's google.rpc.ErrorInfo (exception classes, errorClass, sqlState), never message text.
+ * Also here, outside the union, the two a session can meet before any RPC:
+ * `ConnectionStringError` and, for `local[N]`, `LocalServerError` (defined by the local entry).
  *
  * @example
  * import { SparkError } from "@spark-etl/runner-spark-connect"
@@ -16,6 +18,16 @@ import { ErrorInfoSchema } from "./generated/google/rpc/error_details_pb.js"
 import { StatusSchema } from "./generated/google/rpc/status_pb.js"
 import type { FetchErrorDetailsResponse } from "./generated/spark/connect/base_pb.js"
 import type * as Rpc from "./internal/Rpc.js"
+
+/** A connection string that cannot be used, naming the offending part. */
+export class ConnectionStringError extends Data.TaggedError("ConnectionStringError")<{
+  readonly message: string
+  /** The part at fault: `scheme`, `host`, `port` or a parameter name. */
+  readonly field: string
+}> {}
+
+// SparkSession.make starts a local server for `local[N]`, so its failure is one of ours too.
+export { LocalServerError } from "./local/errors.js"
 
 /** One link of the server-side cause chain, as FetchErrorDetails reports it. */
 export interface CauseLink {

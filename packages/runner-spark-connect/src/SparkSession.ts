@@ -38,7 +38,7 @@ import type { Relation } from "./generated/spark/connect/relations_pb.js"
 import * as Execute from "./internal/Execute.js"
 import * as Plan from "./internal/Plan.js"
 import * as Rpc from "./internal/Rpc.js"
-import * as LocalServer from "./LocalServer.js"
+import * as LocalServer from "./local/LocalServer.js"
 import * as Retry from "./Retry.js"
 import * as Rows from "./Rows.js"
 import * as SparkError from "./SparkError.js"
@@ -163,8 +163,7 @@ export interface Options {
 }
 
 /** Why a session could not be made. */
-export type MakeError =
-  ConnectionString.ConnectionStringError | LocalServer.LocalServerError | SparkError.SparkError
+export type MakeError = SparkError.ConnectionStringError | SparkError.LocalServerError | SparkError.SparkError
 
 // Arrow batches exceed grpc-js's 4 MiB default; Spark sends chunks of up to 4 MiB plus framing.
 const maxReceiveBytes = 256 * 1024 * 1024
@@ -189,7 +188,7 @@ const endpointOf = (
   options: Options
 ): Effect.Effect<
   ConnectionString.Endpoint,
-  ConnectionString.ConnectionStringError | LocalServer.LocalServerError,
+  SparkError.ConnectionStringError | SparkError.LocalServerError,
   Scope.Scope | ChildProcessSpawner.ChildProcessSpawner
 > =>
   Effect.gen(function* () {
@@ -430,5 +429,4 @@ export const layer = (
 /** Parses a connection string without connecting (e.g. to validate flags early). */
 export const validateRemote = (
   remote: string
-): Result.Result<ConnectionString.Remote, ConnectionString.ConnectionStringError> =>
-  ConnectionString.parse(remote)
+): Result.Result<ConnectionString.Remote, SparkError.ConnectionStringError> => ConnectionString.parse(remote)

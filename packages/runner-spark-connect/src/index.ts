@@ -1,8 +1,5 @@
 export * as ConnectionString from "./ConnectionString.js"
-export * as LocalServer from "./LocalServer.js"
-export * as Maven from "./Maven.js"
 export * as Retry from "./Retry.js"
 export * as Rows from "./Rows.js"
 export * as SparkError from "./SparkError.js"
 export * as SparkSession from "./SparkSession.js"
-export * as Sql from "./Sql.js"

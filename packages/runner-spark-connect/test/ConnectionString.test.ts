@@ -1,6 +1,7 @@
 import { Redacted, Result } from "effect"
 import { describe, expect, it } from "vitest"
 import * as ConnectionString from "../src/ConnectionString.js"
+import * as SparkError from "../src/SparkError.js"
 
 const ok = (input: string, options?: ConnectionString.ParseOptions) => {
   const result = ConnectionString.parse(input, options)
@@ -89,5 +90,34 @@ describe("ConnectionString", () => {
     expect(e._tag).toBe("ConnectionStringError")
     expect(e.field).toBe(field)
     expect(e.message).toMatch(/^connection string: /)
+    expect(e).toBeInstanceOf(SparkError.ConnectionStringError)
+  })
+})
+
+describe("ConnectionString.withSessionId", () => {
+  const id = "6a1f1c1e-0b1a-4a55-9d7e-6f1d2f9b8a10"
+
+  it("pins the session of an sc:// remote, keeping its other parameters in order", () => {
+    expect(ConnectionString.withSessionId("sc://h:15002", "U")).toBe("sc://h:15002/;session_id=U")
+    expect(ConnectionString.withSessionId("sc://h:15002/", "U")).toBe("sc://h:15002/;session_id=U")
+    expect(ConnectionString.withSessionId("sc://h:15002/;token=t;use_ssl=true", "U")).toBe(
+      "sc://h:15002/;token=t;use_ssl=true;session_id=U"
+    )
+    expect(ConnectionString.withSessionId("sc://h:15002/;session_id=OLD;user_id=etl;", "U")).toBe(
+      "sc://h:15002/;user_id=etl;session_id=U"
+    )
+  })
+
+  it("gives a string that parses to the same endpoint with that session", () => {
+    const remote = "sc://[::1]:15003/;user_id=etl;x-tenant=t1"
+    expect(ok(ConnectionString.withSessionId(remote, id))).toEqual({ ...ok(remote), sessionId: id })
+  })
+
+  it("leaves an embedded local remote alone: its server ends with the process", () => {
+    expect(ConnectionString.withSessionId("local[2]", "U")).toBe("local[2]")
+    expect(ConnectionString.isShared("local")).toBe(false)
+    expect(ConnectionString.isShared("local[*]")).toBe(false)
+    expect(ConnectionString.isShared("sc://h:1")).toBe(true)
+    expect(ConnectionString.isShared(" sc://h:1 ")).toBe(true)
   })
 })

@@ -100,7 +100,7 @@ const releaseExecute = (ctx: Context, operationId: string, until: string | undef
   )
 
 /** Interrupts one operation on the server (used when its consumer goes away). */
-export const interruptOperation = (ctx: Context, operationId: string) =>
+const interruptOperation = (ctx: Context, operationId: string) =>
   Rpc.unary(
     ctx.client,
     SparkConnectService.method.interrupt,

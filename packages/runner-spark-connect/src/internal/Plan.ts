@@ -78,7 +78,7 @@ export const root = (relation: Relation): PlanMessage =>
   create(PlanSchema, { opType: { case: "root", value: relation } })
 
 /** A plan that is a command. */
-export const command = (commandType: Command["commandType"]): PlanMessage =>
+const command = (commandType: Command["commandType"]): PlanMessage =>
   create(PlanSchema, { opType: { case: "command", value: create(CommandSchema, { commandType }) } })
 
 /** The SqlCommand the official clients send for `spark.sql(...)`. */

@@ -22,10 +22,24 @@ export interface RpcFailure {
 const isServiceError = (u: unknown): u is grpc.ServiceError =>
   typeof u === "object" && u !== null && "code" in u && "details" in u
 
+// A label closing the text with nothing after its colon: at the start, after a sentence (the
+// full stop stays) or after a `;` or `,` (which goes with it).
+const emptyTrailingLabel = /(?:^|(?<=[.!?])|[;,])\s*[A-Za-z][\w -]{0,40}:\s*$/
+
+/**
+ * gRPC status text as people read it: grpc-js ends an unreachable server's text with an empty
+ * "Resolution note: ", and a label with nothing after it reads like a missing cause.
+ */
+export const tidyDetails = (details: string): string => details.replace(emptyTrailingLabel, "").trimEnd()
+
 export const toRpcFailure = (u: unknown): RpcFailure =>
   isServiceError(u)
-    ? { code: u.code, details: u.details, metadata: u.metadata }
-    : { code: grpc.status.UNKNOWN, details: u instanceof Error ? u.message : String(u), metadata: undefined }
+    ? { code: u.code, details: tidyDetails(u.details), metadata: u.metadata }
+    : {
+        code: grpc.status.UNKNOWN,
+        details: tidyDetails(u instanceof Error ? u.message : String(u)),
+        metadata: undefined
+      }
 
 const path = (method: { readonly name: string; readonly parent: { readonly typeName: string } }) =>
   `/${method.parent.typeName}/${method.name}`
@@ -59,7 +73,7 @@ export const ready = (client: grpc.Client, timeoutMs: number): Effect.Effect<voi
         resume(
           Effect.fail({
             code: grpc.status.UNAVAILABLE,
-            details: `no connection to the server within ${timeoutMs} ms (${error.message})`,
+            details: `no connection to the server within ${timeoutMs} ms (${tidyDetails(error.message)})`,
             metadata: undefined
           })
         )

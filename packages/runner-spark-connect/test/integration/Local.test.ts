@@ -3,7 +3,7 @@ import { NodeServices } from "@effect/platform-node"
 import { Effect, Exit } from "effect"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import * as LocalServer from "../../src/LocalServer.js"
+import * as LocalServer from "../../src/local/LocalServer.js"
 import * as SparkSession from "../../src/SparkSession.js"
 import { unique } from "./harness.js"
 

@@ -7,10 +7,10 @@ import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import * as LocalServer from "../../src/LocalServer.js"
+import * as LocalServer from "../../src/local/LocalServer.js"
 import * as SparkError from "../../src/SparkError.js"
 import * as SparkSession from "../../src/SparkSession.js"
-import { unique } from "./harness.js"
+import { pollUntil, unique } from "./harness.js"
 
 const token = unique("token")
 const scope = Effect.runSync(Scope.make())
@@ -34,6 +34,10 @@ const jobs = Effect.promise(async () => {
   return Schema.decodeUnknownSync(Jobs)(await (await fetch(`${base}/${apps[0]!.id}/jobs`)).json())
 })
 const running = Effect.map(jobs, (all) => all.filter((j) => j.status === "RUNNING"))
+
+/** Polls the running jobs until `holds` accepts them (or fails naming `what`); that answer. */
+const runningWhen = (holds: (jobs: typeof Jobs.Type) => boolean, what: string) =>
+  pollUntil(running, holds, { what, within: "60 seconds", every: "250 millis" })
 
 beforeAll(async () => {
   uiPort = (await Effect.runPromise(LocalServer.freePort)) as number
@@ -107,15 +111,10 @@ describe("a server of our own", () => {
         const spark = yield* open()
         const df = yield* spark.sql(longQuery)
         const fiber = yield* Effect.forkChild(Effect.flip(spark.collect(df, { tags: [tag] })))
-        // Wait until the driver really runs the job.
-        let before = yield* running
-        for (let i = 0; i < 60 && before.length === 0; i++)
-          before = yield* Effect.andThen(Effect.sleep("250 millis"), running)
+        const before = yield* runningWhen((jobs) => jobs.length > 0, "the query's job to run on the driver")
         const interrupted = yield* spark.interrupt({ tag })
         const error = yield* Fiber.join(fiber)
-        let after = yield* running
-        for (let i = 0; i < 40 && after.length > 0; i++)
-          after = yield* Effect.andThen(Effect.sleep("250 millis"), running)
+        const after = yield* runningWhen((jobs) => jobs.length === 0, "the interrupted job to stop")
         const job = (yield* jobs).find((j) => j.jobId === before[0]?.jobId)
         return { before: before.length, after: after.length, interrupted, error, job }
       })
@@ -138,9 +137,7 @@ describe("a server of our own", () => {
         })
         const df = yield* spark.sql(longQuery)
         const fiber = yield* Effect.forkChild(Effect.flip(spark.collect(df)))
-        let busy = yield* running
-        for (let i = 0; i < 60 && busy.length === 0; i++)
-          busy = yield* Effect.andThen(Effect.sleep("250 millis"), running)
+        yield* runningWhen((jobs) => jobs.length > 0, "the query's job to run on the driver")
         // The JVM is the tether script's child: kill it the hard way, as a crash would.
         const jvm = execFileSync("ps", ["-o", "pid=", "--ppid", String(server.pid)], { encoding: "utf8" })
           .split("\n")

@@ -35,3 +35,6 @@ export const session = async <A, E>(
 /** The typed failure of an exit, or undefined when it succeeded or died. */
 export const failureOf = <A, E>(exit: Exit.Exit<A, E>): E | undefined =>
   Option.getOrUndefined(Exit.findErrorOption(exit))
+
+/** The workspace's poll: repeats a check until its answer holds, with a deadline. */
+export { untilHolds as pollUntil } from "@spark-etl/testing"

@@ -3,17 +3,13 @@
  * version: `mvn dependency:copy-dependencies` into a temporary folder, then an atomic rename,
  * so an interrupted fetch never leaves a half-filled cache behind.
  */
-import { Data, Effect, Stream } from "effect"
+import { Effect, Stream } from "effect"
 import { ChildProcess } from "effect/process"
 import type { ChildProcessSpawner } from "effect/process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-
-export class MavenError extends Data.TaggedError("MavenError")<{
-  readonly message: string
-  readonly output: string
-}> {}
+import { MavenError } from "./errors.js"
 
 /** Where fetched jars live: `$SPARK_ETL_CACHE`, else `~/.cache/spark-etl`. */
 export const cacheRoot = (): string =>

@@ -3,26 +3,29 @@
  * fetched into the cache, ready only once a real RPC answers, and stopped when its scope
  * closes. The JVM runs under libexec/tether.sh, so it also ends when this process dies.
  */
-import { Data, Duration, Effect, Schedule, Scope } from "effect"
+import { Duration, Effect, Schedule, Scope } from "effect"
 import { ChildProcess } from "effect/process"
 import type { ChildProcessSpawner } from "effect/process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import * as Probe from "../internal/Probe.js"
+import { LocalServerError, type MavenError } from "./errors.js"
 import * as Maven from "./Maven.js"
-import * as Probe from "./internal/Probe.js"
 
-const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+// src/local/ and dist/local/ are both two levels below the package root.
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..")
+
+/**
+ * The tether every local JVM runs under (libexec/tether.sh): `sh tetherScript LOGFILE COMMAND
+ * [ARG...]` with a stdin pipe kept open ends COMMAND when this process dies, SIGKILL included.
+ * Exported for dev tools that run other JVMs the same way (tools/infra's Kafka).
+ */
+export const tetherScript: string = path.join(packageRoot, "libexec", "tether.sh")
 
 /** The Spark version whose protocol stubs this package was generated from. */
 export const defaultSparkVersion = "4.2.0"
-
-export class LocalServerError extends Data.TaggedError("LocalServerError")<{
-  readonly message: string
-  readonly logFile?: string | undefined
-  readonly logTail?: string | undefined
-}> {}
 
 export interface Options {
   /** Spark version to fetch and run; default {@link defaultSparkVersion}. */
@@ -94,7 +97,7 @@ export const freePort: Effect.Effect<number> = Effect.callback<number>((resume) 
 /** Fetches (once) and returns the folder of the Spark Connect server's jars. */
 export const resolveJars = (
   sparkVersion: string
-): Effect.Effect<string, Maven.MavenError, ChildProcessSpawner.ChildProcessSpawner> =>
+): Effect.Effect<string, MavenError, ChildProcessSpawner.ChildProcessSpawner> =>
   Maven.copyDependencies({
     pom: path.join(packageRoot, "maven", "pom.xml"),
     outputDir: path.join(Maven.cacheRoot(), `spark-${sparkVersion}`, "jars"),
@@ -151,7 +154,7 @@ export const start = (
       ...options.conf
     }
     const args = [
-      path.join(packageRoot, "libexec", "tether.sh"),
+      tetherScript,
       logFile,
       "java",
       `-Xmx${options.heap ?? "2g"}`,

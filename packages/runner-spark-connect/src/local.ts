@@ -1,0 +1,12 @@
+/**
+ * The local entry, for development, tests and CI: a Spark Connect server as a child JVM, the
+ * Maven fetch of its jars, and the tether script that ends a child with this process. The main
+ * entry needs none of it to talk to a remote server.
+ *
+ * @example
+ * import { LocalServer } from "@spark-etl/runner-spark-connect/local"
+ * const server = yield* LocalServer.start({ dataDir: ".spark-etl/dev", master: "local[2]" })
+ */
+export * as LocalServer from "./local/LocalServer.js"
+export * as Maven from "./local/Maven.js"
+export { LocalServerError, MavenError } from "./local/errors.js"

@@ -1,0 +1,48 @@
+import * as grpc from "@grpc/grpc-js"
+import { describe, expect, it } from "vitest"
+import * as Rpc from "../src/internal/Rpc.js"
+import * as SparkError from "../src/SparkError.js"
+
+// What grpc-js hands a callback when nothing listens: an Error with the status fields on it.
+const serviceError = (code: grpc.status, details: string): grpc.ServiceError =>
+  Object.assign(new Error(`${code} ${grpc.status[code]}: ${details}`), {
+    code,
+    details,
+    metadata: new grpc.Metadata()
+  })
+
+const refused =
+  "No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1. Resolution note: "
+
+describe("Rpc.toRpcFailure", () => {
+  it("drops grpc-js's empty trailing 'Resolution note: ' and keeps the cause", () => {
+    const failure = Rpc.toRpcFailure(serviceError(grpc.status.UNAVAILABLE, refused))
+    expect(failure.details).toBe(
+      "No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1."
+    )
+    expect(SparkError.classify(failure)).toMatchObject({
+      _tag: "SparkUnavailable",
+      message: "No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1."
+    })
+  })
+
+  it("keeps text whose colons are followed by something", () => {
+    for (const details of [
+      "Name resolution failed for target dns:no-such-host.invalid:1",
+      "Last error: Error: connect ECONNREFUSED 127.0.0.1:1.",
+      "Resolution note: DNS timed out"
+    ])
+      expect(Rpc.toRpcFailure(serviceError(grpc.status.UNAVAILABLE, details)).details).toBe(details)
+  })
+
+  it("drops any trailing label left empty, and a text that is only one falls back to the code", () => {
+    expect(Rpc.tidyDetails("Stream closed. Reason: \n")).toBe("Stream closed.")
+    expect(Rpc.tidyDetails("Stream closed; last frame:")).toBe("Stream closed")
+    expect(Rpc.tidyDetails("Resolution note: ")).toBe("")
+    expect(
+      SparkError.classify(Rpc.toRpcFailure(serviceError(grpc.status.UNAVAILABLE, "Resolution note: ")))
+    ).toMatchObject({
+      message: "UNAVAILABLE without a message"
+    })
+  })
+})
