@@ -23,14 +23,6 @@ export const EventType = Schema.Literals([
 ])
 export type EventType = typeof EventType.Type
 
-/** Terminal event types: exactly one of these ends every run. */
-export const terminalTypes: ReadonlyArray<EventType> = [
-  "batch.succeeded",
-  "batch.failed",
-  "batch.aborted",
-  "batch.crashed"
-]
-
 /**
  * Where in a run a batch failed: `preflight` (before any target was touched: the engine session,
  * the analysis of every rule), `cleanup` (emptying the targets) or `execution` (running rules).

@@ -110,14 +110,17 @@ export const execute = (plan: Dag.Plan, runRule: RunRule, options: Options = {})
         const at = yield* Clock.currentTimeMillis
         results.set(id, { id, state: "running", attempt: 1, startedAt: at })
         yield* notify({ _tag: "RuleStarted", id, attempt: 1, at })
-        const fiber = yield* withDeadline(id, runRule(id, 1)).pipe(
-          Effect.annotateLogs({ rule: id }),
-          Effect.exit,
-          Effect.flatMap((exit) => Queue.offer(done, { _tag: "Done", id, exit })),
-          Effect.asVoid,
-          Effect.forkDetach({ startImmediately: true })
+        // Forked and registered as one step: an interrupt in between would orphan the rule.
+        yield* Effect.uninterruptibleMask((restore) =>
+          restore(withDeadline(id, runRule(id, 1))).pipe(
+            Effect.annotateLogs({ rule: id }),
+            Effect.exit,
+            Effect.flatMap((exit) => Queue.offer(done, { _tag: "Done", id, exit })),
+            Effect.asVoid,
+            Effect.forkDetach({ startImmediately: true }),
+            Effect.map((fiber) => void running.set(id, fiber))
+          )
         )
-        running.set(id, fiber)
       })
 
     const end = (id: string, state: RuleState, ruleFailure?: Failure.Failure) =>

@@ -246,7 +246,7 @@ export const toExitCode = (failure: Failure): ExitCode => {
 }
 
 /** Bound on `engineDetail` in events: a Kafka message is no place for a 2 MB server stack. */
-export const maxDetailLength = 8192
+const maxDetailLength = 8192
 
 /** The failure as L2 and the dashboards see it, in the event payload. */
 export const toEventPayload = (failure: Failure): Event.FailurePayload => ({

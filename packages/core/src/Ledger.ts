@@ -10,8 +10,9 @@
  * Rules are keyed by id with a state, an attempt count, timings, the error and an optional
  * checkpoint, so per-rule retry and resume can extend the record without a rewrite.
  */
-import { Data, Duration, Effect, FileSystem, Option, Path, Schedule, Schema, Semaphore } from "effect"
+import { Duration, Effect, FileSystem, Option, Path, Schedule, Schema, Semaphore } from "effect"
 import type * as Scope from "effect/Scope"
+import { LedgerError } from "./Errors.js"
 import * as Event from "./Event.js"
 import * as Failure from "./Failure.js"
 import * as AtomicFile from "./internal/atomicFile.js"
@@ -84,12 +85,6 @@ export type Record = typeof Record.Type
 
 const RecordJson = Schema.fromJsonString(Record)
 
-/** The ledger could not be read or written. */
-export class LedgerError extends Data.TaggedError("LedgerError")<{
-  readonly path: string
-  readonly message: string
-}> {}
-
 /** A run's open ledger entry. */
 export interface Handle {
   readonly file: string
@@ -155,10 +150,7 @@ const nowIso = Effect.map(
 )
 
 /** Writes `text` to `file` atomically and durably: temp file, fsync, rename, fsync of the directory. */
-export const writeAtomic = (
-  file: string,
-  text: string
-): Effect.Effect<void, LedgerError, FileSystem.FileSystem> =>
+const writeAtomic = (file: string, text: string): Effect.Effect<void, LedgerError, FileSystem.FileSystem> =>
   AtomicFile.write(file, text).pipe(
     Effect.mapError((e) => new LedgerError({ path: file, message: e.message }))
   )
@@ -172,7 +164,7 @@ export const read = (file: string): Effect.Effect<Record, LedgerError, FileSyste
   }).pipe(Effect.mapError((e) => new LedgerError({ path: file, message: e.message })))
 
 /** The file of a run's record. */
-export const fileOf = (path: Path.Path, dir: string, batch: string, runId: string): string =>
+const fileOf = (path: Path.Path, dir: string, batch: string, runId: string): string =>
   path.join(dir, batch, `${runId}.json`)
 
 /** Every record of a batch, newest first (what `status` shows). */

@@ -136,6 +136,21 @@ export const crashedEvent = (p: Ledger.Record, time: string): Event.Event => {
 }
 
 /**
+ * Reports a run found crashed: a warning, then its batch.crashed event to `sink`, with `routing`
+ * (labels, topic) when the reporter knows the batch. The one report, whoever finds the crash: the
+ * run taking the batch over, or `spark-etl status`.
+ */
+export const reportCrashed =
+  (sink: Event.EventSink["Service"], routing: Partial<Event.Event> = {}) =>
+  (p: Ledger.Record): Effect.Effect<void> =>
+    Effect.andThen(
+      Effect.logWarning(`previous run ${p.runId} (pid ${p.pid} on ${p.host}) crashed; reporting it`),
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        sink.publish({ ...crashedEvent(p, iso(now)), ...routing })
+      )
+    )
+
+/**
  * What every event of a run carries besides its own fields: the batch's labels, and the topic
  * (the command line's, else the batch file's).
  */
@@ -325,13 +340,7 @@ const execute = (
         ...(options.heartbeat !== undefined ? { heartbeat: options.heartbeat } : {}),
         ...(options.staleAfter !== undefined ? { staleAfter: options.staleAfter } : {}),
         ...(options.fence !== undefined ? { fence: options.fence } : {}),
-        report: (p) =>
-          Effect.andThen(
-            Effect.logWarning(`previous run ${p.runId} (pid ${p.pid} on ${p.host}) crashed; reporting it`),
-            Effect.flatMap(Clock.currentTimeMillis, (now) =>
-              sink.publish({ ...crashedEvent(p, iso(now)), ...routingOf(options, batch) })
-            )
-          ),
+        report: reportCrashed(sink, routingOf(options, batch)),
         republish: (event) =>
           Effect.andThen(
             Effect.logWarning(

@@ -56,7 +56,7 @@ export class TargetStore extends Context.Service<
 const hasDotDot = (p: string): boolean => p.split(/[\\/]/).includes("..")
 
 /** The filesystem store, on effect's `FileSystem` and `Path`. */
-export const makeFileSystem: Effect.Effect<TargetStore["Service"], never, FileSystem.FileSystem | Path.Path> =
+const makeFileSystem: Effect.Effect<TargetStore["Service"], never, FileSystem.FileSystem | Path.Path> =
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path

@@ -50,7 +50,7 @@ const sequenceAt = (bytes: Uint8Array, i: number): number => {
 const isContinuation = (b: number) => b >= 0x80 && b <= 0xbf
 
 /** Where the first byte that is not part of well-formed UTF-8 is; undefined when there is none. */
-export const firstInvalidUtf8 = (bytes: Uint8Array): InvalidUtf8 | undefined => {
+const firstInvalidUtf8 = (bytes: Uint8Array): InvalidUtf8 | undefined => {
   let offset = 0
   for (let n = sequenceAt(bytes, 0); offset < bytes.length && n > 0; n = sequenceAt(bytes, offset))
     offset += n

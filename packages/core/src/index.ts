@@ -1,9 +1,10 @@
 /** Public API of @spark-etl/core; each concept is a namespace. */
 export * as Batch from "./Batch.js"
 export * as Dag from "./Dag.js"
+export * as Errors from "./Errors.js"
 export * as Event from "./Event.js"
 export * as Executor from "./Executor.js"
-export * from "./ExitCode.js"
+export { ExitCode, forSignal } from "./ExitCode.js"
 export * as Failure from "./Failure.js"
 export * as Ledger from "./Ledger.js"
 export * as Parameter from "./Parameter.js"

@@ -10,19 +10,14 @@
  * }
  * ```
  *
- * Use `it.live` (real clock): the interruption check waits in real time.
+ * Use `it.live` (real clock): the kit's deadlines are real time.
  */
-import { Data, Duration, Effect, Exit, Fiber, Result, Schema } from "effect"
+import { Duration, Effect, Exit, Fiber, Latch, Option, Result, Schema } from "effect"
 import type * as FileSystem from "effect/FileSystem"
 import type * as Path from "effect/Path"
+import { ConformanceError } from "./Errors.js"
 import * as Failure from "./Failure.js"
 import * as Plugin from "./Plugin.js"
-
-/** A conformance check failed; `check` names it. */
-export class ConformanceError extends Data.TaggedError("ConformanceError")<{
-  readonly check: string
-  readonly message: string
-}> {}
 
 /** What the kit needs to exercise a runner. */
 export interface Fixture<O, R> {
@@ -37,8 +32,15 @@ export interface Fixture<O, R> {
   readonly failingCategory?: Failure.Category
   /** Options of a rule that runs long enough to be interrupted. */
   readonly slow: unknown
-  /** How long `slow` runs before it is interrupted; default 1 second. */
-  readonly interruptAfter?: Duration.Duration
+  /**
+   * The witness that `slow` runs in the engine, not merely that it was started here. The kit
+   * runs it just before it starts the rule (to take a baseline, say); the effect it returns
+   * completes once the rule's operation runs there, and only then is the rule interrupted.
+   * The rule's id is `slow_rule`.
+   */
+  readonly slowRunning: Effect.Effect<Effect.Effect<void, unknown, R>, unknown, R>
+  /** How long `slow` may take to be seen running; default 60 seconds. */
+  readonly startWithin?: Duration.Duration
   /** How soon the runner must stop once interrupted; default 10 seconds. */
   readonly stopWithin?: Duration.Duration
   /** Counts what the runner holds open (sessions, streams, handles); must return to its start. */
@@ -66,19 +68,55 @@ export const runContext = <O>(
   options
 })
 
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+
 /** The conformance checks of a runner. */
 export const conformance = <O, R>(fixture: Fixture<O, R>): ReadonlyArray<Check<R>> => {
   const { runner } = fixture
   const fail = (check: string) => (message: string) => new ConformanceError({ check, message })
+  const batchDir = fixture.batchDir ?? process.cwd()
+  const run = (options: O, ruleId: string) =>
+    runner.run(runContext(runner.kind, options, { ruleId, batchDir }))
   const runRaw = (raw: unknown, ruleId: string) =>
     Effect.gen(function* () {
       const decoded = Plugin.decodeOptions(runner, raw)
       if (Result.isFailure(decoded)) {
         return yield* fail("fixture")(`fixture options do not decode: ${JSON.stringify(decoded.failure)}`)
       }
-      return yield* Effect.exit(
-        runner.run(runContext(runner.kind, decoded.success, { ruleId, ...optionalDir(fixture.batchDir) }))
+      return yield* Effect.exit(run(decoded.success, ruleId))
+    })
+  // The static check's issues of options that decoded (none for a runner without one).
+  const staticIssues = (options: O) =>
+    runner.validate
+      ? runner.validate({
+          batchDir,
+          rule: { id: "conformance_rule", kind: runner.kind },
+          options,
+          parameters: {}
+        })
+      : Effect.succeed([])
+  // Starts `slow` and returns its fiber once the fixture's witness saw it running in the engine.
+  const startSlow = (check: (message: string) => ConformanceError) =>
+    Effect.gen(function* () {
+      const decoded = Plugin.decodeOptions(runner, fixture.slow)
+      if (Result.isFailure(decoded)) return yield* check("the slow fixture's options do not decode")
+      const witness = (e: unknown) => check(`the witness of the slow fixture failed: ${messageOf(e)}`)
+      const running = yield* Effect.mapError(fixture.slowRunning, witness)
+      const fiber = yield* run(decoded.success, "slow_rule").pipe(
+        Effect.forkChild({ startImmediately: true })
       )
+      const startWithin = fixture.startWithin ?? Duration.seconds(60)
+      const seen = yield* Effect.raceFirst(
+        Effect.as(Effect.mapError(running, witness), "running" as const),
+        Effect.as(Fiber.await(fiber), "ended" as const)
+      ).pipe(Effect.timeoutOption(startWithin))
+      if (Option.isNone(seen)) {
+        return yield* check(`the slow fixture was not seen running within ${Duration.format(startWithin)}`)
+      }
+      if (seen.value === "ended" || fiber.pollUnsafe() !== undefined) {
+        return yield* check("the slow fixture ended before it could be interrupted; make it slower")
+      }
+      return fiber
     })
 
   const checks: Array<Check<R>> = [
@@ -98,14 +136,7 @@ export const conformance = <O, R>(fixture: Fixture<O, R>): ReadonlyArray<Check<R
               `refused ${JSON.stringify(raw)}: ${JSON.stringify(decoded.failure)}`
             )
           }
-          const issues = runner.validate
-            ? yield* runner.validate({
-                batchDir: fixture.batchDir ?? process.cwd(),
-                rule: { id: "conformance_rule", kind: runner.kind },
-                options: decoded.success,
-                parameters: {}
-              })
-            : []
+          const issues = yield* staticIssues(decoded.success)
           if (issues.length > 0) {
             return yield* fail("valid options")(
               `static check refused ${JSON.stringify(raw)}: ${JSON.stringify(issues)}`
@@ -119,16 +150,7 @@ export const conformance = <O, R>(fixture: Fixture<O, R>): ReadonlyArray<Check<R
       run: Effect.forEach(fixture.invalidOptions, (raw) =>
         Effect.gen(function* () {
           const decoded = Plugin.decodeOptions(runner, raw)
-          const issues = Result.isFailure(decoded)
-            ? decoded.failure
-            : runner.validate
-              ? yield* runner.validate({
-                  batchDir: fixture.batchDir ?? process.cwd(),
-                  rule: { id: "conformance_rule", kind: runner.kind },
-                  options: decoded.success,
-                  parameters: {}
-                })
-              : []
+          const issues = Result.isFailure(decoded) ? decoded.failure : yield* staticIssues(decoded.success)
           if (issues.length === 0) return yield* fail("invalid options")(`accepted ${JSON.stringify(raw)}`)
           const blank = issues.find((i) => i.message.trim() === "")
           if (blank)
@@ -159,27 +181,11 @@ export const conformance = <O, R>(fixture: Fixture<O, R>): ReadonlyArray<Check<R
       name: "honours interruption promptly",
       run: Effect.gen(function* () {
         const check = fail("interruption")
-        const decoded = Plugin.decodeOptions(runner, fixture.slow)
-        if (Result.isFailure(decoded)) return yield* check("the slow fixture's options do not decode")
-        const fiber = yield* runner
-          .run(
-            runContext(runner.kind, decoded.success, {
-              ruleId: "slow_rule",
-              ...optionalDir(fixture.batchDir)
-            })
-          )
-          .pipe(Effect.forkChild({ startImmediately: true }))
-        yield* Effect.sleep(fixture.interruptAfter ?? Duration.seconds(1))
-        if (fiber.pollUnsafe() !== undefined) {
-          return yield* check("the slow fixture ended before it could be interrupted; make it slower")
-        }
-        const stopped = yield* Fiber.interrupt(fiber).pipe(
-          Effect.timeoutOption(fixture.stopWithin ?? Duration.seconds(10))
-        )
+        const fiber = yield* startSlow(check)
+        const stopWithin = fixture.stopWithin ?? Duration.seconds(10)
+        const stopped = yield* Fiber.interrupt(fiber).pipe(Effect.timeoutOption(stopWithin))
         if (stopped._tag === "None") {
-          return yield* check(
-            `still running ${Duration.format(fixture.stopWithin ?? Duration.seconds(10))} after the interrupt`
-          )
+          return yield* check(`still running ${Duration.format(stopWithin)} after the interrupt`)
         }
         const exit = yield* Fiber.await(fiber)
         if (!Exit.hasInterrupts(exit))
@@ -192,35 +198,20 @@ export const conformance = <O, R>(fixture: Fixture<O, R>): ReadonlyArray<Check<R
     checks.push({
       name: "leaves no resource open after success, failure and interruption",
       run: Effect.gen(function* () {
+        const check = fail("resources")
         const before = yield* count
         for (const raw of fixture.validOptions.slice(0, 1)) yield* runRaw(raw, "valid_rule")
         yield* runRaw(fixture.failing, "failing_rule")
-        const decoded = Plugin.decodeOptions(runner, fixture.slow)
-        if (Result.isSuccess(decoded)) {
-          const fiber = yield* runner
-            .run(
-              runContext(runner.kind, decoded.success, {
-                ruleId: "slow_rule",
-                ...optionalDir(fixture.batchDir)
-              })
-            )
-            .pipe(Effect.forkChild({ startImmediately: true }))
-          yield* Effect.sleep(fixture.interruptAfter ?? Duration.seconds(1))
-          yield* Fiber.interrupt(fiber)
-        }
+        yield* Fiber.interrupt(yield* startSlow(check))
         const after = yield* count
         if (after !== before) {
-          return yield* fail("resources")(
-            `${after - before} resource(s) left open (${before} before, ${after} after)`
-          )
+          return yield* check(`${after - before} resource(s) left open (${before} before, ${after} after)`)
         }
       })
     })
   }
   return checks
 }
-
-const optionalDir = (dir: string | undefined) => (dir !== undefined ? { batchDir: dir } : {})
 
 // ---- a scripted runner, for tests of the executor, the run and the CLI ----
 
@@ -246,21 +237,42 @@ export interface ScriptedLog {
   maxConcurrent: number
 }
 
+/** The scripted runner, what it saw, and a way to wait for a rule to start. */
+export interface Scripted {
+  readonly runner: Plugin.Runner<ScriptedOptions>
+  readonly log: ScriptedLog
+  /**
+   * Arms a wait for the next start of rule `ruleId`: the effect it returns completes when the
+   * rule starts, so a test waits for that, never for a time. Arm it before starting the run.
+   */
+  readonly nextStart: (ruleId: string) => Effect.Effect<Effect.Effect<void>>
+}
+
 /** A runner of kind `scripted` whose rules sleep, then succeed, fail or die as told. */
-export const scripted = (
-  kind = "scripted"
-): { readonly runner: Plugin.Runner<ScriptedOptions>; readonly log: ScriptedLog } => {
+export const scripted = (kind = "scripted"): Scripted => {
   const log: ScriptedLog = { events: [], running: new Set(), maxConcurrent: 0 }
+  const armed = new Map<string, Array<Latch.Latch>>()
+  const nextStart = (ruleId: string) =>
+    Effect.sync(() => {
+      const latch = Latch.makeUnsafe(false)
+      armed.set(ruleId, [...(armed.get(ruleId) ?? []), latch])
+      return latch.await
+    })
   const runner = Plugin.make({
     kind,
     options: ScriptedOptions,
     run: ({ rule, options }) =>
       Effect.gen(function* () {
-        yield* Effect.sync(() => {
+        const waiting = yield* Effect.sync(() => {
           log.events.push({ rule: rule.id, event: "start" })
           log.running.add(rule.id)
           log.maxConcurrent = Math.max(log.maxConcurrent, log.running.size)
+          const latches = armed.get(rule.id) ?? []
+          armed.delete(rule.id)
+          return latches
         })
+        // `open`, not `openUnsafe`: waiters resume on a later turn, not inside this rule's start.
+        yield* Effect.forEach(waiting, (latch) => latch.open)
         yield* Effect.sleep(Duration.millis(options.ms ?? 0))
         if (options.die === true) return yield* Effect.die(new Error(`rule ${rule.id} died on purpose`))
         if (options.fail !== undefined) {
@@ -282,5 +294,5 @@ export const scripted = (
         Effect.ensuring(Effect.sync(() => log.running.delete(rule.id)))
       )
   })
-  return { runner, log }
+  return { runner, log, nextStart }
 }

@@ -2,23 +2,12 @@ import { Result } from "effect"
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import * as Dag from "../src/Dag.js"
+import { arbitraryDeps, arbitraryOrder } from "./arbitrary.js"
 
 // Rule i depends on some rules before it; ids are listed in a random order.
-const arbitraryDag = fc.integer({ min: 2, max: 40 }).chain((n) =>
-  fc.record({
-    deps: fc.tuple(
-      ...Array.from({ length: n }, (_, i) =>
-        i === 0
-          ? fc.constant<Array<number>>([])
-          : fc.uniqueArray(fc.integer({ min: 0, max: i - 1 }), { maxLength: 5 })
-      )
-    ),
-    order: fc.shuffledSubarray(
-      Array.from({ length: n }, (_, i) => i),
-      { minLength: n, maxLength: n }
-    )
-  })
-)
+const arbitraryDag = fc
+  .integer({ min: 2, max: 40 })
+  .chain((n) => fc.record({ deps: arbitraryDeps(n, 5), order: arbitraryOrder(n) }))
 
 const nodes = (deps: ReadonlyArray<ReadonlyArray<number>>, order: ReadonlyArray<number>) =>
   order.map((i) => ({ id: `r${i}`, dependsOn: deps[i]!.map((d) => `r${d}`) }))

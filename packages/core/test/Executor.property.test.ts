@@ -4,23 +4,15 @@ import { describe, expect, it } from "vitest"
 import * as Dag from "../src/Dag.js"
 import * as Executor from "../src/Executor.js"
 import * as Failure from "../src/Failure.js"
+import { arbitraryDeps, arbitraryOrder } from "./arbitrary.js"
 
 // A random DAG: rule i may depend only on rules before it (so it is acyclic), listed in a random
 // order, each rule taking a random number of scheduler turns.
 const arbitraryBatch = fc.integer({ min: 1, max: 25 }).chain((n) =>
   fc.record({
-    deps: fc.tuple(
-      ...Array.from({ length: n }, (_, i) =>
-        i === 0
-          ? fc.constant<Array<number>>([])
-          : fc.uniqueArray(fc.integer({ min: 0, max: i - 1 }), { maxLength: 4 })
-      )
-    ),
+    deps: arbitraryDeps(n, 4),
     turns: fc.array(fc.integer({ min: 0, max: 6 }), { minLength: n, maxLength: n }),
-    order: fc.shuffledSubarray(
-      Array.from({ length: n }, (_, i) => i),
-      { minLength: n, maxLength: n }
-    ),
+    order: arbitraryOrder(n),
     parallelism: fc.integer({ min: 1, max: 5 }),
     failAt: fc.option(fc.integer({ min: 0, max: n - 1 }), { nil: undefined })
   })

@@ -204,6 +204,27 @@ describe("Executor", () => {
     })
   )
 
+  it.effect("interrupts a rule even when the interrupt comes as the rule starts", () =>
+    Effect.gen(function* () {
+      const planned = Dag.make([{ id: "a", dependsOn: [] }])
+      assert(Result.isSuccess(planned))
+      const ended: Array<string> = []
+      const executor: { fiber?: Fiber.Fiber<Executor.Report> } = {}
+      // The interrupt reaches the executor between the rule's fork and its registration.
+      const runRule: Executor.RunRule = () =>
+        Effect.sync(() => executor.fiber?.interruptUnsafe()).pipe(
+          Effect.andThen(Effect.never),
+          Effect.onInterrupt(() => Effect.sync(() => void ended.push("a")))
+        )
+      // Not started at once, so `executor.fiber` is set before the rule runs.
+      executor.fiber = yield* Effect.forkChild(Executor.execute(planned.success, runRule), {
+        startImmediately: false
+      })
+      yield* Fiber.await(executor.fiber)
+      expect(ended).toEqual(["a"])
+    })
+  )
+
   it.effect("fails a rule past its deadline as DeadlineExceeded", () =>
     Effect.gen(function* () {
       const f = fixture({ a: { ms: 5000 } })

@@ -3,21 +3,19 @@
 // not wedge the lock, release and refresh; and durable atomic writes.
 import { NodeFileSystem } from "@effect/platform-node"
 import { afterAll, assert, describe, expect, layer } from "@effect/vitest"
-import { Effect, Exit, Option, Scope } from "effect"
+import { until } from "@spark-etl/testing"
+import { Effect, Exit, Fiber, FileSystem, Latch, Option, Scope } from "effect"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as AtomicFile from "../src/internal/atomicFile.js"
 import * as FileLock from "../src/internal/fileLock.js"
+import { tempDirs } from "./support.js"
 
-const made: Array<string> = []
-afterAll(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
-const tempDir = () => {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), "core-filelock-"))
-  made.push(d)
-  return d
-}
+const dirs = tempDirs("core-filelock-")
+afterAll(dirs.removeAll)
+const tempDir = dirs.make
 
 const deadPid = Effect.promise(
   () =>
@@ -164,8 +162,12 @@ layer(NodeFileSystem.layer, { excludeTestServices: true })("FileLock", (it) => {
       const lock = yield* FileLock.acquire(file, { staleAfter, refreshEvery: "50 millis" }).pipe(
         Scope.provide(scope)
       )
-      // Older than staleAfter by now, were it not refreshed.
-      yield* Effect.sleep("500 millis")
+      // Refreshed after the moment it would have gone stale, were it not refreshed.
+      const createdAt = Date.parse(lock.owner.createdAt)
+      yield* until(
+        Effect.sync(() => fs.statSync(file).mtimeMs > createdAt + 300),
+        { what: "the held lock to be refreshed past staleAfter", within: "10 seconds", every: "20 millis" }
+      )
       const busy = yield* Effect.flip(
         Effect.scoped(FileLock.acquire(file, { staleAfter, wait: "100 millis" }))
       )
@@ -173,14 +175,23 @@ layer(NodeFileSystem.layer, { excludeTestServices: true })("FileLock", (it) => {
       expect(busy.message).toMatch(new RegExp(`held by pid ${process.pid} on ${os.hostname()} since`))
       expect(readJson(file)).toMatchObject({ token: lock.owner.token })
 
-      // Released while the other waits: the other gets it.
-      yield* Effect.sleep("100 millis").pipe(Effect.andThen(Scope.close(scope, Exit.void)), Effect.forkChild)
+      // Released while the other waits (its attempt to create the lock found it held): the
+      // other gets it.
+      const waiting = yield* Latch.make(false)
       const next = yield* Effect.scoped(
-        FileLock.acquire(file, { staleAfter, wait: "2 seconds" }).pipe(
+        FileLock.acquire(file, { staleAfter, wait: "10 seconds" }).pipe(
           Effect.map((l) => (readJson(file) as { token: string }).token === l.owner.token)
         )
+      ).pipe(
+        Effect.updateService(FileSystem.FileSystem, (files) => ({
+          ...files,
+          link: (from, to) => files.link(from, to).pipe(Effect.tapError(() => waiting.open))
+        })),
+        Effect.forkChild
       )
-      expect(next).toBe(true)
+      yield* waiting.await.pipe(Effect.timeout("10 seconds"))
+      yield* Scope.close(scope, Exit.void)
+      expect(yield* Fiber.join(next)).toBe(true)
       expect(fs.readdirSync(dir)).toEqual([])
     })
   )

@@ -1,22 +1,18 @@
 import { afterAll, assert, describe, expect, it } from "@effect/vitest"
+import { until } from "@spark-etl/testing"
 import { Duration, Effect, Exit, Option, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import type * as Event from "../src/Event.js"
 import * as Failure from "../src/Failure.js"
 import * as Ledger from "../src/Ledger.js"
-import { node } from "./support.js"
+import { node, tempDirs } from "./support.js"
 
-const made: Array<string> = []
-afterAll(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
-const tempDir = () => {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), "core-ledger-"))
-  made.push(d)
-  return d
-}
+const dirs = tempDirs("core-ledger-")
+afterAll(dirs.removeAll)
+const tempDir = dirs.make
 
 const record = (runId: string, overrides: Partial<Ledger.Record> = {}): Ledger.Record => ({
   version: 1,
@@ -35,11 +31,9 @@ const record = (runId: string, overrides: Partial<Ledger.Record> = {}): Ledger.R
 
 const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(file, "utf8"))
 
-// Waits, in real time, until a condition on the files holds (or 2 s passed).
-const eventually = (check: () => boolean) =>
-  Effect.promise(async () => {
-    for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10))
-  })
+// Waits, in real time, until a condition on the files holds.
+const waitUntil = (what: string, check: () => boolean) =>
+  until(Effect.sync(check), { what, within: "10 seconds", every: "10 millis" })
 const heartbeatOf = (file: string) => (readJson(file) as { heartbeatAt: string }).heartbeatAt
 
 // A stale holder on another host, as a crashed run leaves it.
@@ -99,10 +93,11 @@ describe("Ledger", () => {
         heartbeat: Duration.millis(50)
       }).pipe(Scope.provide(scope))
       const first = heartbeatOf(handle.file)
-      yield* eventually(() => heartbeatOf(handle.file) > first)
+      yield* waitUntil("a heartbeat", () => heartbeatOf(handle.file) > first)
       expect(heartbeatOf(handle.file) > first).toBe(true)
       yield* Scope.close(scope, Exit.void)
       const last = heartbeatOf(handle.file)
+      // An absence has no condition to wait for: four periods without a beat.
       yield* Effect.sleep(Duration.millis(200))
       expect(heartbeatOf(handle.file)).toBe(last)
     }).pipe(Effect.provide(node))
@@ -370,7 +365,7 @@ describe("Ledger", () => {
       yield* handle.stage((r) => ({ ...r, rules: { load: { state: "running", attempt: 1 } } }))
       expect(state()).toBe("pending")
       expect((yield* handle.current).rules.load?.state).toBe("running")
-      yield* eventually(() => state() === "running")
+      yield* waitUntil("the staged change on disk", () => state() === "running")
       expect(state()).toBe("running")
       // An immediate update carries what was staged before it.
       yield* handle.stage((r) => ({ ...r, rules: { load: { state: "succeeded", attempt: 1 } } }))

@@ -1,7 +1,6 @@
 import { afterAll, assert, describe, expect, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Fiber, Layer, Schema } from "effect"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import * as Event from "../src/Event.js"
 import * as Failure from "../src/Failure.js"
@@ -10,16 +9,15 @@ import * as Plugin from "../src/Plugin.js"
 import * as Run from "../src/Run.js"
 import * as TargetStore from "../src/TargetStore.js"
 import * as Testing from "../src/testing.js"
-import { node } from "./support.js"
+import { node, tempDirs } from "./support.js"
 
-const made: Array<string> = []
-afterAll(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
+const dirs = tempDirs("core-run-")
+afterAll(dirs.removeAll)
 
 // A batch file in a fresh directory (with its target root `out`); rules use the scripted
 // runner and, unless told otherwise, the in-memory store.
 const batchFile = (rules: string, extra = "", store = "memory") => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "core-run-"))
-  made.push(dir)
+  const dir = dirs.make()
   fs.mkdirSync(path.join(dir, "out"))
   const file = path.join(dir, "nightly.yaml")
   fs.writeFileSync(
@@ -142,13 +140,43 @@ const setup = (options: SetupOptions = {}) => {
     sinkLayer,
     node
   )
-  return { events: sink.events, cleaned: store.cleaned, log: scripted.log, steps, spooled, prepared, layer }
+  return {
+    events: sink.events,
+    cleaned: store.cleaned,
+    log: scripted.log,
+    nextStart: scripted.nextStart,
+    steps,
+    spooled,
+    prepared,
+    layer
+  }
 }
+
+// A batch of one rule, `long`, that runs for 10 s unless interrupted.
+const longBatch = () => batchFile(`  - { id: long, kind: scripted, options: { ms: 10000 } }`)
+
+// Starts a run in the world `t` and returns its fiber once rule `long` runs; a rule that never
+// starts fails the test here.
+const whileLongRuns = (t: ReturnType<typeof setup>, options: Run.Options) =>
+  Effect.gen(function* () {
+    const long = yield* t.nextStart("long")
+    const fiber = yield* Run.run(options).pipe(Effect.provide(t.layer), Effect.forkChild)
+    yield* long.pipe(Effect.timeout("10 seconds"))
+    return fiber
+  })
 
 const recordOf = (ledgerDir: string, runId: string) =>
   Ledger.read(path.join(ledgerDir, "nightly", `${runId}.json`)).pipe(Effect.provide(node))
 
 const sigterm = new Failure.Interrupted({ message: "SIGTERM received", signal: "SIGTERM" })
+
+// Exactly one of these ends every run.
+const terminalTypes: ReadonlySet<Event.EventType> = new Set([
+  "batch.succeeded",
+  "batch.failed",
+  "batch.aborted",
+  "batch.crashed"
+])
 
 const types = (events: ReadonlyArray<Event.Event>) =>
   events.map((e) => (e.ruleId ? `${e.type} ${e.ruleId}` : e.type))
@@ -350,16 +378,15 @@ describe("Run", () => {
 
   it.live("stops on a signal: in-flight rule interrupted, batch.aborted, exit 130", () =>
     Effect.gen(function* () {
-      const { file, ledgerDir } = batchFile(`  - { id: long, kind: scripted, options: { ms: 10000 } }`)
+      const { file, ledgerDir } = longBatch()
       const t = setup()
       const stop = yield* Deferred.make<Failure.Interrupted>()
-      const fiber = yield* Run.run({
+      const fiber = yield* whileLongRuns(t, {
         batchFile: file,
         ledgerDir,
         params: { run_date: "2026-11-26" },
         stop: Deferred.await(stop)
-      }).pipe(Effect.provide(t.layer), Effect.forkChild)
-      while (!t.log.running.has("long")) yield* Effect.sleep("5 millis")
+      })
       yield* Deferred.succeed(stop, new Failure.Interrupted({ message: "SIGINT received", signal: "SIGINT" }))
       const outcome = yield* Fiber.join(fiber)
       expect(outcome).toMatchObject({ status: "aborted", exitCode: 130 })
@@ -381,13 +408,12 @@ describe("Run", () => {
 
   it.live("refuses to start while another live run holds the batch (exit 3)", () =>
     Effect.gen(function* () {
-      const { file, ledgerDir } = batchFile(`  - { id: long, kind: scripted, options: { ms: 10000 } }`)
-      const first = setup()
-      const fiber = yield* Run.run({ batchFile: file, ledgerDir, params: { run_date: "2026-11-26" } }).pipe(
-        Effect.provide(first.layer),
-        Effect.forkChild
-      )
-      while (!first.log.running.has("long")) yield* Effect.sleep("5 millis")
+      const { file, ledgerDir } = longBatch()
+      const fiber = yield* whileLongRuns(setup(), {
+        batchFile: file,
+        ledgerDir,
+        params: { run_date: "2026-11-26" }
+      })
       const second = setup()
       const outcome = yield* Run.run({ batchFile: file, ledgerDir, params: { run_date: "2026-11-26" } }).pipe(
         Effect.provide(second.layer)
@@ -400,13 +426,13 @@ describe("Run", () => {
 
   it.live("records an abort when the caller interrupts the run itself", () =>
     Effect.gen(function* () {
-      const { file, ledgerDir } = batchFile(`  - { id: long, kind: scripted, options: { ms: 10000 } }`)
+      const { file, ledgerDir } = longBatch()
       const t = setup()
-      const fiber = yield* Run.run({ batchFile: file, ledgerDir, params: { run_date: "2026-11-26" } }).pipe(
-        Effect.provide(t.layer),
-        Effect.forkChild
-      )
-      while (!t.log.running.has("long")) yield* Effect.sleep("5 millis")
+      const fiber = yield* whileLongRuns(t, {
+        batchFile: file,
+        ledgerDir,
+        params: { run_date: "2026-11-26" }
+      })
       yield* Fiber.interrupt(fiber)
       expect(t.log.events).toContainEqual({ rule: "long", event: "interrupted" })
       expect(t.events.at(-1)).toMatchObject({ type: "batch.aborted", exitCode: 130 })
@@ -506,8 +532,7 @@ describe("Run", () => {
 
   it.live("cleans through a target store that a runner brings, chosen by targets.store", () =>
     Effect.gen(function* () {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "core-run-"))
-      made.push(dir)
+      const dir = dirs.make()
       const file = path.join(dir, "tables.yaml")
       fs.writeFileSync(
         file,
@@ -771,7 +796,7 @@ rules:
         const atPublish: Array<unknown> = []
         const t = setup({
           onPublish: (e) => {
-            if (Event.terminalTypes.includes(e.type)) atPublish.push(onDisk())
+            if (terminalTypes.has(e.type)) atPublish.push(onDisk())
           }
         })
         yield* Run.run({ batchFile: file, ledgerDir, params, runId: "run-t" }).pipe(Effect.provide(t.layer))

@@ -1,17 +1,15 @@
 import { afterAll, assert, describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Layer } from "effect"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import * as TargetStore from "../src/TargetStore.js"
-import { node } from "./support.js"
+import { node, tempDirs } from "./support.js"
 
 // A real temporary tree: <tmp>/batch (the batch file's dir), <tmp>/out (the root), <tmp>/outside.
-const made: Array<string> = []
-afterAll(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
+const dirs = tempDirs("core-targets-")
+afterAll(dirs.removeAll)
 const tree = () => {
-  const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "core-targets-")))
-  made.push(tmp)
+  const tmp = fs.realpathSync(dirs.make())
   for (const d of ["batch", "out", "outside"]) fs.mkdirSync(path.join(tmp, d))
   fs.writeFileSync(path.join(tmp, "outside", "precious.txt"), "keep me")
   return {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Schema } from "effect"
+import { Duration, Effect, Exit, Latch, Schema } from "effect"
+import type * as Errors from "../src/Errors.js"
 import * as Failure from "../src/Failure.js"
 import * as Plugin from "../src/Plugin.js"
 import * as Testing from "../src/testing.js"
@@ -12,19 +13,39 @@ const goodFixture: Testing.Fixture<Testing.ScriptedOptions, never> = {
   invalidOptions: [{ ms: -1 }, { fail: "nope" }, { retries: 3 }],
   failing: { fail: "sql" },
   slow: { ms: 60_000 },
-  interruptAfter: Duration.millis(50),
+  slowRunning: scripted.nextStart("slow_rule"),
   stopWithin: Duration.millis(500),
   openResources: Effect.sync(() => scripted.log.running.size)
 }
 
-// The smallest fixture, for runners built to break one rule of the contract.
-const base = {
-  validOptions: [{}],
-  invalidOptions: [],
-  failing: {},
-  slow: {},
-  interruptAfter: Duration.millis(50),
-  stopWithin: Duration.millis(500)
+// A runner built to break one rule of the contract, and the smallest fixture for it. The
+// witness of its slow rule is the rule's own start: each arming waits for the next one.
+const breaking = <O>(
+  kind: string,
+  options: Schema.Decoder<O>,
+  run: (options: O) => Effect.Effect<void, Failure.RuleFailure>
+) => {
+  let next = Latch.makeUnsafe(false)
+  return {
+    runner: Plugin.make({
+      kind,
+      options,
+      run: (ctx) =>
+        Effect.andThen(
+          Effect.sync(() => next.openUnsafe()),
+          run(ctx.options)
+        )
+    }),
+    validOptions: [{}],
+    invalidOptions: [],
+    failing: {},
+    slow: {},
+    slowRunning: Effect.sync(() => {
+      next = Latch.makeUnsafe(false)
+      return next.await
+    }),
+    stopWithin: Duration.millis(500)
+  }
 }
 
 // Runs one named check of a fixture and returns how it ended.
@@ -34,7 +55,7 @@ const runCheck = <O>(fixture: Testing.Fixture<O, never>, name: string) => {
   return Effect.exit(check.run.pipe(Effect.provide(node)))
 }
 
-const failedWith = (exit: Exit.Exit<void, Testing.ConformanceError>) => {
+const failedWith = (exit: Exit.Exit<void, Errors.ConformanceError>) => {
   const error = Exit.findErrorOption(exit)
   return error._tag === "Some" ? error.value.message : "passed"
 }
@@ -48,27 +69,36 @@ describe("the conformance kit", () => {
 
   it.live("catches a runner that ignores interruption", () =>
     Effect.gen(function* () {
-      const stubborn = Plugin.make({
-        kind: "stubborn",
-        options: Schema.Struct({}),
-        run: () => Effect.uninterruptible(Effect.sleep(Duration.millis(800)))
-      })
+      const stubborn = breaking("stubborn", Schema.Struct({}), () =>
+        Effect.uninterruptible(Effect.sleep(Duration.millis(800)))
+      )
+      const exit = yield* runCheck({ ...stubborn, stopWithin: Duration.millis(100) }, "honours interruption")
+      expect(failedWith(exit)).toBe("still running 100ms after the interrupt")
+    })
+  )
+
+  it.live("catches a runner whose slow rule ends before it can be interrupted", () =>
+    Effect.gen(function* () {
+      const quick = breaking("quick", Schema.Struct({}), () => Effect.void)
+      const exit = yield* runCheck(quick, "honours interruption")
+      expect(failedWith(exit)).toBe("the slow fixture ended before it could be interrupted; make it slower")
+    })
+  )
+
+  it.live("gives up on a slow rule its witness never sees running", () =>
+    Effect.gen(function* () {
       const exit = yield* runCheck(
-        { ...base, runner: stubborn, stopWithin: Duration.millis(100) },
+        { ...goodFixture, slowRunning: Effect.succeed(Effect.never), startWithin: Duration.millis(50) },
         "honours interruption"
       )
-      expect(failedWith(exit)).toBe("still running 100ms after the interrupt")
+      expect(failedWith(exit)).toBe("the slow fixture was not seen running within 50ms")
     })
   )
 
   it.live("catches a runner that dies instead of failing with the taxonomy", () =>
     Effect.gen(function* () {
-      const dying = Plugin.make({
-        kind: "dying",
-        options: Schema.Struct({}),
-        run: () => Effect.die(new Error("null pointer"))
-      })
-      const exit = yield* runCheck({ ...base, runner: dying }, "fails with a typed failure")
+      const dying = breaking("dying", Schema.Struct({}), () => Effect.die(new Error("null pointer")))
+      const exit = yield* runCheck(dying, "fails with a typed failure")
       expect(failedWith(exit)).toMatch(/^failed with something outside the taxonomy/)
     })
   )
@@ -85,15 +115,8 @@ describe("the conformance kit", () => {
 
   it.live("catches options that should have been refused", () =>
     Effect.gen(function* () {
-      const lax = Plugin.make({
-        kind: "lax",
-        options: Schema.Record(Schema.String, Schema.Unknown),
-        run: () => Effect.void
-      })
-      const exit = yield* runCheck(
-        { ...base, runner: lax, invalidOptions: [{ anything: 1 }] },
-        "refuses invalid options"
-      )
+      const lax = breaking("lax", Schema.Record(Schema.String, Schema.Unknown), () => Effect.void)
+      const exit = yield* runCheck({ ...lax, invalidOptions: [{ anything: 1 }] }, "refuses invalid options")
       expect(failedWith(exit)).toBe('accepted {"anything":1}')
     })
   )
@@ -101,26 +124,21 @@ describe("the conformance kit", () => {
   it.live("catches a runner that leaks a resource when interrupted", () =>
     Effect.gen(function* () {
       let open = 0
-      const leaky = Plugin.make({
-        kind: "leaky",
-        options: Schema.Struct({ ms: Schema.Number }),
-        // Opens a "session" and closes it only on the happy path.
-        run: ({ options }) =>
-          Effect.gen(function* () {
-            open++
-            yield* Effect.sleep(Duration.millis(options.ms))
-            open--
-            if (options.ms === 1) return yield* new Failure.SqlError({ message: "bad" })
-          })
-      })
+      // Opens a "session" and closes it only on the happy path.
+      const leaky = breaking("leaky", Schema.Struct({ ms: Schema.Number }), ({ ms }) =>
+        Effect.gen(function* () {
+          open++
+          yield* Effect.sleep(Duration.millis(ms))
+          open--
+          if (ms === 1) return yield* new Failure.SqlError({ message: "bad" })
+        })
+      )
       const exit = yield* runCheck(
         {
-          runner: leaky,
+          ...leaky,
           validOptions: [{ ms: 0 }],
-          invalidOptions: [],
           failing: { ms: 1 },
           slow: { ms: 60_000 },
-          interruptAfter: Duration.millis(20),
           openResources: Effect.sync(() => open)
         },
         "leaves no resource open"

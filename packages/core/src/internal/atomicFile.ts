@@ -4,14 +4,9 @@
  * fsync'd, renamed over the target, and then the directory is fsync'd: without that last step
  * a crash can bring back the old entry (or none) even though the new content was on disk.
  */
-import { Data, Effect, FileSystem } from "effect"
+import { Effect, FileSystem } from "effect"
 import * as NodePath from "node:path"
-
-/** A file could not be written, renamed, removed or synced. */
-export class AtomicFileError extends Data.TaggedError("AtomicFileError")<{
-  readonly path: string
-  readonly message: string
-}> {}
+import { AtomicFileError } from "../Errors.js"
 
 const encode = (data: string | Uint8Array): Uint8Array =>
   typeof data === "string" ? new TextEncoder().encode(data) : data
@@ -20,7 +15,7 @@ const failWith = (path: string) => (e: { readonly message: string }) =>
   new AtomicFileError({ path, message: e.message })
 
 /** Makes the directory's entries (created, renamed or removed files) durable. */
-export const syncDirectory = (dir: string): Effect.Effect<void, AtomicFileError, FileSystem.FileSystem> =>
+const syncDirectory = (dir: string): Effect.Effect<void, AtomicFileError, FileSystem.FileSystem> =>
   FileSystem.FileSystem.pipe(
     Effect.flatMap((fs) => Effect.scoped(Effect.flatMap(fs.open(dir, { flag: "r" }), (d) => d.sync))),
     Effect.mapError(failWith(dir))

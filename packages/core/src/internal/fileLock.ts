@@ -17,9 +17,10 @@
  * A breaker that died while breaking leaves its claim; that claim is itself a lock (it names its
  * owner) and is broken the same way once stale.
  */
-import { Data, Duration, Effect, FileSystem, Option, Random, Schema, Scope } from "effect"
+import { Duration, Effect, FileSystem, Option, Random, Schema, Scope } from "effect"
 import { createHash } from "node:crypto"
 import * as Os from "node:os"
+import { FileLockError, LockBusy } from "../Errors.js"
 
 /** The owner written in a lock this module creates. */
 export interface Owner {
@@ -58,19 +59,6 @@ export interface Lock {
   readonly path: string
   readonly owner: Owner
 }
-
-/** A lock file could not be created, read, renamed or removed. */
-export class FileLockError extends Data.TaggedError("FileLockError")<{
-  readonly path: string
-  readonly message: string
-}> {}
-
-/** Someone else held the lock for as long as the caller would wait. */
-export class LockBusy extends Data.TaggedError("LockBusy")<{
-  readonly path: string
-  readonly holder: Option.Option<Holder>
-  readonly message: string
-}> {}
 
 /** When a lock is stale. */
 export interface StaleOptions {
@@ -142,7 +130,7 @@ export const describe = (holder: Option.Option<Holder>): string =>
   })
 
 /** A new owner: this acquisition's token and time. */
-export const makeOwner = (options: Pick<LockOptions, "pid" | "host"> = {}): Effect.Effect<Owner> =>
+const makeOwner = (options: Pick<LockOptions, "pid" | "host"> = {}): Effect.Effect<Owner> =>
   Effect.map(nowMillis, (ms) => ({
     pid: options.pid ?? process.pid,
     host: options.host ?? Os.hostname(),
@@ -156,7 +144,7 @@ export const makeOwner = (options: Pick<LockOptions, "pid" | "host"> = {}): Effe
  * even when the process dies half-way (an empty lock names nobody and would have to wait out
  * `staleAfter`).
  */
-export const createExclusive = (
+const createExclusive = (
   path: string,
   text: string
 ): Effect.Effect<boolean, FileLockError, FileSystem.FileSystem> =>
@@ -370,7 +358,7 @@ export const release = (lock: Lock): Effect.Effect<void, never, FileSystem.FileS
   )
 
 /** Touches `lock` (its mtime) so no one judges it stale by age; false if it is no longer ours. */
-export const refresh = (lock: Lock): Effect.Effect<boolean, FileLockError, FileSystem.FileSystem> =>
+const refresh = (lock: Lock): Effect.Effect<boolean, FileLockError, FileSystem.FileSystem> =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     if (!(yield* stillOurs(lock))) return false
