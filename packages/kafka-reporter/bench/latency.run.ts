@@ -5,8 +5,7 @@ import { Event } from "@spark-etl/core"
 import { Effect } from "effect"
 import { expect, inject, it } from "vitest"
 import * as KafkaReporter from "../src/KafkaReporter.js"
-import * as Outbox from "../src/Outbox.js"
-import type * as Producer from "../src/Producer.js"
+import * as Outbox from "../src/internal/outbox.js"
 import { ruleFailed } from "../test/support/fixtures.js"
 import * as FaultyNetwork from "../test/integration/support/FaultyNetwork.js"
 import { consume, createTopic, reporterConfig, unique } from "../test/integration/support/kafka.js"
@@ -38,7 +37,7 @@ const elapsed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 const timePublishes = (
   config: Parameters<typeof KafkaReporter.make>[0],
   n: number,
-  options: Producer.Options = {},
+  options: KafkaReporter.Options = {},
   before: (i: number) => void = () => {}
 ) =>
   Effect.runPromise(

@@ -9,11 +9,13 @@
  */
 import { Event } from "@spark-etl/core"
 import { Clock, Duration, Effect, FileSystem, Layer, Option, Scope, Semaphore } from "effect"
+import type * as net from "node:net"
+import type * as tls from "node:tls"
 import * as CloudEvent from "./CloudEvent.js"
-import * as Outbox from "./Outbox.js"
-import * as Producer from "./Producer.js"
+import * as Outbox from "./internal/outbox.js"
+import * as Producer from "./internal/producer.js"
 import * as ReporterConfig from "./ReporterConfig.js"
-import { type ConfigError, type OutboxError, ProducerError } from "./ReporterError.js"
+import { type ConfigError, type EnvelopeError, type OutboxError, ProducerError } from "./ReporterError.js"
 
 /** The prefix of the stderr line carrying an event neither Kafka nor the outbox took (a CloudEvent). */
 export const stderrPrefix = "spark-etl-event "
@@ -21,11 +23,29 @@ export const stderrPrefix = "spark-etl-event "
 /** The prefix of the stderr line of an event that could not even be enveloped: core's payload. */
 export const stderrPayloadPrefix = "spark-etl-event-payload "
 
+/** One connection to a broker, as the Kafka client asks for it. */
+export interface SocketRequest {
+  readonly host: string
+  readonly port: number
+  /** Options for `tls.connect` when TLS is on (from `tls` of the configuration); else plain TCP. */
+  readonly tls: tls.ConnectionOptions | undefined
+  /** Call once the connection is established (the socket's connect or secureConnect). */
+  readonly onConnect: () => void
+}
+
+/** Opens the connections to the brokers in place of plain TCP/TLS: a proxy, a faulty network in tests. */
+export type SocketFactory = (request: SocketRequest) => net.Socket
+
 /** Options of `make` beyond the configuration. */
-export interface Options extends Producer.Options {
+export interface Options {
   /** Where the last resort writes its lines (default: the process's stderr). */
   readonly stderr?: { readonly write: (line: string) => unknown }
+  /** How to reach the brokers (default: TCP, or TLS when configured). */
+  readonly socketFactory?: SocketFactory
 }
+
+/** What `flushOutbox` did; `failure` is why it stopped early, if it did. */
+export type FlushResult = Outbox.DrainResult<ProducerError>
 
 // Whether an event has reached a place (Kafka, the outbox, stderr or the log), so that an
 // interruption after that does not report it a second time.
@@ -38,7 +58,7 @@ const describe = (error: ProducerError | OutboxError): string =>
     ? `${error.code} on ${error.operation}: ${error.message}`
     : `outbox ${error.operation}: ${error.message}`
 
-const drainWith = (outbox: Outbox.Outbox, producer: Producer.Producer["Service"], deadline: number) =>
+const drainWith = (outbox: Outbox.Outbox, producer: Producer.Producer, deadline: number) =>
   outbox
     .drain<ProducerError>((records) => producer.send(records, deadline))
     .pipe(
@@ -129,25 +149,44 @@ export const make = (
             : lastResort(ticket, event, stderrPrefix, record.value, why)
       )
 
-    const spool = (ticket: Ticket, record: CloudEvent.KafkaRecord, event: Event.Event, reason: string) =>
+    const notEnveloped = (ticket: Ticket, event: Event.Event, error: EnvelopeError) =>
+      lastResort(
+        ticket,
+        event,
+        stderrPayloadPrefix,
+        JSON.stringify(event),
+        `cannot be enveloped (${error.message})`
+      )
+
+    // Into the outbox (then `appended` is logged), else the last resort saying `notSpooled`.
+    const append = (
+      ticket: Ticket,
+      event: Event.Event,
+      record: CloudEvent.KafkaRecord,
+      appended: Effect.Effect<void>,
+      notSpooled: (outboxFailure: string) => string
+    ) =>
       outbox.append([record]).pipe(
         Effect.andThen(
           Effect.suspend(() => {
             ticket.settled = true
-            return Effect.logWarning(
-              `kafka-reporter: event ${event.id} (${event.type}, batch ${event.batch}) not delivered to Kafka (${reason}); appended to outbox ${outbox.path}`
-            )
+            return appended
           })
         ),
         Effect.catch((error) =>
-          lastResort(
-            ticket,
-            event,
-            stderrPrefix,
-            record.value,
-            `neither delivered to Kafka (${reason}) nor spooled (${describe(error)})`
-          )
+          lastResort(ticket, event, stderrPrefix, record.value, notSpooled(describe(error)))
         )
+      )
+
+    const spool = (ticket: Ticket, record: CloudEvent.KafkaRecord, event: Event.Event, reason: string) =>
+      append(
+        ticket,
+        event,
+        record,
+        Effect.logWarning(
+          `kafka-reporter: event ${event.id} (${event.type}, batch ${event.batch}) not delivered to Kafka (${reason}); appended to outbox ${outbox.path}`
+        ),
+        (failure) => `neither delivered to Kafka (${reason}) nor spooled (${failure})`
       )
 
     const drainPending = (deadline: number) =>
@@ -193,15 +232,7 @@ export const make = (
       let enveloped: CloudEvent.KafkaRecord | undefined
       return Effect.gen(function* () {
         const encoded = yield* CloudEvent.fromEvent(event, envelopeOptions).pipe(Effect.result)
-        if (encoded._tag === "Failure") {
-          return yield* lastResort(
-            ticket,
-            event,
-            stderrPayloadPrefix,
-            JSON.stringify(event),
-            `cannot be enveloped (${encoded.failure.message})`
-          )
-        }
+        if (encoded._tag === "Failure") return yield* notEnveloped(ticket, event, encoded.failure)
         const record = encoded.success
         enveloped = record
         const now = yield* Clock.currentTimeMillis
@@ -289,34 +320,17 @@ export const make = (
       let enveloped: CloudEvent.KafkaRecord | undefined
       return CloudEvent.fromEvent(event, envelopeOptions).pipe(
         Effect.matchEffect({
-          onFailure: (error) =>
-            lastResort(
-              ticket,
-              event,
-              stderrPayloadPrefix,
-              JSON.stringify(event),
-              `cannot be enveloped (${error.message})`
-            ),
+          onFailure: (error) => notEnveloped(ticket, event, error),
           onSuccess: (record) => {
             enveloped = record
-            return outbox.append([record]).pipe(
-              Effect.andThen(
-                Effect.suspend(() => {
-                  ticket.settled = true
-                  return Effect.logInfo(
-                    `kafka-reporter: event ${event.id} (${event.type}) spooled to outbox ${outbox.path}`
-                  )
-                })
+            return append(
+              ticket,
+              event,
+              record,
+              Effect.logInfo(
+                `kafka-reporter: event ${event.id} (${event.type}) spooled to outbox ${outbox.path}`
               ),
-              Effect.catch((error) =>
-                lastResort(
-                  ticket,
-                  event,
-                  stderrPrefix,
-                  record.value,
-                  `could not be spooled (${describe(error)})`
-                )
-              )
+              (failure) => `could not be spooled (${failure})`
             )
           }
         }),
@@ -385,8 +399,8 @@ export const layerFromInput = (
  */
 export const flushOutbox = (
   config: ReporterConfig.ReporterConfig,
-  options: Producer.Options = {}
-): Effect.Effect<Outbox.DrainResult<ProducerError>, ConfigError | OutboxError, FileSystem.FileSystem> =>
+  options: Pick<Options, "socketFactory"> = {}
+): Effect.Effect<FlushResult, ConfigError | OutboxError, FileSystem.FileSystem> =>
   Effect.scoped(
     Effect.gen(function* () {
       const producer = yield* Producer.make(config, options)

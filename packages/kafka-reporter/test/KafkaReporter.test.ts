@@ -3,6 +3,8 @@
 // and when nothing can take an event the log carries it whole.
 import { NodeFileSystem } from "@effect/platform-node"
 import { expect, layer } from "@effect/vitest"
+import type { Event } from "@spark-etl/core"
+import { until } from "@spark-etl/testing"
 import { Effect, Fiber, Logger } from "effect"
 import * as fs from "node:fs"
 import * as net from "node:net"
@@ -10,7 +12,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as CloudEvent from "../src/CloudEvent.js"
 import * as KafkaReporter from "../src/KafkaReporter.js"
-import * as Outbox from "../src/Outbox.js"
+import * as Outbox from "../src/internal/outbox.js"
 import * as ReporterConfig from "../src/ReporterConfig.js"
 import { batchEvent, ruleFailed } from "./support/fixtures.js"
 
@@ -21,6 +23,57 @@ const deadKafka = (outboxFile: string, overrides: Record<string, unknown> = {}) 
   )
 
 const tempOutbox = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kr-")), "outbox.jsonl")
+
+// An outbox path no one can create: its folder is a regular file.
+const unwritableOutbox = () => {
+  const blocker = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kr-")), "a-file")
+  fs.writeFileSync(blocker, "")
+  return path.join(blocker, "outbox.jsonl")
+}
+
+// One run that publishes one event: what it could not deliver.
+const publishOne = (
+  config: ReporterConfig.ReporterConfig,
+  event: Event.Event,
+  stderr: NonNullable<KafkaReporter.Options["stderr"]>
+) =>
+  Effect.scoped(
+    KafkaReporter.make(config, { stderr }).pipe(
+      Effect.tap((sink) => sink.publish(event)),
+      Effect.flatMap((sink) => sink.undelivered!)
+    )
+  )
+
+// A broker that accepts connections and never answers: a send hangs until interrupted.
+// `connected` waits until the producer has reached it, i.e. a publish is inside its send.
+const silentKafka = Effect.gen(function* () {
+  let connections = 0
+  const silent = net.createServer((socket) => {
+    connections++
+    socket.pause()
+  })
+  yield* Effect.addFinalizer(() => Effect.sync(() => silent.close()))
+  const port = yield* Effect.promise(
+    () =>
+      new Promise<number>((resolve) =>
+        silent.listen(0, "127.0.0.1", () => resolve((silent.address() as net.AddressInfo).port))
+      )
+  )
+  const config = yield* ReporterConfig.decode(
+    {
+      brokers: [`127.0.0.1:${port}`],
+      topic: "spark-etl.events",
+      outboxFile: tempOutbox(),
+      publishTimeoutMs: 30_000
+    },
+    "test"
+  )
+  const connected = until(
+    Effect.sync(() => connections > 0),
+    { what: "the producer to connect to the silent broker", within: "10 seconds", every: "10 millis" }
+  )
+  return { config, connected }
+})
 
 // A stderr stand-in: the last resort's lines.
 const stderrLines = () => {
@@ -81,12 +134,7 @@ layer(NodeFileSystem.layer, { excludeTestServices: true })("KafkaReporter withou
       return Effect.gen(function* () {
         const config = yield* deadKafka(tempOutbox())
         const event = batchEvent({ id: "" })
-        const undelivered = yield* Effect.scoped(
-          KafkaReporter.make(config, { stderr: stderr.stream }).pipe(
-            Effect.tap((sink) => sink.publish(event)),
-            Effect.flatMap((sink) => sink.undelivered!)
-          )
-        )
+        const undelivered = yield* publishOne(config, event, stderr.stream)
         expect(stderr.lines).toEqual([`${KafkaReporter.stderrPayloadPrefix}${JSON.stringify(event)}`])
         expect(undelivered).toMatchObject({ spooled: 0, onStderr: 1, logOnly: 0 })
         const line = logs.lines.find((l) => l.includes("cannot be enveloped"))
@@ -101,9 +149,7 @@ layer(NodeFileSystem.layer, { excludeTestServices: true })("KafkaReporter withou
     const logs = capture()
     const stderr = stderrLines()
     return Effect.gen(function* () {
-      const blocker = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kr-")), "a-file")
-      fs.writeFileSync(blocker, "")
-      const config = yield* deadKafka(path.join(blocker, "outbox.jsonl"))
+      const config = yield* deadKafka(unwritableOutbox())
       const event = ruleFailed()
       const exitCode = yield* Effect.scoped(
         KafkaReporter.make(config, { stderr: stderr.stream }).pipe(
@@ -175,21 +221,14 @@ layer(NodeFileSystem.layer, { excludeTestServices: true })("KafkaReporter withou
   it.effect("when stderr refuses the line too, the log alone carries the event, and says so", () => {
     const logs = capture()
     return Effect.gen(function* () {
-      const blocker = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kr-")), "a-file")
-      fs.writeFileSync(blocker, "")
-      const config = yield* deadKafka(path.join(blocker, "outbox.jsonl"))
+      const config = yield* deadKafka(unwritableOutbox())
       const event = ruleFailed()
       const broken = {
         write: () => {
           throw new Error("EPIPE: broken pipe")
         }
       }
-      const undelivered = yield* Effect.scoped(
-        KafkaReporter.make(config, { stderr: broken }).pipe(
-          Effect.tap((sink) => sink.publish(event)),
-          Effect.flatMap((sink) => sink.undelivered!)
-        )
-      )
+      const undelivered = yield* publishOne(config, event, broken)
       expect(undelivered).toMatchObject({ onStderr: 0, logOnly: 1 })
       const line = logs.lines.find((l) => l.includes(`event ${event.id}`))
       expect(line).toContain("stderr refused it too (EPIPE: broken pipe): the event is only in this log line")
@@ -215,28 +254,11 @@ layer(NodeFileSystem.layer, { excludeTestServices: true })("KafkaReporter withou
 
   it.effect("an interrupted publish still lands in the outbox", () =>
     Effect.gen(function* () {
-      // A port that accepts and never answers: the send hangs until interrupted.
-      const silent = net.createServer((socket) => socket.pause())
-      yield* Effect.addFinalizer(() => Effect.sync(() => silent.close()))
-      const port = yield* Effect.promise(
-        () =>
-          new Promise<number>((resolve) =>
-            silent.listen(0, "127.0.0.1", () => resolve((silent.address() as net.AddressInfo).port))
-          )
-      )
-      const config = yield* ReporterConfig.decode(
-        {
-          brokers: [`127.0.0.1:${port}`],
-          topic: "spark-etl.events",
-          outboxFile: tempOutbox(),
-          publishTimeoutMs: 30_000
-        },
-        "test"
-      )
+      const { config, connected } = yield* silentKafka
       const event = ruleFailed()
       const sink = yield* KafkaReporter.make(config)
       const fiber = yield* Effect.forkChild(sink.publish(event))
-      yield* Effect.sleep("300 millis")
+      yield* connected
       yield* Fiber.interrupt(fiber)
       const outbox = yield* Outbox.make(config.outboxFile)
       expect((yield* outbox.read).entries.map((e) => e.envelope.id)).toEqual([event.id])
@@ -246,30 +268,14 @@ layer(NodeFileSystem.layer, { excludeTestServices: true })("KafkaReporter withou
   it.effect("a publish interrupted while another holds the reporter goes to stderr, never nowhere", () => {
     const stderr = stderrLines()
     return Effect.gen(function* () {
-      const silent = net.createServer((socket) => socket.pause())
-      yield* Effect.addFinalizer(() => Effect.sync(() => silent.close()))
-      const port = yield* Effect.promise(
-        () =>
-          new Promise<number>((resolve) =>
-            silent.listen(0, "127.0.0.1", () => resolve((silent.address() as net.AddressInfo).port))
-          )
-      )
-      const config = yield* ReporterConfig.decode(
-        {
-          brokers: [`127.0.0.1:${port}`],
-          topic: "spark-etl.events",
-          outboxFile: tempOutbox(),
-          publishTimeoutMs: 30_000
-        },
-        "test"
-      )
+      const { config, connected } = yield* silentKafka
       const sink = yield* KafkaReporter.make(config, { stderr: stderr.stream })
       const hanging = ruleFailed()
       const waiting = batchEvent({ type: "batch.failed", exitCode: 1 })
       const first = yield* Effect.forkChild(sink.publish(hanging))
-      yield* Effect.sleep("200 millis")
-      const second = yield* Effect.forkChild(sink.publish(waiting))
-      yield* Effect.sleep("100 millis")
+      yield* connected
+      // Started at once, it runs until it blocks on the reporter the first publish holds.
+      const second = yield* Effect.forkChild(sink.publish(waiting), { startImmediately: true })
       yield* Fiber.interrupt(second)
       yield* Fiber.interrupt(first)
       const outbox = yield* Outbox.make(config.outboxFile)

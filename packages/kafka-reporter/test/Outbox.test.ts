@@ -8,7 +8,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as CloudEvent from "../src/CloudEvent.js"
-import * as Outbox from "../src/Outbox.js"
+import * as Outbox from "../src/internal/outbox.js"
 import { batchEvent, problems } from "./support/fixtures.js"
 
 const tempOutbox = () =>

@@ -7,8 +7,9 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as KafkaReporter from "../src/KafkaReporter.js"
-import * as Producer from "../src/Producer.js"
+import * as Producer from "../src/internal/producer.js"
 import * as ReporterConfig from "../src/ReporterConfig.js"
+import * as Topic from "../src/Topic.js"
 
 const input = {
   brokers: ["kafka-1:9093"],
@@ -82,13 +83,13 @@ layer(NodeFileSystem.layer, { excludeTestServices: true })("Producer", (it) => {
   )
 })
 
-describe("Producer.topicCommand", () => {
+describe("Topic.command", () => {
   layer(Layer.empty)((it) => {
     it.effect("uses the given settings", () =>
       Effect.gen(function* () {
         const config = yield* ReporterConfig.decode(input, "test")
         expect(
-          Producer.topicCommand(config, {
+          Topic.command(config, {
             partitions: 1,
             replicationFactor: 1,
             minInsyncReplicas: 1,

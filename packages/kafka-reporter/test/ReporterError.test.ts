@@ -6,13 +6,14 @@ import {
   KafkaJSNumberOfRetriesExceeded,
   KafkaJSProtocolError
 } from "kafkajs"
-import { classify, retryable } from "../src/ReporterError.js"
+import { classify } from "../src/internal/classify.js"
+import { retryable } from "../src/ReporterError.js"
 
 // kafkajs builds protocol errors from its decoded error table entries (message, type, code).
 const protocol = (type: string) =>
   new KafkaJSProtocolError(Object.assign(new Error(`protocol ${type}`), { type, code: 0, retriable: false }))
 
-describe("ReporterError.classify", () => {
+describe("classify", () => {
   it("sees a refused connection behind the retries wrapper", () => {
     const error = classify(
       "connect",

@@ -1,11 +1,11 @@
 /**
  * What an event must never carry out of the process: unbounded text and anything that looks
- * like a secret. Core never puts secrets in parameters; this is the second line of defence,
- * for engine messages that echo a connection string or a bad parameter.
+ * like a secret. Core masks the secrets it knows (declared secret parameters, their values in
+ * messages); this is the second line of defence, by name and by shape, for engine messages that
+ * echo a connection string or a bad parameter. It masks with core's text, so every secret a run
+ * hides reads the same wherever it shows.
  */
-import type { Event } from "@spark-etl/core"
-
-const redacted = "<redacted>"
+import { type Event, Parameter } from "@spark-etl/core"
 
 // Parameter names that announce a secret.
 const secretName = /pass(word|wd)?|pwd|secret|token|credential|api[-_]?key|private[-_]?key|auth/i
@@ -16,13 +16,13 @@ const secretAssignment =
 const urlUserInfo = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+):([^\s@/]+)@/gi
 
 /** Hides secret-looking values inside free text. */
-export const redactText = (text: string): string =>
+const redactText = (text: string): string =>
   text
-    .replace(secretAssignment, (_m, key: string, sep: string) => `${key}${sep}${redacted}`)
-    .replace(urlUserInfo, (_m, user: string) => `${user}:${redacted}@`)
+    .replace(secretAssignment, (_m, key: string, sep: string) => `${key}${sep}${Parameter.masked}`)
+    .replace(urlUserInfo, (_m, user: string) => `${user}:${Parameter.masked}@`)
 
 /** Cuts text to at most `maxBytes` UTF-8 bytes, saying how much was cut. */
-export const truncateBytes = (text: string, maxBytes: number): string => {
+const truncateBytes = (text: string, maxBytes: number): string => {
   const bytes = Buffer.from(text, "utf8")
   if (bytes.length <= maxBytes) return text
   const marker = `…[truncated ${bytes.length - maxBytes} of ${bytes.length} bytes]`
@@ -43,7 +43,7 @@ export const sanitize = (event: Event.Event, maxDetailBytes: number): Event.Even
   const parameters = Object.fromEntries(
     Object.entries(event.parameters).map(([k, v]) => [
       k,
-      secretName.test(k) ? redacted : bound(v, maxDetailBytes)
+      secretName.test(k) ? Parameter.masked : bound(v, maxDetailBytes)
     ])
   )
   if (event.failure === undefined) return { ...event, parameters }

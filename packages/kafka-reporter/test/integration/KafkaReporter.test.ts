@@ -6,8 +6,8 @@ import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import { describe, expect, inject, it } from "vitest"
 import * as KafkaReporter from "../../src/KafkaReporter.js"
-import * as Outbox from "../../src/Outbox.js"
-import * as Producer from "../../src/Producer.js"
+import * as Outbox from "../../src/internal/outbox.js"
+import * as Topic from "../../src/Topic.js"
 import { batchEvent, problems, ruleFailed } from "../support/fixtures.js"
 import * as FaultyNetwork from "./support/FaultyNetwork.js"
 import { captureLogs, consume, createTopic, kcat, reporterConfig, unique } from "./support/kafka.js"
@@ -39,6 +39,15 @@ const publishAll = (events: ReadonlyArray<Event.Event>) =>
     const sink = yield* Event.EventSink
     for (const event of events) yield* sink.publish(event)
     yield* sink.flush
+  })
+
+// The publish itself (the batch waits for it), not the layer's start or teardown: its ms.
+const timedPublish = (event: Event.Event) =>
+  Effect.gen(function* () {
+    const sink = yield* Event.EventSink
+    const started = Date.now()
+    yield* sink.publish(event)
+    return Date.now() - started
   })
 
 const run = <A, E>(
@@ -175,14 +184,8 @@ describe("KafkaReporter on the real broker", () => {
         await Effect.runPromise(createTopic(config).pipe(Effect.provide(NodeFileSystem.layer)))
         network.setMode(mode)
         const [event] = lifecycle(unique("daily_sales"))
-        // The publish itself (the batch waits for it), not the layer's start or teardown.
         const elapsed = await run(
-          Effect.gen(function* () {
-            const sink = yield* Event.EventSink
-            const started = Date.now()
-            yield* sink.publish(event!)
-            return Date.now() - started
-          }),
+          timedPublish(event!),
           KafkaReporter.layer(config, { socketFactory: network.socketFactory }).pipe(
             Layer.provide(NodeFileSystem.layer)
           )
@@ -239,7 +242,7 @@ describe("KafkaReporter on the real broker", () => {
     return Effect.runPromise(
       reporterConfig("kafka-1:9092,kafka-2:9092", "spark-etl.events").pipe(
         Effect.map((config) =>
-          expect(Producer.topicCommand(config)).toBe(
+          expect(Topic.command(config)).toBe(
             "kafka-topics.sh --bootstrap-server kafka-1:9092,kafka-2:9092 --create --topic spark-etl.events --partitions 6 --replication-factor 3 --config min.insync.replicas=2 --config retention.ms=1209600000 --config cleanup.policy=delete"
           )
         )
@@ -259,12 +262,7 @@ describe("KafkaReporter when authentication fails", () => {
     const logs = captureLogs()
     const [event] = lifecycle(unique("daily_sales"))
     const elapsed = await run(
-      Effect.gen(function* () {
-        const sink = yield* Event.EventSink
-        const started = Date.now()
-        yield* sink.publish(event!)
-        return Date.now() - started
-      }),
+      timedPublish(event!),
       KafkaReporter.layer(config).pipe(Layer.provide(NodeFileSystem.layer)),
       logs.layer
     )

@@ -1,15 +1,15 @@
 // A network between the reporter and the real broker that a test can cut: `refused` answers
 // every new connection with a TCP reset (broker down), `dropped` accepts connections and
 // swallows every byte both ways (packets dropped: a firewall, a dead host). Plugged in through
-// kafkajs' socket factory, so it also covers the connections to the advertised broker address.
-import type { ISocketFactory } from "kafkajs"
+// the reporter's socket factory, so it also covers the connections to the advertised broker address.
 import * as net from "node:net"
 import * as tls from "node:tls"
+import type { SocketFactory } from "../../../src/KafkaReporter.js"
 
 export type Mode = "up" | "refused" | "dropped"
 
 export interface FaultyNetwork {
-  readonly socketFactory: ISocketFactory
+  readonly socketFactory: SocketFactory
   readonly setMode: (mode: Mode) => void
   readonly close: () => Promise<void>
 }
@@ -37,14 +37,17 @@ export const make = async (): Promise<FaultyNetwork> => {
   const refusedPort = await listen(closed)
   await new Promise<void>((resolve) => closed.close(() => resolve()))
 
-  const socketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
+  const socketFactory: SocketFactory = ({ host, port, tls: tlsOptions, onConnect }) => {
     const target =
       mode === "up"
         ? { host, port }
         : mode === "refused"
           ? { host: "127.0.0.1", port: refusedPort }
           : { host: "127.0.0.1", port: blackHolePort }
-    const socket = ssl ? tls.connect({ ...target, ...ssl }, onConnect) : net.connect(target, onConnect)
+    const socket =
+      tlsOptions === undefined
+        ? net.connect(target, onConnect)
+        : tls.connect({ ...target, ...tlsOptions }, onConnect)
     live.add(socket)
     socket.on("close", () => live.delete(socket))
     return socket

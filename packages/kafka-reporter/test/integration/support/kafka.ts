@@ -8,8 +8,8 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
-import * as Producer from "../../../src/Producer.js"
 import * as ReporterConfig from "../../../src/ReporterConfig.js"
+import * as Topic from "../../../src/Topic.js"
 
 /** A unique name for a test's topic, outbox, batch. */
 export const unique = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`
@@ -35,7 +35,7 @@ export const reporterConfig = (
   ).pipe(Effect.orDie)
 
 /** Settings for a one-node test broker. */
-export const singleNode: Producer.TopicSettings = {
+const singleNode: Topic.Settings = {
   partitions: 3,
   replicationFactor: 1,
   minInsyncReplicas: 1,
@@ -44,7 +44,7 @@ export const singleNode: Producer.TopicSettings = {
 
 /** Creates the topic of `config` on the broker (fails the test if it cannot). */
 export const createTopic = (config: ReporterConfig.ReporterConfig) =>
-  Producer.createTopic(config, singleNode).pipe(Effect.orDie)
+  Topic.create(config, singleNode).pipe(Effect.orDie)
 
 /** A record as a consumer sees it. */
 export interface Received {

@@ -8,12 +8,12 @@
 import { AtomicFile } from "@spark-etl/core/fs"
 import { Duration, Effect, FileSystem, Option } from "effect"
 import * as nodePath from "node:path"
-import * as CloudEvent from "./CloudEvent.js"
-import { withLock } from "./internal/fileLock.js"
-import { OutboxError } from "./ReporterError.js"
+import * as CloudEvent from "../CloudEvent.js"
+import { withLock } from "./fileLock.js"
+import { OutboxError } from "../ReporterError.js"
 
 /** A decodable outbox line. */
-export interface Entry {
+interface Entry {
   /** 1-based line number in the outbox file when it was read. */
   readonly line: number
   readonly envelope: CloudEvent.Envelope
@@ -21,14 +21,14 @@ export interface Entry {
 }
 
 /** A line that does not decode, with the reason. */
-export interface Corrupt {
+interface Corrupt {
   readonly line: number
   readonly text: string
   readonly reason: string
 }
 
 /** What the outbox holds. */
-export interface Contents {
+interface Contents {
   readonly entries: ReadonlyArray<Entry>
   readonly corrupt: ReadonlyArray<Corrupt>
 }

@@ -1,11 +1,11 @@
 /**
- * The Kafka producer of the reporter, on kafkajs: idempotent, acknowledged by all in-sync
- * replicas, a few retries only, and our own deadline around every call (kafkajs' idempotent
- * default retries almost forever). After any failed call the kafkajs producer is retired and
- * the next call starts a fresh one: its sequence numbers may no longer match the broker's, and a
- * fresh producer id cannot collide with a half-sent batch.
+ * The Kafka producer of the reporter, on kafkajs (the only module that knows kafkajs' API):
+ * idempotent, acknowledged by all in-sync replicas, a few retries only, and our own deadline
+ * around every call (kafkajs' idempotent default retries almost forever). After any failed call
+ * the kafkajs producer is retired and the next call starts a fresh one: its sequence numbers may
+ * no longer match the broker's, and a fresh producer id cannot collide with a half-sent batch.
  */
-import { Context, Duration, Effect, Exit, FileSystem, Layer, Redacted, Scope, Semaphore } from "effect"
+import { Duration, Effect, Exit, FileSystem, Redacted, Scope, Semaphore } from "effect"
 import {
   type ISocketFactory,
   Kafka,
@@ -16,23 +16,22 @@ import {
   type SASLOptions
 } from "kafkajs"
 import type * as tls from "node:tls"
-import type * as CloudEvent from "./CloudEvent.js"
-import type { ReporterConfig } from "./ReporterConfig.js"
-import { classify, ConfigError, type Operation, ProducerError } from "./ReporterError.js"
+import type * as CloudEvent from "../CloudEvent.js"
+import type { SocketFactory } from "../KafkaReporter.js"
+import type { ReporterConfig } from "../ReporterConfig.js"
+import { ConfigError, type Operation, ProducerError } from "../ReporterError.js"
+import { classify } from "./classify.js"
 
 /**
  * Sends records, each to its own topic (the configured one when it names none), in one produce
  * request; fails with a classified error within `deadline`.
  */
-export class Producer extends Context.Service<
-  Producer,
-  {
-    readonly send: (
-      records: ReadonlyArray<CloudEvent.KafkaRecord>,
-      deadline: Duration.Input
-    ) => Effect.Effect<void, ProducerError>
-  }
->()("@spark-etl/kafka-reporter/Producer") {}
+export interface Producer {
+  readonly send: (
+    records: ReadonlyArray<CloudEvent.KafkaRecord>,
+    deadline: Duration.Input
+  ) => Effect.Effect<void, ProducerError>
+}
 
 const readPem = (fs: FileSystem.FileSystem, field: string, file: string | undefined) =>
   file === undefined
@@ -91,7 +90,7 @@ const retry = (config: ReporterConfig) => ({
  * The kafkajs client options of a configuration (TLS files read here).
  *
  * @example
- * const kafka = new Kafka(yield* Producer.kafkaConfig(config))
+ * const kafka = new Kafka(yield* kafkaConfig(config))
  */
 export const kafkaConfig = (
   config: ReporterConfig
@@ -123,9 +122,15 @@ const deadlineExceeded = (operation: Operation, deadline: Duration.Input) =>
 
 /** Options of `make` beyond the configuration. */
 export interface Options {
-  /** kafkajs' socket factory: a custom transport, or a faulty network in tests. */
-  readonly socketFactory?: ISocketFactory
+  readonly socketFactory?: SocketFactory
 }
+
+// Our socket factory behind kafkajs' own: it hands kafkajs' TLS options on as ours.
+const kafkaSocketFactory =
+  (factory: SocketFactory): ISocketFactory =>
+  ({ host, port, ssl, onConnect }) =>
+    // kafkajs passes `null` when TLS is off, whatever its type says.
+    factory({ host, port, tls: ssl ?? undefined, onConnect })
 
 interface Client {
   readonly producer: KafkaProducer
@@ -143,11 +148,13 @@ interface Client {
 export const make = (
   config: ReporterConfig,
   options: Options = {}
-): Effect.Effect<Producer["Service"], ConfigError, Scope.Scope | FileSystem.FileSystem> =>
+): Effect.Effect<Producer, ConfigError, Scope.Scope | FileSystem.FileSystem> =>
   Effect.gen(function* () {
     const base = yield* kafkaConfig(config)
     const kafka = new Kafka(
-      options.socketFactory === undefined ? base : { ...base, socketFactory: options.socketFactory }
+      options.socketFactory === undefined
+        ? base
+        : { ...base, socketFactory: kafkaSocketFactory(options.socketFactory) }
     )
     const lock = yield* Semaphore.make(1)
     const scope = yield* Effect.scope
@@ -215,7 +222,7 @@ export const make = (
         )
       })
 
-    const send: Producer["Service"]["send"] = (records, deadline) =>
+    const send: Producer["send"] = (records, deadline) =>
       Effect.suspend(() => {
         const stage: { operation: Operation } = { operation: "connect" }
         return sendNow(records, stage).pipe(
@@ -232,67 +239,23 @@ export const make = (
     return { send }
   })
 
-/**
- * The producer as a layer.
- *
- * @example
- * program.pipe(Effect.provide(Producer.layer(config)))
- */
-export const layer = (config: ReporterConfig): Layer.Layer<Producer, ConfigError, FileSystem.FileSystem> =>
-  Layer.effect(Producer, make(config))
-
-/** Settings of the events topic: the documented production defaults. */
-export interface TopicSettings {
+/** A topic to create: the admin request of `Topic.create`, in our terms. */
+export interface TopicSpec {
+  readonly topic: string
   readonly partitions: number
   readonly replicationFactor: number
-  /** With acks=all, a write needs this many in-sync replicas; 2 of 3 survives one broker down. */
-  readonly minInsyncReplicas: number
-  readonly retentionMs: number
+  readonly configEntries: ReadonlyArray<{ readonly name: string; readonly value: string }>
 }
 
-/** Production defaults: 6 partitions, 3 replicas, min.insync.replicas 2, 14 days. */
-export const defaultTopicSettings: TopicSettings = {
-  partitions: 6,
-  replicationFactor: 3,
-  minInsyncReplicas: 2,
-  retentionMs: 14 * 24 * 3600 * 1000
-}
-
-const topicConfigEntries = (settings: TopicSettings) => [
-  { name: "min.insync.replicas", value: String(settings.minInsyncReplicas) },
-  { name: "retention.ms", value: String(settings.retentionMs) },
-  { name: "cleanup.policy", value: "delete" }
-]
-
 /**
- * The `kafka-topics.sh` command that creates the events topic (topics are never auto-created).
+ * Creates a topic with the admin API, within the flush deadline; `false` if it existed.
  *
  * @example
- * Producer.topicCommand(config) // "kafka-topics.sh --bootstrap-server kafka-1:9092 --create --topic ..."
- */
-export const topicCommand = (
-  config: ReporterConfig,
-  settings: TopicSettings = defaultTopicSettings
-): string =>
-  [
-    "kafka-topics.sh",
-    `--bootstrap-server ${config.brokers.join(",")}`,
-    "--create",
-    `--topic ${config.topic}`,
-    `--partitions ${settings.partitions}`,
-    `--replication-factor ${settings.replicationFactor}`,
-    ...topicConfigEntries(settings).map((e) => `--config ${e.name}=${e.value}`)
-  ].join(" ")
-
-/**
- * Creates the events topic with the admin API, within the flush deadline; `false` if it existed.
- *
- * @example
- * yield* Producer.createTopic(config, { ...Producer.defaultTopicSettings, replicationFactor: 1, minInsyncReplicas: 1 })
+ * yield* createTopic(config, { topic: config.topic, partitions: 6, replicationFactor: 3, configEntries: [] })
  */
 export const createTopic = (
   config: ReporterConfig,
-  settings: TopicSettings = defaultTopicSettings
+  spec: TopicSpec
 ): Effect.Effect<boolean, ProducerError | ConfigError, FileSystem.FileSystem> =>
   Effect.gen(function* () {
     const admin = new Kafka(yield* kafkaConfig(config)).admin()
@@ -303,10 +266,10 @@ export const createTopic = (
           waitForLeaders: true,
           topics: [
             {
-              topic: config.topic,
-              numPartitions: settings.partitions,
-              replicationFactor: settings.replicationFactor,
-              configEntries: topicConfigEntries(settings)
+              topic: spec.topic,
+              numPartitions: spec.partitions,
+              replicationFactor: spec.replicationFactor,
+              configEntries: [...spec.configEntries]
             }
           ]
         })
