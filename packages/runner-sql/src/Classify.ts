@@ -139,7 +139,7 @@ export const classify = (error: SparkError.SparkError, context: Context): Failur
 }
 
 /** How long to wait for the server's cause chain before classifying without it. */
-export const detailsTimeout = "5 seconds"
+const detailsTimeout = "5 seconds"
 
 /**
  * Maps an operation's Spark error to the rule's failure, first fetching the server-side cause

@@ -49,7 +49,7 @@ export const names = (sql: string): ReadonlyArray<string> => [...new Set(referen
  * string compared with a date; write `DATE(:run_date)` to be explicit). A declared parameter
  * with no value binds NULL.
  */
-export const toSpark = (value: Parameter.Value | undefined): SparkSession.ParamValue => {
+const toSpark = (value: Parameter.Value | undefined): SparkSession.ParamValue => {
   if (value === undefined) return null
   // The one place a secret's value leaves its Redacted wrapper: bound, it goes to Spark alone.
   const plain = Parameter.reveal(value)

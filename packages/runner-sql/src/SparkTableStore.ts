@@ -16,7 +16,7 @@
  *     target: mart.daily_totals
  *     options: { sql: "SELECT …" }
  */
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { Failure, TargetStore } from "@spark-etl/core"
 import { SparkError, SparkSession } from "@spark-etl/runner-spark-connect"
 import * as Classify from "./Classify.js"
@@ -25,7 +25,7 @@ import * as Classify from "./Classify.js"
 export const name = "spark-table"
 
 /** How tables are emptied before the batch. */
-export type Cleanup = "truncate" | "drop"
+type Cleanup = "truncate" | "drop"
 
 /** The store's configuration. */
 export interface Config {
@@ -36,7 +36,7 @@ export interface Config {
 const part = /^[A-Za-z_][A-Za-z0-9_]*$/
 
 /** The parts of a dotted table or namespace name, or undefined when it is not one. */
-export const parseName = (text: string): ReadonlyArray<string> | undefined => {
+const parseName = (text: string): ReadonlyArray<string> | undefined => {
   const parts = text.split(".")
   return parts.every((p) => part.test(p)) ? parts : undefined
 }
@@ -124,12 +124,6 @@ export const make = (
         })
     })
   })
-
-/** The store as a layer of core's `TargetStore` service. */
-export const layer = (
-  config: Config = {}
-): Layer.Layer<TargetStore.TargetStore, never, SparkSession.SparkSession> =>
-  Layer.effect(TargetStore.TargetStore, make(config))
 
 // A table (or its namespace) that does not exist yet has nothing to clean.
 const isAbsent = (e: SparkError.SparkError): boolean =>

@@ -17,8 +17,8 @@
  * import { SqlRunner } from "@spark-etl/runner-sql"
  * const registry = Plugin.layer([Plugin.load(SqlRunner.runner)]) // needs a SparkSession
  */
-import { Effect, Fiber, FileSystem, Path, Result } from "effect"
-import { Failure, Plugin, Text } from "@spark-etl/core"
+import { Effect, Fiber } from "effect"
+import { Failure, Plugin } from "@spark-etl/core"
 import { SparkSession } from "@spark-etl/runner-spark-connect"
 import * as Classify from "./Classify.js"
 import * as Expectations from "./Expectations.js"
@@ -29,6 +29,7 @@ import * as SqlOptions from "./SqlOptions.js"
 import * as Statements from "./Statements.js"
 import * as Script from "./internal/script.js"
 import * as Target from "./internal/target.js"
+import { validate } from "./internal/validate.js"
 
 /** The options of a `sql` rule (see SqlOptions). */
 export type Options = SqlOptions.SqlOptions
@@ -38,70 +39,8 @@ export const tagFor = (runId: string, ruleId: string): string =>
   // Spark refuses a tag with a comma (its tag separator); keep to a plain alphabet.
   `spark-etl-${runId}-${ruleId}`.replace(/[^A-Za-z0-9_.-]/g, "_")
 
-/** How long the runner waits for the server to confirm an interrupt before stopping anyway. */
-export const interruptTimeout = "10 seconds"
-
-const identifier = /^[A-Za-z_][A-Za-z0-9_]*$/
-
-// Issues of one SQL text against the declared parameters, at `path`.
-const parameterIssues = (
-  sql: string,
-  declared: ReadonlyArray<string>,
-  path: ReadonlyArray<string>,
-  origin: string
-): ReadonlyArray<Plugin.Issue> =>
-  Parameters.undeclared(sql, declared).map((r) => ({
-    path,
-    message: `${origin}line ${r.line}: parameter :${r.name} is not declared in the batch's parameters (declared: ${declared.length > 0 ? declared.join(", ") : "none"})`
-  }))
-
-/** The static check of a rule's options: its SQL file, statements, parameters and id. */
-export const validate = (
-  ctx: Plugin.ValidateContext<Options>
-): Effect.Effect<ReadonlyArray<Plugin.Issue>, never, FileSystem.FileSystem | Path.Path> =>
-  Effect.gen(function* () {
-    const issues: Array<Plugin.Issue> = []
-    const declared = Object.keys(ctx.parameters)
-    const { options } = ctx
-    if (!identifier.test(ctx.rule.id)) {
-      issues.push({
-        path: [],
-        message: `rule id "${ctx.rule.id}" cannot name the rule's temp view; a sql rule's id must be letters, digits and '_'`
-      })
-    }
-    if (options.file !== undefined) {
-      const fs = yield* FileSystem.FileSystem
-      const path = yield* Path.Path
-      const file = path.resolve(ctx.batchDir, options.file)
-      const bytes = yield* Effect.result(fs.readFile(file))
-      const text = Result.flatMap(bytes, (b) =>
-        Result.mapError(Text.decodeUtf8(b), (at) => ({
-          message: `SQL file ${options.file} is ${at.message}`
-        }))
-      )
-      if (Result.isFailure(bytes)) {
-        issues.push({ path: ["file"], message: `cannot read SQL file ${file}: ${bytes.failure.message}` })
-      } else if (Result.isFailure(text)) {
-        issues.push({ path: ["file"], message: text.failure.message })
-      } else if (Statements.split(text.success).length === 0) {
-        issues.push({ path: ["file"], message: `SQL file ${options.file} has no statement` })
-      } else {
-        issues.push(...parameterIssues(text.success, declared, ["file"], `${options.file}:`))
-      }
-    }
-    if (options.sql !== undefined) {
-      if (Statements.split(options.sql).length === 0) issues.push({ path: ["sql"], message: "no statement" })
-      issues.push(...parameterIssues(options.sql, declared, ["sql"], ""))
-    }
-    const assertion = options.expect?.assert_empty
-    if (assertion !== undefined) {
-      const path = ["expect", "assert_empty"]
-      const count = Statements.split(assertion).length
-      if (count !== 1) issues.push({ path, message: `expected one query, found ${count} statements` })
-      issues.push(...parameterIssues(assertion, declared, path, ""))
-    }
-    return issues
-  })
+// How long the runner waits for the server to confirm an interrupt before stopping anyway.
+const interruptTimeout = "10 seconds"
 
 // The rule's work runs in a child fiber so that, on interruption, the server is told first (by
 // tag: every operation of the rule, including one just starting) and the client's streams are
@@ -141,7 +80,7 @@ const preflight =
 const secretKey = /secret|password|token|access[.]key/i
 
 /** Applies the batch's engine settings (`engine.settings`) to the session, once per run. */
-export const prepare = (
+const prepare = (
   ctx: Plugin.PrepareContext
 ): Effect.Effect<void, Failure.RuleFailure, SparkSession.SparkSession> =>
   Effect.gen(function* () {
@@ -158,7 +97,7 @@ export const prepare = (
   })
 
 /** Interrupts every operation carrying `tag` on the server; logs what it stopped. */
-export const stopOnServer = (
+const stopOnServer = (
   spark: SparkSession.Session,
   tag: string,
   ruleId: string

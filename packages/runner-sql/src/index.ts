@@ -1,8 +1,7 @@
-/** Public API of @spark-etl/runner-sql; each concept is a namespace. */
-export * as Classify from "./Classify.js"
+/**
+ * Public API of @spark-etl/runner-sql: the runner, the schema of its options and the stable
+ * codes of its expectations. Its machinery (preflight, statements, classification) is internal.
+ */
 export * as Expectations from "./Expectations.js"
-export * as Parameters from "./Parameters.js"
-export * as Preflight from "./Preflight.js"
 export * as SqlOptions from "./SqlOptions.js"
 export * as SqlRunner from "./SqlRunner.js"
-export * as Statements from "./Statements.js"

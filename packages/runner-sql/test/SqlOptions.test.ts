@@ -4,9 +4,10 @@ import { Effect, Result } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { describe, expect, it } from "vitest"
+import { assert, describe, expect, it } from "vitest"
 import * as SqlRunner from "../src/SqlRunner.js"
 import * as Script from "../src/internal/script.js"
+import * as Static from "../src/internal/validate.js"
 
 const fixtures = path.resolve(import.meta.dirname, "fixtures")
 
@@ -23,7 +24,7 @@ const validate = (
   const decoded = Plugin.decodeOptions(SqlRunner.runner, raw)
   if (Result.isFailure(decoded)) throw new Error(`does not decode: ${JSON.stringify(decoded.failure)}`)
   return Effect.runPromise(
-    SqlRunner.validate({
+    Static.validate({
       batchDir: fixtures,
       rule: { id: ruleId, kind: "sql" },
       options: decoded.success,
@@ -199,9 +200,13 @@ describe("sql options: the static check", () => {
     ["a code point above U+10FFFF", [0xf4, 0x90, 0x80, 0x80], 1, 1, 0],
     ["a lone continuation byte after a 4-byte character", [0xf0, 0x9f, 0x98, 0x80, 0x80], 1, 2, 4]
   ] as const)("locates %s", (_name, bytes, line, column, offset) => {
-    const data = Uint8Array.from(bytes)
-    expect(Result.isFailure(Text.decodeUtf8(data))).toBe(true)
-    expect(Text.firstInvalidUtf8(data)).toMatchObject({ line, column, offset })
+    const decoded = Text.decodeUtf8(Uint8Array.from(bytes))
+    assert(Result.isFailure(decoded))
+    const hex = bytes[offset]!.toString(16).toUpperCase()
+    expect(decoded.failure).toMatchObject({ line, column, offset })
+    expect(decoded.failure.message).toBe(
+      `not valid UTF-8 at line ${line}, column ${column} (byte 0x${hex} at offset ${offset})`
+    )
   })
 
   it("refuses a rule id that cannot name a temp view", async () => {

@@ -2,9 +2,12 @@
 import * as Testing from "@spark-etl/core/testing"
 import { Duration, Effect } from "effect"
 import * as path from "node:path"
-import { describe, it } from "vitest"
+import { afterAll, describe, it } from "vitest"
 import * as SqlRunner from "../../src/SqlRunner.js"
-import { layer } from "./harness.js"
+import { layer, run, slowQuery, unique } from "./harness.js"
+
+const slow = slowQuery(unique("conformance_slow"))
+afterAll(() => run(slow.clear))
 
 const checks = Testing.conformance({
   runner: SqlRunner.runner,
@@ -24,8 +27,9 @@ const checks = Testing.conformance({
     { sql: "SELECT 1", mode: "merge" }
   ],
   failing: { sql: "SELECT no_such_column" },
-  slow: { sql: "SELECT id FROM range(0, 100000000000)", expect: { row_count: { min: 1 } } },
-  interruptAfter: Duration.seconds(2),
+  slow: { sql: slow.sql, expect: { row_count: { min: 1 } } },
+  slowRunning: slow.running,
+  startWithin: Duration.seconds(90),
   stopWithin: Duration.seconds(15)
 })
 

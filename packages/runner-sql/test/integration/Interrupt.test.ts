@@ -5,7 +5,26 @@ import { Effect, Fiber, Logger } from "effect"
 import { randomUUID } from "node:crypto"
 import { describe, expect, it } from "vitest"
 import * as SqlRunner from "../../src/SqlRunner.js"
-import { run, runRule, unique } from "./harness.js"
+import { run, runRule, slowQuery, unique } from "./harness.js"
+
+// Runs `use` with the fiber of a rule on a slow query, once that query runs on the server.
+const withSlowRule = <A, E>(
+  runId: string,
+  id: string,
+  use: (fiber: Fiber.Fiber<void, Failure.RuleFailure>) => Effect.Effect<A, E, SparkSession.SparkSession>
+) => {
+  const slow = slowQuery(id)
+  return Effect.gen(function* () {
+    const running = yield* slow.running
+    const fiber = yield* runRule({
+      id,
+      runId,
+      options: { sql: slow.sql, expect: { row_count: { min: 1 } } }
+    }).pipe(Effect.forkChild({ startImmediately: true }))
+    yield* running
+    return yield* use(fiber)
+  }).pipe(Effect.ensuring(slow.clear))
+}
 
 describe("interruption", () => {
   it("interrupts the rule's tag on the server: the running query is stopped there and the rule ends", async () => {
@@ -15,22 +34,18 @@ describe("interruption", () => {
     const id = unique("slow")
     const tag = SqlRunner.tagFor(runId, id)
     const result = await run(
-      Effect.gen(function* () {
-        const spark = yield* SparkSession.SparkSession
-        const fiber = yield* runRule({
-          id,
-          runId,
-          options: { sql: "SELECT id FROM range(0, 100000000000)", expect: { row_count: { min: 1 } } }
-        }).pipe(Effect.forkChild({ startImmediately: true }))
-        yield* Effect.sleep("3 seconds")
-        const stillRunning = fiber.pollUnsafe() === undefined
-        const started = Date.now()
-        yield* Fiber.interrupt(fiber)
-        const stoppedInMs = Date.now() - started
-        // Nothing carrying the rule's tag is left on the server.
-        const leftOver = yield* spark.interrupt({ tag })
-        return { stillRunning, stoppedInMs, leftOver }
-      }).pipe(Effect.provide(Logger.layer([collector])))
+      withSlowRule(runId, id, (fiber) =>
+        Effect.gen(function* () {
+          const spark = yield* SparkSession.SparkSession
+          const stillRunning = fiber.pollUnsafe() === undefined
+          const started = Date.now()
+          yield* Fiber.interrupt(fiber)
+          const stoppedInMs = Date.now() - started
+          // Nothing carrying the rule's tag is left on the server.
+          const leftOver = yield* spark.interrupt({ tag })
+          return { stillRunning, stoppedInMs, leftOver }
+        })
+      ).pipe(Effect.provide(Logger.layer([collector])))
     )
     expect(result.stillRunning).toBe(true)
     expect(result.stoppedInMs).toBeLessThan(10_000)
@@ -44,18 +59,14 @@ describe("interruption", () => {
     const runId = randomUUID()
     const id = unique("fenced")
     const result = await run(
-      Effect.gen(function* () {
-        const spark = yield* SparkSession.SparkSession
-        const fiber = yield* runRule({
-          id,
-          runId,
-          options: { sql: "SELECT id FROM range(0, 100000000000)", expect: { row_count: { min: 1 } } }
-        }).pipe(Effect.flip, Effect.forkChild({ startImmediately: true }))
-        yield* Effect.sleep("3 seconds")
-        const stopped = yield* spark.interrupt({ tag: SqlRunner.tagFor(runId, id) })
-        const failure = yield* Fiber.join(fiber)
-        return { stopped, failure }
-      })
+      withSlowRule(runId, id, (fiber) =>
+        Effect.gen(function* () {
+          const spark = yield* SparkSession.SparkSession
+          const stopped = yield* spark.interrupt({ tag: SqlRunner.tagFor(runId, id) })
+          const failure = yield* Effect.flip(Fiber.join(fiber))
+          return { stopped, failure }
+        })
+      )
     )
     expect(result.stopped).toHaveLength(1)
     expect(result.failure).toMatchObject({ _tag: "SessionLost", category: "system", ruleId: id })

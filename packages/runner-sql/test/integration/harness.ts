@@ -2,6 +2,7 @@
 import { NodeServices } from "@effect/platform-node"
 import { Plugin } from "@spark-etl/core"
 import type { Failure, Parameter, TargetStore } from "@spark-etl/core"
+import { until } from "@spark-etl/testing"
 import { SparkSession } from "@spark-etl/runner-spark-connect"
 import type { Rows, SparkError } from "@spark-etl/runner-spark-connect"
 import { Effect, Exit, Layer, Option, Result } from "effect"
@@ -83,7 +84,7 @@ export const prepareRun = (
   })
 
 /** Runs a program with a session; returns its exit. */
-export const exitOf = <A, E>(
+const exitOf = <A, E>(
   program: Effect.Effect<A, E, SparkSession.SparkSession | NodeServices.NodeServices>
 ): Promise<Exit.Exit<A, E | SparkSession.MakeError>> =>
   Effect.runPromiseExit(program.pipe(Effect.provide(layer())))
@@ -114,3 +115,34 @@ export const rows = (
   Effect.flatMap(SparkSession.SparkSession, (spark) =>
     Effect.flatMap(spark.sql(sql), (df) => spark.collect(df))
   )
+
+/**
+ * A query that runs until interrupted (for two minutes at most) and tells when it runs on the
+ * server: its one task stamps the JVM system property `key` with the query's start time (one
+ * value per execution), then sleeps, which a cancel interrupts at once. `stamp` reads the
+ * property with a query Spark answers while planning, needing no task slot. A per-row call in a
+ * scan would not do: Spark's cancel does not stop such a scan (its tasks run on, holding cores).
+ * Sees the driver's JVM only: a local server (dev and CI).
+ */
+export const slowQuery = (key: string) => {
+  const reflect = (target: string, method: string, ...args: ReadonlyArray<string>) =>
+    `reflect('java.lang.${target}', '${method}', ${args.join(", ")})`
+  const mark = reflect("System", "setProperty", `'${key}'`, "CAST(current_timestamp() AS STRING)")
+  const sleep = reflect("Thread", "sleep", "CAST(120000 AS BIGINT)")
+  const sql = `SELECT id FROM range(0, 1, 1, 1) WHERE concat(${mark}, ${sleep}) IS NULL`
+  const probe = (method: string) =>
+    rows(`SELECT ${reflect("System", method, `'${key}'`)} AS value FROM VALUES (1) AS t(x)`)
+  const stamp = Effect.map(probe("getProperty"), (r) => String(r[0]?.["value"]))
+  return {
+    sql,
+    /** Arms the witness: the effect it returns completes once an execution of `sql` started after this stamps. */
+    running: Effect.map(stamp, (before) =>
+      until(
+        Effect.map(stamp, (now) => now !== before),
+        { what: `the slow query (${key}) to run on the server`, within: "90 seconds", every: "200 millis" }
+      )
+    ),
+    /** Removes the property from the server's JVM. */
+    clear: Effect.ignore(probe("clearProperty"))
+  }
+}
