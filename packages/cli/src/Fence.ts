@@ -10,21 +10,7 @@
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Duration, Effect } from "effect"
 import { Failure, type Ledger } from "@spark-etl/core"
-import { SparkSession } from "@spark-etl/runner-spark-connect"
-
-/** `remote` with its session pinned to `sessionId` (only for `sc://` remotes). */
-export const withSessionId = (remote: string, sessionId: string): string => {
-  if (!remote.startsWith("sc://")) return remote
-  const at = remote.indexOf("/;")
-  const base = (at >= 0 ? remote.slice(0, at) : remote).replace(/\/$/, "")
-  const params = (at >= 0 ? remote.slice(at + 2) : "")
-    .split(";")
-    .filter((p) => p.length > 0 && !p.startsWith("session_id="))
-  return `${base}/;${[...params, `session_id=${sessionId}`].join(";")}`
-}
-
-/** Whether runs on this remote outlive their process (an embedded `local` server does not). */
-export const isShared = (remote: string): boolean => remote.startsWith("sc://")
+import { ConnectionString, SparkSession } from "@spark-etl/runner-spark-connect"
 
 // The one answer that proves nothing of the session can run: the server no longer has it.
 const sessionGone = (error: { readonly _tag: string; readonly errorClass?: string | undefined }) =>
@@ -38,14 +24,14 @@ const sessionGone = (error: { readonly _tag: string; readonly errorClass?: strin
  * server unreachable, authentication refused, anything unexpected — fails: fencing fails
  * closed, because "we could not look" is not "nothing runs there".
  */
-export const session = (
+const session = (
   remote: string,
   sessionId: string,
   timeout: Duration.Duration
 ): Effect.Effect<ReadonlyArray<string>, { readonly message: string }> =>
   Effect.gen(function* () {
     const spark = yield* SparkSession.make({
-      remote: withSessionId(remote, sessionId),
+      remote: ConnectionString.withSessionId(remote, sessionId),
       rpcTimeout: timeout,
       retry: { budget: timeout }
     })
@@ -67,7 +53,7 @@ export const predecessor =
       return Effect.logInfo(`run ${record.runId}: no shared Spark session to fence`)
     }
     // The run used a shared server but this command was given none: nothing can be proven.
-    if (!isShared(remote)) {
+    if (!ConnectionString.isShared(remote)) {
       return Effect.fail(
         new Failure.EngineUnreachable({
           code: "FENCE_FAILED",
@@ -104,7 +90,7 @@ export const self = (
   sessionId: string,
   timeout: () => Duration.Duration
 ): Effect.Effect<boolean> =>
-  !isShared(remote)
+  !ConnectionString.isShared(remote)
     ? Effect.succeed(true)
     : Effect.suspend(() => session(remote, sessionId, timeout())).pipe(
         Effect.tap((stopped) =>

@@ -5,13 +5,13 @@
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Duration, Effect, FileSystem, Layer, Option } from "effect"
 import { Event, Plugin, TargetStore } from "@spark-etl/core"
-import { KafkaReporter, ReporterConfig, type ReporterError } from "@spark-etl/kafka-reporter"
+import { KafkaReporter, type ReporterError } from "@spark-etl/kafka-reporter"
 import { SparkSession } from "@spark-etl/runner-spark-connect"
 import { SqlRunner } from "@spark-etl/runner-sql"
 import * as EventLog from "./EventLog.js"
 import * as LazyRunner from "./LazyRunner.js"
 import * as Signals from "./Signals.js"
-import type * as Settings from "./Settings.js"
+import * as Settings from "./Settings.js"
 import * as ValidationOnly from "./ValidationOnly.js"
 
 export interface Options {
@@ -21,7 +21,7 @@ export interface Options {
 }
 
 /** The runner registry; Spark is reached only when a rule runs. */
-export const registry = (options: Options): Layer.Layer<Plugin.Registry> =>
+const registry = (options: Options): Layer.Layer<Plugin.Registry> =>
   Layer.effect(
     Plugin.Registry,
     LazyRunner.load(
@@ -47,10 +47,7 @@ const eventSinkOf = (
     onNone: () => EventLog.layer,
     onSome: (kafka) =>
       Layer.unwrap(
-        ReporterConfig.decode(
-          { brokers: kafka.brokers, topic: kafka.topic, outboxFile: settings.outboxFile },
-          "--kafka-brokers / KAFKA_BROKERS"
-        ).pipe(Effect.map((config) => KafkaReporter.layer(config)))
+        Settings.reporterConfig(settings, kafka).pipe(Effect.map((config) => KafkaReporter.layer(config)))
       )
   })
 

@@ -11,7 +11,7 @@ import pino from "pino"
 import { Parameter } from "@spark-etl/core"
 
 /** Field paths pino removes from every line; fixed in code, never built from input. */
-export const redactPaths: ReadonlyArray<string> = [
+const redactPaths: ReadonlyArray<string> = [
   "token",
   "password",
   "secret",
@@ -27,7 +27,7 @@ export const redactPaths: ReadonlyArray<string> = [
 const secretInText = /\b(token|password|secret|authorization)(\s*[=:]\s*)([^;&\s,"']+)/gi
 
 /** Masks `token=…`-style secrets inside free text, e.g. a connection string in a message. */
-export const scrub = (text: string): string => text.replace(secretInText, "$1$2[redacted]")
+export const scrub = (text: string): string => text.replace(secretInText, `$1$2${Parameter.masked}`)
 
 export interface Options {
   /** JSON lines file of this run. */
@@ -72,7 +72,7 @@ const text = (message: unknown): string =>
  * @example
  * Logging.layer({ file: "/var/log/spark-etl/orders-20261126.jsonl" })
  */
-export const make = (options: Options): Effect.Effect<Logger.Logger<unknown, void>, never, Scope.Scope> =>
+const make = (options: Options): Effect.Effect<Logger.Logger<unknown, void>, never, Scope.Scope> =>
   Effect.gen(function* () {
     // A log may quote what a run was given: readable by its owner only.
     fs.mkdirSync(path.dirname(options.file), { recursive: true, mode: 0o700 })
@@ -85,7 +85,7 @@ export const make = (options: Options): Effect.Effect<Logger.Logger<unknown, voi
         level: "trace",
         base: { pid: process.pid, host: process.env["HOSTNAME"] ?? undefined },
         timestamp: pino.stdTimeFunctions.isoTime,
-        redact: { paths: [...redactPaths], censor: "[redacted]" },
+        redact: { paths: [...redactPaths], censor: Parameter.masked },
         formatters: { level: (label) => ({ level: label }) }
       },
       destination

@@ -1,26 +1,21 @@
 /**
- * Where a run keeps its state and how it escalates, from flags and the environment, validated
- * with Schema. Flags win over the environment; the environment over defaults.
+ * Where a run keeps its state and how it escalates. A flag wins over its environment variable
+ * (read through Effect's Config from the current ConfigProvider: the process environment, or a
+ * test's), which wins over the default. An empty variable counts as unset.
  */
-import { Option, Schema } from "effect"
+import { Config, type Effect, Option } from "effect"
+import { ReporterConfig, type ReporterError } from "@spark-etl/kafka-reporter"
 import * as os from "node:os"
 import * as path from "node:path"
 
-/** The process environment variables spark-etl reads. */
-export const Env = Schema.Struct({
-  SPARK_REMOTE: Schema.optionalKey(Schema.String),
-  KAFKA_BROKERS: Schema.optionalKey(Schema.String),
-  SPARK_ETL_KAFKA_TOPIC: Schema.optionalKey(Schema.String),
-  SPARK_ETL_STATE_DIR: Schema.optionalKey(Schema.String),
-  SPARK_ETL_LOG_DIR: Schema.optionalKey(Schema.String)
-})
-export type Env = typeof Env.Type
-
-/** Reads the variables above (others are ignored). */
-export const readEnv = (env: Readonly<Record<string, string | undefined>>): Env =>
-  Schema.decodeUnknownSync(Env)(
-    Object.fromEntries(Object.entries(env).filter(([k, v]) => v !== undefined && v !== "" && k in Env.fields))
-  )
+/** The environment variables spark-etl reads, by the setting they give. */
+export const variables = {
+  remote: "SPARK_REMOTE",
+  stateDir: "SPARK_ETL_STATE_DIR",
+  logDir: "SPARK_ETL_LOG_DIR",
+  kafkaBrokers: "KAFKA_BROKERS",
+  kafkaTopic: "SPARK_ETL_KAFKA_TOPIC"
+} as const
 
 export const defaultTopic = "spark-etl.events"
 
@@ -42,30 +37,49 @@ export interface Flags {
   readonly kafkaTopic: Option.Option<string>
 }
 
-/** Combines flags, environment and defaults. */
-export const resolve = (flags: Flags, env: Env): Resolved => {
-  const stateDir = path.resolve(
-    Option.getOrElse(flags.stateDir, () => env.SPARK_ETL_STATE_DIR ?? path.join(os.homedir(), ".spark-etl"))
+/** The flag when given; else its variable, read only then (a flag makes the variable moot). */
+const flagOrEnv = (flags: Flags, key: keyof Flags): Config.Config<Option.Option<string>> =>
+  Option.isSome(flags[key]) ? Config.succeed(flags[key]) : Config.option(Config.String(variables[key]))
+
+/** Combines flags, environment and defaults; `.parse(provider)` reads another environment. */
+export const resolve = (flags: Flags): Config.Config<Resolved> =>
+  Config.all({
+    remote: flagOrEnv(flags, "remote"),
+    stateDir: flagOrEnv(flags, "stateDir"),
+    logDir: flagOrEnv(flags, "logDir"),
+    brokers: flagOrEnv(flags, "kafkaBrokers"),
+    topic: flagOrEnv(flags, "kafkaTopic")
+  }).pipe(
+    Config.map((given): Resolved => {
+      const stateDir = path.resolve(
+        Option.getOrElse(given.stateDir, () => path.join(os.homedir(), ".spark-etl"))
+      )
+      return {
+        remote: Option.getOrElse(given.remote, () => "local"),
+        stateDir,
+        ledgerDir: path.join(stateDir, "ledger"),
+        logDir: path.resolve(Option.getOrElse(given.logDir, () => path.join(stateDir, "logs"))),
+        outboxFile: path.join(stateDir, "outbox.jsonl"),
+        kafka: Option.map(given.brokers, (brokers) => ({
+          brokers: brokers
+            .split(",")
+            .map((b) => b.trim())
+            .filter((b) => b.length > 0),
+          topic: Option.getOrElse(given.topic, () => defaultTopic)
+        }))
+      }
+    })
   )
-  const brokers = Option.getOrUndefined(flags.kafkaBrokers) ?? env.KAFKA_BROKERS
-  const topic = Option.getOrUndefined(flags.kafkaTopic) ?? env.SPARK_ETL_KAFKA_TOPIC ?? defaultTopic
-  return {
-    remote: Option.getOrElse(flags.remote, () => env.SPARK_REMOTE ?? "local"),
-    stateDir,
-    ledgerDir: path.join(stateDir, "ledger"),
-    logDir: path.resolve(
-      Option.getOrElse(flags.logDir, () => env.SPARK_ETL_LOG_DIR ?? path.join(stateDir, "logs"))
-    ),
-    outboxFile: path.join(stateDir, "outbox.jsonl"),
-    kafka:
-      brokers === undefined
-        ? Option.none()
-        : Option.some({
-            brokers: brokers
-              .split(",")
-              .map((b) => b.trim())
-              .filter((b) => b.length > 0),
-            topic
-          })
-  }
-}
+
+/**
+ * The Kafka reporter's configuration for these settings; a malformed broker list or topic is
+ * refused naming the flag and the variable.
+ */
+export const reporterConfig = (
+  settings: Resolved,
+  kafka: { readonly brokers: ReadonlyArray<string>; readonly topic: string }
+): Effect.Effect<ReporterConfig.ReporterConfig, ReporterError.ConfigError> =>
+  ReporterConfig.decode(
+    { brokers: kafka.brokers, topic: kafka.topic, outboxFile: settings.outboxFile },
+    `--kafka-brokers / ${variables.kafkaBrokers}`
+  )

@@ -18,13 +18,13 @@ let settled: number | undefined
 const waiting: Array<(signal: Signal) => void> = []
 
 /** Budget between the first signal and a forced exit. */
-export const gracePeriodMs = 3500
+const gracePeriodMs = 3500
 
 /**
  * Events published after the signal must be delivered or spooled by this many ms after it, so
  * the ledger is closed and the summary written before the forced exit.
  */
-export const publishWithinMs = 2500
+const publishWithinMs = 2500
 
 /**
  * How long the running rules may take to end after the signal, their interrupts on the Spark
@@ -34,7 +34,7 @@ export const publishWithinMs = 2500
 export const stopGraceMs = 1500
 
 /** A run's own fence after a signal must be done by this many ms after it. */
-export const fenceWithinMs = 2300
+const fenceWithinMs = 2300
 
 /** Milliseconds left for fencing this run's own work, once a signal came; undefined before. */
 export const fenceBudgetMs = (): number | undefined =>

@@ -3,10 +3,11 @@
  * of the contract table; a command line it cannot parse exits 64 after saying why.
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Cause, Effect, Exit } from "effect"
+import { Cause, Effect, Exit, Option } from "effect"
 import { Command } from "effect/cli"
 import { ExitCode } from "@spark-etl/core"
 import * as Cli from "./Cli.js"
+import * as ExitStatus from "./ExitStatus.js"
 import * as Signals from "./Signals.js"
 
 Signals.install()
@@ -17,10 +18,11 @@ process.on("warning", (warning) => {
   if (warning.name !== "TimeoutNegativeWarning") process.stderr.write(`${warning.name}: ${warning.message}\n`)
 })
 
-const program = Command.runWith(Cli.command, { version: "0.1.0" })(process.argv.slice(2)).pipe(
-  Effect.scoped,
-  Effect.provide(NodeServices.layer)
-)
+// The handler's exit code; none when effect/cli answered without one.
+const program = Effect.andThen(
+  Command.runWith(Cli.command, { version: "0.1.0" })(process.argv.slice(2)),
+  ExitStatus.get
+).pipe(Effect.scoped, Effect.provide(ExitStatus.layer), Effect.provide(NodeServices.layer))
 
 // Help, version and completions are answered by effect/cli itself, without a handler.
 const informational = process.argv
@@ -28,7 +30,9 @@ const informational = process.argv
   .some((a) => ["--help", "-h", "--version", "-v", "--completions"].includes(a))
 
 const exit = await Effect.runPromiseExit(program)
-if (Exit.isSuccess(exit)) process.exit(informational ? ExitCode.Success : Cli.exitCode)
+// The handler's code; with none (and no --help / --version), effect/cli refused the line: 64.
+if (Exit.isSuccess(exit))
+  process.exit(informational ? ExitCode.Success : Option.getOrElse(exit.value, () => ExitCode.Usage))
 const usage = Cause.findErrorOption(exit.cause)
 if (
   usage._tag === "Some" &&

@@ -1,21 +1,40 @@
+// Fencing decides from the remote alone when no server can be asked; the sc:// rewriting it relies
+// on (ConnectionString.isShared, withSessionId) is tested in runner-spark-connect.
+import { Duration, Effect, Exit } from "effect"
+import type { Ledger } from "@spark-etl/core"
 import { describe, expect, it } from "vitest"
 import * as Fence from "../src/Fence.js"
 
-describe("Fence.withSessionId", () => {
-  it("pins the session of an sc:// remote, keeping its other parameters", () => {
-    expect(Fence.withSessionId("sc://h:15002", "U")).toBe("sc://h:15002/;session_id=U")
-    expect(Fence.withSessionId("sc://h:15002/", "U")).toBe("sc://h:15002/;session_id=U")
-    expect(Fence.withSessionId("sc://h:15002/;token=t;use_ssl=true", "U")).toBe(
-      "sc://h:15002/;token=t;use_ssl=true;session_id=U"
-    )
-    expect(Fence.withSessionId("sc://h:15002/;session_id=OLD;user_id=etl;", "U")).toBe(
-      "sc://h:15002/;user_id=etl;session_id=U"
-    )
+const record = (engineSessionId?: string): Ledger.Record => ({
+  version: 1,
+  runId: "r1",
+  batch: "b",
+  batchFile: "b.yaml",
+  parameters: {},
+  pid: 1,
+  host: "h",
+  status: "running",
+  startedAt: "2026-01-01T00:00:00.000Z",
+  heartbeatAt: "2026-01-01T00:00:00.000Z",
+  rules: {},
+  ...(engineSessionId !== undefined ? { engineSessionId } : {})
+})
+
+describe("Fence on an embedded local remote", () => {
+  it("lets a run's own fence pass: its server ends with the run", async () => {
+    expect(await Effect.runPromise(Fence.self("local[2]", "U", () => Duration.seconds(1)))).toBe(true)
   })
 
-  it("leaves an embedded local remote alone: its server ends with the run", () => {
-    expect(Fence.withSessionId("local[2]", "U")).toBe("local[2]")
-    expect(Fence.isShared("local")).toBe(false)
-    expect(Fence.isShared("sc://h:1")).toBe(true)
+  it("refuses to fence a predecessor's shared session from a local remote", async () => {
+    const exit = await Effect.runPromiseExit(Fence.predecessor("local[2]", Duration.seconds(1))(record("U")))
+    expect(exit).toMatchObject({ _tag: "Failure" })
+    expect(Exit.findErrorOption(exit)).toMatchObject({
+      value: { _tag: "EngineUnreachable", code: "FENCE_FAILED", restartable: true }
+    })
+  })
+
+  it("has nothing to fence for a predecessor without a session", async () => {
+    const exit = await Effect.runPromiseExit(Fence.predecessor("local[2]", Duration.seconds(1))(record()))
+    expect(exit._tag).toBe("Success")
   })
 })

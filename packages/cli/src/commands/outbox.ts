@@ -1,0 +1,52 @@
+/** `spark-etl outbox flush`: delivers the events waiting in the outbox to Kafka, in order. */
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import { Console, Effect, Option } from "effect"
+import { Command } from "effect/cli"
+import { ExitCode } from "@spark-etl/core"
+import { KafkaReporter } from "@spark-etl/kafka-reporter"
+import * as ExitStatus from "../ExitStatus.js"
+import * as Logging from "../Logging.js"
+import * as Settings from "../Settings.js"
+import { kafkaBrokers, kafkaTopic, stateDir } from "./flags.js"
+import { settingsOf, usage } from "./shared.js"
+
+/** Why flush cannot run without Kafka (exit 64). */
+const needsKafka = "outbox flush needs Kafka: give --kafka-brokers or set KAFKA_BROKERS"
+
+/** What a drain left, as flush says it, and its exit code: anything left is a system failure. */
+export const flushed = (
+  outboxFile: string,
+  result: { readonly delivered: number; readonly remaining: number; readonly quarantined: number }
+): { readonly line: string; readonly exitCode: ExitCode } => ({
+  line: `outbox ${outboxFile}: delivered ${result.delivered}, remaining ${result.remaining}, quarantined ${result.quarantined}`,
+  exitCode: result.remaining === 0 ? ExitCode.Success : ExitCode.SystemFailure
+})
+
+const config = { stateDir, kafkaBrokers, kafkaTopic }
+
+/** Exit 0 once the outbox is empty; 2 when events remain or it cannot be read; 64 without Kafka. */
+export const handler = (flags: Command.Command.Config.Infer<typeof config>): Effect.Effect<ExitCode> =>
+  Effect.gen(function* () {
+    const settings = yield* settingsOf(flags)
+    if (Option.isNone(settings.kafka)) return yield* usage({ message: needsKafka })
+    const reporter = yield* Settings.reporterConfig(settings, settings.kafka.value)
+    const done = flushed(settings.outboxFile, yield* KafkaReporter.flushOutbox(reporter))
+    yield* Console.log(done.line)
+    return done.exitCode
+  }).pipe(
+    Effect.provide(Logging.quiet),
+    Effect.provide(NodeServices.layer),
+    Effect.catchTag("ConfigError", usage),
+    Effect.catchTag("OutboxError", (e) =>
+      Effect.as(Console.error(`outbox: ${e.message}`), ExitCode.SystemFailure)
+    )
+  )
+
+const flush = Command.make("flush", config, ExitStatus.recorded(handler)).pipe(
+  Command.withDescription("deliver the events waiting in the outbox to Kafka, in order")
+)
+
+export const command = Command.make("outbox").pipe(
+  Command.withDescription("the durable outbox of events Kafka did not take in time"),
+  Command.withSubcommands([flush])
+)

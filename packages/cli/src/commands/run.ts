@@ -1,0 +1,204 @@
+/**
+ * `spark-etl run`: refuses what can be refused before any side effect (a remote that cannot be
+ * right, a place it writes that takes no write), then runs the batch and prints its rule table
+ * and summary line. `--dry-run` only loads the batch and shows what a run would do.
+ */
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import { Console, Duration, Effect, Option } from "effect"
+import { Command, Flag } from "effect/cli"
+import { Batch, Dag, ExitCode, type Failure, Run } from "@spark-etl/core"
+import { ConnectionString } from "@spark-etl/runner-spark-connect"
+import { randomUUID } from "node:crypto"
+import * as path from "node:path"
+import * as ExitStatus from "../ExitStatus.js"
+import * as Fence from "../Fence.js"
+import * as Layers from "../Layers.js"
+import * as Locations from "../Locations.js"
+import * as Logging from "../Logging.js"
+import type * as Settings from "../Settings.js"
+import * as Signals from "../Signals.js"
+import * as Summary from "../Summary.js"
+import {
+  batchFile,
+  kafkaBrokers,
+  kafkaTopic,
+  logDir,
+  logFile,
+  params,
+  remote,
+  sparkTimeout,
+  stateDir
+} from "./flags.js"
+import { checkRemote, loadOnly, paramsOf, rejected, reportRejection, settingsOf, usage } from "./shared.js"
+
+/** A batch name made safe for a file name (a batch name is free text in its file). */
+const safeFileName = (name: string): string => name.replace(/[^A-Za-z0-9_.-]/g, "_")
+
+/**
+ * The run's log file: the flag's, else `<batch>-<UTC stamp>-<first 8 of the run id>.jsonl` in
+ * the log directory, so one job's logs sort together whatever its file is called.
+ */
+export const logFileOf = (
+  settings: Settings.Resolved,
+  flag: Option.Option<string>,
+  batch: string,
+  runId: string,
+  now: Date
+): string =>
+  Option.getOrElse(flag, () => {
+    const stamp = now.toISOString().replace(/[-:]/g, "").slice(0, 15)
+    return path.join(settings.logDir, `${safeFileName(batch)}-${stamp}-${runId.slice(0, 8)}.jsonl`)
+  })
+
+/** The batch's name from its file, else the file's base name (also for a file that is refused). */
+export const batchNameOf = (named: Option.Option<string>, file: string): string =>
+  Option.getOrElse(named, () => path.basename(file).replace(/\.ya?ml$/, ""))
+
+/** The places a run writes on this host, each with the setting that moves it. */
+export const locationsOf = (
+  settings: Settings.Resolved,
+  logFile: string
+): ReadonlyArray<Locations.Location> => [
+  { path: settings.ledgerDir, setting: "--state-dir / SPARK_ETL_STATE_DIR", kind: "directory" },
+  { path: path.dirname(logFile), setting: "--log-dir / --log-file / SPARK_ETL_LOG_DIR", kind: "directory" },
+  // The outbox is written only when events go to Kafka.
+  ...(Option.isSome(settings.kafka)
+    ? [
+        {
+          path: settings.outboxFile,
+          setting: "--state-dir / SPARK_ETL_STATE_DIR (outbox)",
+          kind: "file" as const
+        }
+      ]
+    : [])
+]
+
+/** The summary line of a run refused before its log was opened (exit 3). */
+export const refusedSummary = (runId: string, batch: string, failure: Failure.ConfigRejected): string =>
+  Summary.line(
+    {
+      runId,
+      batch,
+      status: "rejected",
+      exitCode: ExitCode.Rejected,
+      failure,
+      targetsTouched: false,
+      unfenced: false
+    },
+    "(none: refused before the log was opened)"
+  )
+
+/** What a dry run shows of a valid batch, line by line. */
+const dryRunLines = (batch: Batch.Batch, remote: string): ReadonlyArray<string> => [
+  `batch ${batch.name}: ${batch.rules.length} rules, valid (dry run: nothing was touched)`,
+  `plan:\n${Dag.toText(batch.plan)}`,
+  batch.targets.targets.length === 0
+    ? "cleanup: no targets"
+    : `cleanup (delete-and-load) would empty:\n${batch.targets.targets.map((t) => `  ${t.ruleId}: ${t.location}`).join("\n")}`,
+  `spark: ${remote} (not contacted)`
+]
+
+const dryRun = (file: string, p: Record<string, string>, options: Layers.Options): Effect.Effect<ExitCode> =>
+  loadOnly(file, p, options).pipe(
+    Effect.flatMap((batch) =>
+      Effect.as(
+        Effect.forEach(dryRunLines(batch, options.settings.remote), (l) => Console.log(l)),
+        ExitCode.Success
+      )
+    ),
+    Effect.catchTag("ConfigRejected", rejected)
+  )
+
+const parallelism = Flag.Int("parallelism").pipe(
+  Flag.withDescription(
+    "how many rules may run at once (default: the batch file's engine.parallelism, else 1)"
+  ),
+  Flag.optional
+)
+
+const dryRunFlag = Flag.Boolean("dry-run").pipe(
+  Flag.withDescription("validate, plan and show the cleanup it would do, touching nothing"),
+  Flag.withDefault(false)
+)
+
+const config = {
+  batchFile,
+  params,
+  remote,
+  parallelism,
+  dryRun: dryRunFlag,
+  stateDir,
+  logDir,
+  logFile,
+  kafkaBrokers,
+  kafkaTopic,
+  sparkTimeout
+}
+
+/** The run's exit code (the outcome's); 3 when refused before any side effect, 64 for bad Kafka settings. */
+export const handler = (flags: Command.Command.Config.Infer<typeof config>) =>
+  Effect.gen(function* () {
+    const settings = yield* settingsOf(flags)
+    const options: Layers.Options = { settings, sparkTimeout: Duration.seconds(flags.sparkTimeout) }
+    if (flags.dryRun) return yield* dryRun(flags.batchFile, paramsOf(flags.params), options)
+    const runId = randomUUID()
+    const peeked = yield* Batch.peek(flags.batchFile).pipe(Effect.provide(NodeServices.layer))
+    const batchName = batchNameOf(peeked.name, flags.batchFile)
+    const log = logFileOf(settings, flags.logFile, batchName, runId, new Date())
+    // Refused before any side effect, each naming what to fix: a connection string that
+    // cannot be right (a configuration error, exit 3: a restart would not help), and the
+    // places this run writes on this host that do not take a write.
+    const refused = yield* Effect.result(
+      Effect.andThen(checkRemote(settings.remote, flags.remote), Locations.check(locationsOf(settings, log)))
+    )
+    if (refused._tag === "Failure") {
+      yield* reportRejection(refused.failure)
+      yield* Console.log(refusedSummary(runId, batchName, refused.failure))
+      return ExitCode.Rejected
+    }
+    // The session id is ours, recorded in the ledger, so a successor can fence this run.
+    const engineSessionId = randomUUID()
+    const sessionSettings = ConnectionString.isShared(settings.remote)
+      ? { ...settings, remote: ConnectionString.withSessionId(settings.remote, engineSessionId) }
+      : settings
+    const fenceTimeout = Duration.seconds(Math.min(flags.sparkTimeout, 10))
+    const outcome = yield* Run.run({
+      batchFile: flags.batchFile,
+      params: paramsOf(flags.params),
+      env: process.env,
+      ledgerDir: settings.ledgerDir,
+      runId,
+      logFile: log,
+      stop: Signals.stop,
+      stopGrace: Duration.millis(Signals.stopGraceMs),
+      fence: Fence.predecessor(settings.remote, fenceTimeout),
+      // After a signal, what is left of its grace; otherwise the usual fence deadline.
+      fenceSelf: Fence.self(settings.remote, engineSessionId, () => {
+        const left = Signals.fenceBudgetMs()
+        return left === undefined ? fenceTimeout : Duration.millis(left)
+      }),
+      ...(ConnectionString.isShared(settings.remote) ? { engineSessionId } : {}),
+      // The flag wins over the batch file's escalation.topic, which wins over the environment.
+      ...(Option.isSome(flags.kafkaTopic) ? { topic: flags.kafkaTopic.value } : {}),
+      ...(Option.isSome(flags.parallelism) ? { parallelism: flags.parallelism.value } : {})
+    }).pipe(
+      // Reported before the services are released: after a signal, the forced exit may cut
+      // that release short, never the summary.
+      Effect.tap((outcome) =>
+        Effect.gen(function* () {
+          if (outcome.failure?._tag === "ConfigRejected") yield* reportRejection(outcome.failure)
+          const table = Summary.table(outcome)
+          if (table) yield* Console.error(table)
+          yield* Console.log(Summary.line(outcome, log))
+          yield* Signals.exitEarly(outcome.unfenced, outcome.exitCode)
+        })
+      ),
+      Effect.provide(Layers.app({ ...options, settings: sessionSettings })),
+      Effect.provide(Logging.layer({ file: log }))
+    )
+    return outcome.exitCode
+  }).pipe(Effect.catchTag("ConfigError", usage))
+
+export const command = Command.make("run", config, ExitStatus.recorded(handler)).pipe(
+  Command.withDescription("run a batch: clean its targets, run its rules on Spark, escalate failures")
+)

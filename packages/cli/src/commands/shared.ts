@@ -1,0 +1,103 @@
+/**
+ * What the command handlers share: their settings, loading a batch without side effects, and
+ * how a refusal is told (each ends in an exit code of the contract table).
+ */
+import { Console, Duration, Effect, Option } from "effect"
+import { Batch, ExitCode, Failure } from "@spark-etl/core"
+import { SparkSession } from "@spark-etl/runner-spark-connect"
+import * as Layers from "../Layers.js"
+import * as Logging from "../Logging.js"
+import * as Settings from "../Settings.js"
+
+/** The setting flags of a command; one it does not have counts as not given. */
+export interface SettingFlags {
+  readonly remote?: Option.Option<string>
+  readonly stateDir: Option.Option<string>
+  readonly logDir?: Option.Option<string>
+  readonly kafkaBrokers: Option.Option<string>
+  readonly kafkaTopic: Option.Option<string>
+}
+
+/** The flags, then the environment, then the defaults. */
+export const settingsOf = (flags: SettingFlags) =>
+  Settings.resolve({
+    remote: flags.remote ?? Option.none(),
+    stateDir: flags.stateDir,
+    logDir: flags.logDir ?? Option.none(),
+    kafkaBrokers: flags.kafkaBrokers,
+    kafkaTopic: flags.kafkaTopic
+  })
+
+export const paramsOf = (p: Option.Option<Record<string, string>>) => Option.getOrElse(p, () => ({}))
+
+/** Prints a rejected batch's issues, one per line, each with file:line:column and field. */
+export const reportRejection = (failure: Failure.ConfigRejected) =>
+  Console.error(
+    `batch rejected (${failure.code}):\n${failure.issues.map((i) => `  ${Failure.formatIssue(i)}`).join("\n")}`
+  )
+
+/** A rejected batch or setting: its issues, exit 3. */
+export const rejected = (failure: Failure.ConfigRejected) =>
+  Effect.as(reportRejection(failure), ExitCode.Rejected)
+
+/** A configuration the command cannot use (e.g. a malformed broker list): why, exit 64. */
+export const usage = (error: { readonly message: string }) =>
+  Effect.as(Console.error(error.message), ExitCode.Usage)
+
+/** Loads a batch without an event sink or an engine session. */
+export const loadOnly = (file: string, p: Record<string, string>, options: Layers.Options) =>
+  Batch.load(file, { params: p, env: process.env }).pipe(
+    Effect.provide(Layers.validation(options)),
+    Effect.provide(Logging.quiet)
+  )
+
+/**
+ * Why the Spark remote cannot be right, checked without connecting, naming where it came from
+ * (the flag or the variable) and never echoing a token; none when it may be right.
+ */
+export const remoteRejection = (
+  remote: string,
+  flag: Option.Option<string>
+): Option.Option<Failure.ConfigRejected> => {
+  const parsed = SparkSession.validateRemote(remote)
+  if (parsed._tag === "Success") return Option.none()
+  const source = Option.isSome(flag) ? "command line" : "environment"
+  return Option.some(
+    Failure.rejected(
+      [
+        {
+          file: source,
+          line: 1,
+          column: 1,
+          field: `${Option.isSome(flag) ? "--remote" : Settings.variables.remote} (${parsed.failure.field})`,
+          message: parsed.failure.message
+        }
+      ],
+      "REMOTE_INVALID"
+    )
+  )
+}
+
+/** Fails with the remote's rejection, if any: a configuration error (a restart would not help). */
+export const checkRemote = (
+  remote: string,
+  flag: Option.Option<string>
+): Effect.Effect<void, Failure.ConfigRejected> =>
+  Option.match(remoteRejection(remote, flag), { onNone: () => Effect.void, onSome: Effect.fail })
+
+/** Loads a batch without touching anything and shows it: exit 0; a rejected batch exits 3. */
+export const withLoaded = (
+  flags: SettingFlags & {
+    readonly batchFile: string
+    readonly params: Option.Option<Record<string, string>>
+  },
+  show: (batch: Batch.Batch) => string
+): Effect.Effect<ExitCode> =>
+  settingsOf(flags).pipe(
+    Effect.flatMap((settings) =>
+      loadOnly(flags.batchFile, paramsOf(flags.params), { settings, sparkTimeout: Duration.seconds(60) })
+    ),
+    Effect.flatMap((batch) => Effect.as(Console.log(show(batch)), ExitCode.Success)),
+    Effect.catchTag("ConfigRejected", rejected),
+    Effect.catchTag("ConfigError", usage)
+  )
