@@ -11,9 +11,9 @@
  * one given by SPARK_REMOTE is never stopped.
  */
 import { NodeServices } from "@effect/platform-node"
-import { Effect, Exit, Scope } from "effect"
-import { LocalServer, SparkSession } from "@spark-etl/runner-spark-connect"
-import { execFileSync, spawn, type ChildProcess } from "node:child_process"
+import { Effect } from "effect"
+import { SparkSession } from "@spark-etl/runner-spark-connect"
+import { spawn, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
@@ -23,10 +23,20 @@ import * as path from "node:path"
 // `.js` specifier tsc resolves, the module from the `.ts` file Node can load.
 type ProxyModule = typeof import("../test/e2e/proxy.js")
 const Proxy = (await import(new URL("../test/e2e/proxy.ts", import.meta.url).href)) as ProxyModule
+type ServersModule = typeof import("../test/e2e/servers.js")
+const { startSpark } = (await import(
+  new URL("../test/e2e/servers.ts", import.meta.url).href
+)) as ServersModule
 type ClientsModule = typeof import("../test/support/Clients.js")
 const { createTopic, readTopic, sleep, waitFor } = (await import(
   new URL("../test/support/Clients.ts", import.meta.url).href
 )) as ClientsModule
+// The endless batch, where every fault lands mid-rule, and the same batch made short (the rerun
+// after a crash, and the Kafka runs).
+type BatchesModule = typeof import("../test/support/Batches.js")
+const { endless, short } = (await import(
+  new URL("../test/support/Batches.ts", import.meta.url).href
+)) as BatchesModule
 
 const remote = process.env["SPARK_REMOTE"]
 const brokers = process.env["KAFKA_BROKERS"]
@@ -40,23 +50,6 @@ const here = import.meta.dirname
 const cliMain = path.resolve(here, "..", "dist", "main.js")
 // Deadline of each Spark call and the retry budget, in seconds, for every run of the bench.
 const sparkTimeout = 5
-
-// One rule scanning forever on one partition (as `endless` of the e2e harness): a Spark
-// operation that runs until something stops it, so every fault lands mid-rule.
-const endless = (name: string, rows = "100000000000", residue = 13): string => `batch: ${name}
-targets:
-  roots: [output]
-rules:
-  - id: endless
-    kind: sql
-    options:
-      sql: SELECT id FROM range(0, ${rows}, 1, 1) WHERE id % 7 = ${residue}
-      expect:
-        row_count: { min: 1 }
-`
-// The same batch made short (a thousand rows, a filter that matches): the rerun after a
-// crash, and the Kafka runs.
-const short = (name: string) => endless(name, "1000", 6)
 
 /** A fresh folder with the batch file, its `output` target root and its state dir. */
 const folder = (yaml: string) => {
@@ -172,59 +165,20 @@ const interruptSession = (sc: string, sessionId: string): Promise<number> => {
   )
 }
 
-const jvmPids = (dataDir: string): ReadonlyArray<number> =>
-  execFileSync("pgrep", ["-f", `java.*${dataDir}`], { encoding: "utf8" })
-    .split("\n")
-    .filter((p) => p !== "")
-    .map(Number)
-
-/** A Spark server of the bench's own (local[1], 1 GB heap), killable with -9. */
+/**
+ * A Spark server of the bench's own (local[1], 1 GB heap; the e2e tests' own server): killed
+ * with -9, or frozen with SIGSTOP (a driver that hangs: a stop-the-world pause, a stuck host).
+ * Its data dir goes with it.
+ */
 const ownServer = async (name: string) => {
-  const scope = Effect.runSync(Scope.make())
-  const dataDir = path.resolve(".spark-etl", `bench-faults-${name}-${Date.now()}`)
-  const started = await Effect.runPromiseExit(
-    LocalServer.start({ dataDir, master: "local[1]", heap: "1g" }).pipe(
-      Scope.provide(scope),
-      Effect.provide(NodeServices.layer)
-    )
-  )
-  if (Exit.isFailure(started)) throw new Error(`own Spark server did not start: ${String(started.cause)}`)
+  const own = await startSpark(`bench-faults-${name}`)
   return {
-    remote: started.value.remote,
-    // `LocalServer.pid` is the tether shell; the JVM is found by its data dir on its command line.
-    kill: () => {
-      const pids = execFileSync("pgrep", ["-f", dataDir], { encoding: "utf8" })
-        .split("\n")
-        .filter((p) => p !== "")
-      if (pids.length === 0) throw new Error(`no JVM found for ${dataDir}`)
-      for (const pid of pids) process.kill(Number(pid), "SIGKILL")
-    },
-    // SIGSTOP / SIGCONT of the JVM: a driver that hangs (a stop-the-world pause, a stuck host).
-    freeze: () => jvmPids(dataDir).forEach((pid) => process.kill(pid, "SIGSTOP")),
-    thaw: () => jvmPids(dataDir).forEach((pid) => process.kill(pid, "SIGCONT")),
+    ...own,
     close: async () => {
-      jvmPids(dataDir).forEach((pid) => process.kill(pid, "SIGCONT"))
-      await Effect.runPromise(Scope.close(scope, Exit.void))
-      fs.rmSync(dataDir, { recursive: true, force: true })
+      await own.close()
+      fs.rmSync(own.dataDir, { recursive: true, force: true })
     }
   }
-}
-
-/**
- * Starts the endless batch and waits until its scan runs on the server: the CLI's "engine
- * session open" plus 1.5 s (planning and the first tasks). Undefined if the session never opened.
- */
-const midRule = async (name: string, sparkRemote: string, topic: string) => {
-  const b = folder(endless(name))
-  const run = cli(runArgs(b, sparkRemote, brokers, topic))
-  const open = await waitFor(() => run.output().includes("rule started"), 60_000)
-  if (!open) {
-    run.child.kill("SIGKILL")
-    await run.exited
-    return { b, run, open: false }
-  }
-  await sleep(1500)
-  return { b, run, open: true }
 }
 
 // ---- the record ----------------------------------------------------------------------------
@@ -263,21 +217,53 @@ const exitWrong = (got: { code: number | null; signal: string | null }, want: nu
 
 // ---- the faults ----------------------------------------------------------------------------
 
+/**
+ * Starts the endless batch for repetition `i` of `r` and waits until its scan runs on the server:
+ * the CLI's "rule started" plus 1.5 s (planning and the first tasks). Undefined, the repetition
+ * recorded as wrong, if the rule never started.
+ */
+const midRule = async (r: Row, i: number, name: string, sparkRemote: string, topic: string) => {
+  const b = folder(endless(name))
+  const run = cli(runArgs(b, sparkRemote, brokers, topic))
+  const open = await waitFor(() => run.output().includes("rule started"), 60_000)
+  if (!open) {
+    run.child.kill("SIGKILL")
+    await run.exited
+    record(r, i, 0, `no rule started within 60 s: ${tail(run.output())}`)
+    return undefined
+  }
+  await sleep(1500)
+  return { b, run }
+}
+
+// One repetition of a fault the run must notice by itself or obey: the endless batch started on
+// `sparkRemote`, `fault` injected mid-rule, the time from it to the CLI's exit recorded (`want`
+// the right exit code). The run once it exited; undefined when its rule never started.
+const faultMidRule = async (
+  r: Row,
+  i: number,
+  name: string,
+  sparkRemote: string,
+  topic: string,
+  fault: (run: Cli) => void,
+  want: number
+) => {
+  const m = await midRule(r, i, name, sparkRemote, topic)
+  if (m === undefined) return undefined
+  const at = Date.now()
+  fault(m.run)
+  const got = await m.run.exited
+  record(r, i, got.at - at, exitWrong(got, want, m.run.output()))
+  return m
+}
+
 const sparkKilled = async () => {
   const r = row("Spark server killed -9", "kill → CLI exit 2")
   const topic = await topicFor("spark-killed")
   for (let i = 0; i < reps; i++) {
     const server = await ownServer(`killed-${i}`)
     try {
-      const m = await midRule("spark_killed", server.remote, topic)
-      if (!m.open) {
-        record(r, i, 0, `no engine session within 60 s: ${tail(m.run.output())}`)
-        continue
-      }
-      const at = Date.now()
-      server.kill()
-      const got = await m.run.exited
-      record(r, i, got.at - at, exitWrong(got, 2, m.run.output()))
+      await faultMidRule(r, i, "spark_killed", server.remote, topic, () => server.kill(), 2)
     } finally {
       await server.close()
     }
@@ -290,15 +276,9 @@ const blackHole = async () => {
   for (let i = 0; i < reps; i++) {
     const proxy = await Proxy.start(endpoint(remote))
     try {
-      const m = await midRule("black_hole", `sc://127.0.0.1:${proxy.port}`, topic)
-      if (!m.open) {
-        record(r, i, 0, `no engine session within 60 s: ${tail(m.run.output())}`)
-        continue
-      }
-      const at = Date.now()
-      proxy.freeze()
-      const got = await m.run.exited
-      record(r, i, got.at - at, exitWrong(got, 2, m.run.output()))
+      const holed = `sc://127.0.0.1:${proxy.port}`
+      const m = await faultMidRule(r, i, "black_hole", holed, topic, () => proxy.freeze(), 2)
+      if (m === undefined) continue
       // The frozen run could not stop its own scan: stop it on the server, directly.
       const sessionId = ledger(m.b.stateDir, "black_hole")[0]?.engineSessionId
       if (sessionId === undefined)
@@ -321,15 +301,7 @@ const signal = async (sig: "SIGINT" | "SIGTERM", want: number) => {
   const r = row(sig, `signal → exit ${want}`)
   const topic = await topicFor(sig.toLowerCase())
   for (let i = 0; i < reps; i++) {
-    const m = await midRule(sig.toLowerCase(), remote, topic)
-    if (!m.open) {
-      record(r, i, 0, `no engine session within 60 s: ${tail(m.run.output())}`)
-      continue
-    }
-    const at = Date.now()
-    m.run.child.kill(sig)
-    const got = await m.run.exited
-    record(r, i, got.at - at, exitWrong(got, want, m.run.output()))
+    await faultMidRule(r, i, sig.toLowerCase(), remote, topic, (run) => run.child.kill(sig), want)
   }
 }
 
@@ -354,11 +326,8 @@ const sparkFrozen = async (sig: "SIGINT" | "SIGTERM" | undefined) => {
   const server = await ownServer(name)
   try {
     for (let i = 0; i < reps; i++) {
-      const m = await midRule(name, server.remote, topic)
-      if (!m.open) {
-        record(r, i, 0, `no rule started within 60 s: ${tail(m.run.output())}`)
-        continue
-      }
+      const m = await midRule(r, i, name, server.remote, topic)
+      if (m === undefined) continue
       server.freeze()
       const at = Date.now()
       if (sig !== undefined) m.run.child.kill(sig)
@@ -381,11 +350,8 @@ const sigkill = async () => {
   const total = row("  (that next run, total)", "next run start → exit 0")
   const topic = await topicFor("sigkill")
   for (let i = 0; i < reps; i++) {
-    const m = await midRule("sigkill", remote, topic)
-    if (!m.open) {
-      record(r, i, 0, `no engine session within 60 s: ${tail(m.run.output())}`)
-      continue
-    }
+    const m = await midRule(r, i, "sigkill", remote, topic)
+    if (m === undefined) continue
     m.run.child.kill("SIGKILL")
     await m.run.exited
     const crashed = ledger(m.b.stateDir, "sigkill")[0]?.runId ?? "?"
@@ -414,11 +380,8 @@ const secondRun = async () => {
   const r = row("second run while one runs", "second's start → its exit 3")
   const topic = await topicFor("second-run")
   for (let i = 0; i < reps; i++) {
-    const m = await midRule("second_run", remote, topic)
-    if (!m.open) {
-      record(r, i, 0, `no engine session within 60 s: ${tail(m.run.output())}`)
-      continue
-    }
+    const m = await midRule(r, i, "second_run", remote, topic)
+    if (m === undefined) continue
     const second = cli(runArgs(m.b, remote, brokers, topic))
     const got = await second.exited
     record(r, i, got.at - second.startedAt, exitWrong(got, 3, second.output()))

@@ -1,28 +1,17 @@
 // Faults a run cannot capture itself: the Spark server killed mid-rule, and a network black hole
 // between the CLI and Spark. Each test runs its own Spark server (the shared one is never touched).
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { batchFile, cliMain, events, kafka, logLines, ofType, topic, endless, waitFor } from "./harness.js"
+import { batchFile, endless, events, logLines, ofType, runArgs, start, topic } from "./harness.js"
 import * as Proxy from "./proxy.js"
-import { withServer } from "./servers.js"
+import { launchRunning, withServer, type OwnSpark } from "./servers.js"
 
 // The deadline of each Spark call and the retry budget, in seconds (`--spark-timeout`).
 const sparkTimeout = 5
 
 // Longest a black hole may go unnoticed: see the test for what adds up to it.
 const blackHoleBound = 60_000
-
-const run = (args: ReadonlyArray<string>) => {
-  const child = spawn(process.execPath, [cliMain, ...args], { stdio: ["ignore", "pipe", "pipe"] })
-  const out: Array<string> = []
-  const err: Array<string> = []
-  child.stdout.on("data", (c: Buffer) => out.push(c.toString()))
-  child.stderr.on("data", (c: Buffer) => err.push(c.toString()))
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
-  return { stdout: () => out.join(""), output: () => out.join("") + err.join(""), exited }
-}
 
 // The batch's one ledger record.
 const ledger = (stateDir: string, batch: string) => {
@@ -36,31 +25,21 @@ const ledger = (stateDir: string, batch: string) => {
   }
 }
 
-// Starts the endless rule against `remote`, waits until its scan runs on the server, injects the
-// fault and returns the milliseconds from the fault to the CLI's exit, with what it left behind.
-const faultMidRule = async (name: string, remote: string, fault: () => void) => {
+// Starts the endless rule on `own` through `remote`, waits until its scan runs there (the
+// server's own view), injects the fault and returns the milliseconds from the fault to the CLI's
+// exit, with what it left behind.
+const faultMidRule = async (name: string, own: OwnSpark, remote: string, fault: () => void) => {
   const b = batchFile(endless(name))
   const t = await topic(name)
-  const cli = run([
-    "run",
-    b.batch,
-    "--remote",
-    remote,
-    "--state-dir",
-    b.stateDir,
-    "--kafka-brokers",
-    kafka(),
-    "--kafka-topic",
-    t,
-    "--spark-timeout",
-    String(sparkTimeout)
-  ])
-  expect(await waitFor(() => cli.output().includes("rule started"), 60_000), cli.output()).toBe(true)
-  await new Promise((r) => setTimeout(r, 1500)) // the scan is running on the server
+  const { run: cli, job } = await launchRunning(own, () =>
+    start(runArgs(b, t, { remote, extra: ["--spark-timeout", String(sparkTimeout)] }))
+  )
+  if (job === undefined) cli.child.kill("SIGKILL")
+  expect(job, cli.output()).toBeDefined()
   const faultAt = Date.now()
   fault()
-  const code = await cli.exited
-  return { code, ms: Date.now() - faultAt, cli, b, t }
+  const { code, at } = await cli.exited
+  return { code, ms: at - faultAt, cli, b, t }
 }
 
 // What every system fault must leave: exit 2, one batch.failed (system), a closed ledger, a full log.
@@ -83,8 +62,8 @@ const expectSystemFailure = (name: string, r: Awaited<ReturnType<typeof faultMid
 
 describe("system faults mid-rule", () => {
   it("Spark killed (-9) mid-rule: exit 2 within the deadline, batch.failed system, ledger closed", async () => {
-    await withServer("killed", async (server, kill) => {
-      const r = await faultMidRule("spark_killed", server.remote, kill)
+    await withServer("killed", async (own) => {
+      const r = await faultMidRule("spark_killed", own, own.remote, own.kill)
       expectSystemFailure("spark_killed", r)
       console.log(`spark killed: detected and exited in ${r.ms} ms`)
       // The retry budget plus a few seconds of reporting.
@@ -93,10 +72,10 @@ describe("system faults mid-rule", () => {
   })
 
   it("network black hole mid-rule: keepalive and deadlines detect it, exit 2, no hang", async () => {
-    await withServer("blackhole", async (server) => {
-      const proxy = await Proxy.start({ host: "127.0.0.1", port: server.port })
+    await withServer("blackhole", async (own) => {
+      const proxy = await Proxy.start({ host: "127.0.0.1", port: own.server.port })
       try {
-        const r = await faultMidRule("black_hole", `sc://127.0.0.1:${proxy.port}`, proxy.freeze)
+        const r = await faultMidRule("black_hole", own, `sc://127.0.0.1:${proxy.port}`, proxy.freeze)
         expectSystemFailure("black_hole", r)
         console.log(`network black hole: detected and exited in ${r.ms} ms`)
         // Keepalive (ping every ${sparkTimeout} s, answer within ${sparkTimeout} s), one reconnect

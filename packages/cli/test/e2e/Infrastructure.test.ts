@@ -1,10 +1,14 @@
 // The platform side: Spark unreachable is a system failure within the deadline; Kafka down
-// never changes the batch's outcome, and the spooled events reach Kafka with the next run.
+// never changes the batch's outcome, and the spooled events reach Kafka with the next run; the
+// events go to the topic the command line names, else the batch file's, else the environment's.
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { batchFile, cli, cliMain, events, kafka, ofType, spark, topic, runArgs } from "./harness.js"
+import { batchFile, cli, cliMain, events, kafka, ofType, runArgs, topic } from "./harness.js"
+
+// A port where no Spark server listens.
+const deadSpark = "sc://127.0.0.1:1"
 
 const simple = (name: string) => `batch: ${name}
 targets:
@@ -17,24 +21,15 @@ rules:
       sql: SELECT id FROM range(10)
 `
 
+// A run of the batch on the test run's Spark while Kafka does not answer (nothing listens).
+const runKafkaDown = (b: { batch: string; stateDir: string }, t: string) =>
+  cli(runArgs(b, t, { brokers: "127.0.0.1:1" }))
+
 describe("infrastructure failures", () => {
   it("Spark unreachable: exit 2 within the configured deadline, one batch.failed of category system", async () => {
     const b = batchFile(simple("no_spark"))
     const t = await topic("no-spark")
-    const r = await cli([
-      "run",
-      b.batch,
-      "--remote",
-      "sc://127.0.0.1:1",
-      "--spark-timeout",
-      "5",
-      "--state-dir",
-      b.stateDir,
-      "--kafka-brokers",
-      kafka(),
-      "--kafka-topic",
-      t
-    ])
+    const r = await cli(runArgs(b, t, { remote: deadSpark, extra: ["--spark-timeout", "5"] }))
     expect(r.code, r.stderr).toBe(2)
     expect(r.ms).toBeLessThan(20_000)
     expect(r.stdout).toMatch(/spark-etl FAILED batch=no_spark .*exit=2 category=system/)
@@ -46,18 +41,7 @@ describe("infrastructure failures", () => {
   it("Kafka down: the batch's own exit code, events in the outbox, delivered by the next run", async () => {
     const b = batchFile(simple("no_kafka"))
     const t = await topic("no-kafka")
-    const down = await cli([
-      "run",
-      b.batch,
-      "--remote",
-      spark(),
-      "--state-dir",
-      b.stateDir,
-      "--kafka-brokers",
-      "127.0.0.1:1",
-      "--kafka-topic",
-      t
-    ])
+    const down = await runKafkaDown(b, t)
     expect(down.code, down.stderr).toBe(0)
     const outbox = path.join(b.stateDir, "outbox.jsonl")
     const spooled = fs.readFileSync(outbox, "utf8").trim().split("\n")
@@ -79,18 +63,7 @@ describe("infrastructure failures", () => {
   it("outbox flush delivers waiting events on demand", async () => {
     const b = batchFile(simple("flush"))
     const t = await topic("flush")
-    const down = await cli([
-      "run",
-      b.batch,
-      "--remote",
-      spark(),
-      "--state-dir",
-      b.stateDir,
-      "--kafka-brokers",
-      "127.0.0.1:1",
-      "--kafka-topic",
-      t
-    ])
+    const down = await runKafkaDown(b, t)
     expect(down.code, down.stderr).toBe(0)
     const flush = await cli([
       "outbox",
@@ -105,6 +78,36 @@ describe("infrastructure failures", () => {
     expect(flush.code, flush.stderr).toBe(0)
     expect(flush.stdout).toMatch(/delivered [1-9]\d*, remaining 0/)
     expect(ofType(events(t), "batch.succeeded")).toHaveLength(1)
+  })
+
+  it("--kafka-topic wins over the batch file's escalation.topic, which wins over SPARK_ETL_KAFKA_TOPIC", async () => {
+    const [fromFlag, fromFile, fromEnv] = await Promise.all([
+      topic("topic-flag"),
+      topic("topic-file"),
+      topic("topic-env")
+    ])
+    const b = batchFile(`${simple("routed")}escalation:
+  topic: ${fromFile}
+`)
+    const env = { SPARK_ETL_KAFKA_TOPIC: fromEnv }
+    // Spark unreachable: the batch file is read (its topic known), then the run fails fast.
+    const failFast = (kafkaTopic: string | undefined) =>
+      cli(runArgs(b, kafkaTopic, { remote: deadSpark, extra: ["--spark-timeout", "3"] }), env)
+    const types = (t: string) => events(t).map((e) => e.value["type"])
+
+    const flagged = await failFast(fromFlag)
+    expect(flagged.code, flagged.stderr).toBe(2)
+    expect(types(fromFlag)).toEqual(["spark-etl.batch.failed"])
+    expect(events(fromFlag)[0]?.key).toBe("routed")
+    expect(types(fromFile)).toEqual([])
+    expect(types(fromEnv)).toEqual([])
+
+    // Without the flag, the same batch's event goes to its file's topic, not the environment's.
+    const unflagged = await failFast(undefined)
+    expect(unflagged.code, unflagged.stderr).toBe(2)
+    expect(types(fromFile)).toEqual(["spark-etl.batch.failed"])
+    expect(types(fromFlag)).toEqual(["spark-etl.batch.failed"])
+    expect(types(fromEnv)).toEqual([])
   })
 
   it("a Node.js older than 22 on PATH: exit 2 (a platform failure, not a rule's), naming the Node found", () => {

@@ -7,8 +7,21 @@ import { batchFile, cli } from "./harness.js"
 
 const deadSpark = "sc://127.0.0.1:1"
 
-const withSentinel = (yaml: string) => {
-  const b = batchFile(yaml)
+// A batch in a fresh folder whose rule `kept` (`sql`) owns output/kept, where a committed file
+// lies that a rejected run must leave as it was. `head` (the batch's name and what else comes
+// before its targets) is the file's first lines, then the targets and the rule `kept` (8 lines),
+// then `more` (further rules).
+const withSentinel = (head: string, { sql = "SELECT 1", more = "" } = {}) => {
+  const b = batchFile(`${head}
+targets:
+  roots: [output]
+rules:
+  - id: kept
+    kind: sql
+    target: output/kept
+    options:
+      sql: ${sql}
+${more}`)
   fs.mkdirSync(path.join(b.dir, "output", "kept"), { recursive: true })
   fs.writeFileSync(path.join(b.dir, "output", "kept", "part-0"), "must survive a rejected run")
   return b
@@ -18,23 +31,20 @@ const sentinelIntact = (dir: string) => fs.existsSync(path.join(dir, "output", "
 
 describe("a rejected batch", () => {
   it("invalid batch file: exit 3, every problem with file:line:column, nothing cleaned", async () => {
-    const b = withSentinel(`batch: bad
+    // Lines 1-3 the head, 4-11 the targets and the rule `kept`, 12-16 the second rule.
+    const b = withSentinel(
+      `batch: bad
 engine:
-  parallelism: two
-targets:
-  roots: [output]
-rules:
-  - id: kept
-    kind: sql
-    target: output/kept
-    options:
-      sql: SELECT 1
-  - id: kept
+  parallelism: two`,
+      {
+        more: `  - id: kept
     kind: sql
     depnds_on: [kept]
     options:
       sql: SELECT 2
-`)
+`
+      }
+    )
     const r = await cli(["run", b.batch, "--remote", deadSpark, "--state-dir", b.stateDir])
     expect(r.code, r.stderr).toBe(3)
     expect(r.stderr).toMatch(/batch\.yaml:3:\d+: engine\.parallelism: /)
@@ -52,16 +62,7 @@ rules:
     ["SPARK_REMOTE", [], { SPARK_REMOTE: "sc://127.0.0.1:1/;use_ssl=false;token=x" }]
   ] as const) {
     it(`a connection string that cannot be right (${where}): exit 3, a configuration error, nothing cleaned`, async () => {
-      const b = withSentinel(`batch: bad_remote
-targets:
-  roots: [output]
-rules:
-  - id: kept
-    kind: sql
-    target: output/kept
-    options:
-      sql: SELECT 1
-`)
+      const b = withSentinel("batch: bad_remote")
       const r = await cli(["run", b.batch, ...args, "--state-dir", b.stateDir], env)
       expect(r.code, r.stderr + r.stdout).toBe(3)
       expect(r.stderr).toContain(where)
@@ -76,21 +77,15 @@ rules:
   }
 
   it("unsafe target: exit 3, nothing cleaned", async () => {
-    const b = withSentinel(`batch: unsafe
-targets:
-  roots: [output]
-rules:
-  - id: kept
-    kind: sql
-    target: output/kept
-    options:
-      sql: SELECT 1
-  - id: escape
+    // Line 1 the head, 2-9 the targets and the rule `kept`, 10-14 the rule `escape`.
+    const b = withSentinel("batch: unsafe", {
+      more: `  - id: escape
     kind: sql
     target: output/../../elsewhere
     options:
       sql: SELECT 2
-`)
+`
+    })
     const r = await cli(["run", b.batch, "--remote", deadSpark, "--state-dir", b.stateDir])
     expect(r.code, r.stderr).toBe(3)
     expect(r.stderr).toMatch(/batch\.yaml:12:\d+: rules\[1\]\.target: /)
@@ -98,18 +93,12 @@ rules:
   })
 
   it("missing parameter: exit 3 naming it", async () => {
-    const b = withSentinel(`batch: params
+    const b = withSentinel(
+      `batch: params
 parameters:
-  run_date: { type: date, required: true }
-targets:
-  roots: [output]
-rules:
-  - id: kept
-    kind: sql
-    target: output/kept
-    options:
-      sql: SELECT :run_date AS d
-`)
+  run_date: { type: date, required: true }`,
+      { sql: "SELECT :run_date AS d" }
+    )
     const r = await cli(["run", b.batch, "--remote", deadSpark, "--state-dir", b.stateDir])
     expect(r.code, r.stderr).toBe(3)
     expect(r.stderr).toContain("run_date")

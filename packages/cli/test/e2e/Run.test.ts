@@ -2,30 +2,13 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { cli, events, kafka, logLines, ofType, readBack, sampleBatch, spark, topic } from "./harness.js"
+import { events, logLines, ofType, readBack, runSample, sampleBatch, topic } from "./harness.js"
 
 interface Expected {
   readonly clean_orders: number
   readonly daily_totals: ReadonlyArray<{ order_date: string; orders: number; total: string }>
   readonly top_customer_per_country: Readonly<Record<string, { customer_id: string; total: string }>>
 }
-
-const runSample = (s: ReturnType<typeof sampleBatch>, t: string, extra: ReadonlyArray<string> = []) =>
-  cli([
-    "run",
-    s.batch,
-    "--param",
-    "run_date=2026-11-26",
-    "--remote",
-    spark(),
-    "--state-dir",
-    s.stateDir,
-    "--kafka-brokers",
-    kafka(),
-    "--kafka-topic",
-    t,
-    ...extra
-  ])
 
 const outputsOf = async (dir: string) => {
   const out = (name: string) => path.join(dir, "output", name)

@@ -20,9 +20,10 @@ import {
   logLines,
   ofType,
   readBack,
+  runArgs,
   runIdOf,
+  runSample,
   sampleBatch,
-  spark,
   start,
   summary,
   topic,
@@ -31,6 +32,8 @@ import {
   type Started
 } from "./harness.js"
 import {
+  jobOn,
+  launchRunning,
   startKafka,
   startSpark,
   startTlsFront,
@@ -84,25 +87,30 @@ rules:
       sql: SELECT id FROM range(0, 10)
 `
 
+// A target-writing scan that runs until something stops it (`id % 7 = 13` never holds, so it
+// writes no row), or a fast one; `variant` is a column, so the output says which one wrote it.
+const scanBatch = (name: string, slow: boolean) => `batch: ${name}
+targets:
+  roots: [output]
+rules:
+  - id: scan
+    kind: sql
+    target: output/scan
+    options:
+      format: parquet
+      sql: ${
+        slow
+          ? "SELECT id, 'slow' AS variant FROM range(0, 100000000000, 1, 1) WHERE id % 7 = 13"
+          : "SELECT id, 'fast' AS variant FROM range(0, 1000, 1, 1)"
+      }
+`
+
 describe("preflight: nothing is touched before the run knows it can finish", () => {
   it("Spark unreachable: exit 2 ENGINE_UNREACHABLE in preflight, yesterday's output still there", async () => {
     const b = batchFile(daily("unreachable"))
     const sentinel = withSentinel(b.dir, "daily")
     const t = await topic("unreachable")
-    const r = await cli([
-      "run",
-      b.batch,
-      "--remote",
-      "sc://127.0.0.1:1",
-      "--spark-timeout",
-      "3",
-      "--state-dir",
-      b.stateDir,
-      "--kafka-brokers",
-      kafka(),
-      "--kafka-topic",
-      t
-    ])
+    const r = await cli(runArgs(b, t, { remote: "sc://127.0.0.1:1", extra: ["--spark-timeout", "3"] }))
     console.log(`T1 unreachable: exit ${r.code} in ${r.ms} ms`)
     expect(r.code, r.stderr).toBe(2)
     expect(summary(r.stdout)).toMatch(
@@ -135,20 +143,7 @@ describe("preflight: nothing is touched before the run knows it can finish", () 
       withSentinel(s.dir, target)
     )
     const t = await topic("preflight-column")
-    const r = await cli([
-      "run",
-      s.batch,
-      "--param",
-      "run_date=2026-11-26",
-      "--remote",
-      spark(),
-      "--state-dir",
-      s.stateDir,
-      "--kafka-brokers",
-      kafka(),
-      "--kafka-topic",
-      t
-    ])
+    const r = await runSample(s, t)
     console.log(`T2 preflight: exit ${r.code} in ${r.ms} ms; ${summary(r.stdout)}`)
     expect(r.code, r.stderr).toBe(1)
     expect(summary(r.stdout)).toMatch(
@@ -254,56 +249,20 @@ describe("Spark frozen: fencing and signals", () => {
   })
 
   // Starts `args`, and waits until a job of its own runs on the server (not one seen before).
-  const runningOnServer = async (args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}) => {
-    const before = new Set((await own.jobs()).map((j) => j.jobId))
-    const run = launch(args, env)
-    let job: Job | undefined
-    const seen = await eventually(async () => {
-      if (run.child.exitCode !== null) return true
-      job = (await own.jobs()).find((j) => j.status === "RUNNING" && !before.has(j.jobId))
-      return job !== undefined
-    }, 90_000)
-    expect(seen && job !== undefined, run.output()).toBe(true)
+  const runningOnServer = async (args: ReadonlyArray<string>) => {
+    const { run, job } = await launchRunning(own, () => launch(args))
+    expect(job, run.output()).toBeDefined()
     return { run, job: job! }
   }
 
-  const jobState = async (jobId: number) => (await own.jobs()).find((j) => j.jobId === jobId)
+  const jobState = (jobId: number) => jobOn(own, jobId)
   const nothingRuns = () =>
     eventually(async () => (await own.jobs()).every((j) => j.status !== "RUNNING"), 30_000)
-
-  // A target-writing scan that runs until something stops it (`id % 7 = 13` never holds, so it
-  // writes no row), or a fast one; `variant` is a column, so the output says which one wrote it.
-  const scanBatch = (name: string, slow: boolean) => `batch: ${name}
-targets:
-  roots: [output]
-rules:
-  - id: scan
-    kind: sql
-    target: output/scan
-    options:
-      format: parquet
-      sql: ${
-        slow
-          ? "SELECT id, 'slow' AS variant FROM range(0, 100000000000, 1, 1) WHERE id % 7 = 13"
-          : "SELECT id, 'fast' AS variant FROM range(0, 1000, 1, 1)"
-      }
-`
 
   it("the zombie: a run cut off from Spark ends unfenced; the rerun fences its session before cleaning", async () => {
     const b = batchFile(scanBatch("zombie", true))
     const t = await topic("zombie")
-    const args = [
-      "run",
-      b.batch,
-      "--remote",
-      own.remote,
-      "--state-dir",
-      b.stateDir,
-      "--kafka-brokers",
-      kafka(),
-      "--kafka-topic",
-      t
-    ]
+    const args = runArgs(b, t, { remote: own.remote })
     const { run: first, job: zombie } = await runningOnServer([...args, "--spark-timeout", "5"])
 
     // Spark stops answering mid-rule: the run gives up on it, cannot stop its own work there,
@@ -402,8 +361,7 @@ rules:
   const endlessRun = async (name: string, remote: string) => {
     const b = batchFile(endless(name))
     const t = await topic(name.replace(/_/g, "-"))
-    const args = ["run", b.batch, "--remote", remote, "--state-dir", b.stateDir, "--kafka-brokers", kafka()]
-    const { run, job } = await runningOnServer([...args, "--kafka-topic", t])
+    const { run, job } = await runningOnServer(runArgs(b, t, { remote }))
     return { b, t, name, run, job }
   }
 
@@ -530,18 +488,7 @@ rules:
       const name = "both_frozen"
       const b = batchFile(endless(name))
       const t = await topic("both-frozen", broker.brokers)
-      const { run } = await runningOnServer([
-        "run",
-        b.batch,
-        "--remote",
-        own.remote,
-        "--state-dir",
-        b.stateDir,
-        "--kafka-brokers",
-        broker.brokers,
-        "--kafka-topic",
-        t
-      ])
+      const { run } = await runningOnServer(runArgs(b, t, { remote: own.remote, brokers: broker.brokers }))
       const { exitCode, ms } = await whileFrozen(own, () =>
         whileFrozen(broker, async () => {
           const sentAt = Date.now()
@@ -614,16 +561,6 @@ describe("a fence refused by Spark (authentication) keeps the batch fenced off",
     await own?.close()
   })
 
-  const slowBatch = (name: string, slow: boolean) => `batch: ${name}
-targets:
-  roots: [output]
-rules:
-  - id: scan
-    kind: sql
-    target: output/scan
-    options:
-      sql: ${slow ? "SELECT id FROM range(0, 100000000000, 1, 1) WHERE id % 7 = 13" : "SELECT id FROM range(0, 10)"}
-`
   const runArgsOf = (b: { batch: string; stateDir: string }, t: string) => [
     "run",
     b.batch,
@@ -635,25 +572,54 @@ rules:
     "10"
   ]
 
-  const runningJob = async (run: Started, before: ReadonlySet<number>) => {
-    let job: Job | undefined
-    await eventually(async () => {
-      if (run.child.exitCode !== null) return true
-      job = (await own.jobs()).find((j) => j.status === "RUNNING" && !before.has(j.jobId))
-      return job !== undefined
-    }, 90_000)
+  // The slow batch run with the right token, once its scan runs on the server.
+  const scanning = async (name: string) => {
+    const b = batchFile(scanBatch(name, true))
+    const { run, job } = await launchRunning(own, () => launch(runArgsOf(b, token), env))
     expect(job, run.output()).toBeDefined()
-    return job!
+    return { b, first: run, job: job! }
+  }
+
+  // The batch made fast, run with a wrong token: the predecessor's fence is refused, exit 2
+  // FENCE_FAILED in preflight, yesterday's output untouched, the old scan still running.
+  const refusedRerun = async (
+    b: { dir: string; batch: string; stateDir: string },
+    name: string,
+    job: Job
+  ) => {
+    const sentinel = withSentinel(b.dir, "scan")
+    fs.writeFileSync(b.batch, scanBatch(name, false))
+    const refused = await cli(runArgsOf(b, "wrong"), env)
+    expect(refused.code, refused.stderr).toBe(2)
+    expect(refused.stderr).toContain("Invalid authentication token")
+    expect(summary(refused.stdout)).toMatch(/code=FENCE_FAILED phase=preflight targets=untouched /)
+    expect(fs.existsSync(sentinel)).toBe(true)
+    expect((await jobOn(own, job.jobId))?.status).toBe("RUNNING")
+    return refused
+  }
+
+  // The right token: the same fence succeeds, the old scan stops, the batch runs.
+  const acceptedRerun = async (
+    b: { batch: string; stateDir: string },
+    firstId: string | undefined,
+    job: Job
+  ) => {
+    const accepted = await cli(runArgsOf(b, token), env)
+    expect(accepted.code, accepted.stderr).toBe(0)
+    expect(accepted.stderr).toMatch(
+      new RegExp(`fenced (\\w+ )?run ${firstId}: session \\S+, [1-9]\\d* operation\\(s\\) interrupted`)
+    )
+    expect(await eventually(async () => (await jobOn(own, job.jobId))?.status === "FAILED", 30_000)).toBe(
+      true
+    )
+    return accepted
   }
 
   it("an unfenced predecessor, a wrong token: exit 2 FENCE_FAILED, targets untouched, still unfenced", async () => {
     const name = "fence_refused"
-    const b = batchFile(slowBatch(name, true))
     // The predecessor: a run stopped while nothing reached Spark (a black hole between them),
     // so it ended unfenced, its scan still running there.
-    const before = new Set((await own.jobs()).map((j) => j.jobId))
-    const first = launch(runArgsOf(b, token), env)
-    const job = await runningJob(first, before)
+    const { b, first, job } = await scanning(name)
     front.freeze()
     try {
       first.child.kill("SIGINT")
@@ -665,47 +631,27 @@ rules:
     const firstId = runIdOf(first.stdout())
     expect(ledgerRecord(b.stateDir, name, firstId)).toMatchObject({ status: "aborted", unfenced: true })
 
-    const sentinel = withSentinel(b.dir, "scan")
-    fs.writeFileSync(b.batch, slowBatch(name, false))
-    const refused = await cli(runArgsOf(b, "wrong"), env)
-    expect(refused.code, refused.stderr).toBe(2)
-    expect(refused.stderr).toContain("Invalid authentication token")
+    const refused = await refusedRerun(b, name, job)
     expect(summary(refused.stdout)).toMatch(
       new RegExp(
         `^spark-etl FAILED batch=${name} .*exit=2 category=system code=FENCE_FAILED phase=preflight targets=untouched `
       )
     )
     expect(refused.stderr).toMatch(new RegExp(`could not fence (\\w+ )?run ${firstId}`))
-    expect(fs.existsSync(sentinel)).toBe(true)
     expect(ledgerRecord(b.stateDir, name, firstId)).toMatchObject({ unfenced: true })
     expect(ledgerRecord(b.stateDir, name, firstId)["fencedBy"]).toBeUndefined()
     expect(fs.existsSync(path.join(b.stateDir, "ledger", name, "lock"))).toBe(false)
-    expect((await own.jobs()).find((j) => j.jobId === job.jobId)?.status).toBe("RUNNING")
 
-    // The right token: the same fence succeeds, the old scan stops, the batch runs.
-    const accepted = await cli(runArgsOf(b, token), env)
-    expect(accepted.code, accepted.stderr).toBe(0)
-    expect(accepted.stderr).toMatch(
-      new RegExp(`fenced (\\w+ )?run ${firstId}: session \\S+, [1-9]\\d* operation\\(s\\) interrupted`)
-    )
+    const accepted = await acceptedRerun(b, firstId, job)
     expect(ledgerRecord(b.stateDir, name, firstId)).toMatchObject({
       unfenced: false,
       fencedBy: runIdOf(accepted.stdout)
     })
-    expect(
-      await eventually(
-        async () => (await own.jobs()).find((j) => j.jobId === job.jobId)?.status === "FAILED",
-        30_000
-      )
-    ).toBe(true)
   })
 
   it("a crashed predecessor (SIGKILL), a wrong token: exit 2 FENCE_FAILED, the lock kept, targets untouched", async () => {
     const name = "crash_refused"
-    const b = batchFile(slowBatch(name, true))
-    const before = new Set((await own.jobs()).map((j) => j.jobId))
-    const first = launch(runArgsOf(b, token), env)
-    const job = await runningJob(first, before)
+    const { b, first, job } = await scanning(name)
     first.child.kill("SIGKILL")
     await first.exited
     const lock = path.join(b.stateDir, "ledger", name, "lock")
@@ -715,28 +661,11 @@ rules:
       .find((f) => f.endsWith(".json"))
       ?.replace(/\.json$/, "")
 
-    const sentinel = withSentinel(b.dir, "scan")
-    fs.writeFileSync(b.batch, slowBatch(name, false))
-    const refused = await cli(runArgsOf(b, "wrong"), env)
-    expect(refused.code, refused.stderr).toBe(2)
-    expect(refused.stderr).toContain("Invalid authentication token")
-    expect(summary(refused.stdout)).toMatch(/code=FENCE_FAILED phase=preflight targets=untouched /)
-    expect(fs.existsSync(sentinel)).toBe(true)
+    await refusedRerun(b, name, job)
     expect(fs.existsSync(lock)).toBe(true)
     expect(ledgerRecord(b.stateDir, name, firstId ?? "")).toMatchObject({ status: "running" })
-    expect((await own.jobs()).find((j) => j.jobId === job.jobId)?.status).toBe("RUNNING")
 
-    const accepted = await cli(runArgsOf(b, token), env)
-    expect(accepted.code, accepted.stderr).toBe(0)
-    expect(accepted.stderr).toMatch(
-      new RegExp(`fenced (\\w+ )?run ${firstId}: session \\S+, [1-9]\\d* operation\\(s\\) interrupted`)
-    )
+    await acceptedRerun(b, firstId, job)
     expect(ledgerRecord(b.stateDir, name, firstId ?? "")).toMatchObject({ status: "crashed" })
-    expect(
-      await eventually(
-        async () => (await own.jobs()).find((j) => j.jobId === job.jobId)?.status === "FAILED",
-        30_000
-      )
-    ).toBe(true)
   })
 })

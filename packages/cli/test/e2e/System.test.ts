@@ -1,35 +1,47 @@
 // What a batch cannot capture itself: signals from AutoSys (KILLJOB), the CLI killed outright,
-// and two runs of one batch at once. Real processes, real Spark and Kafka.
+// and two runs of one batch at once. Real processes, real Spark and Kafka. A fault meant to land
+// mid-scan lands once the scan runs on a Spark server of these tests' own: its UI's view of its
+// jobs is the witness.
 import { NodeServices } from "@effect/platform-node"
 import { LocalKafka } from "@spark-etl/infra"
 import { Effect, Exit, Scope } from "effect"
-import { execFileSync, spawn, type ChildProcess } from "node:child_process"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   batchFile,
   cli,
-  cliMain,
+  endless,
   events,
   kafka,
   ofType,
   runArgs,
+  short,
   spark,
+  start,
+  summary,
   topic,
-  endless,
-  waitFor
+  waitFor,
+  type Started
 } from "./harness.js"
+import { launchRunning, startSpark, type OwnSpark } from "./servers.js"
 
-const start = (
-  args: ReadonlyArray<string>
-): { child: ChildProcess; output: () => string; exited: Promise<number | null> } => {
-  const child = spawn(process.execPath, [cliMain, ...args], { stdio: ["ignore", "pipe", "pipe"] })
-  const chunks: Array<string> = []
-  child.stdout?.on("data", (c: Buffer) => chunks.push(c.toString()))
-  child.stderr?.on("data", (c: Buffer) => chunks.push(c.toString()))
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
-  return { child, output: () => chunks.join(""), exited }
+// One Spark server of the file's own (one core, its UI on), for the runs faulted mid-scan.
+let own: OwnSpark
+beforeAll(async () => {
+  own = await startSpark("system", { ui: true })
+})
+afterAll(async () => {
+  await own?.close()
+})
+
+// Starts `args` (against the own server) and returns once its scan runs there.
+const midScan = async (args: ReadonlyArray<string>): Promise<Started> => {
+  const { run, job } = await launchRunning(own, () => start(args))
+  if (job === undefined) run.child.kill("SIGKILL")
+  expect(job, run.output()).toBeDefined()
+  return run
 }
 
 describe("system-level failures", () => {
@@ -40,14 +52,12 @@ describe("system-level failures", () => {
     it(`${signal} mid-rule: the query is interrupted on Spark, batch.aborted published, exit ${code} within 4 s`, async () => {
       const b = batchFile(endless(`signal_${code}`))
       const t = await topic(`signal-${code}`)
-      const run = start(runArgs(b, t))
-      expect(await waitFor(() => run.output().includes("rule started"), 60_000)).toBe(true)
-      await new Promise((r) => setTimeout(r, 1500)) // the scan is running on the server
+      const run = await midScan(runArgs(b, t, { remote: own.remote }))
       const sentAt = Date.now()
       run.child.kill(signal)
-      const exitCode = await run.exited
+      const { code: exitCode, at } = await run.exited
       expect(exitCode, run.output()).toBe(code)
-      expect(Date.now() - sentAt).toBeLessThan(4000)
+      expect(at - sentAt).toBeLessThan(4000)
       expect(run.output()).toMatch(/operation\(s\) stopped on the server/)
       expect(run.output()).toMatch(
         new RegExp(`spark-etl ABORTED batch=signal_${code} .*exit=${code} category=interrupted`)
@@ -61,10 +71,8 @@ describe("system-level failures", () => {
   it("SIGKILL mid-rule: the next run reports batch.crashed, fences the zombie query, then runs", async () => {
     const b = batchFile(endless("killed"))
     const t = await topic("killed")
-    const args = runArgs(b, t)
-    const first = start(args)
-    expect(await waitFor(() => first.output().includes("rule started"), 60_000)).toBe(true)
-    await new Promise((r) => setTimeout(r, 1500))
+    const args = runArgs(b, t, { remote: own.remote })
+    const first = await midScan(args)
     first.child.kill("SIGKILL")
     await first.exited
     const killedRun = fs
@@ -73,13 +81,7 @@ describe("system-level failures", () => {
     const killedId = killedRun?.replace(/\.json$/, "")
 
     // The successor: same batch, a query that ends, so the run can complete after fencing.
-    fs.writeFileSync(
-      b.batch,
-      endless("killed").replace(
-        "range(0, 100000000000, 1, 1) WHERE id % 7 = 13",
-        "range(0, 10) WHERE id % 7 = 3"
-      )
-    )
+    fs.writeFileSync(b.batch, short("killed"))
     const second = await cli(args)
     expect(second.code, second.stderr).toBe(0)
     expect(second.stderr).toMatch(
@@ -98,9 +100,7 @@ describe("system-level failures", () => {
   it("SIGKILL, then status: a fence that cannot reach Spark keeps the lock; one that can reports the crash once", async () => {
     const b = batchFile(endless("killed_status"))
     const t = await topic("killed-status")
-    const run = start(runArgs(b, t))
-    expect(await waitFor(() => run.output().includes("rule started"), 60_000)).toBe(true)
-    await new Promise((r) => setTimeout(r, 1500))
+    const run = await midScan(runArgs(b, t, { remote: own.remote }))
     run.child.kill("SIGKILL")
     await run.exited
     const status = (remote: string) =>
@@ -126,7 +126,7 @@ describe("system-level failures", () => {
     expect(fs.existsSync(path.join(b.stateDir, "ledger", "killed_status", "lock"))).toBe(true)
     expect(ofType(events(t), "batch.crashed")).toHaveLength(0)
 
-    const seen = await status(spark())
+    const seen = await status(own.remote)
     expect(seen.code, seen.stderr).toBe(0)
     expect(seen.stderr).toMatch(
       /fenced crashed run [0-9a-f-]+: session [0-9a-f-]+, [1-9]\d* operation\(s\) interrupted/
@@ -136,7 +136,7 @@ describe("system-level failures", () => {
     expect(fs.existsSync(path.join(b.stateDir, "ledger", "killed_status", "lock"))).toBe(false)
 
     // Nothing left to do for the next look, nor for the next run.
-    const again = await status(spark())
+    const again = await status(own.remote)
     expect(again.code).toBe(0)
     expect(again.stdout).not.toMatch(/had crashed/)
     expect(ofType(events(t), "batch.crashed")).toHaveLength(1)
@@ -151,7 +151,7 @@ describe("system-level failures", () => {
     expect(second.code, second.stderr).toBe(3)
     expect(second.stderr + second.stdout).toContain(String(first.child.pid))
     first.child.kill("SIGINT")
-    expect(await first.exited).toBe(130)
+    expect((await first.exited).code).toBe(130)
   })
 })
 
@@ -183,10 +183,7 @@ describe("signals while Kafka is frozen", () => {
   const frozenMidRule = async (name: string) => {
     const b = batchFile(endless(name))
     const t = await topic(name, brokers)
-    const args = ["run", b.batch, "--remote", spark(), "--state-dir", b.stateDir, "--kafka-brokers", brokers]
-    const run = start([...args, "--kafka-topic", t])
-    expect(await waitFor(() => run.output().includes("rule started"), 60_000)).toBe(true)
-    await new Promise((r) => setTimeout(r, 1500))
+    const run = await midScan(runArgs(b, t, { remote: own.remote, brokers }))
     freeze()
     return { b, t, run }
   }
@@ -201,8 +198,8 @@ describe("signals while Kafka is frozen", () => {
     const { b, t, run } = await frozenMidRule("kafka_frozen")
     const sentAt = Date.now()
     run.child.kill("SIGINT")
-    const exitCode = await run.exited
-    const ms = Date.now() - sentAt
+    const { code: exitCode, at } = await run.exited
+    const ms = at - sentAt
     thaw()
     console.log(`SIGINT with Kafka frozen: exited in ${ms} ms`)
     expect(exitCode, run.output()).toBe(130)
@@ -237,11 +234,17 @@ describe("signals while Kafka is frozen", () => {
   it("a second signal exits at once, while the first one still waits on Kafka", async () => {
     const { run } = await frozenMidRule("second_signal")
     run.child.kill("SIGTERM")
-    await new Promise((r) => setTimeout(r, 300)) // the first stop is under way, its event not yet out
+    // The first stop is under way: the rule is stopped, its rule.interrupted event (logged just
+    // before it is sent) waits on the frozen broker, and the run has not said how it ended.
+    expect(
+      await waitFor(() => run.output().includes("rule interrupted: the batch stopped"), 30_000),
+      run.output()
+    ).toBe(true)
+    expect(summary(run.stdout())).not.toMatch(/^spark-etl /)
     const secondAt = Date.now()
     run.child.kill("SIGTERM")
-    const exitCode = await run.exited
-    const ms = Date.now() - secondAt
+    const { code: exitCode, at } = await run.exited
+    const ms = at - secondAt
     thaw()
     expect(exitCode, run.output()).toBe(143)
     expect(ms).toBeLessThan(1000)

@@ -9,11 +9,12 @@ import * as path from "node:path"
 import { inject } from "vitest"
 import { createTopic, readTopic } from "../support/Clients.js"
 
+export { endless, short } from "../support/Batches.js"
 export { eventually, waitFor, within } from "../support/Clients.js"
 
-export const repoRoot = path.resolve(import.meta.dirname, "..", "..", "..", "..")
+const repoRoot = path.resolve(import.meta.dirname, "..", "..", "..", "..")
 export const cliMain = path.resolve(import.meta.dirname, "..", "..", "dist", "main.js")
-export const example = path.join(repoRoot, "examples", "orders")
+const example = path.join(repoRoot, "examples", "orders")
 
 export interface Result {
   readonly code: number
@@ -182,34 +183,33 @@ export const readBack = async (
   )
 }
 
-/** `run` against the test run's Spark and Kafka, with the batch's own state dir and topic. */
+/**
+ * `run` with the batch's own state dir and topic (`--kafka-topic`; none when undefined), against
+ * the test run's Spark and Kafka unless `remote` or `brokers` name others; `extra` flags last.
+ */
 export const runArgs = (
   b: { readonly batch: string; readonly stateDir: string },
-  kafkaTopic: string,
-  extra: ReadonlyArray<string> = []
+  kafkaTopic: string | undefined,
+  options: {
+    readonly remote?: string
+    readonly brokers?: string
+    readonly extra?: ReadonlyArray<string>
+  } = {}
 ): ReadonlyArray<string> => [
   "run",
   b.batch,
   "--remote",
-  spark(),
+  options.remote ?? spark(),
   "--state-dir",
   b.stateDir,
   "--kafka-brokers",
-  kafka(),
-  "--kafka-topic",
-  kafkaTopic,
-  ...extra
+  options.brokers ?? kafka(),
+  ...(kafkaTopic !== undefined ? ["--kafka-topic", kafkaTopic] : []),
+  ...(options.extra ?? [])
 ]
 
-/** A batch whose one rule scans forever on one partition: a Spark operation that runs until something stops it. */
-export const endless = (name: string): string => `batch: ${name}
-targets:
-  roots: [output]
-rules:
-  - id: endless
-    kind: sql
-    options:
-      sql: SELECT id FROM range(0, 100000000000, 1, 1) WHERE id % 7 = 13
-      expect:
-        row_count: { min: 1 }
-`
+/** Runs the sample batch (see {@link sampleBatch}) for the day of its data, reporting to `kafkaTopic`. */
+export const runSample = (
+  s: { readonly batch: string; readonly stateDir: string },
+  kafkaTopic: string
+): Promise<Result> => cli(runArgs(s, kafkaTopic, { extra: ["--param", "run_date=2026-11-26"] }))

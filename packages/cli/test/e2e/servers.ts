@@ -6,9 +6,10 @@
  */
 import { NodeServices } from "@effect/platform-node"
 import { LocalKafka } from "@spark-etl/infra"
-import { LocalServer } from "@spark-etl/runner-spark-connect"
+import { eventually } from "@spark-etl/testing"
+import { LocalServer } from "@spark-etl/runner-spark-connect/local"
 import { Effect, Exit, Schema, Scope } from "effect"
-import { execFileSync } from "node:child_process"
+import { execFileSync, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 
@@ -138,14 +139,36 @@ export const startSpark = async (
   }
 }
 
-/** A Spark server of the test's own for the length of `use` (`kill` ends its JVM the hard way). */
-export const withServer = async <A>(
-  name: string,
-  use: (server: LocalServer.LocalServer, kill: () => void) => Promise<A>
-): Promise<A> => {
-  const own = await startSpark(name)
+/**
+ * Starts a CLI run with `launch` and waits until a job of its own (one the server did not have
+ * before) runs on `own` (started with its UI): the server's word that the run's work is under
+ * way there. `job` is undefined when the run exited first, or no job of its ran within `ms`.
+ */
+export const launchRunning = async <R extends { readonly child: ChildProcess }>(
+  own: OwnSpark,
+  launch: () => R,
+  ms = 90_000
+): Promise<{ readonly run: R; readonly job: Job | undefined }> => {
+  const before = new Set((await own.jobs()).map((j) => j.jobId))
+  const run = launch()
+  let job: Job | undefined
+  await eventually(async () => {
+    if (run.child.exitCode !== null || run.child.signalCode !== null) return true
+    job = (await own.jobs()).find((j) => j.status === "RUNNING" && !before.has(j.jobId))
+    return job !== undefined
+  }, ms)
+  return { run, job }
+}
+
+/** One job as `own` sees it now (undefined when it has none of that id). */
+export const jobOn = async (own: OwnSpark, jobId: number): Promise<Job | undefined> =>
+  (await own.jobs()).find((j) => j.jobId === jobId)
+
+/** A Spark server of the test's own, its UI on, for the length of `use`. */
+export const withServer = async <A>(name: string, use: (own: OwnSpark) => Promise<A>): Promise<A> => {
+  const own = await startSpark(name, { ui: true })
   try {
-    return await use(own.server, own.kill)
+    return await use(own)
   } finally {
     await own.close()
   }

@@ -6,7 +6,8 @@
  */
 import { NodeServices } from "@effect/platform-node"
 import { LocalKafka } from "@spark-etl/infra"
-import { LocalServer, SparkSession } from "@spark-etl/runner-spark-connect"
+import { SparkSession } from "@spark-etl/runner-spark-connect"
+import { LocalServer } from "@spark-etl/runner-spark-connect/local"
 import { Effect, Exit, Scope } from "effect"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"

@@ -307,23 +307,29 @@ describe("soak: random faults, then rerun", () => {
           // Spark was restarted or frozen: the rerun's time says nothing of a normal run.
           let sparkDisturbed = false
           const lockHeld = () => fs.existsSync(path.join(ledgerDir, "lock"))
+          // Starts a run and returns it once `rule` started in it; undefined (the fault not
+          // injected, a problem noted) when the run ended before.
+          const runUntilStarted = async (rule: SoakBatch.RuleId): Promise<Proc | undefined> => {
+            const p = startCli(args())
+            const started = await waitFor(
+              () => p.stderr().includes(`[${rule}] rule started`) || p.done(),
+              120_000
+            )
+            if (started && !p.done()) return p
+            it.injected = false
+            await p.exited
+            it.runIds.push(...newIds(before))
+            fail(`run ended before [${rule}] started: ${p.stdout()}`)
+            return undefined
+          }
 
           if (fault === "spark-kill") {
             // Mid-rule: after one of the rules started, a moment into it.
             const rule = rng.pick(SoakBatch.ruleIds)
             const delay = rng.int(0, 300)
             it.detail = `after [${rule}] started +${delay} ms`
-            const p = startCli(args())
-            const started = await waitFor(
-              () => p.stderr().includes(`[${rule}] rule started`) || p.done(),
-              120_000
-            )
-            if (!started || p.done()) {
-              it.injected = false
-              await p.exited
-              it.runIds.push(...newIds(before))
-              fail(`run ended before [${rule}] started: ${p.stdout()}`)
-            } else {
+            const p = await runUntilStarted(rule)
+            if (p !== undefined) {
               await sleep(delay)
               if (p.done()) it.injected = false
               const at = Date.now()
@@ -393,17 +399,8 @@ describe("soak: random faults, then rerun", () => {
             // Well before the CLI could notice the freeze itself (keepalive: 5 s).
             const gap = rng.int(0, 1000)
             it.detail = `after [${rule}] started +${delay} ms${signal === undefined ? "" : `, ${signal} ${gap} ms after the freeze`}`
-            const p = startCli(args())
-            const started = await waitFor(
-              () => p.stderr().includes(`[${rule}] rule started`) || p.done(),
-              120_000
-            )
-            if (!started || p.done()) {
-              it.injected = false
-              await p.exited
-              it.runIds.push(...newIds(before))
-              fail(`run ended before [${rule}] started: ${p.stdout()}`)
-            } else {
+            const p = await runUntilStarted(rule)
+            if (p !== undefined) {
               await sleep(delay)
               const frozenAt = Date.now()
               spark.freeze()

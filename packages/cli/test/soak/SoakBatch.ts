@@ -10,10 +10,10 @@ import * as path from "node:path"
 export const batchName = "soak"
 
 /** Rows of the scan's range; the only knob of the slow rule's duration. */
-export const scanRows = 2_000_000_000n
+const scanRows = 2_000_000_000n
 const numbersUpTo = 40
 
-export const yaml = `batch: ${batchName}
+const yaml = `batch: ${batchName}
 engine:
   parallelism: 1
   settings:
