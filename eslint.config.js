@@ -1,11 +1,44 @@
 // One lint configuration for the workspace; generated protocol stubs are never linted.
 import js from "@eslint/js"
+import nx from "@nx/eslint-plugin"
 import tseslint from "typescript-eslint"
+
+// Module boundaries (issue #18): the tags are in each project's package.json "nx" section.
+// core depends on nothing of ours; runner-spark-connect on core; runner-sql on core and
+// runner-spark-connect; kafka-reporter on core; the cli on all of those. The tools
+// (@spark-etl/infra) may use the libraries, but no project's src may import a tool.
+const libraryConstraints = [
+  { sourceTag: "scope:core", onlyDependOnLibsWithTags: [] },
+  { sourceTag: "runner:spark-connect", onlyDependOnLibsWithTags: ["scope:core"] },
+  { sourceTag: "runner:sql", onlyDependOnLibsWithTags: ["scope:core", "runner:spark-connect"] },
+  { sourceTag: "type:reporter", onlyDependOnLibsWithTags: ["scope:core"] },
+  { sourceTag: "type:app", onlyDependOnLibsWithTags: ["scope:core", "type:runner", "type:reporter"] },
+  {
+    sourceTag: "type:tool",
+    onlyDependOnLibsWithTags: ["scope:core", "type:runner", "type:reporter", "type:tool"]
+  }
+]
+const boundaries = (depConstraints, allow = []) => [
+  "error",
+  {
+    // A package's tests import the package by its own name (its public API).
+    allowCircularSelfDependency: true,
+    allow,
+    depConstraints
+  }
+]
+// Tests, benches, scripts and configs may also use the tools (a devDependency).
+const withTools = libraryConstraints.map((c) =>
+  c.onlyDependOnLibsWithTags.includes("type:tool")
+    ? c
+    : { ...c, onlyDependOnLibsWithTags: [...c.onlyDependOnLibsWithTags, "type:tool"] }
+)
 
 export default tseslint.config(
   { ignores: ["**/dist/**", "**/node_modules/**", "**/src/generated/**", "**/proto/**", ".nx/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  ...nx.configs["flat/base"],
   {
     files: ["**/*.ts"],
     languageOptions: {
@@ -18,7 +51,13 @@ export default tseslint.config(
       "@typescript-eslint/only-throw-error": "error",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       // Effect's Data.TaggedError classes are values and types at once.
-      "@typescript-eslint/no-redeclare": "off"
+      "@typescript-eslint/no-redeclare": "off",
+      "@nx/enforce-module-boundaries": boundaries(libraryConstraints)
     }
+  },
+  {
+    files: ["**/test/**", "**/bench/**", "**/scripts/**", "**/*.config.ts"],
+    // Each project's vitest.config.ts extends the root one (outside every project).
+    rules: { "@nx/enforce-module-boundaries": boundaries(withTools, ["../../vitest.shared.js"]) }
   }
 )

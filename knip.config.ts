@@ -1,0 +1,39 @@
+// knip: unused files, exports and dependencies, run by `npm run lint` (issue #18).
+// Each workspace's package.json exports (the "@spark-etl/source" condition names the src file)
+// and its scripts (`node bench/x.ts`, `node ../../examples/...`) are entries without being listed.
+import type { KnipConfig } from "knip"
+
+const tested = ["test/**/*.test.ts", "bench/**/*.ts", "*.config.ts"]
+// Generated Spark Connect stubs are git-ignored, so knip never reads them as project files;
+// the negation keeps them out should that change.
+const sources = ["src/**/*.ts", "!src/generated/**", "test/**/*.ts", "bench/**/*.ts", "*.config.ts"]
+
+const config: KnipConfig = {
+  // knip's default rules (files, dependencies, devDependencies, unlisted, binaries, unresolved,
+  // exports, types, enumMembers, duplicates...) plus the members of namespace re-exports.
+  include: ["nsExports", "nsTypes"],
+  // System tools that the tests spawn (installed by .ci/run), not npm packages.
+  ignoreBinaries: ["kcat", "openssl"],
+  workspaces: {
+    ".": {
+      entry: ["vitest.shared.ts", "examples/orders/generate-data.ts"],
+      project: ["*.ts", "examples/**/*.ts"]
+    },
+    "packages/*": { entry: tested, project: sources },
+    // bin spark-etl is dist/main.js, built from src/main.ts.
+    "packages/cli": { entry: ["src/main.ts", ...tested], project: sources },
+    "packages/runner-spark-connect": {
+      entry: tested,
+      project: sources,
+      // `buf generate` in scripts/generate.sh (a shell script knip does not read).
+      ignoreDependencies: ["@bufbuild/buf"]
+    },
+    // bin of `npm run infra` and of the test/bench scripts: node tools/infra/dist/cli.js.
+    "tools/infra": {
+      entry: ["src/cli.ts", "test/**/*.test.ts", "*.config.ts"],
+      project: ["src/**/*.ts", "test/**/*.ts", "*.config.ts"]
+    }
+  }
+}
+
+export default config
