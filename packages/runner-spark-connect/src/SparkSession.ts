@@ -17,7 +17,7 @@ import { create } from "@bufbuild/protobuf"
 import type { MessageInitShape } from "@bufbuild/protobuf"
 import * as grpc from "@grpc/grpc-js"
 import { RecordBatch, Table, tableFromIPC } from "apache-arrow"
-import { Context, Duration, Effect, Layer, Option, Redacted, Result, Scope, Stream } from "effect"
+import { Context, Duration, Effect, FiberSet, Layer, Option, Redacted, Result, Scope, Stream } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
 import { randomUUID } from "node:crypto"
 import * as os from "node:os"
@@ -216,7 +216,6 @@ export const make = (
 ): Effect.Effect<Session, MakeError, Scope.Scope | ChildProcessSpawner.ChildProcessSpawner> =>
   Effect.gen(function* () {
     const endpoint = yield* endpointOf(options)
-    const scope = yield* Effect.scope
     const sessionId = endpoint.sessionId ?? randomUUID()
     const userAgent = [endpoint.userAgent, `spark-etl/${clientVersion}`, `node/${process.versions.node}`]
       .filter((s) => s !== undefined)
@@ -244,6 +243,8 @@ export const make = (
     // credentials with an insecure channel, so the header goes as plain metadata.
     if (!endpoint.useSsl && endpoint.token !== undefined)
       metadata.set("authorization", `Bearer ${Redacted.value(endpoint.token)}`)
+    // Interrupts and releases of operations whose consumer went away (a deadline, an early stop).
+    const background = yield* FiberSet.make()
     const ctx: Execute.Context = {
       client,
       sessionId,
@@ -257,7 +258,7 @@ export const make = (
       streamTimeoutMs: Duration.toMillis(options.streamTimeout ?? "10 minutes"),
       retry: Retry.schedule(options.retry),
       serverSession: { id: undefined },
-      background: (effect) => Effect.forkIn(Effect.ignore(effect), scope).pipe(Effect.asVoid)
+      background: (effect) => FiberSet.run(background, Effect.ignore(effect)).pipe(Effect.asVoid)
     }
     const base = { sessionId, userContext: ctx.userContext, clientType: ctx.clientType }
     const observed = () =>
@@ -290,6 +291,12 @@ export const make = (
         create(ReleaseSessionRequestSchema, { ...base }),
         { metadata, timeoutMs: Math.min(ctx.rpcTimeoutMs, 10_000) }
       ).pipe(Effect.ignore)
+    )
+    // Runs before the release above: an operation's interrupt still under way when the session
+    // closes (its stream just hit a deadline) must reach the server, or the operation runs on
+    // there with nobody to stop it — ReleaseSession fails on servers without Spark's ML jar.
+    yield* Effect.addFinalizer(() =>
+      FiberSet.awaitEmpty(background).pipe(Effect.timeoutOption(Math.min(ctx.rpcTimeoutMs, 10_000)))
     )
 
     const tagsOf = (o: OperationOptions | undefined): OperationOptions => ({

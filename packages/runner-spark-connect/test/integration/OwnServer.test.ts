@@ -128,6 +128,28 @@ describe("a server of our own", () => {
     expect(result.job?.status).toBe("FAILED")
   })
 
+  it("a consumer interrupted, its session closed at once: the operation is interrupted on the server, not orphaned", async () => {
+    const exit = await run(
+      Effect.gen(function* () {
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const spark = yield* open()
+            const df = yield* spark.sql(longQuery)
+            const fiber = yield* Effect.forkChild(spark.collect(df))
+            yield* runningWhen((jobs) => jobs.length > 0, "the query's job to run on the driver")
+            // The consumer goes away (as on a deadline or an early stop): the operation's interrupt
+            // is sent in the background, and the session closes right after.
+            yield* Fiber.interrupt(fiber)
+          })
+        )
+        const after = yield* runningWhen((jobs) => jobs.length === 0, "the orphaned job to stop")
+        return after.length
+      })
+    )
+    if (Exit.isFailure(exit)) throw new Error(String(exit.cause))
+    expect(exit.value).toBe(0)
+  })
+
   it("fails a query on a server killed mid-query as a system error within the budget, without hanging", async () => {
     const exit = await run(
       Effect.gen(function* () {
