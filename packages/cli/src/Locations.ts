@@ -17,8 +17,14 @@ export interface Location {
   readonly kind: "directory" | "file"
 }
 
-const reason = (error: unknown): string =>
-  error instanceof Error && "code" in error ? `${String(error.code)}: ${error.message}` : String(error)
+// Node's own messages already start with the code ("ENOTDIR: not a directory, mkdir '…'").
+const reason = (error: unknown): string => {
+  if (!(error instanceof Error)) return String(error)
+  const code = "code" in error ? String(error.code) : undefined
+  return code === undefined || error.message.startsWith(`${code}:`)
+    ? error.message
+    : `${code}: ${error.message}`
+}
 
 // A directory takes a write when a file can be created in it (access(2) misses some mounts).
 const writableDirectory = (dir: string): string | undefined => {
