@@ -1,12 +1,16 @@
 /** Status probes for the infra CLI. */
-import { Effect } from "effect"
+import { Effect, Result } from "effect"
+import { ConnectionString } from "@spark-etl/runner-spark-connect"
 import { LocalServer } from "@spark-etl/runner-spark-connect/local"
 
 /** Spark's version as the server reports it, or undefined when it does not answer. */
-export const sparkVersionOf = (remote: string): Promise<string | undefined> =>
-  Effect.runPromise(
-    LocalServer.probe(remote.replace(/^sc:\/\//, "").replace(/\/.*$/, ""), 3000).pipe(
+export const sparkVersionOf = (remote: string): Promise<string | undefined> => {
+  const parsed = ConnectionString.parse(remote, { allowTokenOverLoopbackPlaintext: true })
+  if (Result.isFailure(parsed) || parsed.success._tag !== "Endpoint") return Promise.resolve(undefined)
+  return Effect.runPromise(
+    LocalServer.probe(ConnectionString.address(parsed.success), 3000).pipe(
       Effect.map((v): string | undefined => `Spark ${v}`),
       Effect.catch(() => Effect.succeed(undefined))
     )
   )
+}
