@@ -58,15 +58,4 @@ rules:
     options: { sql: SELECT 2 AS y }
 `
 
-/** A batch whose rules depend on each other: rejected (exit 3). */
-export const cyclic = `batch: cyclic
-rules:
-  - id: a
-    kind: sql
-    depends_on: [b]
-    options: { sql: SELECT 1 }
-  - id: b
-    kind: sql
-    depends_on: [a]
-    options: { sql: SELECT 2 }
-`
+export { cyclic } from "../support/Batches.js"

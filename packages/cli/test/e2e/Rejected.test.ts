@@ -4,6 +4,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { batchFile, cli } from "./harness.js"
+import { cyclic } from "../support/Batches.js"
 
 const deadSpark = "sc://127.0.0.1:1"
 
@@ -118,17 +119,7 @@ parameters:
   })
 
   it("validate and plan reject the same file the same way, and accept a good one", async () => {
-    const b = batchFile(`batch: cyclic
-rules:
-  - id: a
-    kind: sql
-    depends_on: [b]
-    options: { sql: SELECT 1 }
-  - id: b
-    kind: sql
-    depends_on: [a]
-    options: { sql: SELECT 2 }
-`)
+    const b = batchFile(cyclic)
     const v = await cli(["validate", b.batch])
     expect(v.code).toBe(3)
     expect(v.stderr).toMatch(/cycle/i)

@@ -28,3 +28,16 @@ export const endless = (name: string): string => oneScan(name, "100000000000", 1
  * rerun of an {@link endless} batch in the same state dir, after a crash.
  */
 export const short = (name: string): string => oneScan(name, "1000", 6)
+
+/** A batch whose rules depend on each other: rejected (exit 3). */
+export const cyclic = `batch: cyclic
+rules:
+  - id: a
+    kind: sql
+    depends_on: [b]
+    options: { sql: SELECT 1 }
+  - id: b
+    kind: sql
+    depends_on: [a]
+    options: { sql: SELECT 2 }
+`
