@@ -69,10 +69,13 @@ describe("the conformance kit", () => {
 
   it.live("catches a runner that ignores interruption", () =>
     Effect.gen(function* () {
-      const stubborn = breaking("stubborn", Schema.Struct({}), () =>
-        Effect.uninterruptible(Effect.sleep(Duration.millis(800)))
-      )
-      const exit = yield* runCheck({ ...stubborn, stopWithin: Duration.millis(100) }, "honours interruption")
+      // It holds on, deaf to the interrupt, until the test lets it go (no clock involved).
+      const release = Latch.makeUnsafe(false)
+      const stubborn = breaking("stubborn", Schema.Struct({}), () => Effect.uninterruptible(release.await))
+      const exit = yield* runCheck(
+        { ...stubborn, stopWithin: Duration.millis(100) },
+        "honours interruption"
+      ).pipe(Effect.ensuring(release.open))
       expect(failedWith(exit)).toBe("still running 100ms after the interrupt")
     })
   )
@@ -125,20 +128,24 @@ describe("the conformance kit", () => {
     Effect.gen(function* () {
       let open = 0
       // Opens a "session" and closes it only on the happy path.
-      const leaky = breaking("leaky", Schema.Struct({ ms: Schema.Number }), ({ ms }) =>
-        Effect.gen(function* () {
-          open++
-          yield* Effect.sleep(Duration.millis(ms))
-          open--
-          if (ms === 1) return yield* new Failure.SqlError({ message: "bad" })
-        })
+      const leaky = breaking(
+        "leaky",
+        Schema.Struct({ rule: Schema.Literals(["quick", "failing", "slow"]) }),
+        ({ rule }) =>
+          Effect.gen(function* () {
+            open++
+            // The slow rule runs until it is interrupted, and then skips the close below.
+            if (rule === "slow") yield* Effect.never
+            open--
+            if (rule === "failing") return yield* new Failure.SqlError({ message: "bad" })
+          })
       )
       const exit = yield* runCheck(
         {
           ...leaky,
-          validOptions: [{ ms: 0 }],
-          failing: { ms: 1 },
-          slow: { ms: 60_000 },
+          validOptions: [{ rule: "quick" }],
+          failing: { rule: "failing" },
+          slow: { rule: "slow" },
           openResources: Effect.sync(() => open)
         },
         "leaves no resource open"
