@@ -5,7 +5,7 @@
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Duration, Effect, FileSystem, Layer, Option } from "effect"
 import { Event, Plugin, TargetStore } from "@spark-etl/core"
-import { KafkaReporter, type ReporterError } from "@spark-etl/kafka-reporter"
+import { KafkaReporter, ReporterConfig, type ReporterError } from "@spark-etl/kafka-reporter"
 import { SparkSession } from "@spark-etl/runner-spark-connect"
 import { SqlRunner } from "@spark-etl/runner-sql"
 import * as EventLog from "./EventLog.js"
@@ -39,6 +39,19 @@ const registry = (options: Options): Layer.Layer<Plugin.Registry> =>
     ).pipe(Effect.flatMap((sql) => Plugin.makeRegistry([sql])))
   )
 
+/**
+ * The Kafka reporter's configuration for these settings; a malformed broker list or topic is
+ * refused naming the flag and the variable.
+ */
+export const reporterConfig = (
+  settings: Settings.Resolved,
+  kafka: { readonly brokers: ReadonlyArray<string>; readonly topic: string }
+): Effect.Effect<ReporterConfig.ReporterConfig, ReporterError.ConfigError> =>
+  ReporterConfig.decode(
+    { brokers: kafka.brokers, topic: kafka.topic, outboxFile: settings.outboxFile },
+    `--kafka-brokers / ${Settings.variables.kafkaBrokers}`
+  )
+
 /** The sink itself: Kafka when brokers are configured, else the log. */
 const eventSinkOf = (
   settings: Settings.Resolved
@@ -46,9 +59,7 @@ const eventSinkOf = (
   Option.match(settings.kafka, {
     onNone: () => EventLog.layer,
     onSome: (kafka) =>
-      Layer.unwrap(
-        Settings.reporterConfig(settings, kafka).pipe(Effect.map((config) => KafkaReporter.layer(config)))
-      )
+      Layer.unwrap(reporterConfig(settings, kafka).pipe(Effect.map((config) => KafkaReporter.layer(config))))
   })
 
 /**
@@ -88,7 +99,3 @@ export const app = (options: Options): Layer.Layer<Services, ReporterError.Confi
   Layer.mergeAll(registry(options), TargetStore.layerFileSystem, eventSink(options.settings)).pipe(
     Layer.provideMerge(NodeServices.layer)
   )
-
-/** What loading a batch needs (validate, plan, dry run): no event sink, no engine. */
-export const validation = (options: Options): Layer.Layer<Exclude<Services, Event.EventSink>> =>
-  Layer.mergeAll(registry(options), TargetStore.layerFileSystem).pipe(Layer.provideMerge(NodeServices.layer))

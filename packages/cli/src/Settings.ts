@@ -3,8 +3,7 @@
  * (read through Effect's Config from the current ConfigProvider: the process environment, or a
  * test's), which wins over the default. An empty variable counts as unset.
  */
-import { Config, type Effect, Option } from "effect"
-import { ReporterConfig, type ReporterError } from "@spark-etl/kafka-reporter"
+import { Config, Option } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
 
@@ -69,17 +68,4 @@ export const resolve = (flags: Flags): Config.Config<Resolved> =>
         }))
       }
     })
-  )
-
-/**
- * The Kafka reporter's configuration for these settings; a malformed broker list or topic is
- * refused naming the flag and the variable.
- */
-export const reporterConfig = (
-  settings: Resolved,
-  kafka: { readonly brokers: ReadonlyArray<string>; readonly topic: string }
-): Effect.Effect<ReporterConfig.ReporterConfig, ReporterError.ConfigError> =>
-  ReporterConfig.decode(
-    { brokers: kafka.brokers, topic: kafka.topic, outboxFile: settings.outboxFile },
-    `--kafka-brokers / ${variables.kafkaBrokers}`
   )

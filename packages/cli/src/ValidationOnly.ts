@@ -2,8 +2,11 @@
  * Stand-ins for a runner's engine services while a batch is only validated. Static validation
  * must not reach the engine; if a runner tries, that is a bug in the runner, reported loudly.
  */
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Effect, Layer, Stream } from "effect"
+import { Plugin, TargetStore } from "@spark-etl/core"
 import { SparkSession } from "@spark-etl/runner-spark-connect"
+import { SqlRunner } from "@spark-etl/runner-sql"
 
 const misuse = (what: string) =>
   Effect.die(new Error(`a runner used the Spark session (${what}) during static validation`))
@@ -37,3 +40,19 @@ export const sparkSession: Layer.Layer<SparkSession.SparkSession> = Layer.succee
     errorDetails: (e) => Effect.succeed(e)
   })
 )
+
+/** Every built-in runner, with stand-ins for its engine services: it can validate, never run. */
+const registry: Layer.Layer<Plugin.Registry> = Layer.effect(
+  Plugin.Registry,
+  Plugin.load(SqlRunner.runner).pipe(
+    Effect.provide(sparkSession),
+    Effect.flatMap((sql) => Plugin.makeRegistry([sql]))
+  )
+)
+
+/**
+ * What loading a batch needs (validate, plan, dry run): no event sink, no engine. Kept apart from
+ * Layers (imported only when a run starts), so these commands never load gRPC, Arrow or kafkajs.
+ */
+export const layer: Layer.Layer<Plugin.Registry | TargetStore.TargetStore | NodeServices.NodeServices> =
+  Layer.mergeAll(registry, TargetStore.layerFileSystem).pipe(Layer.provideMerge(NodeServices.layer))

@@ -5,6 +5,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import * as Settings from "../src/Settings.js"
+import * as Layers from "../src/Layers.js"
 import { remoteRejection } from "../src/commands/shared.js"
 
 const none: Settings.Flags = {
@@ -72,7 +73,7 @@ describe("a value that cannot be used is refused naming its variable", () => {
   it("KAFKA_BROKERS without ports", async () => {
     const settings = resolve({}, { KAFKA_BROKERS: "kafka-1,kafka-2" })
     const kafka = Option.getOrThrow(settings.kafka)
-    const refused = await Effect.runPromise(Effect.flip(Settings.reporterConfig(settings, kafka)))
+    const refused = await Effect.runPromise(Effect.flip(Layers.reporterConfig(settings, kafka)))
     expect(refused.message).toContain("--kafka-brokers / KAFKA_BROKERS")
     expect(refused.message).toContain("host:port")
   })

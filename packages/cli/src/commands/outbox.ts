@@ -3,12 +3,10 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Console, Effect, Option } from "effect"
 import { Command } from "effect/cli"
 import { ExitCode } from "@spark-etl/core"
-import { KafkaReporter } from "@spark-etl/kafka-reporter"
 import * as ExitStatus from "../ExitStatus.js"
 import * as Logging from "../Logging.js"
-import * as Settings from "../Settings.js"
 import { kafkaBrokers, kafkaTopic, stateDir } from "./flags.js"
-import { settingsOf, usage } from "./shared.js"
+import { runServices, settingsOf, usage } from "./shared.js"
 
 /** Why flush cannot run without Kafka (exit 64). */
 const needsKafka = "outbox flush needs Kafka: give --kafka-brokers or set KAFKA_BROKERS"
@@ -29,7 +27,12 @@ export const handler = (flags: Command.Command.Config.Infer<typeof config>): Eff
   Effect.gen(function* () {
     const settings = yield* settingsOf(flags)
     if (Option.isNone(settings.kafka)) return yield* usage({ message: needsKafka })
-    const reporter = yield* Settings.reporterConfig(settings, settings.kafka.value)
+    // kafkajs is read from disk only by the commands that talk to Kafka.
+    const [Layers, { KafkaReporter }] = yield* Effect.all([
+      runServices,
+      Effect.promise(() => import("@spark-etl/kafka-reporter"))
+    ])
+    const reporter = yield* Layers.reporterConfig(settings, settings.kafka.value)
     const done = flushed(settings.outboxFile, yield* KafkaReporter.flushOutbox(reporter))
     yield* Console.log(done.line)
     return done.exitCode

@@ -11,8 +11,7 @@ import { ConnectionString } from "@spark-etl/runner-spark-connect"
 import { randomUUID } from "node:crypto"
 import * as path from "node:path"
 import * as ExitStatus from "../ExitStatus.js"
-import * as Fence from "../Fence.js"
-import * as Layers from "../Layers.js"
+import type * as Layers from "../Layers.js"
 import * as Locations from "../Locations.js"
 import * as Logging from "../Logging.js"
 import type * as Settings from "../Settings.js"
@@ -29,7 +28,17 @@ import {
   sparkTimeout,
   stateDir
 } from "./flags.js"
-import { checkRemote, loadOnly, paramsOf, rejected, reportRejection, settingsOf, usage } from "./shared.js"
+import {
+  checkRemote,
+  fencing,
+  loadOnly,
+  paramsOf,
+  rejected,
+  reportRejection,
+  runServices,
+  settingsOf,
+  usage
+} from "./shared.js"
 
 /** A batch name made safe for a file name (a batch name is free text in its file). */
 const safeFileName = (name: string): string => name.replace(/[^A-Za-z0-9_.-]/g, "_")
@@ -98,11 +107,11 @@ const dryRunLines = (batch: Batch.Batch, remote: string): ReadonlyArray<string> 
   `spark: ${remote} (not contacted)`
 ]
 
-const dryRun = (file: string, p: Record<string, string>, options: Layers.Options): Effect.Effect<ExitCode> =>
-  loadOnly(file, p, options).pipe(
+const dryRun = (file: string, p: Record<string, string>, remote: string): Effect.Effect<ExitCode> =>
+  loadOnly(file, p).pipe(
     Effect.flatMap((batch) =>
       Effect.as(
-        Effect.forEach(dryRunLines(batch, options.settings.remote), (l) => Console.log(l)),
+        Effect.forEach(dryRunLines(batch, remote), (l) => Console.log(l)),
         ExitCode.Success
       )
     ),
@@ -139,8 +148,8 @@ const config = {
 export const handler = (flags: Command.Command.Config.Infer<typeof config>) =>
   Effect.gen(function* () {
     const settings = yield* settingsOf(flags)
+    if (flags.dryRun) return yield* dryRun(flags.batchFile, paramsOf(flags.params), settings.remote)
     const options: Layers.Options = { settings, sparkTimeout: Duration.seconds(flags.sparkTimeout) }
-    if (flags.dryRun) return yield* dryRun(flags.batchFile, paramsOf(flags.params), options)
     const runId = randomUUID()
     const peeked = yield* Batch.peek(flags.batchFile).pipe(Effect.provide(NodeServices.layer))
     const batchName = batchNameOf(peeked.name, flags.batchFile)
@@ -162,6 +171,7 @@ export const handler = (flags: Command.Command.Config.Infer<typeof config>) =>
       ? { ...settings, remote: ConnectionString.withSessionId(settings.remote, engineSessionId) }
       : settings
     const fenceTimeout = Duration.seconds(Math.min(flags.sparkTimeout, 10))
+    const [Layers, Fence] = yield* Effect.all([runServices, fencing])
     const outcome = yield* Run.run({
       batchFile: flags.batchFile,
       params: paramsOf(flags.params),

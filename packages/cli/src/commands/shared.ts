@@ -2,12 +2,12 @@
  * What the command handlers share: their settings, loading a batch without side effects, and
  * how a refusal is told (each ends in an exit code of the contract table).
  */
-import { Console, Duration, Effect, Option } from "effect"
+import { Console, Effect, Option } from "effect"
 import { Batch, ExitCode, Failure } from "@spark-etl/core"
-import { SparkSession } from "@spark-etl/runner-spark-connect"
-import * as Layers from "../Layers.js"
+import { ConnectionString } from "@spark-etl/runner-spark-connect"
 import * as Logging from "../Logging.js"
 import * as Settings from "../Settings.js"
+import * as ValidationOnly from "../ValidationOnly.js"
 
 /** The setting flags of a command; one it does not have counts as not given. */
 export interface SettingFlags {
@@ -44,10 +44,17 @@ export const rejected = (failure: Failure.ConfigRejected) =>
 export const usage = (error: { readonly message: string }) =>
   Effect.as(Console.error(error.message), ExitCode.Usage)
 
+/**
+ * The services of a run (Spark, Kafka) and the fencing of sessions, loaded when a command first
+ * needs them: `--help`, `validate` and `plan` never read gRPC, Arrow or kafkajs from disk.
+ */
+export const runServices = Effect.promise(() => import("../Layers.js"))
+export const fencing = Effect.promise(() => import("../Fence.js"))
+
 /** Loads a batch without an event sink or an engine session. */
-export const loadOnly = (file: string, p: Record<string, string>, options: Layers.Options) =>
+export const loadOnly = (file: string, p: Record<string, string>) =>
   Batch.load(file, { params: p, env: process.env }).pipe(
-    Effect.provide(Layers.validation(options)),
+    Effect.provide(ValidationOnly.layer),
     Effect.provide(Logging.quiet)
   )
 
@@ -59,7 +66,7 @@ export const remoteRejection = (
   remote: string,
   flag: Option.Option<string>
 ): Option.Option<Failure.ConfigRejected> => {
-  const parsed = SparkSession.validateRemote(remote)
+  const parsed = ConnectionString.parse(remote)
   if (parsed._tag === "Success") return Option.none()
   const source = Option.isSome(flag) ? "command line" : "environment"
   return Option.some(
@@ -94,9 +101,7 @@ export const withLoaded = (
   show: (batch: Batch.Batch) => string
 ): Effect.Effect<ExitCode> =>
   settingsOf(flags).pipe(
-    Effect.flatMap((settings) =>
-      loadOnly(flags.batchFile, paramsOf(flags.params), { settings, sparkTimeout: Duration.seconds(60) })
-    ),
+    Effect.andThen(loadOnly(flags.batchFile, paramsOf(flags.params))),
     Effect.flatMap((batch) => Effect.as(Console.log(show(batch)), ExitCode.Success)),
     Effect.catchTag("ConfigRejected", rejected),
     Effect.catchTag("ConfigError", usage)

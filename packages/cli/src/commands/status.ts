@@ -9,12 +9,10 @@ import { Argument, Command } from "effect/cli"
 import { Event, ExitCode, Ledger, Run } from "@spark-etl/core"
 import * as os from "node:os"
 import * as ExitStatus from "../ExitStatus.js"
-import * as Fence from "../Fence.js"
-import * as Layers from "../Layers.js"
 import * as Logging from "../Logging.js"
 import type * as Settings from "../Settings.js"
 import { kafkaBrokers, kafkaTopic, remote, sparkTimeout, stateDir } from "./flags.js"
-import { checkRemote, rejected, settingsOf, usage } from "./shared.js"
+import { checkRemote, fencing, rejected, runServices, settingsOf, usage } from "./shared.js"
 
 /** How many runs status shows, newest first. */
 const shown = 10
@@ -51,6 +49,17 @@ export const settledLines = (settled: Ledger.Settled): ReadonlyArray<string> => 
  */
 const reapStale = (settings: Settings.Resolved, batch: string, timeout: Duration.Duration) =>
   Effect.gen(function* () {
+    const [Layers, Fence] = yield* Effect.all([runServices, fencing])
+    return yield* reapWith(Fence, settings, batch, timeout).pipe(Effect.provide(Layers.eventSink(settings)))
+  })
+
+const reapWith = (
+  Fence: Effect.Success<typeof fencing>,
+  settings: Settings.Resolved,
+  batch: string,
+  timeout: Duration.Duration
+) =>
+  Effect.gen(function* () {
     const sink = yield* Event.EventSink
     const found = yield* Ledger.reap({
       dir: settings.ledgerDir,
@@ -71,7 +80,7 @@ const reapStale = (settings: Settings.Resolved, batch: string, timeout: Duration
       ...(Option.isSome(settings.kafka) ? { republish: sink.publish } : {})
     }).pipe(Effect.ensuring(sink.flush))
     for (const line of settledLines(settled)) yield* Console.log(line)
-  }).pipe(Effect.provide(Layers.eventSink(settings)))
+  })
 
 const batchName = Argument.String("batch").pipe(
   Argument.withDescription("the batch name (as in the batch file)")
