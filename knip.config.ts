@@ -28,6 +28,11 @@ const config: KnipConfig = {
       // `buf generate` in scripts/generate.sh (a shell script knip does not read).
       ignoreDependencies: ["@bufbuild/buf"]
     },
+    // bin of `npm run release`: node tools/release/dist/cli.js.
+    "tools/release": {
+      entry: ["src/cli.ts", "test/**/*.test.ts", "*.config.ts"],
+      project: ["src/**/*.ts", "test/**/*.ts", "*.config.ts"]
+    },
     // bin of `npm run infra` and of the test/bench scripts: node tools/infra/dist/cli.js.
     "tools/infra": {
       entry: ["src/cli.ts", "test/**/*.test.ts", "*.config.ts"],
