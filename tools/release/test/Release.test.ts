@@ -135,6 +135,24 @@ describe("the release tarball", () => {
     expect(types.at(-1)).toBe("spark-etl.batch.succeeded")
   })
 
+  it("runs a batch on the embedded local engine (libexec/ and maven/ found beside the bundle)", () => {
+    const dir = path.join(work, "local")
+    fs.mkdirSync(dir)
+    fs.writeFileSync(
+      path.join(dir, "batch.yaml"),
+      "batch: local_engine\nrules:\n  - id: one\n    kind: sql\n    options:\n      sql: SELECT 1 AS one\n" +
+        "      expect:\n        row_count: { min: 1, max: 1 }\n"
+    )
+    // The jars come from the cache the test servers were started from (SPARK_ETL_CACHE or ~/.cache).
+    const cache = process.env["SPARK_ETL_CACHE"]
+    const run = release(
+      ["run", path.join(dir, "batch.yaml"), "--remote", "local[1]", "--state-dir", path.join(dir, "state")],
+      cache === undefined ? {} : { SPARK_ETL_CACHE: cache }
+    )
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stdout.trim().split("\n").at(-1)).toMatch(/^spark-etl SUCCEEDED batch=local_engine /)
+  })
+
   it("passes SIGINT through its launcher: the run ends 130 within 4 s", async () => {
     const dir = path.join(work, "endless")
     fs.mkdirSync(path.join(dir, "output"), { recursive: true })

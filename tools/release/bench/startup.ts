@@ -1,0 +1,130 @@
+/**
+ * Start-up of the CLI as a scheduler job meets it, before (the source tree: `node dist/main.js`,
+ * modules read one by one) and after (the release: one bundle with lazy chunks, on its own Node),
+ * in one run on one machine, median of 10 each after a warm-up:
+ * - `--help`; `validate` of the sample batch (touches no server);
+ * - start to first Spark answer: spawning `spark-etl run` to its log line saying the engine
+ *   session is open (opening it is the first RPC).
+ * Also the artifact's size, its build time and its install time (install.sh into a fresh prefix).
+ *
+ *   npm run bench   (from tools/release; starts Spark unless SPARK_REMOTE is set)
+ */
+import { Effect } from "effect"
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Release from "@spark-etl/release"
+
+const remote = process.env["SPARK_REMOTE"]
+if (!remote) {
+  console.error("set SPARK_REMOTE (npm run bench starts a local server and sets it)")
+  process.exit(1)
+}
+const runs = 10
+const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+const ms = (since: bigint) => Number(process.hrtime.bigint() - since) / 1e6
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "spark-etl-startup-"))
+
+const built = process.hrtime.bigint()
+const artifact = await Effect.runPromise(Release.build({ outDir: path.join(work, "dist") }))
+const buildMs = ms(built)
+fs.mkdirSync(path.join(work, "unpacked"))
+execFileSync("tar", ["-xzf", artifact.tarball, "-C", path.join(work, "unpacked")])
+const installs: Array<number> = []
+for (let i = 0; i < 3; i++) {
+  const t = process.hrtime.bigint()
+  execFileSync("sh", [path.join(work, "unpacked", artifact.name, "install.sh"), path.join(work, `opt-${i}`)])
+  installs.push(ms(t))
+}
+
+/** A CLI as a command line: its program and the arguments before the CLI's own. */
+interface Cli {
+  readonly name: string
+  readonly command: string
+  readonly prefix: ReadonlyArray<string>
+}
+const clis: ReadonlyArray<Cli> = [
+  {
+    name: "source tree (node dist/main.js)",
+    command: process.execPath,
+    prefix: [path.join(Release.repoRoot, "packages", "cli", "dist", "main.js")]
+  },
+  { name: "release (bin/spark-etl)", command: path.join(work, "opt-0", "bin", "spark-etl"), prefix: [] }
+]
+
+const timed = (cli: Cli, args: ReadonlyArray<string>): number => {
+  const t = process.hrtime.bigint()
+  execFileSync(cli.command, [...cli.prefix, ...args], { stdio: "ignore" })
+  return ms(t)
+}
+
+const batch = path.join(work, "one.yaml")
+fs.writeFileSync(
+  batch,
+  "batch: startup\nrules:\n  - id: one\n    kind: sql\n    options:\n      sql: SELECT 1 AS one\n"
+)
+const sample = [
+  path.join(Release.repoRoot, "examples", "orders", "batch.yaml"),
+  "--param",
+  "run_date=2026-11-26"
+]
+
+/** Spawn to the "engine session open" log line, by the log's own clock. */
+const firstRpc = (cli: Cli, i: number): number => {
+  const log = path.join(work, `${cli.command.length}-${i}.jsonl`)
+  const spawnedAt = Date.now()
+  execFileSync(
+    cli.command,
+    [
+      ...cli.prefix,
+      "run",
+      batch,
+      "--remote",
+      remote,
+      "--state-dir",
+      path.join(work, "state"),
+      "--log-file",
+      log
+    ],
+    { stdio: "ignore" }
+  )
+  const opened = fs
+    .readFileSync(log, "utf8")
+    .split("\n")
+    .filter((l) => l.includes("engine session open"))
+    .map((l) => Date.parse((JSON.parse(l) as { time: string }).time))[0]
+  if (opened === undefined) throw new Error(`no 'engine session open' line in ${log}`)
+  return opened - spawnedAt
+}
+
+const rows: Array<[string, string, string, string]> = []
+for (const cli of clis) {
+  const figures = { help: [] as Array<number>, validate: [] as Array<number>, rpc: [] as Array<number> }
+  for (let i = 0; i <= runs; i++) {
+    const help = timed(cli, ["--help"])
+    const validate = timed(cli, ["validate", ...sample])
+    const rpc = firstRpc(cli, i)
+    // The first round warms the OS cache and Node's compile cache.
+    if (i === 0) continue
+    figures.help.push(help)
+    figures.validate.push(validate)
+    figures.rpc.push(rpc)
+  }
+  rows.push([
+    cli.name,
+    median(figures.help).toFixed(0),
+    median(figures.validate).toFixed(0),
+    median(figures.rpc).toFixed(0)
+  ])
+}
+fs.rmSync(work, { recursive: true, force: true })
+
+console.log(`load average: ${fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`)
+console.log(
+  `artifact ${path.basename(artifact.tarball)}: ${(artifact.bytes / 2 ** 20).toFixed(1)} MiB, ` +
+    `built in ${(buildMs / 1000).toFixed(1)} s, installed in ${median(installs).toFixed(0)} ms (median of 3)`
+)
+console.log(`median of ${runs}, ms          --help  validate  start→first RPC`)
+for (const [name, help, validate, rpc] of rows)
+  console.log(`${name.padEnd(34)}${help.padStart(6)}${validate.padStart(10)}${rpc.padStart(17)}`)
