@@ -64,11 +64,13 @@ fs.writeFileSync(
   batch,
   "batch: startup\nrules:\n  - id: one\n    kind: sql\n    options:\n      sql: SELECT 1 AS one\n"
 )
-const sample = [
-  path.join(Release.repoRoot, "examples", "orders", "batch.yaml"),
-  "--param",
-  "run_date=2026-11-26"
-]
+// The sample batch, copied with an empty output root (validate checks that the root exists).
+fs.cpSync(path.join(Release.repoRoot, "examples", "orders"), path.join(work, "orders"), {
+  recursive: true,
+  filter: (f) => !/\/(data|output)(\/|$)/.test(path.relative(Release.repoRoot, f))
+})
+fs.mkdirSync(path.join(work, "orders", "output"))
+const sample = [path.join(work, "orders", "batch.yaml"), "--param", "run_date=2026-11-26"]
 
 /** Spawn to the "engine session open" log line, by the log's own clock. */
 const firstRpc = (cli: Cli, i: number): number => {

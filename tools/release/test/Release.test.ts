@@ -15,11 +15,12 @@ import * as Release from "../src/Release.js"
 
 const repo = Release.repoRoot
 const sourceCli = path.join(repo, "packages", "cli", "dist", "main.js")
-const sample = path.join(repo, "examples", "orders")
 const systemPath = "/usr/local/bin:/usr/bin:/bin"
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "spark-etl-release-test-"))
 const prefix = path.join(work, "opt", "spark-etl")
 const installed = path.join(prefix, "bin", "spark-etl")
+// A copy of the sample batch with its generated input and an empty output root.
+const sample = path.join(work, "sample")
 
 interface Result {
   readonly code: number | null
@@ -44,6 +45,13 @@ const source = (args: ReadonlyArray<string>): Result => {
 let artifact: Release.Artifact
 
 beforeAll(async () => {
+  const example = path.join(repo, "examples", "orders")
+  fs.cpSync(example, sample, {
+    recursive: true,
+    filter: (f) => !/\/(data|output)(\/|$)/.test(path.relative(repo, f))
+  })
+  execFileSync(process.execPath, [path.join(sample, "generate-data.ts"), "--out", path.join(sample, "data")])
+  fs.mkdirSync(path.join(sample, "output"))
   artifact = await Effect.runPromise(Release.build({ outDir: path.join(work, "dist") }))
   const unpacked = path.join(work, "unpacked")
   fs.mkdirSync(unpacked)
@@ -103,10 +111,7 @@ describe("the release tarball", () => {
   })
 
   it("runs the sample batch on Spark and reports to Kafka", async () => {
-    const dir = path.join(work, "sample")
-    fs.cpSync(sample, dir, { recursive: true, filter: (f) => !/\/(data|output)(\/|$)/.test(f) })
-    execFileSync(process.execPath, [path.join(dir, "generate-data.ts"), "--out", path.join(dir, "data")])
-    fs.mkdirSync(path.join(dir, "output"))
+    const dir = sample
     const topic = `release-${process.pid}-${Date.now()}`
     await createTopic(inject("kafkaBrokers"), topic)
     const run = release([
