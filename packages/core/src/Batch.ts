@@ -1,8 +1,9 @@
 /**
- * The batch file: YAML parsed with source positions, validated with Effect Schema, then checked
- * as a whole (parameters, rule graph, rule kinds and their options, target safety). Every
- * problem of the file is reported together, each as `file:line:column: field: message`, in one
- * `ConfigRejected`. The format is described in docs/batch-file.md.
+ * The batch file: YAML read (source positions are found only for what is reported), validated
+ * with Effect Schema, then checked as a whole (parameters, rule graph, rule kinds and their
+ * options, target safety). Every problem of the file is reported together, each as
+ * `file:line:column: field: message`, in one `ConfigRejected`. The format is described in
+ * docs/batch-file.md.
  */
 import { Effect, FileSystem, Option, Path, Result, Schema } from "effect"
 import * as Yaml from "yaml"
@@ -13,6 +14,8 @@ import * as Plugin from "./Plugin.js"
 import * as TargetStore from "./TargetStore.js"
 import * as Text from "./Text.js"
 import * as Issues from "./internal/issues.js"
+import * as Source from "./internal/source.js"
+import * as FastYaml from "./internal/fastYaml.js"
 
 const Name = Schema.String.check(
   Schema.isPattern(/^[A-Za-z][A-Za-z0-9_.-]{0,127}$/, {
@@ -167,8 +170,9 @@ export const peek = (
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const text = yield* Effect.option(fs.readFileString(file))
+    // The fast reader when the text is in its subset (the same value), else `yaml`.
     const doc: unknown = Option.isSome(text)
-      ? Yaml.parseDocument(text.value, { prettyErrors: false }).toJS()
+      ? (FastYaml.read(text.value)?.value ?? Yaml.parseDocument(text.value, { prettyErrors: false }).toJS())
       : undefined
     const top = typeof doc === "object" && doc !== null ? (doc as Record<string, unknown>) : {}
     const specs =
@@ -207,47 +211,18 @@ export const parse = (
 ): Effect.Effect<Batch, Failure.ConfigRejected, Requirements> =>
   Effect.gen(function* () {
     const path = yield* Path.Path
-    const lineCounter = new Yaml.LineCounter()
-    const doc = Yaml.parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false })
-    const at = (offset: number) => {
-      const pos = lineCounter.linePos(offset)
-      return { line: pos.line, column: pos.col }
-    }
-    if (doc.errors.length > 0) {
-      return yield* Effect.fail(
-        Failure.rejected(
-          doc.errors.map((e) => ({
-            file,
-            ...at(e.pos[0]),
-            field: "(syntax)",
-            message: e.message.split("\n")[0]!
-          }))
-        )
-      )
-    }
+    const source = Source.read(text, file)
+    if (Result.isFailure(source)) return yield* Effect.fail(Failure.rejected(source.failure))
+    const { value: raw, position, line } = source.success
     const issueAt = (
       p: ReadonlyArray<string | number>,
       message: string,
       atKey = false
     ): Failure.ConfigIssue => ({
       file,
-      ...at(locate(doc, p, atKey)),
+      ...position(p, atKey),
       field: Issues.pathToField(p),
       message
-    })
-    // toJS throws on alias bombs (more than maxAliasCount expansions): that is bad input too.
-    const raw = yield* Effect.try({
-      try: () => doc.toJS({ maxAliasCount: 100 }) as unknown,
-      catch: (e) =>
-        Failure.rejected([
-          {
-            file,
-            line: 1,
-            column: 1,
-            field: "(document)",
-            message: e instanceof Error ? e.message : String(e)
-          }
-        ])
     })
     const decoded = Schema.decodeUnknownResult(BatchFile)(raw ?? null, {
       errors: "all",
@@ -280,26 +255,30 @@ export const parse = (
 
     const registry = yield* Plugin.Registry
     const specs = spec.parameters ?? {}
-    yield* Effect.forEach(spec.rules, (rule, index) => {
-      const runner = registry.get(rule.kind)
-      if (Option.isNone(runner)) {
-        const known = registry.kinds.length > 0 ? registry.kinds.join(", ") : "none registered"
-        issues.push(issueAt(["rules", index, "kind"], `unknown rule kind "${rule.kind}" (known: ${known})`))
-        return Effect.void
-      }
-      return runner.value
-        .validate({
-          batchDir: dir,
-          rule: { id: rule.id, kind: rule.kind },
-          options: rule.options,
-          parameters: specs
-        })
-        .pipe(
-          Effect.map((found) => {
-            for (const i of found) issues.push(issueAt(["rules", index, "options", ...i.path], i.message))
+    yield* Effect.forEach(
+      spec.rules,
+      (rule, index) => {
+        const runner = registry.get(rule.kind)
+        if (Option.isNone(runner)) {
+          const known = registry.kinds.length > 0 ? registry.kinds.join(", ") : "none registered"
+          issues.push(issueAt(["rules", index, "kind"], `unknown rule kind "${rule.kind}" (known: ${known})`))
+          return Effect.void
+        }
+        return runner.value
+          .validate({
+            batchDir: dir,
+            rule: { id: rule.id, kind: rule.kind },
+            options: rule.options,
+            parameters: specs
           })
-        )
-    })
+          .pipe(
+            Effect.map((found) => {
+              for (const i of found) issues.push(issueAt(["rules", index, "options", ...i.path], i.message))
+            })
+          )
+      },
+      { discard: true }
+    )
 
     const targets = yield* checkTargets(spec, dir, issueAt, issues)
 
@@ -338,7 +317,7 @@ export const parse = (
           dependsOn: r.depends_on ?? [],
           ...(target !== undefined ? { target } : {}),
           options: r.options ?? {},
-          line: at(locate(doc, ["rules", index])).line
+          line: line(["rules", index])
         }
       }),
       plan: dag.success
@@ -481,29 +460,6 @@ const sortIssues = (issues: ReadonlyArray<Failure.ConfigIssue>): ReadonlyArray<F
   [...issues].sort((a, b) =>
     a.file === b.file ? a.line - b.line || a.column - b.column : a.file < b.file ? -1 : 1
   )
-
-// Offset of the node at `path` (its key when `atKey`), else of the nearest enclosing node.
-const locate = (doc: Yaml.Document, path: ReadonlyArray<string | number>, atKey = false): number => {
-  let node: unknown = doc.contents
-  let offset = doc.contents?.range?.[0] ?? 0
-  for (const segment of path) {
-    if (Yaml.isMap(node)) {
-      const pair = node.items.find((p) => (Yaml.isScalar(p.key) ? p.key.value : p.key) === segment)
-      if (pair === undefined) return offset
-      const value: unknown = pair.value
-      const key: unknown = pair.key
-      const keyOffset = Yaml.isNode(key) && key.range ? key.range[0] : offset
-      offset = !atKey && Yaml.isNode(value) && value.range ? value.range[0] : keyOffset
-      node = value
-    } else if (Yaml.isSeq(node) && typeof segment === "number") {
-      const item: unknown = node.items[segment]
-      if (!Yaml.isNode(item) || !item.range) return offset
-      offset = item.range[0]
-      node = item
-    } else return offset
-  }
-  return offset
-}
 
 /** The target store named `name`: one a runner brings, else the `TargetStore` service. */
 export const targetStore = (

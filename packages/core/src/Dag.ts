@@ -57,20 +57,32 @@ export const make = (nodes: ReadonlyArray<Node>): Result.Result<Plan, ReadonlyAr
   const graphIndex = new Map<string, Graph.NodeIndex>()
   const dependencies = new Map<string, Array<string>>()
   const dependents = new Map<string, Array<string>>()
+  // Kahn's algorithm alongside the graph: in-degrees and out-edges by graph index.
+  const ids: Array<string> = []
+  const inDegree: Array<number> = []
+  const outgoing: Array<Array<Graph.NodeIndex>> = []
   const graph = Graph.directed<string, void>((mutable) => {
-    nodes.forEach((node, index) => {
-      const first = indexOf.get(node.id)
+    for (let index = 0; index < nodes.length; index++) {
+      const { id } = nodes[index]!
+      const first = indexOf.get(id)
       if (first !== undefined) {
-        issues.push({ _tag: "DuplicateId", index, id: node.id, firstIndex: first })
-        return
+        issues.push({ _tag: "DuplicateId", index, id, firstIndex: first })
+        continue
       }
-      indexOf.set(node.id, index)
-      graphIndex.set(node.id, Graph.addNode(mutable, node.id))
-      dependencies.set(node.id, [])
-      dependents.set(node.id, [])
-    })
-    nodes.forEach((node, index) => {
-      if (indexOf.get(node.id) !== index) return
+      indexOf.set(id, index)
+      const at = Graph.addNode(mutable, id)
+      graphIndex.set(id, at)
+      dependencies.set(id, [])
+      dependents.set(id, [])
+      ids[at] = id
+      inDegree[at] = 0
+      outgoing[at] = []
+    }
+    for (let index = 0; index < nodes.length; index++) {
+      const node = nodes[index]!
+      if (indexOf.get(node.id) !== index) continue
+      const to = graphIndex.get(node.id)!
+      const own = dependencies.get(node.id)!
       const seen = new Set<string>()
       node.dependsOn.forEach((dep, dependency) => {
         if (seen.has(dep)) return
@@ -80,24 +92,43 @@ export const make = (nodes: ReadonlyArray<Node>): Result.Result<Plan, ReadonlyAr
         else if (from === undefined) {
           issues.push({ _tag: "UnknownDependency", index, dependency, id: node.id, missing: dep })
         } else {
-          Graph.addEdge(mutable, from, graphIndex.get(node.id)!, undefined)
-          dependencies.get(node.id)!.push(dep)
+          Graph.addEdge(mutable, from, to, undefined)
+          own.push(dep)
           dependents.get(dep)!.push(node.id)
+          outgoing[from]!.push(to)
+          inDegree[to]!++
         }
       })
-    })
+    }
   })
-  const cycle = Graph.findCycle(graph)
-  if (Option.isSome(cycle)) {
-    const ids = cycle.value.path.map((i) => Option.getOrThrow(Graph.getNode(graph, i)))
-    // Show the loop in data-flow order (x -> y: y depends on x), closed on its first rule.
-    const first = ids[0]!
-    const closed = ids[ids.length - 1] === first ? ids : [...ids, first]
-    issues.push({ _tag: "Cycle", index: indexOf.get(first)!, path: closed })
+  const order = topologicalOrder(inDegree, outgoing).map((at) => ids[at]!)
+  // Only a graph with a cycle leaves rules unordered; then find it, with its path.
+  if (order.length < graphIndex.size) {
+    const cycle = Graph.findCycle(graph)
+    if (Option.isSome(cycle)) {
+      const loop = cycle.value.path.map((i) => ids[i]!)
+      // Show the loop in data-flow order (x -> y: y depends on x), closed on its first rule.
+      const first = loop[0]!
+      const closed = loop[loop.length - 1] === first ? loop : [...loop, first]
+      issues.push({ _tag: "Cycle", index: indexOf.get(first)!, path: closed })
+    }
   }
   if (issues.length > 0) return Result.fail(issues.sort((a, b) => a.index - b.index))
-  const order = Array.from(Graph.values(Graph.topo(graph)))
   return Result.succeed({ graph, order, dependencies, dependents })
+}
+
+// The order `Graph.topo` gives (Kahn's, first-in first-out, nodes and edges in insertion
+// order) without its own acyclicity pass; shorter than the graph when there is a cycle.
+const topologicalOrder = (
+  inDegree: Array<number>,
+  outgoing: ReadonlyArray<ReadonlyArray<Graph.NodeIndex>>
+): Array<Graph.NodeIndex> => {
+  const queue: Array<Graph.NodeIndex> = []
+  for (let at = 0; at < inDegree.length; at++) if (inDegree[at] === 0) queue.push(at)
+  for (let head = 0; head < queue.length; head++) {
+    for (const next of outgoing[queue[head]!]!) if (--inDegree[next]! === 0) queue.push(next)
+  }
+  return queue
 }
 
 /** The plan as numbered text, one rule a line with its dependencies. */

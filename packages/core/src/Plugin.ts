@@ -126,11 +126,16 @@ export interface Loaded {
 export const decodeOptions = <O, R>(
   runner: Runner<O, R>,
   raw: unknown
-): Result.Result<O, ReadonlyArray<Issue>> =>
-  Result.mapError(
-    Schema.decodeUnknownResult(runner.options)(raw ?? {}, { errors: "all", onExcessProperty: "error" }),
-    Issues.fromSchemaError
-  )
+): Result.Result<O, ReadonlyArray<Issue>> => optionsDecoder(runner)(raw)
+
+// One decoder per runner, made once: a batch decodes the options of every rule with it.
+const optionsDecoder = <O, R>(
+  runner: Runner<O, R>
+): ((raw: unknown) => Result.Result<O, ReadonlyArray<Issue>>) => {
+  const decode = Schema.decodeUnknownResult(runner.options)
+  return (raw) =>
+    Result.mapError(decode(raw ?? {}, { errors: "all", onExcessProperty: "error" }), Issues.fromSchemaError)
+}
 
 /** Captures a runner's services, so runners of different needs share one registry. */
 export const load = <O, R>(runner: Runner<O, R>): Effect.Effect<Loaded, never, R> =>
@@ -144,34 +149,37 @@ const loaded = <O, R>(
   runner: Runner<O, R>,
   context: Context.Context<R>,
   targetStore: Option.Option<TargetStore.TargetStore["Service"]>
-): Loaded => ({
-  kind: runner.kind,
-  targetStore,
-  validate: (ctx) => {
-    const decoded = decodeOptions(runner, ctx.options)
-    if (Result.isFailure(decoded)) return Effect.succeed(decoded.failure)
-    return runner.validate
-      ? Effect.provideContext(runner.validate({ ...ctx, options: decoded.success }), context)
-      : Effect.succeed([])
-  },
-  run: (ctx) =>
-    withOptions(runner, ctx, (options) => Effect.provideContext(runner.run({ ...ctx, options }), context)),
-  prepare: (ctx) => (runner.prepare ? Effect.provideContext(runner.prepare(ctx), context) : Effect.void),
-  preflight: (ctx) =>
-    runner.preflight
-      ? withOptions(runner, ctx, (options) =>
-          Effect.provideContext(runner.preflight!({ ...ctx, options }), context)
-        )
-      : Effect.succeed(notAnalysed(`rule kind "${runner.kind}" has no preflight`))
-})
+): Loaded => {
+  const decode = optionsDecoder(runner)
+  return {
+    kind: runner.kind,
+    targetStore,
+    validate: (ctx) => {
+      const decoded = decode(ctx.options)
+      if (Result.isFailure(decoded)) return Effect.succeed(decoded.failure)
+      return runner.validate
+        ? Effect.provideContext(runner.validate({ ...ctx, options: decoded.success }), context)
+        : Effect.succeed([])
+    },
+    run: (ctx) =>
+      withOptions(decode, ctx, (options) => Effect.provideContext(runner.run({ ...ctx, options }), context)),
+    prepare: (ctx) => (runner.prepare ? Effect.provideContext(runner.prepare(ctx), context) : Effect.void),
+    preflight: (ctx) =>
+      runner.preflight
+        ? withOptions(decode, ctx, (options) =>
+            Effect.provideContext(runner.preflight!({ ...ctx, options }), context)
+          )
+        : Effect.succeed(notAnalysed(`rule kind "${runner.kind}" has no preflight`))
+  }
+}
 
 // Options were validated at load; failing to decode them now means the contract was broken.
-const withOptions = <O, R, A>(
-  runner: Runner<O, R>,
+const withOptions = <O, A>(
+  decode: (raw: unknown) => Result.Result<O, ReadonlyArray<Issue>>,
   ctx: RunContext<unknown>,
   f: (options: O) => Effect.Effect<A, Failure.RuleFailure>
 ): Effect.Effect<A, Failure.RuleFailure> => {
-  const decoded = decodeOptions(runner, ctx.options)
+  const decoded = decode(ctx.options)
   if (Result.isSuccess(decoded)) return f(decoded.success)
   return Effect.fail(
     new Failure.Defect({

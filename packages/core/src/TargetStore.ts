@@ -65,24 +65,47 @@ const makeFileSystem: Effect.Effect<TargetStore["Service"], never, FileSystem.Fi
       p.startsWith(root.endsWith(path.sep) ? root : root + path.sep)
 
     // A resolver of real paths: each component resolved through symlinks, absent ones kept as
-    // written. Directories are cached, so a check of thousands of targets under one root costs
-    // one lstat per target; a fresh resolver per cleanup sees the filesystem as it is then.
+    // written. Paths and directory listings are cached: checking thousands of targets under one
+    // root costs one listing of it (an entry's type says whether it is a symlink), not an lstat
+    // each. A fresh resolver per cleanup sees the filesystem as it is then.
     const realPaths = () => {
       const cache = new Map<string, string>()
+      const listings = new Map<string, Option.Option<ReadonlyMap<string, FileSystem.File.Type>>>()
+      const listing = (dir: string) => {
+        const known = listings.get(dir)
+        if (known !== undefined) return Effect.succeed(known)
+        return fs.readDirectoryEntries(dir).pipe(
+          Effect.map((entries) => new Map(entries.map((e) => [e.name, e.type] as const))),
+          Effect.option,
+          Effect.tap((l) => Effect.sync(() => listings.set(dir, l)))
+        )
+      }
+      // Whether `p` is a symlink: from its directory's listing, else (unlistable, or a type the
+      // listing could not tell) from an lstat.
+      const isLink = (parent: string, p: string): Effect.Effect<boolean> =>
+        listing(parent).pipe(
+          Effect.flatMap((entries) => {
+            const type = Option.isSome(entries) ? entries.value.get(path.basename(p)) : "Unknown"
+            if (type !== "Unknown") return Effect.succeed(type === "SymbolicLink")
+            return Effect.map(Effect.option(fs.lstat(p)), (info) =>
+              Option.isSome(info) ? info.value.type === "SymbolicLink" : false
+            )
+          })
+        )
       const real = (p: string): Effect.Effect<string> => {
         const known = cache.get(p)
         if (known !== undefined) return Effect.succeed(known)
         const parent = path.dirname(p)
         if (parent === p) return Effect.succeed(p)
         const viaParent = Effect.map(real(parent), (r) => path.join(r, path.basename(p)))
-        return Effect.option(fs.lstat(p)).pipe(
-          Effect.flatMap((info) =>
-            Option.isSome(info) && info.value.type === "SymbolicLink"
+        return isLink(parent, p).pipe(
+          Effect.flatMap((link) =>
+            link
               ? fs.realPath(p).pipe(
                   // A dangling link: judge it by where it points.
                   Effect.catch(() =>
                     fs.readLink(p).pipe(
-                      Effect.flatMap((link) => real(path.resolve(parent, link))),
+                      Effect.flatMap((target) => real(path.resolve(parent, target))),
                       Effect.orElseSucceed(() => p)
                     )
                   )

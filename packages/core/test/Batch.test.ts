@@ -5,6 +5,7 @@ import * as path from "node:path"
 import * as Batch from "../src/Batch.js"
 import * as Dag from "../src/Dag.js"
 import * as Failure from "../src/Failure.js"
+import * as FastYaml from "../src/internal/fastYaml.js"
 import { layer } from "./support.js"
 
 const corpus = path.join(import.meta.dirname, "corpus")
@@ -52,6 +53,44 @@ describe("Batch.load: the malformed corpus", () => {
       })
     )
   }
+})
+
+// The fast reader takes most files; a tab in a final comment leaves a file to `yaml` alone.
+const viaYaml = (text: string) => `${text}\n#\tread by yaml alone\n`
+
+describe("Batch.parse: the fast reader and yaml alone", () => {
+  // Files with syntax errors are never the fast reader's.
+  const files = fs
+    .readdirSync(malformed)
+    .filter((f) => f.endsWith(".batch"))
+    .filter((f) => FastYaml.read(fs.readFileSync(path.join(malformed, f), "utf8")) !== undefined)
+    .sort()
+
+  it("cover most of the corpus", () => expect(files.length).toBeGreaterThanOrEqual(20))
+
+  for (const f of files) {
+    it.effect(`report the same issues at the same positions: ${f}`, () =>
+      Effect.gen(function* () {
+        const file = path.join(malformed, f)
+        const text = fs.readFileSync(file, "utf8")
+        const fast = yield* rejection(Batch.parse(text, file))
+        const slow = yield* rejection(Batch.parse(viaYaml(text), file))
+        expect(fast.issues).toEqual(slow.issues)
+      })
+    )
+  }
+
+  it.effect("give each rule the same line", () =>
+    Effect.gen(function* () {
+      const text = fs.readFileSync(daily, "utf8")
+      const lines = (batch: Batch.Batch) => batch.rules.map((r) => r.line)
+      const params = { params: { run_date: "2026-11-26" } }
+      const fast = yield* Batch.parse(text, daily, params).pipe(Effect.provide(layer()))
+      const slow = yield* Batch.parse(viaYaml(text), daily, params).pipe(Effect.provide(layer()))
+      expect(lines(fast)).toEqual([33, 38, 42])
+      expect(lines(slow)).toEqual(lines(fast))
+    })
+  )
 })
 
 describe("Batch.load: a valid batch", () => {

@@ -1,4 +1,4 @@
-import { Result } from "effect"
+import { Graph, Result } from "effect"
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import * as Dag from "../src/Dag.js"
@@ -71,3 +71,16 @@ const reaches = (deps: ReadonlyArray<ReadonlyArray<number>>, a: number, b: numbe
   }
   return false
 }
+
+describe("Dag order", () => {
+  it("is the order Graph.topo gives", () => {
+    fc.assert(
+      fc.property(arbitraryDag, ({ deps, order }) => {
+        const plan = Dag.make(nodes(deps, order))
+        if (Result.isFailure(plan)) throw new Error(plan.failure.map(Dag.describe).join("; "))
+        expect(plan.success.order).toEqual(Array.from(Graph.values(Graph.topo(plan.success.graph))))
+      }),
+      { numRuns: 300 }
+    )
+  })
+})

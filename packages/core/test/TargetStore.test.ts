@@ -1,5 +1,6 @@
 import { afterAll, assert, describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Layer } from "effect"
+import * as NodePath from "@effect/platform-node/NodePath"
+import { Effect, Exit, FileSystem, Layer } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as TargetStore from "../src/TargetStore.js"
@@ -101,6 +102,36 @@ describe("TargetStore (filesystem)", () => {
       const t = tree()
       fs.symlinkSync(path.join(t.outside, "precious.txt"), path.join(t.out, "file-link"))
       expect(rejections(yield* check(t.base, ["../out"], [["a", "../out/file-link"]]))).toEqual([
+        'a: target "../out/file-link" resolves through a symlink to ../outside/precious.txt, outside the declared target roots'
+      ])
+    })
+  )
+
+  it.effect("judges a target by lstat when its directory cannot be listed", () =>
+    Effect.gen(function* () {
+      const t = tree()
+      fs.symlinkSync(path.join(t.outside, "precious.txt"), path.join(t.out, "file-link"))
+      // A filesystem where no directory can be listed (as an execute-only one cannot).
+      const unlistable = Layer.effect(
+        FileSystem.FileSystem,
+        Effect.map(FileSystem.FileSystem, (real) => ({
+          ...real,
+          readDirectoryEntries: () => real.readDirectoryEntries(path.join(t.tmp, "no-such-dir"))
+        }))
+      ).pipe(Layer.provide(node))
+      const exit = yield* Effect.gen(function* () {
+        const s = yield* TargetStore.TargetStore
+        return yield* Effect.exit(
+          s.check({
+            baseDir: t.base,
+            roots: ["../out"],
+            targets: [{ ruleId: "a", declared: "../out/file-link" }]
+          })
+        )
+      }).pipe(
+        Effect.provide(Layer.provide(TargetStore.layerFileSystem, Layer.mergeAll(unlistable, NodePath.layer)))
+      )
+      expect(rejections(exit)).toEqual([
         'a: target "../out/file-link" resolves through a symlink to ../outside/precious.txt, outside the declared target roots'
       ])
     })
