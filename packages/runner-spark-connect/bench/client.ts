@@ -3,8 +3,11 @@
  * Usage: node bench/client.ts <arrow|rows|stream|select1> <sc://host:port>
  * Prints one JSON line: the median time of the timed runs after warm-up.
  */
-import { NodeServices } from "@effect/platform-node"
-import { Effect, Stream } from "effect"
+// Module imports, not the barrels: "@effect/platform-node" alone loads its Redis, WebSocket…
+// modules, and "effect" all of Effect, some 50 MiB of a process that needs neither.
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import { SparkSession } from "@spark-etl/runner-spark-connect"
 
 /** 1,000,000 rows × 5 columns: long, double, string, date, decimal(18,2). */

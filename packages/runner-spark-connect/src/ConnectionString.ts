@@ -10,7 +10,8 @@
  * import { ConnectionString } from "@spark-etl/runner-spark-connect"
  * const remote = ConnectionString.parse("sc://spark:15002/;use_ssl=true;token=abc")
  */
-import { Redacted, Result } from "effect"
+import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
 import { ConnectionStringError } from "./SparkError.js"
 
 /** Spark Connect's default gRPC port. */

@@ -8,7 +8,9 @@
  * import { Retry } from "@spark-etl/runner-spark-connect"
  * const schedule = Retry.schedule({ budget: "10 seconds" })
  */
-import { Duration, Effect, Schedule } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import * as SparkError from "./SparkError.js"
 
 /** How long and how often to retry. */

@@ -13,7 +13,9 @@
 import { fromBinary } from "@bufbuild/protobuf"
 import { anyUnpack } from "@bufbuild/protobuf/wkt"
 import * as grpc from "@grpc/grpc-js"
-import { Data, Option, Schema } from "effect"
+import * as Data from "effect/Data"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import { ErrorInfoSchema } from "./generated/google/rpc/error_details_pb.js"
 import { StatusSchema } from "./generated/google/rpc/status_pb.js"
 import type { FetchErrorDetailsResponse } from "./generated/spark/connect/base_pb.js"
@@ -183,10 +185,20 @@ export interface ErrorInfo {
   readonly errorId?: string | undefined
 }
 
-const StringList = Schema.fromJsonString(Schema.Array(Schema.String))
-const StringMap = Schema.fromJsonString(Schema.Record(Schema.String, Schema.String))
-const decodeList = Schema.decodeUnknownOption(StringList)
-const decodeMap = Schema.decodeUnknownOption(StringMap)
+// Plain JSON checks rather than Schema: Schema's module graph is about 8 MiB of every
+// process's memory, for two shapes this small.
+const parseJson = Option.liftThrowable((text: string): unknown => JSON.parse(text))
+const decodeList = (text: string | undefined): Option.Option<ReadonlyArray<string>> =>
+  Option.filter(
+    text === undefined ? Option.none() : parseJson(text),
+    (u): u is ReadonlyArray<string> => Array.isArray(u) && u.every(Predicate.isString)
+  )
+const decodeMap = (text: string | undefined): Option.Option<Readonly<Record<string, string>>> =>
+  Option.filter(
+    text === undefined ? Option.none() : parseJson(text),
+    (u): u is Readonly<Record<string, string>> =>
+      Predicate.isObject(u) && Object.values(u).every(Predicate.isString)
+  )
 
 /** A decoded `grpc-status-details-bin` trailer: the status text and its ErrorInfo, if any. */
 interface DecodedStatus {

@@ -7,7 +7,11 @@
 import { create } from "@bufbuild/protobuf"
 import type { DescMessage, DescMethodUnary, MessageShape } from "@bufbuild/protobuf"
 import type * as grpc from "@grpc/grpc-js"
-import { Effect, Exit, Option, Schedule, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
 import type { ExecutePlanResponse, Plan, UserContext } from "../generated/spark/connect/base_pb.js"
 import {
@@ -21,6 +25,7 @@ import {
 } from "../generated/spark/connect/base_pb.js"
 import * as SparkError from "../SparkError.js"
 import * as Rpc from "./Rpc.js"
+import * as Wire from "./Wire.js"
 
 /** What an execution needs from its session. */
 export interface Context {
@@ -151,7 +156,8 @@ export const execute = (
             })
           ]
         }),
-        streamOptions
+        streamOptions,
+        Wire.decodeExecutePlanResponse
       )
     const reattach = () =>
       Rpc.serverStream(
@@ -165,7 +171,8 @@ export const execute = (
           operationId,
           ...(state.lastResponseId !== undefined ? { lastResponseId: state.lastResponseId } : {})
         }),
-        streamOptions
+        streamOptions,
+        Wire.decodeExecutePlanResponse
       )
     const attempt = Stream.suspend(() =>
       // Before the first response we cannot know the server has the operation: send it again.

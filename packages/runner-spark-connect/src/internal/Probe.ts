@@ -1,7 +1,7 @@
 /** One AnalyzePlan(spark_version) round trip: the cheapest real RPC, used to tell "ready". */
 import * as grpc from "@grpc/grpc-js"
 import { create } from "@bufbuild/protobuf"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { randomUUID } from "node:crypto"
 import {
   AnalyzePlanRequestSchema,

@@ -10,7 +10,8 @@ import type {
   DescMethodUnary,
   MessageShape
 } from "@bufbuild/protobuf"
-import { Effect, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 
 /** A failed gRPC call: the status and whatever the server attached, still undecoded. */
 export interface RpcFailure {
@@ -44,9 +45,13 @@ export const toRpcFailure = (u: unknown): RpcFailure =>
 const path = (method: { readonly name: string; readonly parent: { readonly typeName: string } }) =>
   `/${method.parent.typeName}/${method.name}`
 
-const codec = <I extends DescMessage, O extends DescMessage>(input: I, output: O) => ({
+const codec = <I extends DescMessage, O extends DescMessage>(
+  input: I,
+  output: O,
+  decode: (bytes: Uint8Array) => MessageShape<O> = (bytes) => fromBinary(output, bytes)
+) => ({
   serialize: (message: MessageShape<I>) => Buffer.from(toBinary(input, message)),
-  deserialize: (bytes: Buffer) => fromBinary(output, bytes)
+  deserialize: decode
 })
 
 export interface CallOptions {
@@ -66,6 +71,14 @@ const callOptions = (options: CallOptions): grpc.CallOptions => ({
  * bounds the attempt by the short deadline instead.
  */
 export const ready = (client: grpc.Client, timeoutMs: number): Effect.Effect<void, RpcFailure> =>
+  Effect.suspend(() =>
+    // Connected already (the usual case): no need for waitForReady's setImmediate hop.
+    client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY
+      ? Effect.void
+      : waitForReady(client, timeoutMs)
+  )
+
+const waitForReady = (client: grpc.Client, timeoutMs: number): Effect.Effect<void, RpcFailure> =>
   Effect.callback<void, RpcFailure>((resume) => {
     client.waitForReady(Date.now() + timeoutMs, (error) => {
       if (error === undefined || error === null) resume(Effect.void)
@@ -107,18 +120,20 @@ export const unary = <I extends DescMessage, O extends DescMessage>(
 
 /**
  * A server-streaming call as a Stream. The deadline bounds the whole stream; a consumer that
- * stops early (or is interrupted) cancels the call.
+ * stops early (or is interrupted) cancels the call. `decode` replaces the plain protobuf
+ * decoding of each message (it gets the message's own buffer).
  */
 export const serverStream = <I extends DescMessage, O extends DescMessage>(
   client: grpc.Client,
   method: DescMethodServerStreaming<I, O>,
   request: MessageShape<I>,
-  options: CallOptions
+  options: CallOptions,
+  decode?: (bytes: Uint8Array) => MessageShape<O>
 ): Stream.Stream<MessageShape<O>, RpcFailure> =>
   Stream.fromAsyncIterable(
     {
       [Symbol.asyncIterator]: () => {
-        const { deserialize, serialize } = codec(method.input, method.output)
+        const { deserialize, serialize } = codec(method.input, method.output, decode)
         const call = client.makeServerStreamRequest(
           path(method),
           serialize,

@@ -3,7 +3,10 @@
  * fetched into the cache, ready only once a real RPC answers, and stopped when its scope
  * closes. The JVM runs under libexec/tether.sh, so it also ends when this process dies.
  */
-import { Duration, Effect, Schedule, Scope } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
 import { ChildProcess } from "effect/process"
 import type { ChildProcessSpawner } from "effect/process"
 import * as fs from "node:fs"

@@ -3,7 +3,8 @@
  * version: `mvn dependency:copy-dependencies` into a temporary folder, then an atomic rename,
  * so an interrupted fetch never leaves a half-filled cache behind.
  */
-import { Effect, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import { ChildProcess } from "effect/process"
 import type { ChildProcessSpawner } from "effect/process"
 import * as fs from "node:fs"

@@ -2,7 +2,7 @@
  * The errors of the local entry (`@spark-etl/runner-spark-connect/local`): fetching jars and
  * running a server as a child JVM.
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /** `mvn` could not be run or did not resolve the pom; `output` is the tail of what it printed. */
 export class MavenError extends Data.TaggedError("MavenError")<{
