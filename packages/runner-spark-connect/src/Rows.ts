@@ -11,22 +11,41 @@
  * | decimal(p,s) | string, exact (`"-12.34"`) |
  * | string, char, varchar | string |
  * | binary | Uint8Array |
- * | date | string `YYYY-MM-DD` |
+ * | date | string `YYYY-MM-DD`; other years than 0000–9999 signed, six digits or more: `+010000-01-01` |
  * | timestamp | string, UTC instant with microseconds: `2024-01-02T03:04:05.123456Z` |
  * | timestamp_ntz | string, local date-time with microseconds: `2024-01-02T03:04:05.123456` |
- * | interval year to month | number of months |
- * | interval day to second | bigint of microseconds |
+ * | time(p) | string with microseconds: `12:34:56.123456` |
+ * | interval year, interval month, interval year to month | number of months |
+ * | interval day … interval second (all day-time kinds) | bigint of microseconds |
+ * | interval (calendar) | row object `{ months, days, microseconds }` (numbers, bigint) |
  * | array<T> | Array |
  * | map<K,V> | Map |
- * | struct<…> | object keyed by field name |
+ * | struct<…> | row object keyed by field name |
+ * | variant | decoded, JSON-like (see internal/Variant.ts) |
+ * | geometry(srid), geography(srid) | row object `{ srid, wkb }` (wkb a Uint8Array) |
  * | void (NULL) and any null | null |
+ *
+ * Rows, struct values and variant objects inherit nothing: their prototype is
+ * {@link rowPrototype}, an empty frozen object without a prototype, so a column named
+ * `__proto__`, `constructor` or `toString` is an ordinary own field. Names must be unique:
+ * a repeated column or struct-field name is refused (see {@link fromBatch}).
  *
  * @example
  * import { Rows } from "@spark-etl/runner-spark-connect"
- * const rows = Rows.fromTable(table) // [{ id: 1n, amount: "12.34", day: "2026-11-26" }]
+ * const rows = Rows.fromTable(table) // Result.succeed([{ id: 1n, amount: "12.34", day: "2026-11-26" }])
  */
 import type { Data, Field, RecordBatch, Table, Vector } from "apache-arrow"
-import { makeVector, TimeUnit, Type } from "apache-arrow"
+import { IntervalUnit, makeVector, TimeUnit, Type } from "apache-arrow"
+import * as Result from "effect/Result"
+import type { DataType } from "./generated/spark/connect/types_pb.js"
+import * as Civil from "./internal/Civil.js"
+import { decimalText } from "./internal/Decimal.js"
+import * as Names from "./internal/Names.js"
+import * as RowObject from "./internal/RowObject.js"
+import * as Variant from "./internal/Variant.js"
+import * as SparkError from "./SparkError.js"
+
+export { decimalText } from "./internal/Decimal.js"
 
 /** A JS value of a result cell (see the table above). */
 export type Value =
@@ -43,26 +62,19 @@ export type Value =
 /** One result row, keyed by column name. */
 export type Row = Readonly<Record<string, Value>>
 
-const pad = (n: number | bigint, width: number) => String(n).padStart(width, "0")
+/** The prototype of rows, struct values and variant objects (empty, frozen, no prototype). */
+export const rowPrototype: object = RowObject.prototype
 
-/** `YYYY-MM-DD` of a day count since 1970-01-01. */
-export const isoDate = (days: number): string => new Date(days * 86_400_000).toISOString().slice(0, 10)
+const newObject = RowObject.make<Value>
 
-/** `YYYY-MM-DDTHH:MM:SS.ffffff` of microseconds since the epoch (no zone). */
-export const isoMicros = (micros: bigint): string => {
-  const ms = micros / 1000n - (micros % 1000n < 0n ? 1n : 0n)
-  const sub = micros - ms * 1000n
-  const text = new Date(Number(ms)).toISOString()
-  return `${text.slice(0, 23)}${pad(sub, 3)}`
-}
+/** Why rows could not be made: a repeated name, or a batch this client cannot read. */
+export type RowsError = SparkError.SparkAnalysisError | SparkError.SparkProtocolError
 
-/** The exact decimal text of an unscaled integer and a scale. */
-export const decimalText = (unscaled: bigint | number, scale: number): string => {
-  if (scale <= 0) return (BigInt(unscaled) * 10n ** BigInt(-scale)).toString()
-  const negative = unscaled < 0
-  const digits = (negative ? -unscaled : unscaled).toString().padStart(scale + 1, "0")
-  return `${negative ? "-" : ""}${digits.slice(0, -scale)}.${digits.slice(-scale)}`
-}
+/** `YYYY-MM-DD` of a day count since 1970-01-01 (whole int32 range, exact). */
+export const isoDate = (days: number): string => Civil.dateText(days)
+
+/** `YYYY-MM-DDTHH:MM:SS.ffffff` of microseconds since the epoch (no zone; whole int64 range). */
+export const isoMicros = (micros: bigint): string => Civil.timestampText(micros)
 
 // A cell of a fixed-width column read from its buffer (arrow-js slices data buffers, so the
 // index within the chunk is the index into `values`).
@@ -89,6 +101,30 @@ const toMicros = (value: bigint, unit: TimeUnit): bigint =>
         ? value / 1000n
         : value
 
+// Spark's year-month intervals come as YEAR_MONTH (months), its calendar `interval` as
+// MONTH_DAY_NANO: months, days and nanoseconds, kept apart as Spark keeps them.
+const intervalAt = (vector: Vector, index: number): Value => {
+  const [data, i] = chunkAt(vector, index)
+  const values = data.values as Int32Array
+  const unit = (vector.type as { unit: number }).unit
+  if (unit === IntervalUnit.YEAR_MONTH) return values[i]!
+  const bytes = new DataView(values.buffer, values.byteOffset, values.byteLength)
+  if (unit === IntervalUnit.DAY_TIME)
+    return BigInt(values[2 * i]!) * 86_400_000_000n + BigInt(values[2 * i + 1]!) * 1000n
+  const out = newObject()
+  out["months"] = values[4 * i]!
+  out["days"] = values[4 * i + 1]!
+  out["microseconds"] = bytes.getBigInt64(16 * i + 8, true) / 1000n
+  return out
+}
+
+// Spark sends a variant as struct<value: binary, metadata: binary>, metadata tagged variant=true.
+const isVariant = (children: ReadonlyArray<Field>): boolean =>
+  children.length === 2 &&
+  children[0]!.name === "value" &&
+  children[1]!.name === "metadata" &&
+  children[1]!.metadata.get("variant") === "true"
+
 /** The JS value of one cell of an Arrow vector. */
 export const valueAt = (vector: Vector, index: number): Value => {
   if (!vector.isValid(index)) return null
@@ -101,18 +137,23 @@ export const valueAt = (vector: Vector, index: number): Value => {
       return decimalText(BigInt(String(raw)), (type as { scale: number }).scale)
     }
     case Type.Date: {
-      const ms = vector.get(index) as number
-      return isoDate(Math.floor(ms / 86_400_000))
+      // Day counts are read from the buffer: arrow-js converts them to milliseconds.
+      const [data, i] = chunkAt(vector, index)
+      return (type as { unit: number }).unit === 0
+        ? Civil.dateText((data.values as Int32Array)[i]!)
+        : Civil.dateText(Math.floor((vector.get(index) as number) / 86_400_000))
     }
     case Type.Timestamp: {
       const micros = toMicros(int64At(vector, index), (type as { unit: TimeUnit }).unit)
       const zoned = (type as { timezone?: string | null }).timezone
-      return zoned ? `${isoMicros(micros)}Z` : isoMicros(micros)
+      return zoned ? `${Civil.timestampText(micros)}Z` : Civil.timestampText(micros)
     }
-    case Type.Interval: {
-      const pair = vector.get(index) as Int32Array
-      return pair[0]! * 12 + pair[1]!
+    case Type.Time: {
+      const raw = vector.get(index) as number | bigint
+      return Civil.timeOfDayText(Number(toMicros(BigInt(raw), (type as { unit: TimeUnit }).unit)))
     }
+    case Type.Interval:
+      return intervalAt(vector, index)
     case Type.Duration:
       return toMicros(int64At(vector, index), (type as { unit: TimeUnit }).unit)
     case Type.List:
@@ -135,9 +176,12 @@ export const valueAt = (vector: Vector, index: number): Value => {
       // arrow-js slices a struct's children with the struct, so the chunk index applies.
       const children = (type as { children: ReadonlyArray<Field> }).children
       const [data, i] = chunkAt(vector, index)
-      const out: Record<string, Value> = {}
+      const fields = children.map((_, c) => valueAt(makeVector(data.children[c]!), i))
+      if (isVariant(children) && fields[0] instanceof Uint8Array && fields[1] instanceof Uint8Array)
+        return Variant.decode(fields[0], fields[1])
+      const out = newObject()
       children.forEach((field, c) => {
-        out[field.name] = valueAt(makeVector(data.children[c]!), i)
+        out[field.name] = fields[c]!
       })
       return out
     }
@@ -161,7 +205,7 @@ const dateCache = new Map<number, string>()
 const cachedDate = (days: number): string => {
   let text = dateCache.get(days)
   if (text === undefined) {
-    text = isoDate(days)
+    text = Civil.dateText(days)
     if (dateCache.size < 100_000) dateCache.set(days, text)
   }
   return text
@@ -207,22 +251,67 @@ const columnReader = (vector: Vector): ((index: number) => Value) => {
   return hasNulls ? (i) => (vector.isValid(i) ? read(i) : null) : read
 }
 
-/** The rows of one record batch. */
-export const fromBatch = (batch: RecordBatch): Array<Row> => {
+/** The refusal of a repeated name, as Spark words it when it refuses to write one. */
+export const duplicateName = (path: Names.Path): SparkError.SparkAnalysisError => {
+  const column = Names.quoted(path)
+  return SparkError.make("SparkAnalysisError", {
+    message:
+      `[COLUMN_ALREADY_EXISTS] The column ${column} already exists. Choose another name or rename ` +
+      "the existing column. SQLSTATE: 42711 (rows are keyed by name; toArrow and stream keep " +
+      "repeated names)",
+    errorClass: "COLUMN_ALREADY_EXISTS",
+    sqlState: "42711",
+    messageParameters: { columnName: column }
+  })
+}
+
+/**
+ * Checks names before rows are made: Spark's schema (the `schema` of an ExecutePlanResponse)
+ * when given, as Spark's Arrow batches rename repeated struct fields; else the Arrow fields.
+ */
+export const checkNames = (
+  fields: ReadonlyArray<Field>,
+  sparkSchema?: DataType
+): Result.Result<void, SparkError.SparkAnalysisError> => {
+  const path = sparkSchema !== undefined ? Names.inSparkType(sparkSchema) : Names.inArrowFields(fields)
+  return path === undefined ? Result.succeed(undefined) : Result.fail(duplicateName(path))
+}
+
+const decodeBatch = (batch: RecordBatch): Array<Row> => {
   const names = batch.schema.fields.map((f) => f.name)
   const readers = batch.schema.fields.map((_, i) => columnReader(batch.getChildAt(i)!))
   const rows: Array<Row> = new Array<Row>(batch.numRows)
   for (let r = 0; r < batch.numRows; r++) {
-    const row: Record<string, Value> = {}
+    const row = newObject()
     for (let c = 0; c < names.length; c++) row[names[c]!] = readers[c]!(r)
     rows[r] = row
   }
   return rows
 }
 
-/** The rows of a table, batch after batch. */
-export const fromTable = (table: Table): Array<Row> => {
+/**
+ * The rows of one record batch. A repeated column or struct-field name fails with Spark's own
+ * COLUMN_ALREADY_EXISTS (a SparkAnalysisError naming it) rather than losing a value; bytes that
+ * cannot be read (a malformed variant) fail as a SparkProtocolError.
+ */
+export const fromBatch = (batch: RecordBatch, sparkSchema?: DataType): Result.Result<Array<Row>, RowsError> =>
+  Result.flatMap(checkNames(batch.schema.fields, sparkSchema), () =>
+    Result.try({
+      try: () => decodeBatch(batch),
+      catch: (cause) =>
+        SparkError.make("SparkProtocolError", {
+          message: `cannot read a result batch: ${cause instanceof Error ? cause.message : String(cause)}`
+        })
+    })
+  )
+
+/** The rows of a table, batch after batch (see {@link fromBatch}). */
+export const fromTable = (table: Table, sparkSchema?: DataType): Result.Result<Array<Row>, RowsError> => {
   const rows: Array<Row> = []
-  for (const batch of table.batches) for (const row of fromBatch(batch)) rows.push(row)
-  return rows
+  for (const batch of table.batches) {
+    const batchRows = fromBatch(batch, sparkSchema)
+    if (Result.isFailure(batchRows)) return batchRows
+    for (const row of batchRows.success) rows.push(row)
+  }
+  return Result.flatMap(checkNames(table.schema.fields, sparkSchema), () => Result.succeed(rows))
 }

@@ -17,7 +17,16 @@ import { create } from "@bufbuild/protobuf"
 import type { MessageInitShape } from "@bufbuild/protobuf"
 import * as grpc from "@grpc/grpc-js"
 import { RecordBatch, Table, tableFromIPC } from "apache-arrow"
-import { Context, Duration, Effect, FiberSet, Layer, Option, Redacted, Result, Scope, Stream } from "effect"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type { ChildProcessSpawner } from "effect/process"
 import { randomUUID } from "node:crypto"
 import * as os from "node:os"
@@ -37,6 +46,7 @@ import {
 import type { Relation } from "./generated/spark/connect/relations_pb.js"
 import * as Execute from "./internal/Execute.js"
 import * as Plan from "./internal/Plan.js"
+import * as Results from "./internal/Results.js"
 import * as Rpc from "./internal/Rpc.js"
 import * as LocalServer from "./local/LocalServer.js"
 import * as Retry from "./Retry.js"
@@ -313,6 +323,10 @@ export const make = (
     const stream = (df: DataFrame, o?: OperationOptions) =>
       run(Plan.root(df.relation), o).pipe(Stream.flatMap((r) => Stream.fromIterable(decodeArrow(r))))
 
+    // Rows are decoded with the schema Spark sends first (see Results).
+    const rowBatches = (df: DataFrame, o?: OperationOptions) =>
+      Results.rowBatches(run(Plan.root(df.relation), o))
+
     const toArrow = (df: DataFrame, o?: OperationOptions) =>
       Stream.runCollect(stream(df, o)).pipe(Effect.map((batches) => new Table(batches)))
 
@@ -367,10 +381,9 @@ export const make = (
           })
         ),
       toArrow,
-      collect: (df, o) => Effect.map(toArrow(df, o), Rows.fromTable),
+      collect: (df, o) => Effect.map(Stream.runCollect(rowBatches(df, o)), (batches) => batches.flat()),
       stream,
-      streamRows: (df, o) =>
-        stream(df, o).pipe(Stream.flatMap((batch) => Stream.fromIterable(Rows.fromBatch(batch)))),
+      streamRows: (df, o) => rowBatches(df, o).pipe(Stream.flatMap((rows) => Stream.fromIterable(rows))),
       write: (df, w, o) => runCommand(Plan.write(df.relation, w), o),
       createTempView: (df, name, o) =>
         runCommand(

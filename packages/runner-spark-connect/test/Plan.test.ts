@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf"
+import type { MessageInitShape } from "@bufbuild/protobuf"
 import { describe, expect, it } from "vitest"
 import { DataTypeSchema } from "../src/generated/spark/connect/types_pb.js"
 import {
@@ -13,12 +14,19 @@ describe("Plan builders", () => {
     [7, { case: "integer", value: 7 }],
     [2147483648, { case: "double", value: 2147483648 }],
     [0.5, { case: "double", value: 0.5 }],
+    [0, { case: "integer", value: 0 }],
     [5n, { case: "long", value: 5n }],
     [false, { case: "boolean", value: false }],
     [new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 6)), { case: "timestamp", value: 1704164645006000n }],
     [new Uint8Array([1, 2]), { case: "binary", value: new Uint8Array([1, 2]) }]
   ] as const)("binds %s as a %o literal", (value, literalType) => {
     expect(Plan.literal(value).literalType).toEqual(literalType)
+  })
+
+  it("binds -0 as the double -0.0, not as int 0", () => {
+    const bound = Plan.literal(-0).literalType
+    expect(bound.case).toBe("double")
+    expect(Object.is(bound.value, -0)).toBe(true)
   })
 
   it("binds null as a typed null literal", () => {
@@ -85,5 +93,34 @@ describe("Plan builders", () => {
       })
     ).toBe("map<string,array<timestamp_ntz>>")
     expect(Plan.typeName(undefined)).toBe("unknown")
+  })
+
+  const kinds: ReadonlyArray<
+    readonly [NonNullable<MessageInitShape<typeof DataTypeSchema>["kind"]>, string]
+  > = [
+    [{ case: "dayTimeInterval", value: { startField: 0, endField: 0 } }, "interval day"],
+    [{ case: "dayTimeInterval", value: { startField: 1, endField: 3 } }, "interval hour to second"],
+    [{ case: "dayTimeInterval", value: {} }, "interval day to second"],
+    [{ case: "yearMonthInterval", value: { startField: 1, endField: 1 } }, "interval month"],
+    [{ case: "yearMonthInterval", value: {} }, "interval year to month"],
+    [{ case: "calendarInterval", value: {} }, "interval"],
+    [{ case: "time", value: { precision: 3 } }, "time(3)"],
+    [{ case: "time", value: {} }, "time(6)"],
+    [{ case: "string", value: { collation: "UTF8_LCASE" } }, "string collate UTF8_LCASE"],
+    [{ case: "string", value: { collation: "UTF8_BINARY" } }, "string"],
+    [{ case: "variant", value: {} }, "variant"],
+    [{ case: "geometry", value: { srid: -1 } }, "geometry(any)"],
+    [{ case: "geography", value: { srid: 4326 } }, "geography(4326)"],
+    [{ case: "udt", value: { type: "udt", sqlType: { kind: { case: "binary", value: {} } } } }, "binary"],
+    [
+      {
+        case: "struct",
+        value: { fields: [{ name: "a b", dataType: { kind: { case: "null", value: {} } }, nullable: true }] }
+      },
+      "struct<a b:void>"
+    ]
+  ]
+  it.each(kinds)("names %o as Spark does", (kind, name) => {
+    expect(Plan.typeName(create(DataTypeSchema, { kind }))).toBe(name)
   })
 })

@@ -33,9 +33,10 @@ export type ParamValue = string | number | bigint | boolean | null | Date | Uint
 /** Parameters: named (`:name` in the SQL) or positional (`?`). */
 export type Params = Readonly<Record<string, ParamValue>> | ReadonlyArray<ParamValue>
 
-const int32 = (n: number) => Number.isInteger(n) && n >= -2147483648 && n <= 2147483647
+// -0 is an integer to JS, but an int literal would lose its sign: it goes as the double -0.0.
+const int32 = (n: number) => Number.isInteger(n) && n >= -2147483648 && n <= 2147483647 && !Object.is(n, -0)
 
-/** A JS value as a Spark literal (int32 numbers as int, other numbers as double). */
+/** A JS value as a Spark literal (int32 numbers as int, other numbers, -0 included, as double). */
 export const literal = (value: ParamValue): Expression_Literal => {
   const of = (literalType: Expression_Literal["literalType"]) =>
     create(Expression_LiteralSchema, { literalType })
@@ -208,7 +209,24 @@ export const write = (input: Relation, options: WriteOptions) => {
   })
 }
 
-/** Spark's simple type string for a DataType (`bigint`, `decimal(18,2)`, `array<int>`…). */
+const yearMonthFields = ["year", "month"]
+const dayTimeFields = ["day", "hour", "minute", "second"]
+
+// `interval day`, `interval hour to second`…: one name when the fields are the same.
+const intervalName = (names: ReadonlyArray<string>, start: number, end: number): string =>
+  start === end
+    ? `interval ${names[start] ?? start}`
+    : `interval ${names[start] ?? start} to ${names[end] ?? end}`
+
+// Spark's GeometryType.MIXED_SRID: values of any SRID.
+const mixedSrid = -1
+const sridName = (srid: number) => (srid === mixedSrid ? "any" : String(srid))
+
+/**
+ * Spark's type string for a DataType, as `typeof()` and `DESCRIBE` print it (`bigint`,
+ * `decimal(18,2)`, `interval day`, `time(6)`, `array<int>`, `struct<a:int>`…). Spark's
+ * `simpleString` is the same except that it abbreviates structs of more than 25 fields.
+ */
 export const typeName = (type: DataType | undefined): string => {
   const kind = type?.kind
   switch (kind?.case) {
@@ -226,29 +244,41 @@ export const typeName = (type: DataType | undefined): string => {
       return "bigint"
     case "decimal":
       return `decimal(${kind.value.precision ?? 10},${kind.value.scale ?? 0})`
+    case "string": {
+      const collation = kind.value.collation
+      return collation === "" || collation === "UTF8_BINARY" ? "string" : `string collate ${collation}`
+    }
     case "char":
       return `char(${kind.value.length})`
     case "varChar":
       return `varchar(${kind.value.length})`
     case "timestampNtz":
       return "timestamp_ntz"
+    case "time":
+      return `time(${kind.value.precision ?? 6})`
     case "calendarInterval":
       return "interval"
     case "yearMonthInterval":
-      return "interval year to month"
+      return intervalName(yearMonthFields, kind.value.startField ?? 0, kind.value.endField ?? 1)
     case "dayTimeInterval":
-      return "interval day to second"
+      return intervalName(dayTimeFields, kind.value.startField ?? 0, kind.value.endField ?? 3)
     case "array":
       return `array<${typeName(kind.value.elementType)}>`
     case "map":
       return `map<${typeName(kind.value.keyType)},${typeName(kind.value.valueType)}>`
     case "struct":
       return `struct<${kind.value.fields.map((f) => `${f.name}:${typeName(f.dataType)}`).join(",")}>`
+    case "geometry":
+      return `geometry(${sridName(kind.value.srid)})`
+    case "geography":
+      return `geography(${sridName(kind.value.srid)})`
     case "udt":
-      return kind.value.type
+      // A user-defined type prints as the SQL type it is stored as.
+      return kind.value.sqlType !== undefined ? typeName(kind.value.sqlType) : kind.value.type
     case "unparsed":
       return kind.value.dataTypeString
     default:
+      // binary, boolean, float, double, date, timestamp, variant: Spark's name is the case's.
       return kind?.case ?? "unknown"
   }
 }
