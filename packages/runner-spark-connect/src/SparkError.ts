@@ -12,7 +12,7 @@
  */
 import { fromBinary } from "@bufbuild/protobuf"
 import { anyUnpack } from "@bufbuild/protobuf/wkt"
-import * as grpc from "@grpc/grpc-js"
+import type * as grpc from "@grpc/grpc-js"
 import * as Data from "effect/Data"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
@@ -250,6 +250,28 @@ export const renderMessage = (
 const has = (classes: ReadonlyArray<string>, simpleName: string) =>
   classes.some((c) => c === simpleName || c.endsWith(`.${simpleName}`))
 
+// gRPC's canonical status codes by number (fixed by the protocol): spelled out so that the
+// errors can be named without loading grpc-js (a runner validating a batch imports them).
+const grpcStatusNames = [
+  "OK",
+  "CANCELLED",
+  "UNKNOWN",
+  "INVALID_ARGUMENT",
+  "DEADLINE_EXCEEDED",
+  "NOT_FOUND",
+  "ALREADY_EXISTS",
+  "PERMISSION_DENIED",
+  "RESOURCE_EXHAUSTED",
+  "FAILED_PRECONDITION",
+  "ABORTED",
+  "OUT_OF_RANGE",
+  "UNIMPLEMENTED",
+  "INTERNAL",
+  "UNAVAILABLE",
+  "DATA_LOSS",
+  "UNAUTHENTICATED"
+] as const
+
 /** Picks the kind of a server-reported failure from its error class, classes and SQLSTATE. */
 export const kindOf = (grpcCode: grpc.status, info: ErrorInfo | undefined): Tag => {
   const errorClass = info?.errorClass ?? ""
@@ -269,19 +291,19 @@ export const kindOf = (grpcCode: grpc.status, info: ErrorInfo | undefined): Tag 
   )
     return "SparkDataError"
   if (info !== undefined) return "SparkExecutionError"
-  switch (grpcCode) {
-    case grpc.status.UNAVAILABLE:
+  switch (grpcStatusNames[grpcCode]) {
+    case "UNAVAILABLE":
       return "SparkUnavailable"
-    case grpc.status.DEADLINE_EXCEEDED:
+    case "DEADLINE_EXCEEDED":
       return "SparkDeadlineExceeded"
-    case grpc.status.UNAUTHENTICATED:
-    case grpc.status.PERMISSION_DENIED:
+    case "UNAUTHENTICATED":
+    case "PERMISSION_DENIED":
       return "SparkUnauthenticated"
-    case grpc.status.CANCELLED:
+    case "CANCELLED":
       return "SparkInterrupted"
     // A stream reset or torn down mid-flight (RST_STREAM, GOAWAY) comes back as INTERNAL
     // without ErrorInfo: the official clients reattach in that case, and so do we.
-    case grpc.status.INTERNAL:
+    case "INTERNAL":
       return "SparkStreamBroken"
     default:
       return "SparkExecutionError"
@@ -293,7 +315,7 @@ export const classify = (failure: Rpc.RpcFailure, operationId?: string): SparkEr
   const bin = failure.metadata?.get("grpc-status-details-bin")[0]
   const status = bin instanceof Buffer ? decodeStatus(bin) : undefined
   const info = status?.info
-  const grpcCode = grpc.status[failure.code] ?? String(failure.code)
+  const grpcCode = grpcStatusNames[failure.code] ?? String(failure.code)
   // Never empty: the status text (the grpc-message header, else the one inside the details
   // trailer), else the error class and its parameters, else the bare gRPC code.
   const message =

@@ -108,6 +108,12 @@ describe("SparkError.classify", () => {
     expect(e.grpcCode).toBe(grpc.status[code])
   })
 
+  it("names every gRPC status code as grpc-js does (the table SparkError keeps to avoid loading grpc-js)", () => {
+    const codes = Object.values(grpc.status).filter((v): v is number => typeof v === "number")
+    expect(codes.length).toBe(17)
+    for (const code of codes) expect(SparkError.classify(failure(code)).grpcCode).toBe(grpc.status[code])
+  })
+
   it("keeps going when the metadata JSON is malformed", () => {
     const e = SparkError.classify(
       failure(grpc.status.INTERNAL, { classes: "not json", messageParameters: "{", errorClass: "X" }, "a.b.C")

@@ -17,7 +17,8 @@ import * as Probe from "../internal/Probe.js"
 import { LocalServerError, type MavenError } from "./errors.js"
 import * as Maven from "./Maven.js"
 
-// src/local/ and dist/local/ are both two levels below the package root.
+// src/local/ and dist/local/ are both two levels below the package root, as the release's
+// lib/cli/ (the bundled CLI) is below the release root that holds libexec/ and maven/.
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..")
 
 /**

@@ -1,0 +1,312 @@
+/**
+ * The implementation of SparkSession: the gRPC channel, Arrow decoding and the generated
+ * protocol stubs. Imported by SparkSession.make when a session is made, so code that only names
+ * the service (a runner validating a batch) never loads any of it.
+ */
+import { create } from "@bufbuild/protobuf"
+import type { MessageInitShape } from "@bufbuild/protobuf"
+import * as grpc from "@grpc/grpc-js"
+import { RecordBatch, Table, tableFromIPC } from "apache-arrow"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { ChildProcessSpawner } from "effect/process"
+import { randomUUID } from "node:crypto"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as ConnectionString from "../ConnectionString.js"
+import type { ExecutePlanResponse } from "../generated/spark/connect/base_pb.js"
+import {
+  AnalyzePlanRequestSchema,
+  ConfigRequestSchema,
+  FetchErrorDetailsRequestSchema,
+  InterruptRequest_InterruptType,
+  InterruptRequestSchema,
+  ReleaseSessionRequestSchema,
+  SparkConnectService,
+  UserContextSchema
+} from "../generated/spark/connect/base_pb.js"
+import * as Execute from "./Execute.js"
+import * as Plan from "./Plan.js"
+import * as Results from "./Results.js"
+import * as Rpc from "./Rpc.js"
+import * as LocalServer from "../local/LocalServer.js"
+import * as Retry from "../Retry.js"
+import * as SparkError from "../SparkError.js"
+import {
+  clientVersion,
+  type DataFrame,
+  type MakeError,
+  type OperationOptions,
+  type Options,
+  type Session
+} from "../SparkSession.js"
+
+// Arrow batches exceed grpc-js's 4 MiB default; Spark sends chunks of up to 4 MiB plus framing.
+const maxReceiveBytes = 256 * 1024 * 1024
+const flowControlWindow = 32 * 1024 * 1024
+
+const credentialsOf = (endpoint: ConnectionString.Endpoint): grpc.ChannelCredentials => {
+  if (!endpoint.useSsl) return grpc.credentials.createInsecure()
+  const ssl = grpc.credentials.createSsl()
+  const token = endpoint.token
+  if (token === undefined) return ssl
+  return grpc.credentials.combineChannelCredentials(
+    ssl,
+    grpc.credentials.createFromMetadataGenerator((_, callback) => {
+      const md = new grpc.Metadata()
+      md.set("authorization", `Bearer ${Redacted.value(token)}`)
+      callback(null, md)
+    })
+  )
+}
+
+const endpointOf = (
+  options: Options
+): Effect.Effect<
+  ConnectionString.Endpoint,
+  SparkError.ConnectionStringError | SparkError.LocalServerError,
+  Scope.Scope | ChildProcessSpawner.ChildProcessSpawner
+> =>
+  Effect.gen(function* () {
+    const remote = yield* Effect.fromResult(ConnectionString.parse(options.remote, options))
+    if (remote._tag === "Endpoint") return remote
+    const server = yield* LocalServer.start({
+      dataDir: path.resolve(".spark-etl", "local"),
+      ...options.local,
+      master: remote.master
+    })
+    const started = yield* Effect.fromResult(ConnectionString.parse(server.remote))
+    return started as ConnectionString.Endpoint
+  })
+
+const decodeArrow = (response: ExecutePlanResponse): ReadonlyArray<RecordBatch> =>
+  response.responseType.case === "arrowBatch" ? tableFromIPC(response.responseType.value.data).batches : []
+
+/**
+ * Opens a session: parses the connection string (starting a local server for `local[N]`),
+ * opens the channel, checks the server answers, and registers ReleaseSession and the channel's
+ * close on the scope.
+ */
+export const make = (
+  options: Options
+): Effect.Effect<Session, MakeError, Scope.Scope | ChildProcessSpawner.ChildProcessSpawner> =>
+  Effect.gen(function* () {
+    const endpoint = yield* endpointOf(options)
+    const sessionId = endpoint.sessionId ?? randomUUID()
+    const userAgent = [endpoint.userAgent, `spark-etl/${clientVersion}`, `node/${process.versions.node}`]
+      .filter((s) => s !== undefined)
+      .join(" ")
+    const client = yield* Effect.acquireRelease(
+      Effect.sync(
+        () =>
+          new grpc.Client(ConnectionString.address(endpoint), credentialsOf(endpoint), {
+            "grpc.max_receive_message_length": maxReceiveBytes,
+            "grpc.max_send_message_length": maxReceiveBytes,
+            // HTTP/2 starts with a 64 KiB window: a 4 MiB Arrow batch would wait on dozens of
+            // WINDOW_UPDATE round trips. A large window lets the server stream at full speed.
+            "grpc-node.flow_control_window": flowControlWindow,
+            "grpc.keepalive_time_ms": Duration.toMillis(options.keepalive ?? "30 seconds"),
+            "grpc.keepalive_timeout_ms": Duration.toMillis(options.keepaliveTimeout ?? "10 seconds"),
+            "grpc.keepalive_permit_without_calls": 1,
+            "grpc.primary_user_agent": userAgent
+          })
+      ),
+      (c) => Effect.sync(() => c.close())
+    )
+    const metadata = new grpc.Metadata()
+    for (const [k, v] of Object.entries(endpoint.metadata)) metadata.set(k, v)
+    // Only reachable with allowTokenOverLoopbackPlaintext: grpc-js will not compose call
+    // credentials with an insecure channel, so the header goes as plain metadata.
+    if (!endpoint.useSsl && endpoint.token !== undefined)
+      metadata.set("authorization", `Bearer ${Redacted.value(endpoint.token)}`)
+    // Interrupts and releases of operations whose consumer went away (a deadline, an early stop).
+    const background = yield* FiberSet.make()
+    const ctx: Execute.Context = {
+      client,
+      sessionId,
+      userContext: create(UserContextSchema, {
+        userId: endpoint.userId ?? process.env["USER"] ?? os.userInfo().username,
+        userName: endpoint.userId ?? ""
+      }),
+      clientType: userAgent,
+      metadata,
+      rpcTimeoutMs: Duration.toMillis(options.rpcTimeout ?? "60 seconds"),
+      streamTimeoutMs: Duration.toMillis(options.streamTimeout ?? "10 minutes"),
+      retry: Retry.schedule(options.retry),
+      serverSession: { id: undefined },
+      background: (effect) => FiberSet.run(background, Effect.ignore(effect)).pipe(Effect.asVoid)
+    }
+    const base = { sessionId, userContext: ctx.userContext, clientType: ctx.clientType }
+    const observed = () =>
+      ctx.serverSession.id !== undefined ? { clientObservedServerSideSessionId: ctx.serverSession.id } : {}
+    const checked = <A extends { readonly serverSideSessionId: string }>(
+      effect: Effect.Effect<A, SparkError.SparkError>
+    ) =>
+      Effect.flatMap(effect, (a) => {
+        const changed = Execute.checkServerSession(ctx, a.serverSideSessionId)
+        return changed ? Effect.fail(changed) : Effect.succeed(a)
+      })
+
+    const analyze = (analyzeCase: Pick<MessageInitShape<typeof AnalyzePlanRequestSchema>, "analyze">) =>
+      checked(
+        Execute.unary(
+          ctx,
+          SparkConnectService.method.analyzePlan,
+          create(AnalyzePlanRequestSchema, { ...base, ...observed(), ...analyzeCase })
+        )
+      )
+
+    const versionResponse = yield* analyze({ analyze: { case: "sparkVersion", value: {} } })
+    const sparkVersion =
+      versionResponse.result.case === "sparkVersion" ? versionResponse.result.value.version : ""
+
+    yield* Effect.addFinalizer(() =>
+      Rpc.unary(
+        client,
+        SparkConnectService.method.releaseSession,
+        create(ReleaseSessionRequestSchema, { ...base }),
+        { metadata, timeoutMs: Math.min(ctx.rpcTimeoutMs, 10_000) }
+      ).pipe(Effect.ignore)
+    )
+    // Runs before the release above: an operation's interrupt still under way when the session
+    // closes (its stream just hit a deadline) must reach the server, or the operation runs on
+    // there with nobody to stop it — ReleaseSession fails on servers without Spark's ML jar.
+    yield* Effect.addFinalizer(() =>
+      FiberSet.awaitEmpty(background).pipe(Effect.timeoutOption(Math.min(ctx.rpcTimeoutMs, 10_000)))
+    )
+
+    const tagsOf = (o: OperationOptions | undefined): OperationOptions => ({
+      ...o,
+      tags: [...(options.tags ?? []), ...(o?.tags ?? [])]
+    })
+
+    const run = (plan: Parameters<typeof Execute.execute>[1], o?: OperationOptions) =>
+      Execute.execute(ctx, plan, tagsOf(o))
+
+    const runCommand = (plan: Parameters<typeof Execute.execute>[1], o?: OperationOptions) =>
+      Stream.runDrain(run(plan, o))
+
+    const stream = (df: DataFrame, o?: OperationOptions) =>
+      run(Plan.root(df.relation), o).pipe(Stream.flatMap((r) => Stream.fromIterable(decodeArrow(r))))
+
+    // Rows are decoded with the schema Spark sends first (see Results).
+    const rowBatches = (df: DataFrame, o?: OperationOptions) =>
+      Results.rowBatches(run(Plan.root(df.relation), o))
+
+    const toArrow = (df: DataFrame, o?: OperationOptions) =>
+      Stream.runCollect(stream(df, o)).pipe(Effect.map((batches) => new Table(batches)))
+
+    const config = (operation: MessageInitShape<typeof ConfigRequestSchema>["operation"]) =>
+      checked(
+        Execute.unary(
+          ctx,
+          SparkConnectService.method.config,
+          create(ConfigRequestSchema, { ...base, ...observed(), operation })
+        )
+      )
+
+    const session: Session = {
+      sessionId,
+      sparkVersion,
+      remote: ConnectionString.describe(endpoint),
+      sql: (query, o) =>
+        Stream.runCollect(run(Plan.sqlCommand(Plan.sql(query, o?.params)), o)).pipe(
+          Effect.flatMap((responses) => {
+            for (const r of responses)
+              if (r.responseType.case === "sqlCommandResult" && r.responseType.value.relation !== undefined)
+                return Effect.succeed({ relation: r.responseType.value.relation })
+            return Effect.fail(
+              SparkError.make("SparkProtocolError", {
+                message: "the server returned no relation for a SQL command"
+              })
+            )
+          })
+        ),
+      table: (name) => ({ relation: Plan.table(name) }),
+      read: (o) => ({ relation: Plan.read(o) }),
+      schema: (df) =>
+        analyze({ analyze: { case: "schema", value: { plan: Plan.root(df.relation) } } }).pipe(
+          Effect.map((response) => {
+            const type = response.result.case === "schema" ? response.result.value.schema : undefined
+            return type?.kind.case === "struct"
+              ? type.kind.value.fields.map((f) => ({
+                  name: f.name,
+                  type: Plan.typeName(f.dataType),
+                  nullable: f.nullable
+                }))
+              : []
+          })
+        ),
+      count: (df, o) =>
+        toArrow({ relation: Plan.count(df.relation) }, o).pipe(
+          Effect.flatMap((table) => {
+            const value: unknown = table.getChildAt(0)?.get(0)
+            return typeof value === "bigint"
+              ? Effect.succeed(value)
+              : Effect.fail(SparkError.make("SparkProtocolError", { message: "count returned no bigint" }))
+          })
+        ),
+      toArrow,
+      collect: (df, o) => Effect.map(Stream.runCollect(rowBatches(df, o)), (batches) => batches.flat()),
+      stream,
+      streamRows: (df, o) => rowBatches(df, o).pipe(Stream.flatMap((rows) => Stream.fromIterable(rows))),
+      write: (df, w, o) => runCommand(Plan.write(df.relation, w), o),
+      createTempView: (df, name, o) =>
+        runCommand(
+          Plan.createView(df.relation, name, { global: o?.global ?? false, replace: o?.replace ?? true }),
+          o
+        ),
+      getConf: (key) =>
+        config({ opType: { case: "getOption", value: { keys: [key] } } }).pipe(
+          Effect.map((r) => Option.fromNullishOr(r.pairs[0]?.value))
+        ),
+      setConf: (pairs) =>
+        config({
+          opType: {
+            case: "set",
+            value: { pairs: Object.entries(pairs).map(([key, value]) => ({ key, value })) }
+          }
+        }).pipe(Effect.asVoid),
+      unsetConf: (keys) =>
+        config({ opType: { case: "unset", value: { keys: [...keys] } } }).pipe(Effect.asVoid),
+      interrupt: (target) =>
+        checked(
+          Execute.unary(
+            ctx,
+            SparkConnectService.method.interrupt,
+            create(InterruptRequestSchema, {
+              ...base,
+              ...observed(),
+              ...(target === "all"
+                ? { interruptType: InterruptRequest_InterruptType.ALL }
+                : "tag" in target
+                  ? {
+                      interruptType: InterruptRequest_InterruptType.TAG,
+                      interrupt: { case: "operationTag", value: target.tag }
+                    }
+                  : {
+                      interruptType: InterruptRequest_InterruptType.OPERATION_ID,
+                      interrupt: { case: "operationId", value: target.operationId }
+                    })
+            })
+          )
+        ).pipe(Effect.map((r) => r.interruptedIds)),
+      errorDetails: (error) =>
+        error.errorId === undefined
+          ? Effect.succeed(error)
+          : Execute.unary(
+              ctx,
+              SparkConnectService.method.fetchErrorDetails,
+              create(FetchErrorDetailsRequestSchema, { ...base, ...observed(), errorId: error.errorId })
+            ).pipe(
+              Effect.map((r) => SparkError.withCauses(error, SparkError.causesOf(r))),
+              Effect.orElseSucceed(() => error)
+            )
+    }
+    return session
+  })
