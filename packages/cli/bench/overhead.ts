@@ -5,8 +5,15 @@
  *
  *   SPARK_REMOTE=sc://127.0.0.1:15002 node bench/overhead.ts [runs]
  *
- * Needs `pip install pyspark-client==4.2.0`. Both sides include their process start.
+ * The official client comes from its own venv, made on first use (as runner-spark-connect's
+ * bench does): `${SPARK_ETL_CACHE:-~/.cache/spark-etl}/pyspark-client-4.2.0`. Both sides include
+ * their process start. With KAFKA_BROKERS set (as `npm run bench` does), events go to a topic
+ * of the bench's own, created first: the reporter never creates topics, and a missing one would
+ * measure the outbox instead of Kafka.
  */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import { Effect } from "effect"
+import { ReporterConfig, Topic } from "@spark-etl/kafka-reporter"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -18,6 +25,19 @@ if (!remote) {
   process.exit(1)
 }
 const runs = Number(process.argv[2] ?? "5")
+
+// The same venv as packages/runner-spark-connect/bench/run.sh: the system python3 has no pyspark.
+const cache = process.env["SPARK_ETL_CACHE"] ?? path.join(os.homedir(), ".cache", "spark-etl")
+const venv = path.join(cache, "pyspark-client-4.2.0")
+const python = path.join(venv, "bin", "python")
+if (!fs.existsSync(python)) {
+  console.error(`making ${venv} (pyspark-client 4.2.0)`)
+  fs.mkdirSync(cache, { recursive: true })
+  execFileSync("python3", ["-m", "venv", venv], { stdio: "inherit" })
+  execFileSync(path.join(venv, "bin", "pip"), ["install", "-q", "pyspark-client==4.2.0"], {
+    stdio: "inherit"
+  })
+}
 const rules = 50
 const here = import.meta.dirname
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "spark-etl-bench-"))
@@ -41,6 +61,22 @@ fs.writeFileSync(
   ].join("\n") + "\n"
 )
 
+const brokers = process.env["KAFKA_BROKERS"]
+const topic = `spark-etl-bench-${process.pid}-${Date.now()}`
+if (brokers) {
+  await Effect.runPromise(
+    ReporterConfig.decode(
+      { brokers: brokers.split(","), topic, outboxFile: path.join(dir, "state", "outbox.jsonl") },
+      "KAFKA_BROKERS"
+    ).pipe(
+      Effect.flatMap((config) =>
+        Topic.create(config, { ...Topic.defaults, partitions: 1, replicationFactor: 1, minInsyncReplicas: 1 })
+      ),
+      Effect.provide(NodeFileSystem.layer)
+    )
+  )
+}
+
 const time = (f: () => void): number => {
   const t = process.hrtime.bigint()
   f()
@@ -52,11 +88,30 @@ const ours: Array<number> = []
 const theirs: Array<number> = []
 const theirsLoop: Array<number> = []
 const cli = path.resolve(here, "..", "dist", "main.js")
+// The machine may be shared: the load says how far to trust one sitting's figures.
+const loadAverage = (): string =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")
+console.log(
+  `server: ${remote}; Kafka: ${brokers ? `${brokers}, topic ${topic}` : "not configured (events go to the log)"}`
+)
+console.log(`load average at the start:    ${loadAverage()}`)
 for (let i = 0; i < runs + 1; i++) {
   const a = time(() =>
     execFileSync(
       process.execPath,
-      [cli, "run", batch, "--remote", remote, "--state-dir", path.join(dir, "state")],
+      [
+        cli,
+        "run",
+        batch,
+        "--remote",
+        remote,
+        "--state-dir",
+        path.join(dir, "state"),
+        ...(brokers ? ["--kafka-brokers", brokers, "--kafka-topic", topic] : [])
+      ],
       {
         stdio: "ignore"
       }
@@ -65,8 +120,10 @@ for (let i = 0; i < runs + 1; i++) {
   let loop = 0
   const b = time(() => {
     loop = Number(
-      execFileSync("python3", [path.join(here, "overhead.py"), remote, String(rules)], {
-        encoding: "utf8"
+      execFileSync(python, [path.join(here, "overhead.py"), remote, String(rules)], {
+        encoding: "utf8",
+        // pyspark warns that it does not support pandas 3 yet (which it does not use here).
+        env: { ...process.env, PYTHONWARNINGS: "ignore::FutureWarning" }
       }).trim()
     )
   })
@@ -76,6 +133,11 @@ for (let i = 0; i < runs + 1; i++) {
   theirsLoop.push(loop)
 }
 
+console.log(`load average at the end:      ${loadAverage()} (${os.cpus().length} cores)`)
+const outbox = path.join(dir, "state", "outbox.jsonl")
+if (brokers && fs.existsSync(outbox) && fs.readFileSync(outbox, "utf8").trim() !== "") {
+  console.log(`warning: events were spooled to ${outbox}, not delivered: Kafka's figure is the outbox's`)
+}
 const o = median(ours)
 const t = median(theirs)
 const loop = median(theirsLoop)

@@ -64,6 +64,49 @@ export const makeViews = (): Views => {
   }
 }
 
+/**
+ * The analysed results of rules' last statements, for `run` to reuse: a query comes back from
+ * Spark as its own text (a SQL relation, not run), so sending the same text again when the rule
+ * runs would only cost a round trip per rule. Spark analyses the relation again where `run` uses
+ * it (creating the rule's view), so what changed since preflight still fails there.
+ */
+export interface Results {
+  readonly record: (
+    runId: string,
+    ruleId: string,
+    sql: string,
+    result: SparkSession.DataFrame
+  ) => Effect.Effect<void>
+  /** The result preflight recorded for this statement of this rule of this run; forgets it. */
+  readonly take: (
+    runId: string,
+    ruleId: string,
+    sql: string
+  ) => Effect.Effect<Option.Option<SparkSession.DataFrame>>
+}
+
+/** An empty record of results; one per runner. */
+export const makeResults = (): Results => {
+  const made = new Map<string, SparkSession.DataFrame>()
+  const key = (runId: string, ruleId: string, sql: string) => JSON.stringify([runId, ruleId, sql])
+  return {
+    record: (runId, ruleId, sql, result) =>
+      Effect.sync(() => {
+        // Only a relation that is the query's text is safe to send later: a command's result (a
+        // local relation of its rows) is not what running the statement again would give.
+        const rel = result.relation.relType
+        if (rel.case === "sql" && rel.value.query === sql) made.set(key(runId, ruleId, sql), result)
+      }),
+    take: (runId, ruleId, sql) =>
+      Effect.sync(() => {
+        const k = key(runId, ruleId, sql)
+        const found = made.get(k)
+        made.delete(k)
+        return Option.fromNullishOr(found)
+      })
+  }
+}
+
 /** The text `run` sends for a statement: a temp view preflight already made is replaced. */
 export const forRun = (views: Views, runId: string, ruleId: string, sql: string): Effect.Effect<string> => {
   const kind = Statements.classify(sql)
@@ -134,7 +177,8 @@ export const analyse = (
   spark: SparkSession.Session,
   views: Views,
   ctx: Plugin.PreflightContext<SqlOptions.SqlOptions>,
-  operation: SparkSession.OperationOptions
+  operation: SparkSession.OperationOptions,
+  results?: Results
 ): Effect.Effect<Plugin.Analysis, Failure.RuleFailure> =>
   Effect.gen(function* () {
     const { options, rule, batch, runId } = ctx
@@ -257,6 +301,8 @@ export const analyse = (
           yield* spark
             .createTempView(result, rule.id, { ...operation, replace: true })
             .pipe(classified("sql", at))
+          if (results !== undefined && kind._tag === "Query")
+            yield* results.record(runId, rule.id, s.sql, result)
         }
       }
       if (options.expect !== undefined) {

@@ -17,7 +17,7 @@
  * import { SqlRunner } from "@spark-etl/runner-sql"
  * const registry = Plugin.layer([Plugin.load(SqlRunner.runner)]) // needs a SparkSession
  */
-import { Effect, Fiber } from "effect"
+import { Effect, Fiber, Option } from "effect"
 import { Failure, Plugin } from "@spark-etl/core"
 import { SparkSession } from "@spark-etl/runner-spark-connect"
 import * as Classify from "./Classify.js"
@@ -63,17 +63,19 @@ const onServerInterruptible = <A>(
   }).pipe(Effect.annotateLogs({ rule: ruleId }))
 
 const run =
-  (views: Preflight.Views) =>
+  (views: Preflight.Views, results: Preflight.Results) =>
   (ctx: Plugin.RunContext<Options>): Effect.Effect<void, Failure.RuleFailure, SparkSession.SparkSession> =>
-    onServerInterruptible(ctx.runId, ctx.rule.id, (spark, operation) => body(spark, views, ctx, operation))
+    onServerInterruptible(ctx.runId, ctx.rule.id, (spark, operation) =>
+      body(spark, views, results, ctx, operation)
+    )
 
 const preflight =
-  (views: Preflight.Views) =>
+  (views: Preflight.Views, results: Preflight.Results) =>
   (
     ctx: Plugin.PreflightContext<Options>
   ): Effect.Effect<Plugin.Analysis, Failure.RuleFailure, SparkSession.SparkSession> =>
     onServerInterruptible(ctx.runId, ctx.rule.id, (spark, operation) =>
-      Preflight.analyse(spark, views, ctx, operation)
+      Preflight.analyse(spark, views, ctx, operation, results)
     )
 
 // Spark's own redaction pattern (spark.redaction.regex): these values stay out of the log.
@@ -122,6 +124,7 @@ const stopOnServer = (
 const body = (
   spark: SparkSession.Session,
   views: Preflight.Views,
+  results: Preflight.Results,
   ctx: Plugin.RunContext<Options>,
   operation: SparkSession.OperationOptions
 ): Effect.Effect<void, Failure.RuleFailure> =>
@@ -162,7 +165,9 @@ const body = (
       )
     for (const [i, s] of statements.slice(0, -1).entries()) yield* send(s, i)
     const lastWhere = where(last, statements.length - 1)
-    const result = yield* send(last, statements.length - 1)
+    // The query preflight analysed comes back as its own text: no need to send it again.
+    const analysed = yield* results.take(ctx.runId, rule.id, last.sql)
+    const result = Option.isSome(analysed) ? analysed.value : yield* send(last, statements.length - 1)
     // Creating the view analyses the plan, so a missing column surfaces here as a SQL error.
     yield* spark
       .createTempView(result, rule.id, { ...operation, replace: true })
@@ -228,13 +233,14 @@ export interface Config {
 /** A `sql` runner with the given configuration. */
 export const make = (config: Config = {}): Plugin.Runner<Options, SparkSession.SparkSession> => {
   const views = Preflight.makeViews()
+  const results = Preflight.makeResults()
   return Plugin.make({
     kind: "sql",
     options: SqlOptions.SqlOptions,
     validate,
-    run: run(views),
+    run: run(views, results),
     prepare,
-    preflight: preflight(views),
+    preflight: preflight(views, results),
     targetStore: SparkTableStore.make(config.tables)
   })
 }

@@ -3,7 +3,7 @@
 import { Plugin } from "@spark-etl/core"
 import type { TargetStore } from "@spark-etl/core"
 import { SparkSession } from "@spark-etl/runner-spark-connect"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
@@ -28,6 +28,68 @@ const preflightAll = (specs: ReadonlyArray<RuleSpec>) => {
 
 const schemaOf = (view: string) =>
   Effect.flatMap(SparkSession.SparkSession, (spark) => spark.schema(spark.table(view)))
+
+/** The session with the texts sent as SQL recorded in `sent`. */
+const recordingSql = (sent: Array<string>) =>
+  Layer.effect(
+    SparkSession.SparkSession,
+    Effect.map(SparkSession.SparkSession, (spark): SparkSession.Session => ({
+      ...spark,
+      sql: (query: string, options?: SparkSession.SqlOptions) => {
+        sent.push(query)
+        return spark.sql(query, options)
+      }
+    }))
+  )
+
+describe("preflight: the run reuses what it analysed", () => {
+  it("a rule's last query is not sent again when the rule runs, and the rule's view holds its result", async () => {
+    const sent: Array<string> = []
+    const rule = {
+      id: unique("reused"),
+      runId: unique("run"),
+      options: { sql: "SELECT :n AS n", expect: { row_count: { min: 1, max: 1 } } },
+      parameters: { n: { type: "int", value: 7, text: "7" } } as const
+    }
+    const result = await run(
+      Effect.gen(function* () {
+        const analysis = yield* preflightRule(rule)
+        const before = sent.length
+        yield* runRule(rule)
+        return { analysis, sentByRun: sent.slice(before), rows: yield* rows(`SELECT * FROM ${rule.id}`) }
+      }).pipe(Effect.provide(recordingSql(sent)))
+    )
+    expect(result.analysis).toEqual(Plugin.analysed)
+    expect(sent).toContain("SELECT :n AS n")
+    expect(result.sentByRun.filter((q) => q === "SELECT :n AS n")).toEqual([])
+    expect(result.rows).toEqual([{ n: 7 }])
+  })
+
+  it("a reused query is analysed again when the rule runs: what went away since preflight fails it as SQL", async () => {
+    const source = unique("source")
+    const rule = { id: unique("reader"), runId: unique("run"), options: { sql: `SELECT a FROM ${source}` } }
+    const failure = await failureOf(
+      Effect.gen(function* () {
+        const spark = yield* SparkSession.SparkSession
+        yield* Effect.flatMap(spark.sql("SELECT 1 AS a"), (df) => spark.createTempView(df, source))
+        expect(yield* preflightRule(rule)).toEqual(Plugin.analysed)
+        yield* spark.sql(`DROP VIEW ${source}`)
+        return yield* runRule(rule)
+      })
+    )
+    expect(failure).toMatchObject({ _tag: "SqlError", ruleId: rule.id })
+  })
+
+  it("a rule that was not preflighted sends its query as before", async () => {
+    const sent: Array<string> = []
+    const rule = { id: unique("fresh"), options: { sql: "SELECT 3 AS n" } }
+    const result = await run(
+      Effect.andThen(runRule(rule), rows(`SELECT * FROM ${rule.id}`)).pipe(Effect.provide(recordingSql(sent)))
+    )
+    expect(sent).toContain("SELECT 3 AS n")
+    expect(result).toEqual([{ n: 3 }])
+  })
+})
 
 describe("preflight: a sound batch", () => {
   it("analyses a chain in order (a view, a target path as input) and executes none of it", async () => {
