@@ -30,8 +30,10 @@ const config: KnipConfig = {
     },
     // bin of `npm run release`: node tools/release/dist/cli.js.
     "tools/release": {
-      entry: ["src/cli.ts", "test/**/*.test.ts", "*.config.ts"],
-      project: ["src/**/*.ts", "test/**/*.ts", "*.config.ts"]
+      entry: ["src/cli.ts", "test/**/*.test.ts", "bench/**/*.ts", "*.config.ts"],
+      project: ["src/**/*.ts", "test/**/*.ts", "bench/**/*.ts", "*.config.ts"],
+      // `npm run bench` runs infra's built cli by path (node ../infra/dist/cli.js run -- …).
+      ignoreDependencies: ["@spark-etl/infra"]
     },
     // bin of `npm run infra` and of the test/bench scripts: node tools/infra/dist/cli.js.
     "tools/infra": {

@@ -7,36 +7,46 @@ import { Duration, Effect, FileSystem, Layer, Option } from "effect"
 import { Event, Plugin, TargetStore } from "@spark-etl/core"
 import { KafkaReporter, ReporterConfig, type ReporterError } from "@spark-etl/kafka-reporter"
 import { SparkSession } from "@spark-etl/runner-spark-connect"
-import { SqlRunner } from "@spark-etl/runner-sql"
 import * as EventLog from "./EventLog.js"
 import * as LazyRunner from "./LazyRunner.js"
+import type * as Plugins from "./Plugins.js"
 import * as Signals from "./Signals.js"
 import * as Settings from "./Settings.js"
 import * as ValidationOnly from "./ValidationOnly.js"
 
 export interface Options {
   readonly settings: Settings.Resolved
+  /** The plugin packages whose runners the run registers (Plugins.load). */
+  readonly plugins: ReadonlyArray<Plugins.Loaded>
   /** Deadline of each Spark RPC and budget of connection retries. */
   readonly sparkTimeout: Duration.Duration
 }
 
-/** The runner registry; Spark is reached only when a rule runs. */
+/**
+ * The runner registry: every plugin's runners share one Spark session, opened when the first
+ * rule runs (validation never opens it).
+ */
 const registry = (options: Options): Layer.Layer<Plugin.Registry> =>
   Layer.effect(
     Plugin.Registry,
-    LazyRunner.load(
-      SqlRunner.runner,
-      SparkSession.layer({
-        remote: options.settings.remote,
-        rpcTimeout: options.sparkTimeout,
-        retry: { budget: options.sparkTimeout },
-        // A silent link (a black hole drops packets, nothing resets) is noticed by an unanswered
-        // ping: at most keepalive + keepaliveTimeout after it went silent.
-        keepalive: Duration.min(options.sparkTimeout, Duration.seconds(30)),
-        keepaliveTimeout: Duration.min(options.sparkTimeout, Duration.seconds(10))
-      }).pipe(Layer.provide(NodeServices.layer)),
-      ValidationOnly.sparkSession
-    ).pipe(Effect.flatMap((sql) => Plugin.makeRegistry([sql])))
+    Effect.gen(function* () {
+      const session = yield* LazyRunner.shared(
+        SparkSession.layer({
+          remote: options.settings.remote,
+          rpcTimeout: options.sparkTimeout,
+          retry: { budget: options.sparkTimeout },
+          // A silent link (a black hole drops packets, nothing resets) is noticed by an unanswered
+          // ping: at most keepalive + keepaliveTimeout after it went silent.
+          keepalive: Duration.min(options.sparkTimeout, Duration.seconds(30)),
+          keepaliveTimeout: Duration.min(options.sparkTimeout, Duration.seconds(10))
+        }).pipe(Layer.provide(NodeServices.layer))
+      )
+      const runners = yield* Effect.forEach(
+        options.plugins.flatMap((p) => p.pkg.runners),
+        (entry) => entry.use((runner) => LazyRunner.load(runner, session, ValidationOnly.sparkSession))
+      )
+      return yield* Plugin.makeRegistry(runners)
+    })
   )
 
 /**

@@ -4,27 +4,37 @@
  * touch Spark: a batch rejected for its config exits 3 even when Spark is down. A session that
  * cannot be opened reaches the rule as `EngineUnreachable` (a system failure, exit 2).
  */
-import { Effect, Layer, Option, Scope } from "effect"
+import { Context, Effect, Layer, Option, Scope } from "effect"
 import { Failure, Plugin } from "@spark-etl/core"
 
 /**
+ * The services every runner of a registry shares (one Spark session for all kinds, so a view
+ * one kind defines is there for the others), built once, on first use, in the caller's scope.
+ */
+export const shared = <R, E>(
+  services: Layer.Layer<R, E>
+): Effect.Effect<Effect.Effect<Context.Context<R>, E>, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const scope = yield* Effect.scope
+    return yield* Effect.cached(
+      Layer.buildWithScope(services, scope).pipe(Effect.tap(() => Effect.logInfo("engine session open")))
+    )
+  })
+
+/**
  * @param runner the runner, needing services `R`
- * @param services how to acquire `R`; built at most once, inside the caller's scope
+ * @param services the shared services (see {@link shared}): opened by the first rule that runs
  * @param forValidation stand-ins for `R` during static validation (which must not use them)
  */
 export const load = <O, R, E extends { readonly message: string }>(
   runner: Plugin.Runner<O, R>,
-  services: Layer.Layer<R, E>,
+  services: Effect.Effect<Context.Context<R>, E>,
   forValidation: Layer.Layer<R>
-): Effect.Effect<Plugin.Loaded, never, Scope.Scope> =>
+): Effect.Effect<Plugin.Loaded> =>
   Effect.gen(function* () {
-    const scope = yield* Effect.scope
     const validating = yield* Plugin.load(runner).pipe(Effect.provide(forValidation))
     const running = yield* Effect.cached(
-      Layer.buildWithScope(services, scope).pipe(
-        Effect.tap(() => Effect.logInfo(`${runner.kind} runner: engine session open`)),
-        Effect.flatMap((context) => Plugin.load(runner).pipe(Effect.provideContext(context)))
-      )
+      Effect.flatMap(services, (context) => Plugin.load(runner).pipe(Effect.provideContext(context)))
     )
     // A session that cannot be opened is a platform failure (exit 2), whoever asked first.
     const engine = (ruleId?: string) =>

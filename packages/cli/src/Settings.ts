@@ -13,7 +13,8 @@ export const variables = {
   stateDir: "SPARK_ETL_STATE_DIR",
   logDir: "SPARK_ETL_LOG_DIR",
   kafkaBrokers: "KAFKA_BROKERS",
-  kafkaTopic: "SPARK_ETL_KAFKA_TOPIC"
+  kafkaTopic: "SPARK_ETL_KAFKA_TOPIC",
+  pluginPath: "SPARK_ETL_PLUGIN_PATH"
 } as const
 
 export const defaultTopic = "spark-etl.events"
@@ -25,6 +26,8 @@ export interface Resolved {
   readonly logDir: string
   readonly outboxFile: string
   readonly kafka: Option.Option<{ readonly brokers: ReadonlyArray<string>; readonly topic: string }>
+  /** Folders where plugin packages are looked for after the batch file's own (`:`-separated). */
+  readonly pluginPath: ReadonlyArray<string>
 }
 
 /** Flag values as parsed (absent = not given). */
@@ -47,7 +50,8 @@ export const resolve = (flags: Flags): Config.Config<Resolved> =>
     stateDir: flagOrEnv(flags, "stateDir"),
     logDir: flagOrEnv(flags, "logDir"),
     brokers: flagOrEnv(flags, "kafkaBrokers"),
-    topic: flagOrEnv(flags, "kafkaTopic")
+    topic: flagOrEnv(flags, "kafkaTopic"),
+    pluginPath: Config.option(Config.String(variables.pluginPath))
   }).pipe(
     Config.map((given): Resolved => {
       const stateDir = path.resolve(
@@ -65,7 +69,11 @@ export const resolve = (flags: Flags): Config.Config<Resolved> =>
             .map((b) => b.trim())
             .filter((b) => b.length > 0),
           topic: Option.getOrElse(given.topic, () => defaultTopic)
-        }))
+        })),
+        pluginPath: Option.match(given.pluginPath, {
+          onNone: () => [],
+          onSome: (dirs) => dirs.split(path.delimiter).filter((d) => d.trim() !== "")
+        })
       }
     })
   )

@@ -6,7 +6,7 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Effect, Layer, Stream } from "effect"
 import { Plugin, TargetStore } from "@spark-etl/core"
 import { SparkSession } from "@spark-etl/runner-spark-connect"
-import { SqlRunner } from "@spark-etl/runner-sql"
+import type * as Plugins from "./Plugins.js"
 
 const misuse = (what: string) =>
   Effect.die(new Error(`a runner used the Spark session (${what}) during static validation`))
@@ -41,18 +41,21 @@ export const sparkSession: Layer.Layer<SparkSession.SparkSession> = Layer.succee
   })
 )
 
-/** Every built-in runner, with stand-ins for its engine services: it can validate, never run. */
-const registry: Layer.Layer<Plugin.Registry> = Layer.effect(
-  Plugin.Registry,
-  Plugin.load(SqlRunner.runner).pipe(
-    Effect.provide(sparkSession),
-    Effect.flatMap((sql) => Plugin.makeRegistry([sql]))
+/** The plugins' runners, with stand-ins for their engine services: they can validate, never run. */
+const registry = (plugins: ReadonlyArray<Plugins.Loaded>): Layer.Layer<Plugin.Registry> =>
+  Layer.effect(
+    Plugin.Registry,
+    Effect.forEach(
+      plugins.flatMap((p) => p.pkg.runners),
+      (entry) => entry.use((runner) => Plugin.load(runner).pipe(Effect.provide(sparkSession)))
+    ).pipe(Effect.flatMap(Plugin.makeRegistry))
   )
-)
 
 /**
  * What loading a batch needs (validate, plan, dry run): no event sink, no engine. Kept apart from
  * Layers (imported only when a run starts), so these commands never load gRPC, Arrow or kafkajs.
  */
-export const layer: Layer.Layer<Plugin.Registry | TargetStore.TargetStore | NodeServices.NodeServices> =
-  Layer.mergeAll(registry, TargetStore.layerFileSystem).pipe(Layer.provideMerge(NodeServices.layer))
+export const layer = (
+  plugins: ReadonlyArray<Plugins.Loaded>
+): Layer.Layer<Plugin.Registry | TargetStore.TargetStore | NodeServices.NodeServices> =>
+  Layer.mergeAll(registry(plugins), TargetStore.layerFileSystem).pipe(Layer.provideMerge(NodeServices.layer))

@@ -28,8 +28,16 @@ describe("Settings.resolve", () => {
       ledgerDir: path.join(home, "ledger"),
       logDir: path.join(home, "logs"),
       outboxFile: path.join(home, "outbox.jsonl"),
-      kafka: Option.none()
+      kafka: Option.none(),
+      pluginPath: []
     })
+  })
+
+  it("SPARK_ETL_PLUGIN_PATH: its folders, in order, empty entries dropped", () => {
+    expect(resolve({}, { SPARK_ETL_PLUGIN_PATH: "/opt/plugins::/srv/more" }).pluginPath).toEqual([
+      "/opt/plugins",
+      "/srv/more"
+    ])
   })
 
   it("takes each documented variable", () => {

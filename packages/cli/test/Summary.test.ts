@@ -71,7 +71,8 @@ rules:
       logDir: path.join(dir, "logs"),
       outboxFile,
       // Nothing listens on port 1: the connection is refused at once.
-      kafka: Option.some({ brokers: ["127.0.0.1:1"], topic: "spark-etl.events" })
+      kafka: Option.some({ brokers: ["127.0.0.1:1"], topic: "spark-etl.events" }),
+      pluginPath: []
     }
     const node = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer)
     return Effect.runPromise(

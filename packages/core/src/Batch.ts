@@ -36,9 +36,19 @@ export const RuleFile = Schema.Struct({
 })
 
 /** The batch file's schema (YAML keys are snake_case). */
+/** An npm package name (scoped or not), as a batch file names a plugin package. */
+const PackageName = Schema.String.check(
+  Schema.isPattern(/^(?:@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*$/, {
+    message: "an npm package name, e.g. @acme/spark-etl-runner-foo"
+  }),
+  Schema.isMaxLength(214)
+)
+
 export const BatchFile = Schema.Struct({
   batch: Name,
   description: Schema.optionalKey(Schema.String),
+  /** Plugin packages whose rule kinds the batch uses, besides the built-in ones. */
+  plugins: Schema.optionalKey(Schema.Array(PackageName)),
   parameters: Schema.optionalKey(Schema.Record(Schema.String, Parameter.Spec)),
   engine: Schema.optionalKey(
     Schema.Struct({
@@ -156,6 +166,11 @@ export interface Peek {
    * masked when the file declares its parameter secret or its name looks like a credential.
    */
   readonly parameters: Record<string, string>
+  /**
+   * The plugin packages the file names (`plugins:`), the strings among them: they are loaded
+   * before the batch is, since the kinds of its rules may come from them.
+   */
+  readonly plugins: ReadonlyArray<string>
 }
 
 /**
@@ -179,9 +194,35 @@ export const peek = (
       typeof top["parameters"] === "object" && top["parameters"] !== null
         ? (top["parameters"] as Record<string, unknown>)
         : {}
-    return { name: nameIn(top), parameters: mask(given, specs) }
+    const plugins = Array.isArray(top["plugins"])
+      ? top["plugins"].filter((p): p is string => typeof p === "string")
+      : []
+    return { name: nameIn(top), parameters: mask(given, specs), plugins }
   }).pipe(
-    Effect.catchCause(() => Effect.succeed({ name: Option.none<string>(), parameters: mask(given, {}) }))
+    Effect.catchCause(() =>
+      Effect.succeed({ name: Option.none<string>(), parameters: mask(given, {}), plugins: [] })
+    )
+  )
+
+/**
+ * An issue about a place in a batch file found outside the loader (a plugin package that cannot
+ * be loaded), at that place's line and column: `path` as in the file, e.g. `["plugins", 0]`.
+ */
+export const issueAt = (
+  file: string,
+  path: ReadonlyArray<string | number>,
+  message: string
+): Effect.Effect<Failure.ConfigIssue, never, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* fs.readFileString(file)
+    const source = Source.read(text, file)
+    const at = Result.isSuccess(source) ? source.success.position(path) : { line: 1, column: 1 }
+    return { file, ...at, field: Issues.pathToField(path), message }
+  }).pipe(
+    Effect.catchCause(() =>
+      Effect.succeed({ file, line: 1, column: 1, field: Issues.pathToField(path), message })
+    )
   )
 
 const nameIn = (top: Record<string, unknown>): Option.Option<string> => {

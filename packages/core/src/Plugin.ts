@@ -11,6 +11,10 @@
  * missing table fails the batch while yesterday's outputs are still in place.
  *
  * Runner packages check themselves with the conformance kit in `@spark-etl/core/testing`.
+ *
+ * A plugin package exports `plugin` ({@link Package}): the plugin API version it was built for
+ * and its runners. A batch file names the packages it needs (`plugins:`); the CLI imports them,
+ * refuses one built for another API version, and registers their kinds beside the built-in ones.
  */
 import { Context, Effect, FileSystem, Layer, Option, Path, Result, Schema } from "effect"
 import * as Failure from "./Failure.js"
@@ -228,3 +232,76 @@ export const layer = <R>(
   runners: ReadonlyArray<Effect.Effect<Loaded, never, R>>
 ): Layer.Layer<Registry, never, R> =>
   Layer.effect(Registry, Effect.flatMap(Effect.all(runners), makeRegistry))
+
+/**
+ * The plugin API this core implements. It changes only when a change to the contract would
+ * break a plugin built for the previous one; a package built for another version is refused.
+ */
+export const apiVersion = 1
+
+/**
+ * A runner of a plugin package, its options type hidden: the host hands `use` what it does
+ * with any runner (load it under its services), so runners of different options share a list.
+ */
+export interface Entry<R> {
+  readonly kind: string
+  readonly use: <A>(f: <O>(runner: Runner<O, R>) => A) => A
+}
+
+/** Wraps a runner for a plugin package's list. */
+export const entry = <O, R>(runner: Runner<O, R>): Entry<R> => ({ kind: runner.kind, use: (f) => f(runner) })
+
+/**
+ * What a plugin package exports as `plugin`. `R` is what the host gives its runners: the CLI
+ * gives a Spark session (`SparkSession` of `@spark-etl/runner-spark-connect`), opened on first
+ * use — a runner needing anything else cannot be hosted.
+ *
+ * @example
+ * export const plugin = Plugin.definePackage({ apiVersion: Plugin.apiVersion, runners: [Plugin.entry(FooRunner.runner)] })
+ */
+export interface Package<R> {
+  readonly apiVersion: number
+  readonly runners: ReadonlyArray<Entry<R>>
+}
+
+/** Declares a plugin package's export with its types checked. */
+export const definePackage = <R>(pkg: Package<R>): Package<R> => pkg
+
+const isFunction = (u: unknown): u is (...args: ReadonlyArray<never>) => unknown => typeof u === "function"
+
+/** The shape a module's `plugin` export must have; what its runners need is the host's promise. */
+const PackageShape = Schema.Struct({
+  apiVersion: Schema.Int,
+  runners: Schema.Array(
+    Schema.Struct({
+      kind: Schema.String.check(
+        Schema.isPattern(/^[a-z][a-z0-9_-]{0,63}$/, {
+          message: "a rule kind: lower-case letters, digits, '_' and '-', starting with a letter"
+        })
+      ),
+      use: Schema.declare(isFunction, { title: "a function" })
+    })
+  )
+})
+
+/**
+ * Checks a module's `plugin` export: its shape, then its API version. The message (to follow
+ * the package's name) says what is wrong in words an operator can act on (upgrade which side).
+ */
+export const checkPackage = <R>(exported: unknown): Result.Result<Package<R>, string> => {
+  if (exported === undefined) return Result.fail("exports no `plugin` (see docs/plugin-guide.md)")
+  const decoded = Schema.decodeUnknownResult(PackageShape)(exported, { errors: "all" })
+  if (Result.isFailure(decoded))
+    return Result.fail(
+      `exports a \`plugin\` that is not a plugin package: ${Issues.fromSchemaError(decoded.failure)
+        .map((i) => `${Issues.pathToField(i.path) || "plugin"}: ${i.message}`)
+        .join("; ")}`
+    )
+  if (decoded.success.apiVersion !== apiVersion)
+    return Result.fail(
+      `was built for plugin API ${decoded.success.apiVersion}; this spark-etl implements plugin API ${apiVersion} ` +
+        `(use a release of the plugin built for API ${apiVersion}, or a spark-etl that implements ${decoded.success.apiVersion})`
+    )
+  // The shape is checked; the runners' service needs are the package's promise (see Package).
+  return Result.succeed(exported as Package<R>)
+}

@@ -1,12 +1,13 @@
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import * as Batch from "../src/Batch.js"
 import * as Dag from "../src/Dag.js"
 import * as Failure from "../src/Failure.js"
 import * as FastYaml from "../src/internal/fastYaml.js"
-import { layer } from "./support.js"
+import { layer, node } from "./support.js"
 
 const corpus = path.join(import.meta.dirname, "corpus")
 const malformed = path.join(corpus, "malformed")
@@ -153,5 +154,47 @@ describe("Batch.load: a valid batch", () => {
       expect(error.issues[0]!.field).toBe("(file)")
       expect(error.issues[0]!.message).toMatch(/^cannot read batch file/)
     })
+  )
+})
+
+describe("Batch plugins", () => {
+  const file = (text: string) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "batch-plugins-"))
+    const f = path.join(dir, "batch.yaml")
+    fs.writeFileSync(f, text)
+    return f
+  }
+  const text = `batch: b
+plugins:
+  - "@acme/spark-etl-runner-foo"
+  - not a package
+rules:
+  - { id: a, kind: scripted }
+`
+
+  it.effect("peek names the plugin packages, loading nothing", () =>
+    Effect.gen(function* () {
+      const peeked = yield* Batch.peek(file(text))
+      expect(peeked.plugins).toEqual(["@acme/spark-etl-runner-foo", "not a package"])
+    }).pipe(Effect.provide(node))
+  )
+
+  it.effect("a name that is not an npm package name rejects the batch at its line", () =>
+    Effect.gen(function* () {
+      const f = file(text)
+      const exit = yield* Effect.exit(Batch.load(f))
+      assert.isTrue(Exit.isFailure(exit))
+      const issues = Exit.isFailure(exit) ? JSON.stringify(exit.cause) : ""
+      expect(issues).toContain("plugins[1]")
+      expect(issues).toContain("an npm package name")
+    }).pipe(Effect.provide(layer()))
+  )
+
+  it.effect("issueAt puts an outside finding at its place in the file", () =>
+    Effect.gen(function* () {
+      const f = file(text)
+      const issue = yield* Batch.issueAt(f, ["plugins", 0], "cannot be found")
+      expect(issue).toEqual({ file: f, line: 3, column: 5, field: "plugins[0]", message: "cannot be found" })
+    }).pipe(Effect.provide(node))
   )
 })

@@ -75,3 +75,27 @@ describe("Plugin", () => {
     })
   )
 })
+
+describe("Plugin.checkPackage (a plugin package's `plugin` export)", () => {
+  const runner = Testing.scripted().runner
+  const good = Plugin.definePackage({ apiVersion: Plugin.apiVersion, runners: [Plugin.entry(runner)] })
+
+  it("takes a package built for this plugin API, its runners usable through `use`", () => {
+    const checked = Plugin.checkPackage(good)
+    assert.isTrue(Result.isSuccess(checked))
+    if (Result.isSuccess(checked))
+      expect(checked.success.runners.map((r) => r.use((x) => x.kind))).toEqual(["scripted"])
+  })
+
+  it.each([
+    [undefined, "exports no `plugin`"],
+    [{ runners: [] }, "exports a `plugin` that is not a plugin package: apiVersion: "],
+    [{ apiVersion: 1, runners: [{ kind: "Bad Kind", use: () => 0 }] }, "runners[0].kind: a rule kind"],
+    [{ apiVersion: 1, runners: [{ kind: "ok" }] }, "runners[0].use: "],
+    [{ apiVersion: 2, runners: [] }, "was built for plugin API 2; this spark-etl implements plugin API 1"]
+  ] as const)("refuses %j, saying why", (exported, reason) => {
+    const checked = Plugin.checkPackage(exported)
+    assert.isTrue(Result.isFailure(checked))
+    if (Result.isFailure(checked)) expect(checked.failure).toContain(reason)
+  })
+})

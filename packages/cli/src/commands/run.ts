@@ -13,6 +13,7 @@ import * as path from "node:path"
 import * as ExitStatus from "../ExitStatus.js"
 import type * as Layers from "../Layers.js"
 import * as Locations from "../Locations.js"
+import * as Plugins from "../Plugins.js"
 import * as Logging from "../Logging.js"
 import type * as Settings from "../Settings.js"
 import * as Signals from "../Signals.js"
@@ -107,11 +108,15 @@ const dryRunLines = (batch: Batch.Batch, remote: string): ReadonlyArray<string> 
   `spark: ${remote} (not contacted)`
 ]
 
-const dryRun = (file: string, p: Record<string, string>, remote: string): Effect.Effect<ExitCode> =>
-  loadOnly(file, p).pipe(
+const dryRun = (
+  file: string,
+  p: Record<string, string>,
+  settings: Settings.Resolved
+): Effect.Effect<ExitCode> =>
+  loadOnly(file, p, settings.pluginPath).pipe(
     Effect.flatMap((batch) =>
       Effect.as(
-        Effect.forEach(dryRunLines(batch, remote), (l) => Console.log(l)),
+        Effect.forEach(dryRunLines(batch, settings.remote), (l) => Console.log(l)),
         ExitCode.Success
       )
     ),
@@ -148,22 +153,31 @@ const config = {
 export const handler = (flags: Command.Command.Config.Infer<typeof config>) =>
   Effect.gen(function* () {
     const settings = yield* settingsOf(flags)
-    if (flags.dryRun) return yield* dryRun(flags.batchFile, paramsOf(flags.params), settings.remote)
-    const options: Layers.Options = { settings, sparkTimeout: Duration.seconds(flags.sparkTimeout) }
+    if (flags.dryRun) return yield* dryRun(flags.batchFile, paramsOf(flags.params), settings)
     const runId = randomUUID()
     const peeked = yield* Batch.peek(flags.batchFile).pipe(Effect.provide(NodeServices.layer))
     const batchName = batchNameOf(peeked.name, flags.batchFile)
     const log = logFileOf(settings, flags.logFile, batchName, runId, new Date())
     // Refused before any side effect, each naming what to fix: a connection string that
-    // cannot be right (a configuration error, exit 3: a restart would not help), and the
-    // places this run writes on this host that do not take a write.
-    const refused = yield* Effect.result(
-      Effect.andThen(checkRemote(settings.remote, flags.remote), Locations.check(locationsOf(settings, log)))
+    // cannot be right (a configuration error, exit 3: a restart would not help), the places
+    // this run writes on this host that do not take a write, and plugin packages that cannot
+    // be used.
+    const admitted = yield* Effect.result(
+      checkRemote(settings.remote, flags.remote).pipe(
+        Effect.andThen(Locations.check(locationsOf(settings, log))),
+        Effect.andThen(Plugins.load(flags.batchFile, peeked.plugins, settings.pluginPath)),
+        Effect.provide(NodeServices.layer)
+      )
     )
-    if (refused._tag === "Failure") {
-      yield* reportRejection(refused.failure)
-      yield* Console.log(refusedSummary(runId, batchName, refused.failure))
+    if (admitted._tag === "Failure") {
+      yield* reportRejection(admitted.failure)
+      yield* Console.log(refusedSummary(runId, batchName, admitted.failure))
       return ExitCode.Rejected
+    }
+    const options: Layers.Options = {
+      settings,
+      plugins: admitted.success,
+      sparkTimeout: Duration.seconds(flags.sparkTimeout)
     }
     // The session id is ours, recorded in the ledger, so a successor can fence this run.
     const engineSessionId = randomUUID()

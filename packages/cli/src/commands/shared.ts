@@ -2,10 +2,12 @@
  * What the command handlers share: their settings, loading a batch without side effects, and
  * how a refusal is told (each ends in an exit code of the contract table).
  */
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Console, Effect, Option } from "effect"
 import { Batch, ExitCode, Failure } from "@spark-etl/core"
 import { ConnectionString } from "@spark-etl/runner-spark-connect"
 import * as Logging from "../Logging.js"
+import * as Plugins from "../Plugins.js"
 import * as Settings from "../Settings.js"
 import * as ValidationOnly from "../ValidationOnly.js"
 
@@ -51,10 +53,14 @@ export const usage = (error: { readonly message: string }) =>
 export const runServices = Effect.promise(() => import("../Layers.js"))
 export const fencing = Effect.promise(() => import("../Fence.js"))
 
-/** Loads a batch without an event sink or an engine session. */
-export const loadOnly = (file: string, p: Record<string, string>) =>
-  Batch.load(file, { params: p, env: process.env }).pipe(
-    Effect.provide(ValidationOnly.layer),
+/** Loads a batch without an event sink or an engine session: its plugin packages, then it. */
+export const loadOnly = (file: string, p: Record<string, string>, pluginPath: ReadonlyArray<string>) =>
+  Batch.peek(file).pipe(
+    Effect.flatMap((peeked) => Plugins.load(file, peeked.plugins, pluginPath)),
+    Effect.provide(NodeServices.layer),
+    Effect.flatMap((plugins) =>
+      Batch.load(file, { params: p, env: process.env }).pipe(Effect.provide(ValidationOnly.layer(plugins)))
+    ),
     Effect.provide(Logging.quiet)
   )
 
@@ -101,7 +107,7 @@ export const withLoaded = (
   show: (batch: Batch.Batch) => string
 ): Effect.Effect<ExitCode> =>
   settingsOf(flags).pipe(
-    Effect.andThen(loadOnly(flags.batchFile, paramsOf(flags.params))),
+    Effect.flatMap((settings) => loadOnly(flags.batchFile, paramsOf(flags.params), settings.pluginPath)),
     Effect.flatMap((batch) => Effect.as(Console.log(show(batch)), ExitCode.Success)),
     Effect.catchTag("ConfigRejected", rejected),
     Effect.catchTag("ConfigError", usage)

@@ -15,7 +15,8 @@ const settings = (kafka: boolean): Settings.Resolved => ({
   ledgerDir: "/s/ledger",
   logDir: "/s/logs",
   outboxFile: "/s/outbox.jsonl",
-  kafka: kafka ? Option.some({ brokers: ["k:9092"], topic: "t" }) : Option.none()
+  kafka: kafka ? Option.some({ brokers: ["k:9092"], topic: "t" }) : Option.none(),
+  pluginPath: []
 })
 
 type Flags = Parameters<typeof Run.handler>[0]

@@ -10,7 +10,7 @@ import type * as Failure from "../Failure.js"
 import * as FastYaml from "./fastYaml.js"
 
 /** A 1-based line and column. */
-export interface Position {
+interface Position {
   readonly line: number
   readonly column: number
 }

@@ -16,7 +16,7 @@ const microsPerDay = 86_400_000_000n
 const pad = (n: number, width: number): string => String(n).padStart(width, "0")
 
 /** An ISO 8601 year: four digits within 0000–9999, else signed and at least six. */
-export const yearText = (year: number): string =>
+const yearText = (year: number): string =>
   year >= 0 && year <= 9999 ? pad(year, 4) : `${year < 0 ? "-" : "+"}${pad(Math.abs(year), 6)}`
 
 /** `YYYY-MM-DD` of a day count since 1970-01-01 (any int32, exact). */
