@@ -5,14 +5,17 @@
 # reaches end of file. The parent keeps the write end of that pipe and never writes, so the
 # pipe closes exactly when the parent exits for any reason, SIGKILL included: a JVM started
 # this way cannot outlive the Node process that started it.
+#
+# TETHER_STOP_SIGNAL (default TERM) is the signal that asks COMMAND to stop: PostgreSQL's
+# postmaster waits on TERM for every client to leave, and stops at once on INT.
 log=$1
 shift
 "$@" </dev/null >>"$log" 2>&1 3<&- &
 child=$!
 
 stop() {
-  kill -TERM "$child" 2>/dev/null
-  # Spark and Kafka shut down cleanly within a few seconds; give them 15 s, then force.
+  kill -"${TETHER_STOP_SIGNAL:-TERM}" "$child" 2>/dev/null
+  # Spark, Kafka and PostgreSQL shut down cleanly within a few seconds; give them 15 s, then force.
   i=0
   while kill -0 "$child" 2>/dev/null && [ "$i" -lt 150 ]; do
     sleep 0.1

@@ -1,7 +1,10 @@
 /**
- * Where integration tests find Spark Connect and Kafka, in order: SPARK_REMOTE / KAFKA_BROKERS
- * when set; else containers when a Docker engine answers; else local JVM processes. Whatever
- * is started lives in the caller's scope. No endpoint at all is an error, never a skip.
+ * Where integration tests find Spark Connect, Kafka and PostgreSQL, in order: SPARK_REMOTE /
+ * KAFKA_BROKERS / PG_HOST (with PG_PORT, PG_USER, PG_PASSWORD, PG_DATABASE) when set; else
+ * containers for Spark and Kafka when a Docker engine answers; else local processes. PostgreSQL
+ * is always a local process (Debian's package), and a run that needs it takes a local Spark too:
+ * a containerised Spark would neither reach 127.0.0.1 here nor have the JDBC driver. Whatever is
+ * started lives in the caller's scope. No endpoint at all is an error, never a skip.
  */
 import { Data, Effect, Scope } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
@@ -9,19 +12,22 @@ import { LocalServer } from "@spark-etl/runner-spark-connect/local"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as LocalKafka from "./LocalKafka.js"
+import * as LocalPostgres from "./LocalPostgres.js"
 
 export class NoEndpoint extends Data.TaggedError("NoEndpoint")<{ readonly message: string }> {}
 
 export interface Endpoints {
   readonly sparkRemote: string
   readonly kafkaBrokers: string
+  /** Present when needed. */
+  readonly postgres: LocalPostgres.PostgresEndpoint | undefined
   /** How each endpoint was obtained, for the test log. */
-  readonly origin: { readonly spark: Origin; readonly kafka: Origin }
+  readonly origin: { readonly spark: Origin; readonly kafka: Origin; readonly postgres: Origin }
 }
 
 export type Origin = "environment" | "container" | "local-process"
 
-export type Need = "spark" | "kafka"
+export type Need = "spark" | "kafka" | "postgres"
 
 const dockerAnswers = (): boolean =>
   process.env["DOCKER_HOST"] !== undefined || fs.existsSync("/var/run/docker.sock")
@@ -69,11 +75,20 @@ export const resolve = (options: {
     const sparkVersion = options.sparkVersion ?? LocalServer.defaultSparkVersion
     let sparkRemote = process.env["SPARK_REMOTE"] ?? ""
     let kafkaBrokers = process.env["KAFKA_BROKERS"] ?? ""
+    const pgFromEnv = LocalPostgres.fromEnv(process.env)
+    if (pgFromEnv instanceof LocalPostgres.LocalPostgresError)
+      return yield* new NoEndpoint({ message: pgFromEnv.message })
+    let postgres = options.needs.includes("postgres") ? pgFromEnv : undefined
     const origin = {
       spark: (sparkRemote ? "environment" : "local-process") as Origin,
-      kafka: (kafkaBrokers ? "environment" : "local-process") as Origin
+      kafka: (kafkaBrokers ? "environment" : "local-process") as Origin,
+      postgres: (pgFromEnv ? "environment" : "local-process") as Origin
     }
-    const missing = options.needs.filter((n) => (n === "spark" ? !sparkRemote : !kafkaBrokers))
+    const missing = options.needs.filter(
+      (n) =>
+        (n === "spark" && !sparkRemote && !options.needs.includes("postgres")) ||
+        (n === "kafka" && !kafkaBrokers)
+    )
     if (missing.length > 0 && dockerAnswers()) {
       const started = yield* fromContainers(missing, sparkVersion).pipe(
         Effect.mapError(
@@ -103,5 +118,11 @@ export const resolve = (options: {
       )
       kafkaBrokers = kafka.brokers
     }
-    return { sparkRemote, kafkaBrokers, origin }
+    if (options.needs.includes("postgres") && !postgres) {
+      const started = yield* LocalPostgres.start({ dataDir: path.join(options.workDir, "postgres") }).pipe(
+        Effect.mapError((e) => new NoEndpoint({ message: `no PostgreSQL endpoint: ${e.message}` }))
+      )
+      postgres = started.endpoint
+    }
+    return { sparkRemote, kafkaBrokers, postgres, origin }
   })

@@ -1,11 +1,15 @@
 /** What the infra global setup hands to tests through vitest's `inject`. */
+import type { PostgresEndpoint } from "./LocalPostgres.js"
+
 declare module "vitest" {
   export interface ProvidedContext {
     /** Which servers this package's tests need; set in its vitest config. */
-    infraNeeds: ReadonlyArray<"spark" | "kafka">
+    infraNeeds: ReadonlyArray<"spark" | "kafka" | "postgres">
     /** Spark Connect connection string, e.g. `sc://127.0.0.1:15002`. */
     sparkRemote: string
     /** Kafka bootstrap servers, e.g. `127.0.0.1:9092`. */
     kafkaBrokers: string
+    /** PostgreSQL: host, port, user, password, database, `url` and `jdbcUrl` (provided when needed). */
+    postgres: PostgresEndpoint
   }
 }

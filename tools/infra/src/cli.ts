@@ -1,11 +1,13 @@
 /**
  * Dev and CI infrastructure commands:
  *
- *   infra spark|kafka start [--port N]   start a local server in the background, print its endpoint
- *   infra spark|kafka stop               stop it cleanly
- *   infra spark|kafka status             report whether it answers a real request
- *   infra run -- COMMAND [ARG...]        start both (unless SPARK_REMOTE / KAFKA_BROKERS are set),
- *                                        run COMMAND with them exported, stop both, exit with its code
+ *   infra spark|kafka|postgres start [--port N]  start a local server in the background, print its endpoint
+ *   infra spark|kafka|postgres stop              stop it cleanly
+ *   infra spark|kafka|postgres status            report whether it answers a real request
+ *   infra postgres env                           print `export PG_...=` lines for a shell's eval
+ *   infra run [--needs spark,kafka,postgres] -- COMMAND [ARG...]
+ *                                        start those (unless SPARK_REMOTE / KAFKA_BROKERS / PG_HOST are
+ *                                        set), run COMMAND with them exported, stop them, exit with its code
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Console, Effect } from "effect"
@@ -18,15 +20,21 @@ import { Kafka, logLevel } from "kafkajs"
 import { LocalServer } from "@spark-etl/runner-spark-connect/local"
 import * as Endpoints from "./Endpoints.js"
 import * as LocalKafka from "./LocalKafka.js"
-import { sparkVersionOf } from "./probe.js"
+import * as LocalPostgres from "./LocalPostgres.js"
+import { postgresVersionOf, sparkVersionOf } from "./probe.js"
 
-type Service = "spark" | "kafka"
+const services = ["spark", "kafka", "postgres"] as const
+type Service = (typeof services)[number]
+const isService = (s: string | undefined): s is Service => services.some((x) => x === s)
 
 interface State {
   readonly service: Service
   readonly supervisorPid: number
+  /** The tether's pid, parent of the server process (named when only JVMs ran under it). */
   readonly jvmPid: number
   readonly endpoint: string
+  /** PostgreSQL's connection details, password included: the file is written with mode 0600. */
+  readonly postgres?: LocalPostgres.PostgresEndpoint
   readonly logFile: string
   readonly startedAt: string
 }
@@ -67,16 +75,25 @@ const serve = (service: Service, port: number | undefined) =>
         ? yield* LocalServer.start({ dataDir, master: "local[2]", ui: true, ...(port ? { port } : {}) }).pipe(
             Effect.map((s) => ({ endpoint: s.remote, jvmPid: s.pid, logFile: s.logFile }))
           )
-        : yield* LocalKafka.start({ dataDir, ...(port ? { port } : {}) }).pipe(
-            Effect.map((k) => ({ endpoint: k.brokers, jvmPid: k.pid, logFile: k.logFile }))
-          )
+        : service === "kafka"
+          ? yield* LocalKafka.start({ dataDir, ...(port ? { port } : {}) }).pipe(
+              Effect.map((k) => ({ endpoint: k.brokers, jvmPid: k.pid, logFile: k.logFile }))
+            )
+          : yield* LocalPostgres.start({ dataDir, ...(port ? { port } : {}) }).pipe(
+              Effect.map((p) => ({
+                endpoint: p.endpoint.url,
+                jvmPid: p.pid,
+                logFile: p.logFile,
+                postgres: p.endpoint
+              }))
+            )
     const state: State = {
       service,
       supervisorPid: process.pid,
       startedAt: new Date().toISOString(),
       ...started
     }
-    fs.writeFileSync(`${stateFile(service)}.tmp`, JSON.stringify(state, null, 2))
+    fs.writeFileSync(`${stateFile(service)}.tmp`, JSON.stringify(state, null, 2), { mode: 0o600 })
     fs.renameSync(`${stateFile(service)}.tmp`, stateFile(service))
     yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(stateFile(service), { force: true })))
     return yield* Effect.never
@@ -150,9 +167,11 @@ const status = async (service: Service) => {
   const detail =
     service === "spark"
       ? await sparkVersionOf(state.endpoint)
-      : (await kafkaAnswers(state.endpoint))
-        ? "answers"
-        : undefined
+      : service === "kafka"
+        ? (await kafkaAnswers(state.endpoint))
+          ? "answers"
+          : undefined
+        : state.postgres && (await postgresVersionOf(state.postgres))
   if (detail === undefined)
     fail(`${service}: running (pid ${state.jvmPid}) but not answering at ${state.endpoint}`, 1)
   console.log(
@@ -160,24 +179,40 @@ const status = async (service: Service) => {
   )
 }
 
+/** `export NAME='value'` lines for a POSIX shell. */
+const exports = (env: Record<string, string>): string =>
+  Object.entries(env)
+    .map(([k, v]) => `export ${k}='${v.replaceAll("'", "'\\''")}'`)
+    .join("\n")
+
+const postgresEnv = () => {
+  const state = readState("postgres")
+  if (!state?.postgres || !alive(state.supervisorPid)) return fail("postgres: not running", 3)
+  console.log(exports(LocalPostgres.toEnv(state.postgres)))
+}
+
 /** Runs a command with endpoints exported; the servers live exactly as long as the command. */
-const runWith = (command: ReadonlyArray<string>) =>
+const runWith = (needs: ReadonlyArray<Endpoints.Need>, command: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     const [program, ...args] = command
     if (!program) return yield* Effect.die(new Error("infra run needs a command after --"))
-    const endpoints = yield* Endpoints.resolve({
-      needs: ["spark", "kafka"],
-      workDir: path.join(stateRoot, `run-${process.pid}`)
-    })
-    yield* Console.error(
-      `[infra] spark=${endpoints.sparkRemote} (${endpoints.origin.spark}) kafka=${endpoints.kafkaBrokers} (${endpoints.origin.kafka})`
-    )
+    const endpoints = yield* Endpoints.resolve({ needs, workDir: path.join(stateRoot, `run-${process.pid}`) })
+    const described = {
+      spark: `spark=${endpoints.sparkRemote} (${endpoints.origin.spark})`,
+      kafka: `kafka=${endpoints.kafkaBrokers} (${endpoints.origin.kafka})`,
+      postgres: `postgres=${endpoints.postgres?.url ?? ""} (${endpoints.origin.postgres})`
+    }
+    yield* Console.error(`[infra] ${needs.map((n) => described[n]).join(" ")}`)
     const handle = yield* ChildProcess.make(program, args, {
       stdin: "inherit",
       stdout: "inherit",
       stderr: "inherit",
       extendEnv: true,
-      env: { SPARK_REMOTE: endpoints.sparkRemote, KAFKA_BROKERS: endpoints.kafkaBrokers }
+      env: {
+        ...(needs.includes("spark") ? { SPARK_REMOTE: endpoints.sparkRemote } : {}),
+        ...(needs.includes("kafka") ? { KAFKA_BROKERS: endpoints.kafkaBrokers } : {}),
+        ...(endpoints.postgres ? LocalPostgres.toEnv(endpoints.postgres) : {})
+      }
     })
     return yield* handle.exitCode
   }).pipe(Effect.scoped)
@@ -187,8 +222,15 @@ const main = async () => {
   if (argv[0] === "run") {
     const dash = argv.indexOf("--")
     const command = dash >= 0 ? argv.slice(dash + 1) : argv.slice(1)
+    const { values } = parseArgs({
+      args: dash >= 0 ? argv.slice(1, dash) : [],
+      options: { needs: { type: "string", default: services.join(",") } }
+    })
+    const needs = values.needs.split(",").filter((n) => n !== "")
+    const unknown = needs.filter((n) => !isService(n))
+    if (unknown.length > 0) return fail(`infra run --needs: unknown ${unknown.join(", ")}`, 64)
     NodeRuntime.runMain(
-      runWith(command).pipe(
+      runWith(needs.filter(isService), command).pipe(
         Effect.flatMap((code) => Effect.sync(() => (process.exitCode = code))),
         Effect.provide(NodeServices.layer)
       )
@@ -198,8 +240,11 @@ const main = async () => {
   const [service, verb] = argv
   const { values } = parseArgs({ args: argv.slice(2), options: { port: { type: "string" } } })
   const port = values.port ? Number(values.port) : undefined
-  if ((service !== "spark" && service !== "kafka") || !verb) {
-    fail("usage: infra spark|kafka start|stop|status [--port N] | infra run -- COMMAND", 64)
+  if (!isService(service) || !verb) {
+    fail(
+      "usage: infra spark|kafka|postgres start|stop|status [--port N] | infra postgres env | infra run [--needs spark,kafka,postgres] -- COMMAND",
+      64
+    )
     return
   }
   switch (verb) {
@@ -209,6 +254,8 @@ const main = async () => {
       return stop(service)
     case "status":
       return status(service)
+    case "env":
+      return service === "postgres" ? postgresEnv() : fail(`unknown verb ${verb} for ${service}`, 64)
     case "serve":
       NodeRuntime.runMain(serve(service, port).pipe(Effect.provide(NodeServices.layer)))
       return

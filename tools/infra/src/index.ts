@@ -1,2 +1,3 @@
 export * as Endpoints from "./Endpoints.js"
 export * as LocalKafka from "./LocalKafka.js"
+export * as LocalPostgres from "./LocalPostgres.js"

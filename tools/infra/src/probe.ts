@@ -1,7 +1,9 @@
 /** Status probes for the infra CLI. */
+import { NodeServices } from "@effect/platform-node"
 import { Effect, Result } from "effect"
 import { ConnectionString } from "@spark-etl/runner-spark-connect"
 import { LocalServer } from "@spark-etl/runner-spark-connect/local"
+import * as LocalPostgres from "./LocalPostgres.js"
 
 /** Spark's version as the server reports it, or undefined when it does not answer. */
 export const sparkVersionOf = (remote: string): Promise<string | undefined> => {
@@ -14,3 +16,13 @@ export const sparkVersionOf = (remote: string): Promise<string | undefined> => {
     )
   )
 }
+
+/** PostgreSQL's version, asked with the stored credentials, or undefined when it does not answer. */
+export const postgresVersionOf = (endpoint: LocalPostgres.PostgresEndpoint): Promise<string | undefined> =>
+  Effect.runPromise(
+    LocalPostgres.query(endpoint, "SHOW server_version").pipe(
+      Effect.map((v): string | undefined => `PostgreSQL ${v.trim()}`),
+      Effect.catch(() => Effect.succeed(undefined)),
+      Effect.provide(NodeServices.layer)
+    )
+  )

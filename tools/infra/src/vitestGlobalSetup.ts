@@ -1,6 +1,6 @@
 /**
  * vitest global setup shared by every package whose tests need real servers. A package lists
- * its needs in its vitest config (`provide: { infraNeeds: ["spark", "kafka"] }`); endpoints
+ * its needs in its vitest config (`provide: { infraNeeds: ["spark", "kafka", "postgres"] }`); endpoints
  * are started once for the whole vitest run and handed to tests with `inject(...)`.
  * Any failure to obtain an endpoint fails the run with the reason.
  */
@@ -28,10 +28,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const endpoints = exit.value
   project.provide("sparkRemote", endpoints.sparkRemote)
   project.provide("kafkaBrokers", endpoints.kafkaBrokers)
-  if (needs.length > 0) {
-    console.info(
-      `[infra] ${needs.map((n) => (n === "spark" ? `spark=${endpoints.sparkRemote} (${endpoints.origin.spark})` : `kafka=${endpoints.kafkaBrokers} (${endpoints.origin.kafka})`)).join(" ")}`
-    )
+  if (endpoints.postgres) project.provide("postgres", endpoints.postgres)
+  const described = {
+    spark: `spark=${endpoints.sparkRemote} (${endpoints.origin.spark})`,
+    kafka: `kafka=${endpoints.kafkaBrokers} (${endpoints.origin.kafka})`,
+    postgres: `postgres=${endpoints.postgres?.url ?? ""} (${endpoints.origin.postgres})`
   }
+  if (needs.length > 0) console.info(`[infra] ${needs.map((n) => described[n]).join(" ")}`)
   return teardown
 }

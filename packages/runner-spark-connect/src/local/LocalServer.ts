@@ -98,7 +98,7 @@ export const freePort: Effect.Effect<number> = Effect.callback<number>((resume) 
   })
 })
 
-/** Fetches (once) and returns the folder of the Spark Connect server's jars. */
+/** Fetches (once per version and pom text) and returns the folder of the Spark Connect server's jars. */
 export const resolveJars = (
   sparkVersion: string
 ): Effect.Effect<string, MavenError, ChildProcessSpawner.ChildProcessSpawner> =>
