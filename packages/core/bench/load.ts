@@ -114,4 +114,11 @@ if (child !== undefined) {
   console.log(
     `peak RSS per process, MB: ${rss.map((r) => r.toFixed(0)).join(", ")} (median ${median(rss).toFixed(0)}, max ${Math.max(...rss).toFixed(0)}; before loading the batch, median ${median(results.map((r) => r.startRssMb)).toFixed(0)})`
   )
+  // `npm run bench` at the root collects every bench's figures (one JSON line each) into one table.
+  const out = process.env["SPARK_ETL_BENCH_RESULTS"]
+  if (out) {
+    const line = (figure: string, unit: string, ours: number) => `${JSON.stringify({ figure, unit, ours })}\n`
+    fs.appendFileSync(out, line(`${rules} rules: core load + validate + plan, median`, "ms", median(times)))
+    fs.appendFileSync(out, line(`${rules} rules: core peak RSS, median`, "MB", median(rss)))
+  }
 }

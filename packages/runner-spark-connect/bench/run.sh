@@ -20,6 +20,13 @@ trap 'rm -f "$client_js" /tmp/bench-time.$$' EXIT
   require("node:module").stripTypeScriptTypes(fs.readFileSync("bench/client.ts", "utf8")))' "$client_js"
 echo "server: $remote; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-15s %-8s %12s %14s\n' client case median_ms peak_rss_mib
+# `npm run bench` at the root collects every bench's figures (one JSON line each) into one table.
+figure() {
+  [ -n "${SPARK_ETL_BENCH_RESULTS:-}" ] || return 0
+  printf '{"figure":"%s","unit":"%s","ours":%s,"against":%s,"againstName":"pyspark-client 4.2.0"}\n' \
+    "$1" "$2" "$3" "$4" >>"$SPARK_ETL_BENCH_RESULTS"
+}
+declare -A label=([select1]="SELECT 1, median of 200" [arrow]="1M×5 → Arrow" [rows]="1M×5 → rows" [stream]="1M×5 streamed")
 for mode in ${BENCH_CASES:-select1 arrow rows stream}; do
   for client in spark-etl pyspark-client; do
     if [ "$client" = spark-etl ]; then cmd=("$node" "$client_js" "$mode" "$remote")
@@ -28,5 +35,8 @@ for mode in ${BENCH_CASES:-select1 arrow rows stream}; do
     rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' /tmp/bench-time.$$)
     median=$(echo "$out" | sed -n 's/.*"medianMs": *\([0-9.]*\).*/\1/p')
     printf '%-15s %-8s %12s %14s\n' "$client" "$mode" "$median" "$((rss / 1024))"
+    if [ "$client" = spark-etl ]; then ours_ms=$median ours_rss=$((rss / 1024)); fi
   done
+  figure "${label[$mode]}" ms "$ours_ms" "$median"
+  [ "$mode" = select1 ] && figure "peak RSS, SELECT 1 process" MiB "$ours_rss" "$((rss / 1024))"
 done

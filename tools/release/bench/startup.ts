@@ -100,7 +100,33 @@ const firstRpc = (cli: Cli, i: number): number => {
   return opened - spawnedAt
 }
 
+// 10,000 sql rules (a third depending on earlier ones, half writing a target) for `validate`.
+const tenThousand = path.join(work, "orders", "ten-thousand.yaml")
+fs.writeFileSync(
+  tenThousand,
+  `batch: ten_thousand\ntargets:\n  roots: [output]\nrules:\n${Array.from({ length: 10_000 }, (_, i) => {
+    const deps = i % 3 === 0 && i > 0 ? `    depends_on: [r${i - 1}]\n` : ""
+    const target = i % 2 ? `    target: output/r${i}\n` : ""
+    return `  - id: r${i}\n    kind: sql\n${deps}${target}    options:\n      sql: SELECT ${i} AS n\n`
+  }).join("")}`
+)
+
+/** `validate` of the 10,000 rules: wall time and the process's peak RSS (by GNU time). */
+const validateTenThousand = (cli: Cli): { readonly ms: number; readonly rssMb: number } => {
+  const t = process.hrtime.bigint()
+  const out = execFileSync(
+    "/usr/bin/time",
+    ["-f", "%M", cli.command, ...cli.prefix, "validate", tenThousand],
+    {
+      encoding: "utf8",
+      stdio: ["ignore", "ignore", "pipe"]
+    }
+  )
+  return { ms: ms(t), rssMb: Number(out.trim().split("\n").at(-1)) / 1024 }
+}
+
 const rows: Array<[string, string, string, string]> = []
+const large: Array<{ readonly name: string; readonly ms: number; readonly rssMb: number }> = []
 for (const cli of clis) {
   const figures = { help: [] as Array<number>, validate: [] as Array<number>, rpc: [] as Array<number> }
   for (let i = 0; i <= runs; i++) {
@@ -113,6 +139,8 @@ for (const cli of clis) {
     figures.validate.push(validate)
     figures.rpc.push(rpc)
   }
+  const tenK = Array.from({ length: 6 }, () => validateTenThousand(cli)).slice(1)
+  large.push({ name: cli.name, ms: median(tenK.map((v) => v.ms)), rssMb: median(tenK.map((v) => v.rssMb)) })
   rows.push([
     cli.name,
     median(figures.help).toFixed(0),
@@ -130,3 +158,27 @@ console.log(
 console.log(`median of ${runs}, ms          --help  validate  start→first RPC`)
 for (const [name, help, validate, rpc] of rows)
   console.log(`${name.padEnd(34)}${help.padStart(6)}${validate.padStart(10)}${rpc.padStart(17)}`)
+console.log("validate of 10,000 sql rules, median of 5:")
+for (const l of large)
+  console.log(
+    `${l.name.padEnd(34)}${l.ms.toFixed(0).padStart(6)} ms ${l.rssMb.toFixed(0).padStart(6)} MiB peak RSS`
+  )
+
+// `npm run bench` at the root collects every bench's figures (one JSON line each) into one table.
+const results = process.env["SPARK_ETL_BENCH_RESULTS"]
+if (results) {
+  const [before, after] = rows
+  const [largeBefore, largeAfter] = large
+  const against = "the source tree (node dist/main.js)"
+  const line = (figure: string, unit: string, ours: number, was: number) =>
+    `${JSON.stringify({ figure, unit, ours, against: was, againstName: against })}\n`
+  if (before && after && largeBefore && largeAfter)
+    fs.appendFileSync(
+      results,
+      line("release: --help", "ms", Number(after[1]), Number(before[1])) +
+        line("release: validate of the sample", "ms", Number(after[2]), Number(before[2])) +
+        line("release: start to first Spark RPC", "ms", Number(after[3]), Number(before[3])) +
+        line("release: validate of 10,000 rules", "ms", largeAfter.ms, largeBefore.ms) +
+        line("release: validate of 10,000 rules, peak RSS", "MiB", largeAfter.rssMb, largeBefore.rssMb)
+    )
+}
