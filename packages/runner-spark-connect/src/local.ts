@@ -1,6 +1,7 @@
 /**
  * The local entry, for development, tests and CI: a Spark Connect server as a child JVM, the
- * Maven fetch of its jars, and the tether script that ends a child with this process. The main
+ * Maven fetch of its jars, waiting for a started server (Ready), and the tether script that ends
+ * a child with this process. The main
  * entry needs none of it to talk to a remote server.
  *
  * @example
@@ -9,4 +10,5 @@
  */
 export * as LocalServer from "./local/LocalServer.js"
 export * as Maven from "./local/Maven.js"
+export * as Ready from "./local/Ready.js"
 export { LocalServerError, MavenError } from "./local/errors.js"

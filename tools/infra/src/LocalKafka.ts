@@ -3,10 +3,10 @@
  * listeners on 127.0.0.1, ready only once a metadata request answers, stopped when its scope
  * closes (and, through the tether, when this process dies).
  */
-import { Data, Duration, Effect, Schedule, Scope } from "effect"
+import { Data, Duration, Effect, Scope } from "effect"
 import { ChildProcess } from "effect/process"
 import type { ChildProcessSpawner } from "effect/process"
-import { LocalServer, Maven, type MavenError } from "@spark-etl/runner-spark-connect/local"
+import { LocalServer, Maven, type MavenError, Ready } from "@spark-etl/runner-spark-connect/local"
 import { Kafka, logLevel } from "kafkajs"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
@@ -174,34 +174,15 @@ export const start = (
       Effect.mapError((e) => new LocalKafkaError({ message: `cannot start java: ${e.message}`, logFile }))
     )
     const brokers = `127.0.0.1:${port}`
-    const stillRunning = handle.isRunning.pipe(
-      Effect.catchTag("PlatformError", () => Effect.succeed(true)),
-      Effect.flatMap((running) =>
-        running
-          ? Effect.void
-          : Effect.fail(
-              new LocalKafkaError({ message: `Kafka exited during start-up:\n${tail(logFile)}`, logFile })
-            )
-      )
-    )
-    const probe: Effect.Effect<void, unknown> = stillRunning.pipe(Effect.andThen(metadata(brokers)))
-    yield* probe.pipe(
-      Effect.retry({
-        while: (e: unknown) => !(e instanceof LocalKafkaError),
-        schedule: Schedule.spaced("250 millis")
-      }),
-      Effect.timeoutOrElse({
-        duration: options.startTimeout ?? "120 seconds",
-        orElse: () =>
-          Effect.fail(
-            new LocalKafkaError({ message: `Kafka did not answer on ${brokers}:\n${tail(logFile)}`, logFile })
-          )
-      }),
-      Effect.mapError((e: unknown) =>
-        e instanceof LocalKafkaError
-          ? e
-          : new LocalKafkaError({ message: `Kafka probe failed: ${String(e)}`, logFile })
-      )
-    )
+    yield* Ready.until({
+      process: handle,
+      exited: () =>
+        new LocalKafkaError({ message: `Kafka exited during start-up:\n${tail(logFile)}`, logFile }),
+      answers: metadata(brokers),
+      every: "250 millis",
+      within: options.startTimeout ?? "120 seconds",
+      timedOut: () =>
+        new LocalKafkaError({ message: `Kafka did not answer on ${brokers}:\n${tail(logFile)}`, logFile })
+    })
     return { brokers, port, pid: handle.pid, logFile, dataDir }
   })

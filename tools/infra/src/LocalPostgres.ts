@@ -8,10 +8,10 @@
  * `postgres` system user through `setpriv` (util-linux), which changes the ids and then execs:
  * no extra process stands between the tether and the postmaster, so its stop signal arrives.
  */
-import { Data, Duration, Effect, Redacted, Schedule, Scope, Stream } from "effect"
+import { Data, Duration, Effect, Redacted, Scope, Stream } from "effect"
 import { ChildProcess } from "effect/process"
 import type { ChildProcessSpawner } from "effect/process"
-import { LocalServer } from "@spark-etl/runner-spark-connect/local"
+import { LocalServer, Ready } from "@spark-etl/runner-spark-connect/local"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -252,45 +252,23 @@ export const start = (
     )
 
     const endpoint = endpointOf("127.0.0.1", port, { user, password, database })
-    const stillRunning = handle.isRunning.pipe(
-      Effect.catchTag("PlatformError", () => Effect.succeed(true)),
-      Effect.flatMap((running) =>
-        running
-          ? Effect.void
-          : Effect.fail(
-              new LocalPostgresError({
-                message: `postgres exited during start-up:\n${tail(logFile)}`,
-                logFile
-              })
-            )
-      )
-    )
     // Ready means the generated password logs in over TCP and a query answers.
-    const answers = query(endpoint, "SELECT 1").pipe(Effect.asVoid)
-    const probe: Effect.Effect<void, unknown, ChildProcessSpawner.ChildProcessSpawner> = stillRunning.pipe(
-      Effect.andThen(answers)
-    )
-    yield* probe.pipe(
-      Effect.retry({
-        while: (e: unknown) => !(e instanceof LocalPostgresError),
-        schedule: Schedule.spaced("100 millis")
-      }),
-      Effect.timeoutOrElse({
-        duration: options.startTimeout ?? "60 seconds",
-        orElse: () =>
-          Effect.fail(
-            new LocalPostgresError({
-              message: `postgres did not answer on ${endpoint.host}:${port}:\n${tail(logFile)}`,
-              logFile
-            })
-          )
-      }),
-      Effect.mapError((e: unknown) =>
-        e instanceof LocalPostgresError
-          ? e
-          : new LocalPostgresError({ message: `postgres probe failed: ${String(e)}`, logFile })
-      )
-    )
+    yield* Ready.until({
+      process: handle,
+      exited: () =>
+        new LocalPostgresError({
+          message: `postgres exited during start-up:\n${tail(logFile)}`,
+          logFile
+        }),
+      answers: query(endpoint, "SELECT 1"),
+      every: "100 millis",
+      within: options.startTimeout ?? "60 seconds",
+      timedOut: () =>
+        new LocalPostgresError({
+          message: `postgres did not answer on ${endpoint.host}:${port}:\n${tail(logFile)}`,
+          logFile
+        })
+    })
     return { endpoint, pid: handle.pid, logFile, dataDir }
   })
 

@@ -5,7 +5,6 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import { ChildProcess } from "effect/process"
 import type { ChildProcessSpawner } from "effect/process"
@@ -16,6 +15,7 @@ import { fileURLToPath } from "node:url"
 import * as Probe from "../internal/Probe.js"
 import { LocalServerError, type MavenError } from "./errors.js"
 import * as Maven from "./Maven.js"
+import * as Ready from "./Ready.js"
 
 // src/local/ and dist/local/ are both two levels below the package root, as the release's
 // lib/cli/ (the bundled CLI) is below the release root that holds libexec/ and maven/.
@@ -182,45 +182,24 @@ export const start = (
       Effect.mapError((e) => new LocalServerError({ message: `cannot start java: ${e.message}`, logFile }))
     )
     const address = `127.0.0.1:${port}`
-    const exited = handle.isRunning.pipe(
-      Effect.flatMap((running) =>
-        running
-          ? Effect.void
-          : Effect.fail(
-              new LocalServerError({
-                message: "Spark Connect server exited during start-up",
-                logFile,
-                logTail: tail(logFile)
-              })
-            )
-      ),
-      Effect.catchTag("PlatformError", () => Effect.void)
-    )
-    const probe: Effect.Effect<string, LocalServerError | Probe.RpcFailure> = exited.pipe(
-      Effect.andThen(Probe.sparkVersion(address, 2000, options.token))
-    )
-    yield* probe.pipe(
-      Effect.retry({
-        while: (e: LocalServerError | Probe.RpcFailure) => !(e instanceof LocalServerError),
-        schedule: Schedule.spaced("250 millis")
-      }),
-      Effect.timeoutOrElse({
-        duration: options.startTimeout ?? "180 seconds",
-        orElse: () =>
-          Effect.fail(
-            new LocalServerError({
-              message: `Spark Connect server did not answer on ${address}`,
-              logFile,
-              logTail: tail(logFile)
-            })
-          )
-      }),
-      Effect.mapError((e: LocalServerError | Probe.RpcFailure) =>
-        e instanceof LocalServerError
-          ? e
-          : new LocalServerError({ message: `Spark Connect probe failed: ${e.details}`, logFile })
-      )
-    )
+    yield* Ready.until({
+      process: handle,
+      exited: () =>
+        new LocalServerError({
+          message: "Spark Connect server exited during start-up",
+          logFile,
+          logTail: tail(logFile)
+        }),
+      answers: Probe.sparkVersion(address, 2000, options.token),
+      every: "250 millis",
+      within: options.startTimeout ?? "180 seconds",
+      timedOut: () =>
+        new LocalServerError({
+          message: `Spark Connect server did not answer on ${address}`,
+          logFile,
+          logTail: tail(logFile)
+        })
+    })
     return {
       remote: `sc://${address}`,
       port,
