@@ -4,13 +4,14 @@ import nx from "@nx/eslint-plugin"
 import tseslint from "typescript-eslint"
 
 // Module boundaries (issue #18): the tags are in each project's package.json "nx" section.
-// core depends on nothing of ours; runner-spark-connect on core; runner-sql on core and
-// runner-spark-connect; kafka-reporter on core; the cli on all of those. The tools
-// (@spark-etl/infra) may use the libraries, but no project's src may import a tool.
+// core depends on nothing of ours; runner-spark-connect on core; runner-sql and runner-jdbc
+// (a plugin) on core and runner-spark-connect; kafka-reporter on core; the cli on all of those.
+// The tools (@spark-etl/infra) may use the libraries, but no project's src may import a tool.
 const libraryConstraints = [
   { sourceTag: "scope:core", onlyDependOnLibsWithTags: [] },
   { sourceTag: "runner:spark-connect", onlyDependOnLibsWithTags: ["scope:core"] },
   { sourceTag: "runner:sql", onlyDependOnLibsWithTags: ["scope:core", "runner:spark-connect"] },
+  { sourceTag: "runner:jdbc", onlyDependOnLibsWithTags: ["scope:core", "runner:spark-connect"] },
   { sourceTag: "type:reporter", onlyDependOnLibsWithTags: ["scope:core"] },
   { sourceTag: "type:app", onlyDependOnLibsWithTags: ["scope:core", "type:runner", "type:reporter"] },
   {

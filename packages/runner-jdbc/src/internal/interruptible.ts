@@ -1,0 +1,56 @@
+/**
+ * A rule's Spark work, stoppable on the server. Every operation carries the tag
+ * `spark-etl-<runId>-<ruleId>`; on interruption the server is told first (by tag: every
+ * operation of the rule, including one just starting), then the client's streams are torn
+ * down — the other order would leave a window where a read or an insert runs on.
+ */
+import { Effect, Fiber } from "effect"
+import type { Failure } from "@spark-etl/core"
+import { SparkSession } from "@spark-etl/runner-spark-connect"
+
+// The operation tag of a rule's Spark work, made safe for Spark (no comma, its separator).
+const tagFor = (runId: string, ruleId: string): string =>
+  `spark-etl-${runId}-${ruleId}`.replace(/[^A-Za-z0-9_.-]/g, "_")
+
+// How long the runner waits for the server to confirm an interrupt before stopping anyway.
+const interruptTimeout = "10 seconds"
+
+const stopOnServer = (spark: SparkSession.Session, tag: string, ruleId: string): Effect.Effect<void> =>
+  spark.interrupt({ tag }).pipe(
+    Effect.timeoutOption(interruptTimeout),
+    Effect.flatMap((ids) =>
+      ids._tag === "Some"
+        ? Effect.logInfo(
+            `rule ${ruleId} interrupted: ${ids.value.length} operation(s) stopped on the server: ${ids.value.join(", ")}`
+          ).pipe(Effect.annotateLogs({ operationIds: ids.value.join(","), sparkTag: tag }))
+        : Effect.logWarning(`rule ${ruleId}: the server did not confirm the interrupt in time`)
+    ),
+    Effect.catch((e) => Effect.logWarning(`rule ${ruleId}: interrupt on the server failed: ${e.message}`))
+  )
+
+/**
+ * Runs `work` in a child fiber whose interruption interrupts the rule's tag on the server,
+ * then runs `alsoStop` (the database's side: Spark's cancel does not reach a JDBC statement).
+ */
+export const interruptible = <A>(
+  runId: string,
+  ruleId: string,
+  work: (
+    spark: SparkSession.Session,
+    operation: SparkSession.OperationOptions
+  ) => Effect.Effect<A, Failure.RuleFailure>,
+  alsoStop: (spark: SparkSession.Session) => Effect.Effect<void> = () => Effect.void
+): Effect.Effect<A, Failure.RuleFailure, SparkSession.SparkSession> =>
+  Effect.gen(function* () {
+    const spark = yield* SparkSession.SparkSession
+    const tag = tagFor(runId, ruleId)
+    const fiber = yield* Effect.forkChild(work(spark, { tags: [tag] }), { startImmediately: true })
+    return yield* Fiber.join(fiber).pipe(
+      Effect.onInterrupt(() =>
+        Effect.andThen(
+          stopOnServer(spark, tag, ruleId),
+          Effect.andThen(alsoStop(spark).pipe(Effect.timeoutOption(interruptTimeout)), Fiber.interrupt(fiber))
+        )
+      )
+    )
+  }).pipe(Effect.annotateLogs({ rule: ruleId }))

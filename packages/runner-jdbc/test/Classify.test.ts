@@ -1,0 +1,142 @@
+// Every row of Classify's table, from errors shaped as the real server returned them (see the
+// integration tests for the same paths end to end).
+import { Failure } from "@spark-etl/core"
+import { SparkError } from "@spark-etl/runner-spark-connect"
+import { describe, expect, it } from "vitest"
+import * as Classify from "../src/Classify.js"
+
+const psql = (message: string): SparkError.CauseLink => ({
+  classes: ["org.postgresql.util.PSQLException", "java.sql.SQLException"],
+  message,
+  messageParameters: {}
+})
+
+const syntaxError = (pgMessage: string) =>
+  SparkError.make("SparkExecutionError", {
+    message: `[JDBC_EXTERNAL_ENGINE_SYNTAX_ERROR.DURING_OUTPUT_SCHEMA_RESOLUTION] JDBC external engine syntax error. … ${pgMessage}. SQLSTATE: 42000`,
+    errorClass: "JDBC_EXTERNAL_ENGINE_SYNTAX_ERROR.DURING_OUTPUT_SCHEMA_RESOLUTION",
+    sqlState: "42000",
+    causes: [psql(pgMessage)]
+  })
+
+const connectionFailed = (cause: SparkError.CauseLink) =>
+  SparkError.make("SparkAnalysisError", {
+    message:
+      "[FAILED_JDBC.CONNECTION] Failed JDBC jdbc:postgresql:*********(redacted) on the operation: Couldn't connect to the database SQLSTATE: HV000",
+    errorClass: "FAILED_JDBC.CONNECTION",
+    sqlState: "HV000",
+    causes: [cause]
+  })
+
+const read = { ruleId: "orders", phase: "read" as const, where: "reading table t" }
+const write = { ruleId: "load", phase: "write" as const, where: "writing table t" }
+
+describe("Classify.classify", () => {
+  it("a missing table while reading: SqlError, the database's code and state, Spark's class in the message", () => {
+    const f = Classify.classify(syntaxError('ERROR: relation "t" does not exist\n  Position: 15'), read)
+    expect(f).toBeInstanceOf(Failure.SqlError)
+    expect(f).toMatchObject({ code: "UNDEFINED_TABLE", sqlState: "42P01", ruleId: "orders" })
+    expect(f.message).toBe(
+      'rule "orders", reading table t: ERROR: relation "t" does not exist (SQLSTATE 42P01) [JDBC_EXTERNAL_ENGINE_SYNTAX_ERROR.DURING_OUTPUT_SCHEMA_RESOLUTION]'
+    )
+    expect(f.engineDetail).toContain("org.postgresql.util.PSQLException")
+  })
+
+  it("the same while writing: TargetError; a missing schema (3F) too", () => {
+    expect(Classify.classify(syntaxError('ERROR: relation "t" does not exist'), write)).toBeInstanceOf(
+      Failure.TargetError
+    )
+    const schema = SparkError.make("SparkExecutionError", {
+      message: 'ERROR: schema "s" does not exist\n  Position: 14',
+      causes: [psql('ERROR: schema "s" does not exist\n  Position: 14')]
+    })
+    expect(Classify.classify(schema, write)).toMatchObject({ _tag: "TargetError", sqlState: "3F000" })
+  })
+
+  it("Spark's syntax class without a message to read: SqlError with Spark's code", () => {
+    const f = Classify.classify(syntaxError("FEHLER: Relation »t« existiert nicht"), read)
+    expect(f).toMatchObject({
+      _tag: "SqlError",
+      code: "JDBC_EXTERNAL_ENGINE_SYNTAX_ERROR.DURING_OUTPUT_SCHEMA_RESOLUTION",
+      sqlState: "42000"
+    })
+  })
+
+  it("a constraint violated or a bad value: DataError", () => {
+    const dup = SparkError.make("SparkExecutionError", {
+      message:
+        'Job aborted due to stage failure: … java.sql.BatchUpdateException: Batch entry 0 INSERT INTO t ("id") VALUES ((\'1\'::int4)) was aborted: ERROR: duplicate key value violates unique constraint "t_pkey"\n  Detail: Key (id)=(1) already exists.  Call getNextException to see other errors in the batch.'
+    })
+    expect(Classify.classify(dup, write)).toMatchObject({
+      _tag: "DataError",
+      code: "UNIQUE_VIOLATION",
+      sqlState: "23505"
+    })
+    const div = SparkError.make("SparkExecutionError", {
+      message: "ERROR: division by zero",
+      causes: [psql("ERROR: division by zero")]
+    })
+    expect(Classify.classify(div, read)).toMatchObject({ _tag: "DataError", sqlState: "22012" })
+  })
+
+  it("the database unreachable: EngineUnreachable, by pgjdbc's message or by the Java class alone", () => {
+    const refused = connectionFailed(
+      psql("Connection to 127.0.0.1:1 refused. Check that the hostname and port are correct")
+    )
+    const f = Classify.classify(refused, read)
+    expect(f).toBeInstanceOf(Failure.EngineUnreachable)
+    expect(f).toMatchObject({
+      category: "system",
+      sqlState: "08001",
+      code: "SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION"
+    })
+    const unknownHost = connectionFailed({
+      classes: ["java.net.UnknownHostException"],
+      message: "db.invalid",
+      messageParameters: {}
+    })
+    expect(Classify.classify(unknownHost, read)).toMatchObject({
+      _tag: "EngineUnreachable",
+      code: "FAILED_JDBC.CONNECTION"
+    })
+  })
+
+  it("a login refused: EngineUnreachable, not restartable", () => {
+    const f = Classify.classify(
+      connectionFailed(psql('FATAL: password authentication failed for user "etl"')),
+      read
+    )
+    expect(f).toMatchObject({ _tag: "EngineUnreachable", sqlState: "28P01", restartable: false })
+    expect(Failure.restartMayHelp(f)).toBe(false)
+  })
+
+  it("deadlock, no connection slot, shutdown: SessionLost", () => {
+    for (const message of [
+      "ERROR: deadlock detected",
+      "FATAL: sorry, too many clients already",
+      "FATAL: terminating connection due to administrator command"
+    ]) {
+      expect(Classify.classify(SparkError.make("SparkExecutionError", { message }), write)).toBeInstanceOf(
+        Failure.SessionLost
+      )
+    }
+  })
+
+  it("Spark's own failures keep their meaning; an unknown execution error is a Defect", () => {
+    expect(Classify.classify(SparkError.make("SparkUnavailable", { message: "down" }), read)).toBeInstanceOf(
+      Failure.EngineUnreachable
+    )
+    expect(Classify.classify(SparkError.make("SparkSessionLost", { message: "gone" }), read)).toBeInstanceOf(
+      Failure.SessionLost
+    )
+    expect(
+      Classify.classify(SparkError.make("SparkDeadlineExceeded", { message: "late" }), read)
+    ).toBeInstanceOf(Failure.DeadlineExceeded)
+    expect(
+      Classify.classify(
+        SparkError.make("SparkExecutionError", { message: "java.lang.NullPointerException" }),
+        read
+      )
+    ).toBeInstanceOf(Failure.Defect)
+  })
+})

@@ -1,0 +1,139 @@
+// The plugin as an operator meets it: the built CLI runs a batch that names the package under
+// `plugins:`, reading PostgreSQL, transforming with sql, loading PostgreSQL back — then reruns
+// it, and runs a batch whose table is missing. The batch lives inside this repository, so the
+// CLI finds @spark-etl/runner-jdbc from the batch's folder (the workspace's link to this package).
+import { execFile, execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Effect } from "effect"
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
+import { psql, psqlRows, unique } from "./harness.js"
+
+const packageDir = path.resolve(import.meta.dirname, "..", "..")
+const repoRoot = path.resolve(packageDir, "..", "..")
+const cliMain = path.join(repoRoot, "packages", "cli", "dist", "main.js")
+const tmpRoot = path.join(packageDir, "test", ".tmp")
+
+// The CLI imports the package's built output (its `default` export): build it from the sources
+// under test first.
+beforeAll(() => {
+  execFileSync(
+    process.execPath,
+    [path.join(repoRoot, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"],
+    {
+      cwd: packageDir
+    }
+  )
+}, 120_000)
+
+interface Result {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const cli = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>): Promise<Result> =>
+  new Promise((resolve) =>
+    execFile(
+      process.execPath,
+      [cliMain, ...args],
+      {
+        env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...env },
+        maxBuffer: 64 * 1024 * 1024
+      },
+      (error, stdout, stderr) =>
+        resolve({
+          code: error === null ? 0 : typeof error.code === "number" ? error.code : -1,
+          stdout,
+          stderr
+        })
+    )
+  )
+
+const summary = (stdout: string): string => stdout.trim().split("\n").at(-1) ?? ""
+
+const batchText = (name: string, source: string, target: string) => {
+  const pg = inject("postgres")
+  const connection = `url: ${pg.jdbcUrl}\n      user: ${pg.user}\n      password: { param: db_password }`
+  return `batch: ${name}
+plugins: ["@spark-etl/runner-jdbc"]
+parameters:
+  db_password: { type: string, env: E2E_DB_PASSWORD, secret: true }
+rules:
+  - id: orders
+    kind: jdbc
+    options:
+      ${connection}
+      read: { table: ${source} }
+  - id: totals
+    kind: sql
+    depends_on: [orders]
+    options:
+      sql: SELECT customer, CAST(SUM(amount) AS DECIMAL(12,2)) AS total FROM orders GROUP BY customer
+  - id: load_totals
+    kind: jdbc
+    depends_on: [totals]
+    options:
+      ${connection}
+      write: { from: totals, table: ${target}, mode: truncate }
+`
+}
+
+const made: Array<string> = []
+afterAll(() => made.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })))
+
+const batchIn = (text: string) => {
+  const dir = path.join(tmpRoot, unique("batch"))
+  made.push(dir)
+  fs.mkdirSync(dir, { recursive: true })
+  const batch = path.join(dir, "batch.yaml")
+  fs.writeFileSync(batch, text)
+  return { dir, batch, stateDir: path.join(dir, "state"), log: path.join(dir, "run.jsonl") }
+}
+
+const runBatch = (b: ReturnType<typeof batchIn>) =>
+  cli(["run", b.batch, "--remote", inject("sparkRemote"), "--state-dir", b.stateDir, "--log-file", b.log], {
+    E2E_DB_PASSWORD: inject("postgres").password
+  })
+
+const setUp = async () => {
+  const [source, target] = [unique("orders"), unique("totals")]
+  await Effect.runPromise(
+    psql(
+      `CREATE TABLE ${source} (id integer PRIMARY KEY, customer text NOT NULL, amount numeric(10,2) NOT NULL);
+       INSERT INTO ${source} VALUES (1, 'Ada', 10.00), (2, 'Ada', 2.50), (3, 'Bob', 7.25);
+       CREATE TABLE ${target} (customer text PRIMARY KEY, total numeric(12,2) NOT NULL);`
+    )
+  )
+  return { source, target }
+}
+
+describe("spark-etl run with the jdbc plugin", () => {
+  it("reads PostgreSQL, transforms, loads PostgreSQL; a rerun leaves the rows exactly once", async () => {
+    const { source, target } = await setUp()
+    const b = batchIn(batchText("jdbc_e2e", source, target))
+    for (const attempt of [1, 2]) {
+      const r = await runBatch(b)
+      expect(r.code, `run ${attempt}: ${r.stderr}\n${r.stdout}`).toBe(0)
+      expect(summary(r.stdout)).toMatch(/^spark-etl SUCCEEDED batch=jdbc_e2e /)
+      expect(await Effect.runPromise(psqlRows(`SELECT customer, total FROM ${target}`))).toEqual([
+        "Ada|12.50",
+        "Bob|7.25"
+      ])
+    }
+    // The password reached Spark as an option only: no artefact of the runs shows it.
+    const password = inject("postgres").password
+    expect(fs.readFileSync(b.log, "utf8")).not.toContain(password)
+  })
+
+  it("a missing table: exit 1, the database's code in the summary and the log", async () => {
+    const { target } = await setUp()
+    const b = batchIn(batchText("jdbc_e2e_missing", "no_such_table", target))
+    const r = await runBatch(b)
+    expect(r.code, r.stderr + r.stdout).toBe(1)
+    expect(summary(r.stdout)).toMatch(/code=UNDEFINED_TABLE/)
+    expect(r.stdout + r.stderr).toContain('ERROR: relation "no_such_table" does not exist (SQLSTATE 42P01)')
+    expect(fs.readFileSync(b.log, "utf8")).toContain('"sqlState":"42P01"')
+    expect(r.stdout + r.stderr + fs.readFileSync(b.log, "utf8")).not.toContain(inject("postgres").password)
+  })
+})

@@ -1,0 +1,243 @@
+// Reads and delete-and-load writes against the real PostgreSQL and Spark, and how each failure
+// a batch author can meet is classified: class, code (the database's), SQLSTATE and message.
+import { Failure } from "@spark-etl/core"
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { describe, expect, inject, it } from "vitest"
+import {
+  connection,
+  downUrl,
+  failureOf,
+  preflightRule,
+  psql,
+  psqlRows,
+  run,
+  runRule,
+  sparkRows,
+  unique
+} from "./harness.js"
+
+const source = async () => {
+  const table = unique("src")
+  await Effect.runPromise(
+    psql(
+      `CREATE TABLE ${table} (id integer PRIMARY KEY, customer text NOT NULL, amount numeric(10,2), ordered date);
+       INSERT INTO ${table} VALUES (1, 'Ada', 12.34, '2024-02-29'), (2, 'Zoë', -0.50, '1999-12-31'), (3, 'Bob', NULL, NULL);`
+    )
+  )
+  return table
+}
+
+const target = async () => {
+  const table = unique("dst")
+  await Effect.runPromise(
+    psql(
+      `CREATE TABLE ${table} (customer text PRIMARY KEY, total numeric(12,2) NOT NULL CHECK (total > -100));
+       COMMENT ON TABLE ${table} IS 'owned by the warehouse team';`
+    )
+  )
+  return table
+}
+
+describe("jdbc read", () => {
+  it("makes the table the rule's view: the rows psql inserted, typed", async () => {
+    const table = await source()
+    const id = unique("orders")
+    const rows = await run(
+      Effect.andThen(
+        runRule({ id, options: { ...connection(), read: { table } } }),
+        sparkRows(`SELECT id, customer, amount, ordered FROM ${id} ORDER BY id`)
+      )
+    )
+    expect(rows).toEqual([
+      { id: 1, customer: "Ada", amount: "12.34", ordered: "2024-02-29" },
+      { id: 2, customer: "Zoë", amount: "-0.50", ordered: "1999-12-31" },
+      { id: 3, customer: "Bob", amount: null, ordered: null }
+    ])
+  })
+
+  it("reads a query, partitioned reads and cache give the same rows", async () => {
+    const table = await source()
+    const [byQuery, partitioned] = [unique("q"), unique("p")]
+    const rows = await run(
+      Effect.gen(function* () {
+        yield* runRule({
+          id: byQuery,
+          options: {
+            ...connection(),
+            read: { query: `SELECT id, customer FROM ${table} WHERE id > 1`, cache: true }
+          }
+        })
+        yield* runRule({
+          id: partitioned,
+          options: {
+            ...connection(),
+            read: {
+              table,
+              fetch_size: 2,
+              partition: { column: "id", lower_bound: 1, upper_bound: 3, num_partitions: 3 }
+            }
+          }
+        })
+        return [
+          yield* sparkRows(`SELECT id, customer FROM ${byQuery} ORDER BY id`),
+          yield* sparkRows(`SELECT count(*) AS n, sum(id) AS s FROM ${partitioned}`)
+        ] as const
+      })
+    )
+    expect(rows[0]).toEqual([
+      { id: 2, customer: "Zoë" },
+      { id: 3, customer: "Bob" }
+    ])
+    expect(rows[1]).toEqual([{ n: 3n, s: 6n }])
+  })
+
+  it("writes the rows to the rule's path target too, as parquet", async () => {
+    const table = await source()
+    const id = unique("orders")
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "runner-jdbc-")), "orders")
+    const rows = await run(
+      Effect.andThen(
+        runRule({ id, target: out, options: { ...connection(), read: { table } } }),
+        sparkRows(`SELECT count(*) AS n FROM parquet.\`${out}\``)
+      )
+    )
+    expect(rows).toEqual([{ n: 3n }])
+  })
+
+  it("a missing table: SqlError with the database's code, at preflight already", async () => {
+    const id = unique("orders")
+    const options = { ...connection(), read: { table: "no_such_table" } }
+    for (const program of [runRule({ id, options }), preflightRule({ id, options })]) {
+      const failure = await failureOf(program)
+      expect(failure).toBeInstanceOf(Failure.SqlError)
+      expect(failure).toMatchObject({ category: "capturable", code: "UNDEFINED_TABLE", sqlState: "42P01" })
+      expect((failure as Failure.SqlError).message).toBe(
+        `rule "${id}", reading table no_such_table: ERROR: relation "no_such_table" does not exist (SQLSTATE 42P01) [JDBC_EXTERNAL_ENGINE_SYNTAX_ERROR.DURING_OUTPUT_SCHEMA_RESOLUTION]`
+      )
+    }
+  })
+
+  it("a query the database cannot run: DataError with its code", async () => {
+    const failure = await failureOf(
+      runRule({
+        id: unique("bad"),
+        options: { ...connection(), read: { query: "SELECT 1 / 0 AS x", cache: true } }
+      })
+    )
+    expect(failure).toBeInstanceOf(Failure.DataError)
+    expect(failure).toMatchObject({ code: "DIVISION_BY_ZERO", sqlState: "22012" })
+  })
+
+  it("the database down: EngineUnreachable (system), SQLSTATE 08001", async () => {
+    const failure = await failureOf(
+      runRule({ id: unique("orders"), options: { ...connection(downUrl), read: { table: "t" } } })
+    )
+    expect(failure).toBeInstanceOf(Failure.EngineUnreachable)
+    expect(failure).toMatchObject({ category: "system", sqlState: "08001" })
+    expect((failure as Failure.EngineUnreachable).message).toContain("Connection to 127.0.0.1:1 refused")
+  })
+
+  it("a login refused: EngineUnreachable, not restartable, the password nowhere in the failure", async () => {
+    const failure = await failureOf(
+      Effect.suspend(() =>
+        runRule({
+          id: unique("orders"),
+          options: { ...connection(), user: "nobody_here", read: { table: "t" } }
+        })
+      )
+    )
+    expect(failure).toBeInstanceOf(Failure.EngineUnreachable)
+    expect(failure).toMatchObject({ sqlState: "28P01", restartable: false })
+    expect(JSON.stringify(failure)).not.toContain(inject("postgres").password)
+  })
+})
+
+describe("jdbc write (delete-and-load)", () => {
+  const load = (upstream: string, table: string, options: Record<string, unknown> = {}) =>
+    runRule({
+      id: unique("load"),
+      dependsOn: [upstream],
+      options: { ...connection(), write: { from: upstream, table, ...options } }
+    })
+  const totals = (view: string, sql: string) =>
+    Effect.flatMap(sparkRows(`CREATE OR REPLACE TEMP VIEW ${view} AS ${sql}`), () => Effect.void)
+
+  it("truncates and loads; a rerun leaves the rows exactly once; the table's definition is kept", async () => {
+    const table = await target()
+    const view = unique("totals")
+    await Effect.runPromise(psql(`INSERT INTO ${table} VALUES ('yesterday', 1)`))
+    const sql = "SELECT * FROM VALUES ('Ada', 12.34), ('Zoë', -0.5) AS t(customer, total)"
+    await run(Effect.andThen(totals(view, sql), load(view, table, { batch_size: 1, num_partitions: 2 })))
+    const once = await Effect.runPromise(psqlRows(`SELECT customer, total FROM ${table}`))
+    expect(once).toEqual(["Ada|12.34", "Zoë|-0.50"])
+    await run(Effect.andThen(totals(view, sql), load(view, table)))
+    expect(await Effect.runPromise(psqlRows(`SELECT customer, total FROM ${table}`))).toEqual(once)
+    const definition = await Effect.runPromise(
+      psqlRows(
+        `SELECT obj_description('${table}'::regclass) UNION ALL SELECT contype::text FROM pg_constraint WHERE conrelid = '${table}'::regclass`
+      )
+    )
+    expect(definition).toEqual(["c", "owned by the warehouse team", "p"])
+  })
+
+  it("a missing table: TargetError with the database's code, at preflight, nothing created", async () => {
+    const view = unique("totals")
+    const table = unique("missing")
+    const failure = await failureOf(
+      Effect.andThen(
+        totals(view, "SELECT 'a' AS customer, 1 AS total"),
+        preflightRule({
+          id: "load",
+          dependsOn: [view],
+          options: { ...connection(), write: { from: view, table } }
+        })
+      )
+    )
+    expect(failure).toBeInstanceOf(Failure.TargetError)
+    expect(failure).toMatchObject({ code: "UNDEFINED_TABLE", sqlState: "42P01" })
+    expect(await Effect.runPromise(psql(`SELECT to_regclass('${table}') IS NULL`))).toBe("t\n")
+  })
+
+  it("a constraint the rows break: DataError with the database's code and constraint, no secret", async () => {
+    const table = await target()
+    const view = unique("totals")
+    const failure = await failureOf(
+      Effect.andThen(
+        totals(view, "SELECT * FROM VALUES ('Ada', 1), ('Ada', 2) AS t(customer, total)"),
+        load(view, table)
+      )
+    )
+    expect(failure).toBeInstanceOf(Failure.DataError)
+    expect(failure).toMatchObject({ code: "UNIQUE_VIOLATION", sqlState: "23505" })
+    expect((failure as Failure.DataError).message).toContain(
+      `ERROR: duplicate key value violates unique constraint "${table}_pkey" (SQLSTATE 23505)`
+    )
+  })
+
+  it("`from` not among depends_on: TargetError before anything is written", async () => {
+    const table = await target()
+    const failure = await failureOf(
+      runRule({ id: "load", dependsOn: [], options: { ...connection(), write: { from: "totals", table } } })
+    )
+    expect(failure).toMatchObject({ _tag: "TargetError", code: "JDBC_FROM_NOT_A_DEPENDENCY" })
+  })
+
+  it("the database down: EngineUnreachable", async () => {
+    const view = unique("totals")
+    const failure = await failureOf(
+      Effect.andThen(
+        totals(view, "SELECT 'a' AS customer"),
+        runRule({
+          id: "load",
+          dependsOn: [view],
+          options: { ...connection(downUrl), write: { from: view, table: "t" } }
+        })
+      )
+    )
+    expect(failure).toBeInstanceOf(Failure.EngineUnreachable)
+    expect(failure).toMatchObject({ sqlState: "08001" })
+  })
+})
