@@ -35,6 +35,12 @@ const config: KnipConfig = {
       // `npm run bench` runs infra's built cli by path (node ../infra/dist/cli.js run -- …).
       ignoreDependencies: ["@spark-etl/infra"]
     },
+    // knip's Nx plugin reads generators.json (the generator is its entry); the templates
+    // (files/**/*__tmpl__) are not TypeScript to knip.
+    "tools/plugin": {
+      entry: ["test/**/*.test.ts", "*.config.ts"],
+      project: ["src/**/*.ts", "test/**/*.ts", "*.config.ts"]
+    },
     // bin of `npm run infra` and of the test/bench scripts: node tools/infra/dist/cli.js.
     "tools/infra": {
       entry: ["src/cli.ts", "src/benchTable.ts", "test/**/*.test.ts", "*.config.ts"],
