@@ -10,7 +10,7 @@
  *   npm run bench   (from tools/release; starts Spark unless SPARK_REMOTE is set)
  */
 import { Effect } from "effect"
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -114,15 +114,12 @@ fs.writeFileSync(
 /** `validate` of the 10,000 rules: wall time and the process's peak RSS (by GNU time). */
 const validateTenThousand = (cli: Cli): { readonly ms: number; readonly rssMb: number } => {
   const t = process.hrtime.bigint()
-  const out = execFileSync(
-    "/usr/bin/time",
-    ["-f", "%M", cli.command, ...cli.prefix, "validate", tenThousand],
-    {
-      encoding: "utf8",
-      stdio: ["ignore", "ignore", "pipe"]
-    }
-  )
-  return { ms: ms(t), rssMb: Number(out.trim().split("\n").at(-1)) / 1024 }
+  const run = spawnSync("/usr/bin/time", ["-f", "%M", cli.command, ...cli.prefix, "validate", tenThousand], {
+    encoding: "utf8"
+  })
+  if (run.status !== 0) throw new Error(`validate of 10,000 rules failed (${run.status}): ${run.stderr}`)
+  // GNU time writes the peak RSS (KiB) as the last line of stderr.
+  return { ms: ms(t), rssMb: Number(run.stderr.trim().split("\n").at(-1)) / 1024 }
 }
 
 const rows: Array<[string, string, string, string]> = []
