@@ -62,6 +62,17 @@ beforeAll(async () => {
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }))
 
 describe("the release tarball", () => {
+  it("is refused for an architecture the pinned Node is not published for, saying so", async () => {
+    const refused = await Effect.runPromise(
+      Effect.flip(Release.build({ arch: "arm64", outDir: path.join(work, "arm64") }))
+    )
+    expect(refused.step).toBe("node runtime")
+    expect(refused.message).toContain(
+      `the pinned Node ${artifact.nodeVersion} is not offered for linux-arm64`
+    )
+    expect(fs.existsSync(path.join(work, "arm64"))).toBe(false)
+  })
+
   it("installs as a release beside others, behind an atomically switched `current`", () => {
     expect(fs.readlinkSync(path.join(prefix, "current"))).toBe(`releases/${artifact.name}`)
     expect(fs.readlinkSync(installed)).toBe("../current/bin/spark-etl")

@@ -42,6 +42,8 @@ const checks = Testing.conformance({
     { ...connection(), write: { from: "a", table: "t", mode: "append" } }
   ],
   failing: { ...connection(), read: { table: "no_such_table" } },
+  // The slow rule's work, not a wait of the test's: a statement PostgreSQL runs until it is
+  // cancelled (the test waits for it to show in pg_stat_activity, then for it to be gone).
   slow: {
     ...connection(),
     read: { query: `SELECT pg_sleep(120)::text AS slept, '${marker}' AS marker`, cache: true }
