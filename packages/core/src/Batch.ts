@@ -11,6 +11,7 @@ import * as Dag from "./Dag.js"
 import * as Failure from "./Failure.js"
 import * as Parameter from "./Parameter.js"
 import * as Plugin from "./Plugin.js"
+import * as Retry from "./Retry.js"
 import * as TargetStore from "./TargetStore.js"
 import * as Text from "./Text.js"
 import * as Issues from "./internal/issues.js"
@@ -32,8 +33,14 @@ export const RuleFile = Schema.Struct({
   /** Where the rule writes; cleaned before the batch. Relative paths start at the batch file. */
   target: Schema.optionalKey(Schema.NonEmptyString),
   /** Kind-specific options, validated by the kind's runner. */
-  options: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown))
+  options: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown)),
+  /** Which failures of this rule are retried, how often and after what delay (see Retry). */
+  retry: Schema.optionalKey(Retry.Spec)
 })
+
+/** When a run resumes from a failed predecessor's checkpoints (see Resume). */
+export const ResumePolicy = Schema.Literals(["never", "on_request", "auto"])
+export type ResumePolicy = typeof ResumePolicy.Type
 
 /** The batch file's schema (YAML keys are snake_case). */
 /** An npm package name (scoped or not), as a batch file names a plugin package. */
@@ -49,6 +56,8 @@ export const BatchFile = Schema.Struct({
   description: Schema.optionalKey(Schema.String),
   /** Plugin packages whose rule kinds the batch uses, besides the built-in ones. */
   plugins: Schema.optionalKey(Schema.Array(PackageName)),
+  /** `on_request` (the default): `run --resume` resumes; `auto`: every run resumes when it can. */
+  resume: Schema.optionalKey(ResumePolicy),
   parameters: Schema.optionalKey(Schema.Record(Schema.String, Parameter.Spec)),
   engine: Schema.optionalKey(
     Schema.Struct({
@@ -94,6 +103,8 @@ export interface Rule {
   readonly target?: TargetStore.Target
   /** Raw options; the kind's runner decodes them. */
   readonly options: unknown
+  /** Its retry flags (absent: a failure fails the batch at once). */
+  readonly retry?: Retry.Policy
   /** 1-based line of the rule in the batch file. */
   readonly line: number
 }
@@ -116,6 +127,8 @@ export interface Batch {
   /** Name of the store that checked the targets and will clean them. */
   readonly targetStore: string
   readonly escalation: { readonly topic?: string; readonly labels: Readonly<Record<string, string>> }
+  /** When a run resumes (`resume:`; default `on_request`). */
+  readonly resume: ResumePolicy
   readonly rules: ReadonlyArray<Rule>
   readonly plan: Dag.Plan
 }
@@ -349,6 +362,7 @@ export const parse = (
         ...(spec.escalation?.topic !== undefined ? { topic: spec.escalation.topic } : {}),
         labels: spec.escalation?.labels ?? {}
       },
+      resume: spec.resume ?? "on_request",
       rules: spec.rules.map((r, index) => {
         const target = byRule.get(r.id)
         return {
@@ -358,6 +372,7 @@ export const parse = (
           dependsOn: r.depends_on ?? [],
           ...(target !== undefined ? { target } : {}),
           options: r.options ?? {},
+          ...(r.retry !== undefined ? { retry: Retry.policy(r.retry) } : {}),
           line: line(["rules", index])
         }
       }),

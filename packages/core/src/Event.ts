@@ -19,7 +19,9 @@ export const EventType = Schema.Literals([
   "rule.started",
   "rule.succeeded",
   "rule.failed",
-  "rule.interrupted"
+  "rule.interrupted",
+  "rule.skipped",
+  "rule.retrying"
 ])
 export type EventType = typeof EventType.Type
 
@@ -81,6 +83,20 @@ export const Event = Schema.Struct({
    * A rule id never contains `:`.
    */
   causedBy: Schema.optionalKey(Schema.String),
+  /**
+   * On batch.started of a resumed run and on its rule.skipped events: the run resumed from.
+   * A rule.skipped event's output was committed by the run in `checkpointOf`.
+   */
+  resumedFrom: Schema.optionalKey(Schema.String),
+  /** On batch.started of a resumed run: the rules it skips (their checkpoints are valid). */
+  skipped: Schema.optionalKey(Schema.Array(Schema.String)),
+  /** On rule.skipped: the run that committed the output the rule is skipped on. */
+  checkpointOf: Schema.optionalKey(Schema.String),
+  /**
+   * On rule.retrying: the wait before the next attempt, in milliseconds (`attempt` is the
+   * attempt about to run, `failure` the cause of the retry).
+   */
+  retryInMs: Schema.optionalKey(Schema.Int),
   /**
    * Routing, not payload: the topic the event is meant for (`--kafka-topic`, else the batch
    * file's `escalation.topic`); absent, the reporter's own. The reporter carries it in the

@@ -4,13 +4,19 @@
  * batch at once: in-flight rules are interrupted (Effect interruption, which a runner turns
  * into an engine-side interrupt) and awaited, no new rule starts, and every rule that did not
  * start is recorded as not run. Every rule and the batch carry timings from effect's `Clock`.
+ *
+ * A rule with a retry policy is attempted again, after its delay, when it fails with a failure
+ * the policy names; its slot stays taken while it waits (its siblings run on), the whole series
+ * stays within the rule's deadline, and only the last attempt's failure fails the batch. Rules
+ * a resume skips count as done for the rules after them.
  */
 import { Clock, Deferred, Duration, Effect, Exit, Fiber, Queue } from "effect"
 import type * as Dag from "./Dag.js"
 import * as Failure from "./Failure.js"
+import * as Retry from "./Retry.js"
 
 /** What happened to a rule. */
-export type RuleState = "pending" | "running" | "succeeded" | "failed" | "interrupted" | "not_run"
+export type RuleState = "pending" | "running" | "succeeded" | "failed" | "interrupted" | "not_run" | "skipped"
 
 /** A rule's record after the run. Times are epoch milliseconds. */
 export interface RuleResult {
@@ -47,6 +53,14 @@ export interface Report {
 export type Transition =
   | { readonly _tag: "RuleStarted"; readonly id: string; readonly attempt: number; readonly at: number }
   | { readonly _tag: "RuleEnded"; readonly result: RuleResult }
+  /** The rule failed with a retryable failure: attempt `attempt` runs after `delayMs`. */
+  | {
+      readonly _tag: "RuleRetrying"
+      readonly id: string
+      readonly attempt: number
+      readonly failure: Failure.RuleFailure
+      readonly delayMs: number
+    }
 
 /** How to execute. */
 export interface Options {
@@ -63,8 +77,17 @@ export interface Options {
    * hold the rest of the run's close.
    */
   readonly stopGrace?: Duration.Duration
-  /** Called at each transition, in order, from the executor's fiber. */
+  /**
+   * Called at each transition; in order for each rule. Retry decisions come from the rule's
+   * own fiber, the rest from the executor's.
+   */
   readonly onTransition?: (transition: Transition) => Effect.Effect<void>
+  /** Rules already done (skipped by a resume): never run, done for the rules after them. */
+  readonly skip?: ReadonlySet<string>
+  /** A rule's retry policy, if it has one. */
+  readonly retry?: (id: string) => Retry.Policy | undefined
+  /** Runs before each retry of a rule (e.g. cleaning its own target); a failure is the attempt's. */
+  readonly beforeRetry?: (id: string, attempt: number) => Effect.Effect<void, Failure.RuleFailure>
 }
 
 /** Runs one rule; `attempt` starts at 1. */
@@ -79,11 +102,14 @@ export const execute = (plan: Dag.Plan, runRule: RunRule, options: Options = {})
   Effect.gen(function* () {
     const parallelism = Math.max(1, Math.floor(options.parallelism ?? 1))
     const notify = options.onTransition ?? (() => Effect.void)
+    const skip = options.skip ?? new Set<string>()
     const results = new Map<string, RuleResult>(
-      plan.order.map((id) => [id, { id, state: "pending", attempt: 0 }])
+      plan.order.map((id) => [id, { id, state: skip.has(id) ? "skipped" : "pending", attempt: 0 }])
     )
-    const waitingOn = new Map(plan.order.map((id) => [id, plan.dependencies.get(id)?.length ?? 0]))
-    const ready = plan.order.filter((id) => waitingOn.get(id) === 0)
+    const waitingOn = new Map(
+      plan.order.map((id) => [id, (plan.dependencies.get(id) ?? []).filter((d) => !skip.has(d)).length])
+    )
+    const ready = plan.order.filter((id) => !skip.has(id) && waitingOn.get(id) === 0)
     const running = new Map<string, Fiber.Fiber<void>>()
     const done = yield* Queue.unbounded<Message>()
     const batchStart = yield* Clock.currentTimeMillis
@@ -105,6 +131,34 @@ export const execute = (plan: Dag.Plan, runRule: RunRule, options: Options = {})
       })
     }
 
+    // The rule's attempts: the first, then one per retry its policy allows, each after its delay.
+    const attempts = (id: string): Effect.Effect<void, Failure.RuleFailure> => {
+      const policy = options.retry?.(id)
+      if (policy === undefined || policy.attempts <= 1) return runRule(id, 1)
+      const before = options.beforeRetry ?? (() => Effect.void)
+      let attempt = 1
+      const once = Effect.suspend(() =>
+        attempt === 1 ? runRule(id, 1) : Effect.andThen(before(id, attempt), runRule(id, attempt))
+      )
+      return Effect.retry(
+        once,
+        Retry.schedule(policy, (next, failure, delay) =>
+          Effect.suspend(() => {
+            attempt = next
+            const current = results.get(id)!
+            results.set(id, { ...current, attempt: next })
+            return notify({
+              _tag: "RuleRetrying",
+              id,
+              attempt: next,
+              failure,
+              delayMs: Duration.toMillis(delay)
+            })
+          })
+        )
+      )
+    }
+
     const start = (id: string) =>
       Effect.gen(function* () {
         const at = yield* Clock.currentTimeMillis
@@ -112,7 +166,7 @@ export const execute = (plan: Dag.Plan, runRule: RunRule, options: Options = {})
         yield* notify({ _tag: "RuleStarted", id, attempt: 1, at })
         // Forked and registered as one step: an interrupt in between would orphan the rule.
         yield* Effect.uninterruptibleMask((restore) =>
-          restore(withDeadline(id, runRule(id, 1))).pipe(
+          restore(withDeadline(id, attempts(id))).pipe(
             Effect.annotateLogs({ rule: id }),
             Effect.exit,
             Effect.flatMap((exit) => Queue.offer(done, { _tag: "Done", id, exit })),

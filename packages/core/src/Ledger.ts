@@ -7,8 +7,8 @@
  * went stale (or whose process is gone) is marked `crashed` and replaced, and the caller is told
  * so it can report the crash.
  *
- * Rules are keyed by id with a state, an attempt count, timings, the error and an optional
- * checkpoint, so per-rule retry and resume can extend the record without a rewrite.
+ * Rules are keyed by id with a state, an attempt count, timings and the error. Their
+ * checkpoints are in the run's journal beside the record (see Checkpoint).
  */
 import { Duration, Effect, FileSystem, Option, Path, Schedule, Schema, Semaphore } from "effect"
 import type * as Scope from "effect/Scope"
@@ -23,15 +23,16 @@ export const formatVersion = 1
 
 /** A rule's entry in the record. */
 export const RuleEntry = Schema.Struct({
-  state: Schema.Literals(["pending", "running", "succeeded", "failed", "interrupted", "not_run"]),
+  /** `skipped`: a resumed run found its checkpoint valid and did not run it. */
+  state: Schema.Literals(["pending", "running", "succeeded", "failed", "interrupted", "not_run", "skipped"]),
   /** Attempts made so far (0 before the first). */
   attempt: Schema.Number,
   startedAt: Schema.optionalKey(Schema.String),
   endedAt: Schema.optionalKey(Schema.String),
   durationMs: Schema.optionalKey(Schema.Number),
   error: Schema.optionalKey(Event.FailurePayload),
-  /** Opaque progress a runner may save, for resume (planned). */
-  checkpoint: Schema.optionalKey(Schema.Unknown)
+  /** In a resumed run: why the rule ran (e.g. its definition changed), or whose checkpoint it skipped on. */
+  reason: Schema.optionalKey(Schema.String)
 })
 export type RuleEntry = typeof RuleEntry.Type
 
@@ -53,6 +54,8 @@ export const Record = Schema.Struct({
   heartbeatAt: Schema.String,
   endedAt: Schema.optionalKey(Schema.String),
   engineSessionId: Schema.optionalKey(Schema.String),
+  /** The run this one resumed (its checkpoints are the ones it trusted). */
+  resumedFrom: Schema.optionalKey(Schema.String),
   /** The batch's engine settings, as given to the engine session (applied in preflight). */
   engineSettings: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
   rules: Schema.Record(Schema.String, RuleEntry),
@@ -166,6 +169,32 @@ export const read = (file: string): Effect.Effect<Record, LedgerError, FileSyste
 /** The file of a run's record. */
 const fileOf = (path: Path.Path, dir: string, batch: string, runId: string): string =>
   path.join(dir, batch, `${runId}.json`)
+
+/** A batch's records that could be read, newest first, and the files that could not. */
+export const survey = (
+  dir: string,
+  batch: string
+): Effect.Effect<
+  { readonly records: ReadonlyArray<Record>; readonly unreadable: ReadonlyArray<string> },
+  LedgerError,
+  FileSystem.FileSystem | Path.Path
+> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const batchDir = path.join(dir, batch)
+    if (!(yield* fs.exists(batchDir))) return { records: [], unreadable: [] }
+    const records: Array<Record> = []
+    const unreadable: Array<string> = []
+    for (const name of yield* fs.readDirectory(batchDir)) {
+      if (!name.endsWith(".json")) continue
+      const found = yield* Effect.result(read(path.join(batchDir, name)))
+      if (found._tag === "Success") records.push(found.success)
+      else unreadable.push(found.failure.path)
+    }
+    records.sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : 0))
+    return { records, unreadable }
+  }).pipe(Effect.mapError((e) => new LedgerError({ path: dir, message: e.message })))
 
 /** Every record of a batch, newest first (what `status` shows). */
 export const list = (

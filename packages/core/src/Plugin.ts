@@ -87,6 +87,28 @@ export type Analysis =
 export const analysed: Analysis = { _tag: "Analysed" }
 export const notAnalysed = (reason: string): Analysis => ({ _tag: "NotAnalysed", reason })
 
+/**
+ * What defines a rule's output besides its options and target, for checkpoints: the text of
+ * the files it reads its definition from (a SQL file), and the batch parameters it uses.
+ */
+export interface Definition {
+  /** Everything of the definition that is not in the options (e.g. the SQL file's content). */
+  readonly text: string
+  /** The batch parameters the rule references; absent: all of them. */
+  readonly parameters?: ReadonlyArray<string>
+}
+
+/**
+ * What restoring a rule skipped by a resume gave: the rules after it see what they would have
+ * seen had it run (its view, read back from its output or re-defined), or it cannot be
+ * restored without running (then it runs, and everything downstream of it).
+ */
+export type Restoration =
+  { readonly _tag: "Restored" } | { readonly _tag: "NotRestorable"; readonly reason: string }
+
+export const restored: Restoration = { _tag: "Restored" }
+export const notRestorable = (reason: string): Restoration => ({ _tag: "NotRestorable", reason })
+
 /** A runner for one rule kind, needing services `R` (e.g. a Spark session). */
 export interface Runner<O, R = never> {
   readonly kind: string
@@ -107,6 +129,22 @@ export interface Runner<O, R = never> {
   readonly preflight?: (ctx: PreflightContext<O>) => Effect.Effect<Analysis, Failure.RuleFailure, R>
   /** A target store this runner brings (e.g. Spark tables), selected by `targets.store`. */
   readonly targetStore?: Effect.Effect<TargetStore.TargetStore["Service"], never, R>
+  /**
+   * What defines the rule's output besides its options and target (files it reads its
+   * definition from, parameters it uses), for checkpoints. Absent: the options alone, and
+   * every parameter. Must not touch the engine (`plan --resume` runs without one).
+   */
+  readonly fingerprint?: (
+    ctx: ValidateContext<O>
+  ) => Effect.Effect<Definition, never, R | FileSystem.FileSystem | Path.Path>
+  /**
+   * For a resume, in place of preflight: re-establishes on the new session what the rule gave
+   * the rules after it — its view read back from its output (a target), or re-defined lazily
+   * (a view) — without executing it or writing anything. A capturable failure means its output
+   * is gone or unreadable: the rule then runs. Absent: a skipped rule of this kind cannot be
+   * restored, so it always runs on resume.
+   */
+  readonly restore?: (ctx: PreflightContext<O>) => Effect.Effect<Restoration, Failure.RuleFailure, R>
 }
 
 /** Declares a runner with its types inferred. */
@@ -124,6 +162,11 @@ export interface Loaded {
   readonly prepare: (ctx: PrepareContext) => Effect.Effect<void, Failure.RuleFailure>
   readonly preflight: (ctx: PreflightContext<unknown>) => Effect.Effect<Analysis, Failure.RuleFailure>
   readonly targetStore: Option.Option<TargetStore.TargetStore["Service"]>
+  /** The rule's definition beyond options (see Runner.fingerprint); never fails. */
+  readonly fingerprint: (
+    ctx: ValidateContext<unknown>
+  ) => Effect.Effect<Definition, never, FileSystem.FileSystem | Path.Path>
+  readonly restore: (ctx: PreflightContext<unknown>) => Effect.Effect<Restoration, Failure.RuleFailure>
 }
 
 /** Decodes raw options with a runner's schema, reporting every problem with its path. */
@@ -173,7 +216,19 @@ const loaded = <O, R>(
         ? withOptions(decode, ctx, (options) =>
             Effect.provideContext(runner.preflight!({ ...ctx, options }), context)
           )
-        : Effect.succeed(notAnalysed(`rule kind "${runner.kind}" has no preflight`))
+        : Effect.succeed(notAnalysed(`rule kind "${runner.kind}" has no preflight`)),
+    fingerprint: (ctx) => {
+      const decoded = decode(ctx.options)
+      return Result.isSuccess(decoded) && runner.fingerprint
+        ? Effect.provideContext(runner.fingerprint({ ...ctx, options: decoded.success }), context)
+        : Effect.succeed({ text: "" })
+    },
+    restore: (ctx) =>
+      runner.restore
+        ? withOptions(decode, ctx, (options) =>
+            Effect.provideContext(runner.restore!({ ...ctx, options }), context)
+          )
+        : Effect.succeed(notRestorable(`rule kind "${runner.kind}" cannot restore a skipped rule`))
   }
 }
 

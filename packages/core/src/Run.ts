@@ -11,10 +11,11 @@
  * Every transition is logged through Effect's logger (annotated with run id, batch and rule)
  * and published to the `EventSink`; the CLI adapts both to pino and Kafka.
  */
-import { Clock, Deferred, Duration, Effect, Fiber, Option } from "effect"
+import { Clock, Deferred, Duration, Effect, Fiber, FileSystem, Option, Path, Semaphore } from "effect"
 import { createHash } from "node:crypto"
 import * as Os from "node:os"
 import * as Batch from "./Batch.js"
+import * as Checkpoint from "./Checkpoint.js"
 import * as Event from "./Event.js"
 import * as Executor from "./Executor.js"
 import { ExitCode } from "./ExitCode.js"
@@ -22,6 +23,8 @@ import * as Failure from "./Failure.js"
 import * as Ledger from "./Ledger.js"
 import * as Parameter from "./Parameter.js"
 import * as Plugin from "./Plugin.js"
+import * as Resume from "./Resume.js"
+import * as Retry from "./Retry.js"
 
 /** How to run. */
 export interface Options {
@@ -76,6 +79,8 @@ export interface Options {
    * (`SPARK_ETL_KAFKA_TOPIC`, else its default).
    */
   readonly topic?: string
+  /** `--resume` (latest) or `--resume <run-id>`; default a fresh run (unless `resume: auto`). */
+  readonly resume?: Resume.Request
 }
 
 /** How a run ended. */
@@ -100,6 +105,8 @@ export interface Outcome {
   readonly notAnalysed?: ReadonlyArray<{ readonly ruleId: string; readonly reason: string }>
   /** Where the events the sink could not deliver are, once the run flushed (when it says). */
   readonly undelivered?: Event.Undelivered
+  /** The run this one resumed, and the rules it skipped. */
+  readonly resumed?: { readonly from: string; readonly skipped: ReadonlyArray<string> }
 }
 
 /** Services a run needs. */
@@ -305,6 +312,45 @@ type Conclude = (
   targetsTouched: boolean
 ) => Effect.Effect<{ readonly event: Event.Event; readonly outcome: Outcome }>
 
+/**
+ * Whether this run resumes, and from which run: `--resume` asks for it, `resume: auto` makes
+ * every run try. With nothing trustworthy to resume from, an explicit `--resume` is refused
+ * (exit 3) with the reason, and `auto` runs fresh and says why.
+ */
+const chooseResume = (
+  options: Options,
+  batch: Batch.Batch
+): Effect.Effect<Option.Option<Resume.Resuming>, Failure.ConfigRejected, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function* () {
+    const request = options.resume ?? Resume.fresh
+    const explicit = request._tag !== "Fresh"
+    const refuse = (reason: string) =>
+      Failure.rejected(
+        [
+          {
+            file: "command line",
+            line: 1,
+            column: 1,
+            field: "--resume",
+            message: `${reason}; run without --resume for a fresh delete-and-load`
+          }
+        ],
+        "RESUME_REFUSED"
+      )
+    if (explicit && batch.resume === "never")
+      return yield* refuse(`the batch file says resume: never (${batch.file})`)
+    if (!explicit && batch.resume !== "auto") return Option.none()
+    const selected = yield* Resume.select(
+      options.ledgerDir,
+      batch,
+      request._tag === "Run" ? request : { _tag: "Latest" }
+    )
+    if (selected._tag === "Success") return Option.some(selected.success)
+    if (explicit) return yield* refuse(selected.failure)
+    yield* Effect.logInfo(`resume: auto: ${selected.failure}; running fresh (delete-and-load)`)
+    return Option.none()
+  })
+
 const execute = (
   options: Options,
   batch: Batch.Batch,
@@ -319,6 +365,16 @@ const execute = (
   Effect.gen(function* () {
     const startedAt = yield* Clock.currentTimeMillis
     const sink = yield* Event.EventSink
+    const path = yield* Path.Path
+    const chosen = yield* Effect.result(chooseResume(options, batch))
+    if (chosen._tag === "Failure") {
+      const { event, outcome } = yield* conclude({ status: "rejected", failure: chosen.failure }, false)
+      yield* sink.publish(event)
+      return outcome
+    }
+    const resuming = chosen.success
+    const registry = yield* Plugin.Registry
+    const prints = yield* Checkpoint.ofBatch(batch, registry)
     const opened = yield* Effect.result(
       Ledger.open({
         dir: options.ledgerDir,
@@ -334,6 +390,7 @@ const execute = (
           startedAt: iso(startedAt),
           heartbeatAt: iso(startedAt),
           ...(options.engineSessionId !== undefined ? { engineSessionId: options.engineSessionId } : {}),
+          ...(Option.isSome(resuming) ? { resumedFrom: resuming.value.from.runId } : {}),
           ...(Object.keys(batch.engine.settings).length > 0 ? { engineSettings: batch.engine.settings } : {}),
           rules: Object.fromEntries(batch.plan.order.map((id) => [id, { state: "pending", attempt: 0 }]))
         },
@@ -387,6 +444,7 @@ const execute = (
     let phase: Event.Phase = "preflight"
     let touched = false
     let notAnalysed: ReadonlyArray<{ readonly ruleId: string; readonly reason: string }> = []
+    let resumed: Outcome["resumed"]
 
     // The outcome goes into the ledger with its terminal event before the event is published,
     // and the event is marked sent after: a kill in between leaves the event for the next run
@@ -452,6 +510,7 @@ const execute = (
           ...outcome,
           unfenced: !confirmed,
           ...(notAnalysed.length > 0 ? { notAnalysed } : {}),
+          ...(resumed !== undefined ? { resumed } : {}),
           ...(Option.isSome(crashed) ? { crashedPredecessor: crashed.value } : {})
         }
       })
@@ -462,7 +521,6 @@ const execute = (
     if (Deferred.isDoneUnsafe(stop)) return yield* aborted
 
     // Preflight: nothing is deleted before the engine answered and every rule was analysed.
-    const registry = yield* Plugin.Registry
     const rules = new Map(batch.rules.map((r) => [r.id, r]))
     const batchContext = {
       name: batch.name,
@@ -492,6 +550,7 @@ const execute = (
         onSome: Effect.succeed
       })
     }
+    const store = yield* Batch.targetStore(batch.targetStore)
     const preflightStart = yield* Clock.currentTimeMillis
     const analyse = Effect.gen(function* () {
       const kinds = [...new Set(batch.plan.order.map((id) => rules.get(id)!.kind))]
@@ -499,10 +558,39 @@ const execute = (
         const runner = yield* runnerOf(batch.plan.order.find((id) => rules.get(id)!.kind === kind)!)
         yield* runner.prepare({ runId, batch: batchContext })
       }
-      const skipped: Array<{ readonly ruleId: string; readonly reason: string }> = []
+      // A resume first decides what it skips: a rule whose checkpoint is valid is restored (its
+      // view read back from its output, or re-defined) instead of analysed, in plan order, so
+      // the rules that run are analysed against what they will read.
+      const decisions = Option.isSome(resuming)
+        ? yield* Resume.plan(batch.plan, (id) => {
+            const compared = Resume.compare(prints.get(id)!, resuming.value.checkpoints.get(id))
+            if (compared._tag === "Invalid") return Effect.succeed(compared)
+            const target = rules.get(id)!.target
+            const exists = Option.isSome(store) ? store.value.exists : undefined
+            const there = target !== undefined && exists !== undefined ? exists(target) : Effect.succeed(true)
+            const restore = Effect.flatMap(runnerOf(id), (runner) =>
+              runner.restore({ ...contextOf(id), targets: batch.targets.targets })
+            ).pipe(
+              Effect.map((r) =>
+                r._tag === "Restored" ? Resume.valid : Resume.invalid(`it cannot be restored: ${r.reason}`)
+              ),
+              Effect.catchIf(
+                (f) => f.category === "capturable",
+                (f) => Effect.succeed(Resume.invalid(`its output is missing or unreadable: ${f.message}`))
+              )
+            )
+            return Effect.flatMap(there, (yes) =>
+              yes
+                ? restore
+                : Effect.succeed(Resume.invalid(`its output ${target?.location ?? ""} is missing`))
+            )
+          })
+        : new Map<string, Resume.Decision>()
+      const unanalysed: Array<{ readonly ruleId: string; readonly reason: string }> = []
       const unchecked = new Set<string>()
       for (const id of batch.plan.order) {
-        if (Deferred.isDoneUnsafe(stop)) return skipped
+        if (Deferred.isDoneUnsafe(stop)) return { unanalysed, decisions }
+        if (decisions.get(id)?._tag === "Skip") continue
         const upstream = batch.plan.dependencies.get(id)?.find((d) => unchecked.has(d))
         const analysis =
           upstream !== undefined
@@ -512,13 +600,13 @@ const execute = (
               )
         if (analysis._tag === "NotAnalysed") {
           unchecked.add(id)
-          skipped.push({ ruleId: id, reason: analysis.reason })
+          unanalysed.push({ ruleId: id, reason: analysis.reason })
           yield* Effect.logInfo(`preflight: rule ${id} not analysed: ${analysis.reason}`).pipe(
             Effect.annotateLogs({ rule: id })
           )
         }
       }
-      return skipped
+      return { unanalysed, decisions }
     })
     // A stop must not wait on an engine that does not answer: the analysis is left to end in
     // the background, and the run closes (fencing its session) within the signal's grace.
@@ -533,40 +621,68 @@ const execute = (
     }
     if (preflight._tag === "Failure")
       return yield* close({ status: "failed", failure: preflight.failure, phase })
-    notAnalysed = preflight.success
+    notAnalysed = preflight.success.unanalysed
+    const { decisions } = preflight.success
+    const skipped = Resume.skipped(batch.plan, decisions)
+    const skips = new Set(skipped)
+    if (Option.isSome(resuming)) resumed = { from: resuming.value.from.runId, skipped }
     const preflightEnd = yield* Clock.currentTimeMillis
+    if (Option.isSome(resuming)) {
+      const torun = batch.plan.order.filter((id) => !skips.has(id))
+      yield* Effect.logInfo(
+        `resume of run ${resuming.value.from.runId}: skipping ${skipped.length} rule(s)${skipped.length > 0 ? ` (${skipped.join(", ")})` : ""}, running ${torun.length}${
+          torun.length > 0
+            ? `: ${torun
+                .map((id) => {
+                  const d = decisions.get(id)
+                  return `${id} (${d?._tag === "Run" ? d.reason : "?"})`
+                })
+                .join(", ")}`
+            : ""
+        }`
+      )
+    }
     yield* Effect.logInfo(
-      `preflight: ${batch.rules.length - notAnalysed.length} of ${batch.rules.length} rules analysed in ${preflightEnd - preflightStart} ms`
+      `preflight: ${batch.rules.length - skipped.length - notAnalysed.length} of ${batch.rules.length - skipped.length} rules analysed in ${preflightEnd - preflightStart} ms`
     )
     if (Deferred.isDoneUnsafe(stop)) return yield* aborted
 
     // Delete-and-load: every target is emptied before any rule runs.
     phase = "cleanup"
-    const store = yield* Batch.targetStore(batch.targetStore)
+    // A resume cleans only what it will run: what it skips is its checkpoint's output.
     const cleaned = yield* Effect.result(
-      Effect.forEach(batch.targets.targets, (target) =>
-        Option.match(store, {
-          // Load checked the targets with this store, so it is there; say so plainly if not.
-          onNone: (): Effect.Effect<void, Failure.TargetError> =>
-            Effect.fail(
-              new Failure.TargetError({
-                message: `no target store "${batch.targetStore}"`,
-                ruleId: target.ruleId
-              })
-            ),
-          onSome: (s) =>
-            Effect.andThen(
-              Effect.sync(() => void (touched = true)),
-              s.clean(batch.targets, target)
-            )
-        }).pipe(Effect.tap(() => Effect.logInfo(`cleaned target ${target.location} (rule ${target.ruleId})`)))
+      Effect.forEach(
+        batch.targets.targets.filter((t) => !skips.has(t.ruleId)),
+        (target) =>
+          Option.match(store, {
+            // Load checked the targets with this store, so it is there; say so plainly if not.
+            onNone: (): Effect.Effect<void, Failure.TargetError> =>
+              Effect.fail(
+                new Failure.TargetError({
+                  message: `no target store "${batch.targetStore}"`,
+                  ruleId: target.ruleId
+                })
+              ),
+            onSome: (s) =>
+              Effect.andThen(
+                Effect.sync(() => void (touched = true)),
+                s.clean(batch.targets, target)
+              )
+          }).pipe(
+            Effect.tap(() => Effect.logInfo(`cleaned target ${target.location} (rule ${target.ruleId})`))
+          )
       )
     )
     if (cleaned._tag === "Failure") return yield* close({ status: "failed", failure: cleaned.failure, phase })
 
     phase = "execution"
-    yield* Effect.logInfo(`batch started: ${batch.rules.length} rules`)
-    yield* emit("batch.started")
+    yield* Effect.logInfo(
+      `batch started: ${batch.rules.length} rules${Option.isSome(resuming) ? `, resuming run ${resuming.value.from.runId} (${skipped.length} skipped)` : ""}`
+    )
+    yield* emit(
+      "batch.started",
+      Option.isSome(resuming) ? { resumedFrom: resuming.value.from.runId, skipped: [...skipped] } : {}
+    )
 
     // Why running rules get interrupted: the first rule failure, unless a stop came first.
     let interruptCause: string | undefined
@@ -575,17 +691,79 @@ const execute = (
       const { signal } = yield* Deferred.await(stop)
       return signal !== undefined ? `signal:${signal}` : "run:interrupted"
     })
+    // A rule's checkpoint is appended to the run's journal once its output is committed (its
+    // runner succeeded: written, expectations held). One writer at a time.
+    const journal = Checkpoint.journalFile(path, options.ledgerDir, batch.name, runId)
+    const journalLock = yield* Semaphore.make(1)
+    const fs = yield* FileSystem.FileSystem
+    const checkpointOf = (id: string, writtenBy: string, at: string): Checkpoint.Checkpoint => {
+      const target = rules.get(id)!.target
+      const { fingerprint, parts } = prints.get(id)!
+      return {
+        ruleId: id,
+        fingerprint,
+        parts,
+        ...(target !== undefined ? { output: { store: batch.targetStore, location: target.location } } : {}),
+        writtenBy,
+        at
+      }
+    }
+    const record = (checkpoints: ReadonlyArray<Checkpoint.Checkpoint>) =>
+      Semaphore.withPermits(
+        journalLock,
+        1
+      )(Checkpoint.append(journal, checkpoints)).pipe(
+        Effect.provideService(FileSystem.FileSystem, fs),
+        Effect.catch((e) =>
+          Effect.logWarning(
+            `checkpoint of ${checkpoints.map((c) => c.ruleId).join(", ")} not written (${e.message}): a resume would run ${checkpoints.length === 1 ? "it" : "them"} again`
+          )
+        )
+      )
     const runRule: Executor.RunRule = (id, attempt) =>
       Effect.flatMap(runnerOf(id), (runner) => runner.run({ ...contextOf(id), attempt })).pipe(
-        Effect.mapError((failure) => Failure.mapText(failure, secretsOut))
+        Effect.mapError((failure) => Failure.mapText(failure, secretsOut)),
+        Effect.andThen(
+          Effect.flatMap(Clock.currentTimeMillis, (now) => record([checkpointOf(id, runId, iso(now))]))
+        )
       )
+    // Before a retry the rule's own target is emptied again: the failed attempt may have written.
+    const beforeRetry = (id: string): Effect.Effect<void, Failure.RuleFailure> => {
+      const target = rules.get(id)!.target
+      if (target === undefined || Option.isNone(store)) return Effect.void
+      return store.value
+        .clean(batch.targets, target)
+        .pipe(Effect.tap(() => Effect.logInfo(`cleaned target ${target.location} before the retry`)))
+    }
     const onTransition = (t: Executor.Transition): Effect.Effect<void> =>
       Effect.gen(function* () {
+        if (t._tag === "RuleRetrying") {
+          const failure = Failure.mapText(t.failure, secretsOut)
+          const policy = rules.get(t.id)!.retry
+          yield* Effect.logWarning(
+            `rule attempt ${t.attempt - 1} failed: [${failure.code}] ${failure.message}; retrying in ${t.delayMs} ms (attempt ${t.attempt} of ${policy?.attempts ?? t.attempt})`
+          ).pipe(Effect.annotateLogs({ rule: t.id }))
+          yield* emit("rule.retrying", {
+            ruleId: t.id,
+            ruleKind: rules.get(t.id)!.kind,
+            attempt: t.attempt,
+            failure: Failure.toEventPayload(failure),
+            retryInMs: t.delayMs
+          })
+          const entry = ruleEntries[t.id]
+          if (entry !== undefined) yield* ledgerRule(t.id, { ...entry, attempt: t.attempt })
+          return
+        }
         if (t._tag === "RuleStarted") {
           const kind = rules.get(t.id)!.kind
           yield* Effect.logInfo("rule started").pipe(Effect.annotateLogs({ rule: t.id }))
           yield* emit("rule.started", { ruleId: t.id, ruleKind: kind, attempt: t.attempt })
-          yield* ledgerRule(t.id, { state: "running", attempt: t.attempt, startedAt: iso(t.at) })
+          yield* ledgerRule(t.id, {
+            ...ruleEntries[t.id],
+            state: "running",
+            attempt: t.attempt,
+            startedAt: iso(t.at)
+          })
           return
         }
         const r = t.result
@@ -595,7 +773,8 @@ const execute = (
           ...(r.startedAt !== undefined ? { startedAt: iso(r.startedAt) } : {}),
           ...(r.endedAt !== undefined ? { endedAt: iso(r.endedAt) } : {}),
           ...(r.durationMs !== undefined ? { durationMs: r.durationMs } : {}),
-          ...(r.failure !== undefined ? { error: Failure.toEventPayload(r.failure) } : {})
+          ...(r.failure !== undefined ? { error: Failure.toEventPayload(r.failure) } : {}),
+          ...(ruleEntries[r.id]?.reason !== undefined ? { reason: ruleEntries[r.id]!.reason! } : {})
         }
         yield* ledgerRule(r.id, entry)
         if (r.state === "not_run" || r.state === "pending") return
@@ -625,7 +804,15 @@ const execute = (
         interruptCause ??= Deferred.isDoneUnsafe(stop) ? yield* stopCause : r.id
         const failure =
           r.failure ?? new Failure.Defect({ message: "the rule failed without a reason", ruleId: r.id })
-        yield* Effect.logWarning(`rule ${r.state}: [${failure.code}] ${failure.message}`).pipe(
+        const policy = rules.get(r.id)!.retry
+        const notRetried = policy !== undefined ? Retry.whyNot(policy, failure) : undefined
+        const retries =
+          policy === undefined || policy.attempts <= 1
+            ? ""
+            : notRetried !== undefined
+              ? ` (not retried: ${notRetried})`
+              : ` (after ${r.attempt} of ${policy.attempts} attempts)`
+        yield* Effect.logWarning(`rule ${r.state}: [${failure.code}] ${failure.message}${retries}`).pipe(
           Effect.annotateLogs({ rule: r.id })
         )
         yield* emit("rule.failed", { ...common, failure: Failure.toEventPayload(failure) })
@@ -639,10 +826,39 @@ const execute = (
       return handle.stage((r) => (r.rules === ruleEntries ? r : { ...r, rules: ruleEntries }))
     }
 
+    if (Option.isSome(resuming)) {
+      const from = resuming.value.from.runId
+      // Carried over first, so a resume of this run finds every output it may skip.
+      yield* record(skipped.map((id) => resuming.value.checkpoints.get(id)!))
+      for (const id of skipped) {
+        const writtenBy = resuming.value.checkpoints.get(id)!.writtenBy
+        yield* Effect.logInfo(`rule skipped: its checkpoint (output of run ${writtenBy}) is valid`).pipe(
+          Effect.annotateLogs({ rule: id })
+        )
+        yield* emit("rule.skipped", {
+          ruleId: id,
+          ruleKind: rules.get(id)!.kind,
+          resumedFrom: from,
+          checkpointOf: writtenBy
+        })
+        yield* ledgerRule(id, {
+          state: "skipped",
+          attempt: 0,
+          reason: `checkpoint of run ${writtenBy} valid`
+        })
+      }
+      for (const [id, d] of decisions) {
+        if (d._tag === "Run") yield* ledgerRule(id, { ...ruleEntries[id]!, reason: d.reason })
+      }
+    }
+
     const report = yield* Executor.execute(batch.plan, runRule, {
       parallelism: options.parallelism ?? batch.engine.parallelism,
       onTransition,
       stop,
+      skip: skips,
+      retry: (id) => rules.get(id)!.retry,
+      beforeRetry,
       ...(options.stopGrace !== undefined ? { stopGrace: options.stopGrace } : {}),
       ...(batch.engine.ruleTimeoutSeconds !== undefined
         ? { ruleTimeout: Duration.seconds(batch.engine.ruleTimeoutSeconds) }

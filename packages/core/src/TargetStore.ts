@@ -50,6 +50,11 @@ export class TargetStore extends Context.Service<
     }) => Effect.Effect<Resolved, ReadonlyArray<Rejection>>
     /** Empties one target; re-checks its safety first. Absent targets are fine. */
     readonly clean: (resolved: Resolved, target: Target) => Effect.Effect<void, Failure.TargetError>
+    /**
+     * Whether a target holds an output, asked without an engine (`plan --resume`); absent for
+     * a store that needs one to tell.
+     */
+    readonly exists?: (target: Target) => Effect.Effect<boolean>
   }
 >()("@spark-etl/core/TargetStore") {}
 
@@ -241,7 +246,13 @@ const makeFileSystem: Effect.Effect<TargetStore["Service"], never, FileSystem.Fi
                 })
             )
           )
-        })
+        }),
+      // An output is a directory of files (or one file); an empty directory holds none.
+      exists: (target) =>
+        fs.readDirectory(target.location).pipe(
+          Effect.map((entries) => entries.length > 0),
+          Effect.catch(() => Effect.orElseSucceed(fs.exists(target.location), () => false))
+        )
     })
   })
 

@@ -224,7 +224,9 @@ export const ScriptedOptions = Schema.Struct({
     Schema.Literals(["sql", "data", "expectation", "target", "unreachable", "session"])
   ),
   /** Die (throw a defect) after `ms`. */
-  die: Schema.optionalKey(Schema.Boolean)
+  die: Schema.optionalKey(Schema.Boolean),
+  /** With `fail`: fail only the first N attempts (a transient failure), then succeed. */
+  fail_attempts: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)))
 })
 export type ScriptedOptions = typeof ScriptedOptions.Type
 
@@ -248,7 +250,10 @@ export interface Scripted {
   readonly nextStart: (ruleId: string) => Effect.Effect<Effect.Effect<void>>
 }
 
-/** A runner of kind `scripted` whose rules sleep, then succeed, fail or die as told. */
+/**
+ * A runner of kind `scripted` whose rules sleep, then succeed, fail or die as told. A skipped
+ * rule is restored without a word (it has no output to read back).
+ */
 export const scripted = (kind = "scripted"): Scripted => {
   const log: ScriptedLog = { events: [], running: new Set(), maxConcurrent: 0 }
   const armed = new Map<string, Array<Latch.Latch>>()
@@ -261,7 +266,8 @@ export const scripted = (kind = "scripted"): Scripted => {
   const runner = Plugin.make({
     kind,
     options: ScriptedOptions,
-    run: ({ rule, options }) =>
+    restore: () => Effect.succeed(Plugin.restored),
+    run: ({ rule, options, attempt }) =>
       Effect.gen(function* () {
         const waiting = yield* Effect.sync(() => {
           log.events.push({ rule: rule.id, event: "start" })
@@ -275,7 +281,7 @@ export const scripted = (kind = "scripted"): Scripted => {
         yield* Effect.forEach(waiting, (latch) => latch.open)
         yield* Effect.sleep(Duration.millis(options.ms ?? 0))
         if (options.die === true) return yield* Effect.die(new Error(`rule ${rule.id} died on purpose`))
-        if (options.fail !== undefined) {
+        if (options.fail !== undefined && (options.fail_attempts === undefined || attempt <= options.fail_attempts)) {
           const input = { message: `rule ${rule.id} failed on purpose`, ruleId: rule.id }
           const failures = {
             sql: () => new Failure.SqlError({ ...input, code: "UNRESOLVED_COLUMN", sqlState: "42703" }),
