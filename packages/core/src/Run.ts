@@ -11,7 +11,7 @@
  * Every transition is logged through Effect's logger (annotated with run id, batch and rule)
  * and published to the `EventSink`; the CLI adapts both to pino and Kafka.
  */
-import { Clock, Deferred, Duration, Effect, Fiber, FileSystem, Option, Path, Semaphore } from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, Fiber, FileSystem, Option, Path, Queue } from "effect"
 import { createHash } from "node:crypto"
 import * as Os from "node:os"
 import * as Batch from "./Batch.js"
@@ -445,6 +445,7 @@ const execute = (
     let touched = false
     let notAnalysed: ReadonlyArray<{ readonly ruleId: string; readonly reason: string }> = []
     let resumed: Outcome["resumed"]
+    let drainJournal: Effect.Effect<void> = Effect.void
 
     // The outcome goes into the ledger with its terminal event before the event is published,
     // and the event is marked sent after: a kill in between leaves the event for the next run
@@ -458,6 +459,7 @@ const execute = (
             `run ${runId}: the engine did not confirm that this run's work stopped; recorded unfenced, the next run fences it before cleaning`
           )
         }
+        yield* drainJournal
         const { event, outcome } = yield* conclude(ending, touched)
         const endedAt = yield* Clock.currentTimeMillis
         // Ended before execution: no rule ran; the one preflight failed on says so.
@@ -691,11 +693,30 @@ const execute = (
       const { signal } = yield* Deferred.await(stop)
       return signal !== undefined ? `signal:${signal}` : "run:interrupted"
     })
-    // A rule's checkpoint is appended to the run's journal once its output is committed (its
-    // runner succeeded: written, expectations held). One writer at a time.
+    // A rule's checkpoint goes to the run's journal once its output is committed (its runner
+    // succeeded: written, expectations held). A writer appends what has come in and fsyncs once
+    // per group, off the rules' path: an fsync per rule would cost more than a rule. A crash
+    // loses at most the last group — those rules run again on resume, never the reverse.
     const journal = Checkpoint.journalFile(path, options.ledgerDir, batch.name, runId)
-    const journalLock = yield* Semaphore.make(1)
     const fs = yield* FileSystem.FileSystem
+    const pending = yield* Queue.unbounded<Checkpoint.Checkpoint, Cause.Done>()
+    const writer = yield* Queue.takeAll(pending).pipe(
+      Effect.flatMap((group) =>
+        Checkpoint.append(journal, group).pipe(
+          Effect.catch((e) =>
+            Effect.logWarning(
+              `checkpoint of ${group.map((c) => c.ruleId).join(", ")} not written (${e.message}): a resume would run ${group.length === 1 ? "it" : "them"} again`
+            )
+          )
+        )
+      ),
+      Effect.forever,
+      Effect.catchIf(Cause.isDone, () => Effect.void),
+      Effect.provideService(FileSystem.FileSystem, fs),
+      Effect.forkScoped
+    )
+    // The close waits for what was committed to be in the journal.
+    drainJournal = Effect.andThen(Queue.end(pending), Fiber.join(writer))
     const checkpointOf = (id: string, writtenBy: string, at: string): Checkpoint.Checkpoint => {
       const target = rules.get(id)!.target
       const { fingerprint, parts } = prints.get(id)!
@@ -709,17 +730,7 @@ const execute = (
       }
     }
     const record = (checkpoints: ReadonlyArray<Checkpoint.Checkpoint>) =>
-      Semaphore.withPermits(
-        journalLock,
-        1
-      )(Checkpoint.append(journal, checkpoints)).pipe(
-        Effect.provideService(FileSystem.FileSystem, fs),
-        Effect.catch((e) =>
-          Effect.logWarning(
-            `checkpoint of ${checkpoints.map((c) => c.ruleId).join(", ")} not written (${e.message}): a resume would run ${checkpoints.length === 1 ? "it" : "them"} again`
-          )
-        )
-      )
+      Effect.asVoid(Queue.offerAll(pending, checkpoints))
     const runRule: Executor.RunRule = (id, attempt) =>
       Effect.flatMap(runnerOf(id), (runner) => runner.run({ ...contextOf(id), attempt })).pipe(
         Effect.mapError((failure) => Failure.mapText(failure, secretsOut)),
