@@ -13,6 +13,7 @@
  * | SQLSTATE 28 (login refused) | EngineUnreachable, not restartable | system |
  * | SQLSTATE 40, 53, 57 (deadlock, no connection slot, shut down) | SessionLost | system |
  * | Spark itself: unavailable, session lost, deadline… | as runner-sql classifies them | system |
+ * | reading a read rule's target back for a resume: Spark cannot (path gone, unreadable, no table) | TargetError | capturable |
  * | anything else | Defect | system |
  *
  * The failure's `sqlState` is the database's when known, else Spark's; its `code` is the
@@ -25,8 +26,12 @@ import { SparkError } from "@spark-etl/runner-spark-connect"
 import type { SparkSession } from "@spark-etl/runner-spark-connect"
 import * as DatabaseState from "./DatabaseState.js"
 
-/** Where in a rule the error happened: reading the source, or loading the target table. */
-export type Phase = "read" | "write"
+/**
+ * Where in a rule the error happened: reading the source, loading the target table, or
+ * reading a read rule's own target back for a resumed run that skips it (Spark's files or
+ * table, not the database).
+ */
+export type Phase = "read" | "write" | "restore"
 
 /** What the classification needs besides the error. */
 export interface Context {
@@ -36,7 +41,7 @@ export interface Context {
   readonly where: string
 }
 
-type Kind = "sql" | "data" | "unreachable" | "refused" | "session" | "deadline" | "defect"
+type Kind = "sql" | "data" | "target" | "unreachable" | "refused" | "session" | "deadline" | "defect"
 
 const byState = (stateClass: string): Kind | undefined => {
   switch (stateClass) {
@@ -76,7 +81,7 @@ const classesOf = (error: SparkError.SparkError): ReadonlyArray<string> => [
   ...error.causes.flatMap((c) => c.classes)
 ]
 
-const bySpark = (error: SparkError.SparkError): Kind => {
+const bySpark = (error: SparkError.SparkError, phase: Phase): Kind => {
   if (classesOf(error).some((c) => unreachableClasses.has(c))) return "unreachable"
   if (error.errorClass?.startsWith("FAILED_JDBC.CONNECTION") === true) return "unreachable"
   // Spark gives this class when the driver's SQLSTATE starts with 42 (its best-effort check).
@@ -84,7 +89,7 @@ const bySpark = (error: SparkError.SparkError): Kind => {
   switch (error._tag) {
     case "SparkParseError":
     case "SparkAnalysisError":
-      return "sql"
+      return phase === "restore" ? "target" : "sql"
     case "SparkDataError":
       return "data"
     case "SparkUnavailable":
@@ -98,6 +103,8 @@ const bySpark = (error: SparkError.SparkError): Kind => {
     case "SparkDeadlineExceeded":
       return "deadline"
     case "SparkExecutionError":
+      // Reading an output back, Spark failing on its files means the output is not usable.
+      return phase === "restore" ? "target" : "defect"
     case "SparkProtocolError":
       return "defect"
   }
@@ -125,7 +132,8 @@ export const engineDetail = (error: SparkError.SparkError): string =>
 /** Maps a Spark error of a jdbc rule to the taxonomy's failure. */
 export const classify = (error: SparkError.SparkError, context: Context): Failure.RuleFailure => {
   const state = DatabaseState.find(texts(error))
-  const kind = (state !== undefined ? byState(state.sqlState.slice(0, 2)) : undefined) ?? bySpark(error)
+  const kind =
+    (state !== undefined ? byState(state.sqlState.slice(0, 2)) : undefined) ?? bySpark(error, context.phase)
   // The database's own words when we have them, else Spark's first line.
   const said = state !== undefined ? `${state.line} (SQLSTATE ${state.sqlState})` : SparkError.headline(error)
   const sparkClass = error.errorClass !== undefined ? ` [${error.errorClass}]` : ""
@@ -140,7 +148,9 @@ export const classify = (error: SparkError.SparkError, context: Context): Failur
   }
   switch (kind) {
     case "sql":
-      return context.phase === "write" ? new Failure.TargetError(input) : new Failure.SqlError(input)
+      return context.phase === "read" ? new Failure.SqlError(input) : new Failure.TargetError(input)
+    case "target":
+      return new Failure.TargetError(input)
     case "data":
       return new Failure.DataError(input)
     case "unreachable":

@@ -10,6 +10,10 @@
  *   into an existing table: `TRUNCATE TABLE`, then inserts (Spark's overwrite with
  *   `truncate=true`: the table's definition is kept). See the README for what is atomic.
  *
+ * A resumed run that skips a rule `restore`s it instead of preflighting it: a read rule's view
+ * is its target read back, or (without a target) defined again; a write rule has nothing to
+ * restore. Its `fingerprint` is its options and the parameters its user and password name.
+ *
  * Credentials are data-source options; the password only ever comes from a secret parameter.
  * Every Spark operation carries the tag `spark-etl-<runId>-<ruleId>`; when the rule is
  * interrupted the runner interrupts that tag on the server first, then stops its own streams.
@@ -21,6 +25,7 @@
  */
 import { Effect, Result } from "effect"
 import { Failure, Plugin } from "@spark-etl/core"
+import type { TargetStore } from "@spark-etl/core"
 import type { SparkSession } from "@spark-etl/runner-spark-connect"
 import * as Classify from "./Classify.js"
 import * as JdbcOptions from "./JdbcOptions.js"
@@ -143,6 +148,7 @@ const withRule = <A>(
   return interruptible(
     ctx.runId,
     ctx.rule.id,
+    ctx.attempt,
     (spark, operation) =>
       work({
         spark,
@@ -193,11 +199,66 @@ const preflight = (
     })
   )
 
+// A read rule's view read back from its target: the rows it wrote, as the rules after it saw
+// them. Spark resolves the view here, so an output that is gone fails (capturable: the rule
+// then runs); the database is not asked.
+const readBack = (
+  ctx: Plugin.PreflightContext<Options>,
+  target: TargetStore.Target
+): Effect.Effect<Plugin.Restoration, Failure.RuleFailure, SparkSession.SparkSession> =>
+  interruptible(ctx.runId, ctx.rule.id, ctx.attempt, (spark, operation) =>
+    spark
+      .createTempView(
+        isPath(target.location)
+          ? spark.read({ format: "parquet", paths: [target.location] })
+          : spark.table(target.location),
+        ctx.rule.id,
+        { ...operation, replace: true }
+      )
+      .pipe(
+        Classify.mapErrors(spark, {
+          ruleId: ctx.rule.id,
+          phase: "restore",
+          where: `reading back target ${target.declared}`
+        }),
+        Effect.as(Plugin.restored)
+      )
+  )
+
+/**
+ * For a resumed run that skips the rule, in place of preflight; nothing is executed or written.
+ *
+ * - A read rule with a target: its view is the target read back (`readBack`).
+ * - A read rule without one: its view is defined again as `run` defines it — a lazy read, the
+ *   database asked for the columns only, no `CACHE` — so the rules after it read the database
+ *   as they would had the rule run. A database that cannot be reached fails here as it would
+ *   at preflight.
+ * - A write rule: restored, doing nothing. It gives the rules after it no view; what it did is
+ *   the table it loaded, which the resumed run leaves as the run resumed from left it (a rule
+ *   that reads the table reads it from the database, as it would have).
+ */
+const restore = (
+  ctx: Plugin.PreflightContext<Options>
+): Effect.Effect<Plugin.Restoration, Failure.RuleFailure, SparkSession.SparkSession> => {
+  const { read } = ctx.options
+  if (read === undefined) return Effect.succeed(Plugin.restored)
+  const target = ctx.rule.target
+  return target !== undefined
+    ? readBack(ctx, target)
+    : withRule(ctx, (step) => Effect.as(defineView(step, read), Plugin.restored))
+}
+
+/** What defines the rule besides its options: no file; the parameters of its credentials. */
+const fingerprint = (ctx: Plugin.ValidateContext<Options>): Effect.Effect<Plugin.Definition> =>
+  Effect.succeed({ text: "", parameters: Connection.parameters(ctx.options) })
+
 /** The `jdbc` rule kind. */
 export const runner: Plugin.Runner<Options, SparkSession.SparkSession> = Plugin.make({
   kind: "jdbc",
   options: JdbcOptions.JdbcOptions,
   validate,
   run,
-  preflight
+  preflight,
+  restore,
+  fingerprint
 })

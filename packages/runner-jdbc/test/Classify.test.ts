@@ -139,4 +139,29 @@ describe("Classify.classify", () => {
       )
     ).toBeInstanceOf(Failure.Defect)
   })
+
+  it("reading a target back for a resume: Spark failing on the output is a capturable TargetError", () => {
+    const restore = { ruleId: "orders", phase: "restore" as const, where: "reading back target /out/orders" }
+    const gone = SparkError.make("SparkAnalysisError", {
+      message: "[PATH_NOT_FOUND] Path does not exist: file:/out/orders. SQLSTATE: 42K03",
+      errorClass: "PATH_NOT_FOUND",
+      sqlState: "42K03"
+    })
+    expect(Classify.classify(gone, restore)).toMatchObject({
+      _tag: "TargetError",
+      category: "capturable",
+      code: "PATH_NOT_FOUND",
+      message:
+        'rule "orders", reading back target /out/orders: [PATH_NOT_FOUND] Path does not exist: file:/out/orders. SQLSTATE: 42K03 [PATH_NOT_FOUND]'
+    })
+    const corrupt = SparkError.make("SparkExecutionError", {
+      message: "[FAILED_READ_FILE.NO_HINT] Encountered error while reading file",
+      errorClass: "FAILED_READ_FILE.NO_HINT"
+    })
+    expect(Classify.classify(corrupt, restore)).toMatchObject({ _tag: "TargetError", category: "capturable" })
+    // Spark itself failing is still the platform's.
+    expect(
+      Classify.classify(SparkError.make("SparkSessionLost", { message: "gone" }), restore)
+    ).toBeInstanceOf(Failure.SessionLost)
+  })
 })

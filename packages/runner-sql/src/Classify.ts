@@ -8,9 +8,9 @@
  * | Spark error | phase | failure | category |
  * | --- | --- | --- | --- |
  * | parse, analysis | settings, input, sql, expectation | SqlError | capturable |
- * | parse, analysis, execution | write | TargetError | capturable |
+ * | parse, analysis, execution | write, restore | TargetError | capturable |
  * | data (SQLSTATE 22: ANSI cast, divide by zero, overflow) | any | DataError | capturable |
- * | execution with SQLSTATE 42 / 22, 23 or P0001 (`raise_error`) | not write | SqlError / DataError | capturable |
+ * | execution with SQLSTATE 42 / 22, 23 or P0001 (`raise_error`) | not write, restore | SqlError / DataError | capturable |
  * | unavailable, unauthenticated | any | EngineUnreachable | system |
  * | session lost or changed, operation lost, broken stream, interrupted by someone else | any | SessionLost | system |
  * | deadline | any | DeadlineExceeded | system |
@@ -27,8 +27,11 @@ import { Failure } from "@spark-etl/core"
 import { SparkError } from "@spark-etl/runner-spark-connect"
 import type { SparkSession } from "@spark-etl/runner-spark-connect"
 
-/** Where in a rule an error happened; `settings`: applying the batch's engine settings. */
-export type Phase = "settings" | "input" | "sql" | "expectation" | "write"
+/**
+ * Where in a rule an error happened; `settings`: applying the batch's engine settings;
+ * `restore`: reading a skipped rule's output back from its target (a resumed run).
+ */
+export type Phase = "settings" | "input" | "sql" | "expectation" | "write" | "restore"
 
 /** What the classification needs besides the error. */
 export interface Context {
@@ -61,9 +64,9 @@ const kindOf = (error: SparkError.SparkError, phase: Phase): Kind => {
       return "data"
     case "SparkParseError":
     case "SparkAnalysisError":
-      return phase === "write" ? "target" : "sql"
+      return phase === "write" || phase === "restore" ? "target" : "sql"
     case "SparkExecutionError": {
-      if (phase === "write") return "target"
+      if (phase === "write" || phase === "restore") return "target"
       const stateClass = sqlStateClass(error)
       if (stateClass === "42") return "sql"
       if (stateClass === "22" || stateClass === "23" || error.sqlState === "P0001") return "data"

@@ -6,7 +6,10 @@
  * is written to the rule's target, if it has one. Bad data therefore never reaches a target.
  *
  * Before the batch touches any target, `prepare` applies the batch's engine settings to the
- * session and `preflight` analyses each rule without executing it (see Preflight).
+ * session and `preflight` analyses each rule without executing it (see Preflight). A resumed
+ * run `restore`s each rule it skips instead (see Restore) — its view read back from its output
+ * or defined again — and skips it only while its `fingerprint` (its SQL file, the parameters it
+ * binds; see Fingerprint) is the one its checkpoint holds.
  *
  * Batch parameters reach Spark only as bound parameters. Every operation carries the tag
  * `spark-etl-<runId>-<ruleId>`; when the rule is interrupted (a failed sibling, a deadline, a
@@ -22,8 +25,10 @@ import { Failure, Plugin } from "@spark-etl/core"
 import { SparkSession } from "@spark-etl/runner-spark-connect"
 import * as Classify from "./Classify.js"
 import * as Expectations from "./Expectations.js"
+import * as Fingerprint from "./Fingerprint.js"
 import * as Parameters from "./Parameters.js"
 import * as Preflight from "./Preflight.js"
+import * as Restore from "./Restore.js"
 import * as SparkTableStore from "./SparkTableStore.js"
 import * as SqlOptions from "./SqlOptions.js"
 import * as Statements from "./Statements.js"
@@ -66,7 +71,13 @@ const run =
   (views: Preflight.Views, results: Preflight.Results) =>
   (ctx: Plugin.RunContext<Options>): Effect.Effect<void, Failure.RuleFailure, SparkSession.SparkSession> =>
     onServerInterruptible(ctx.runId, ctx.rule.id, (spark, operation) =>
-      body(spark, views, results, ctx, operation)
+      // A retry first stops what the failed attempt may still run on the server (its stream
+      // broke, so its own interrupt may never have arrived): a late write of it must not land
+      // in this attempt's output.
+      Effect.andThen(
+        ctx.attempt > 1 ? stopOnServer(spark, tagFor(ctx.runId, ctx.rule.id), ctx.rule.id) : Effect.void,
+        body(spark, views, results, ctx, operation)
+      )
     )
 
 const preflight =
@@ -77,6 +88,11 @@ const preflight =
     onServerInterruptible(ctx.runId, ctx.rule.id, (spark, operation) =>
       Preflight.analyse(spark, views, ctx, operation, results)
     )
+
+const restore = (
+  ctx: Plugin.PreflightContext<Options>
+): Effect.Effect<Plugin.Restoration, Failure.RuleFailure, SparkSession.SparkSession> =>
+  onServerInterruptible(ctx.runId, ctx.rule.id, (spark, operation) => Restore.restore(spark, ctx, operation))
 
 // Spark's own redaction pattern (spark.redaction.regex): these values stay out of the log.
 const secretKey = /secret|password|token|access[.]key/i
@@ -241,6 +257,8 @@ export const make = (config: Config = {}): Plugin.Runner<Options, SparkSession.S
     run: run(views, results),
     prepare,
     preflight: preflight(views, results),
+    fingerprint: Fingerprint.of,
+    restore,
     targetStore: SparkTableStore.make(config.tables)
   })
 }

@@ -25,6 +25,17 @@ describe("Classify.classify", () => {
     ],
     ["SparkAnalysisError", "PATH_ALREADY_EXISTS", "42K04", "write", "TargetError", "capturable", false],
     ["SparkExecutionError", "TASK_WRITE_FAILED", "58030", "write", "TargetError", "capturable", false],
+    ["SparkAnalysisError", "PATH_NOT_FOUND", "42K03", "restore", "TargetError", "capturable", false],
+    ["SparkAnalysisError", "UNABLE_TO_INFER_SCHEMA", "42KD9", "restore", "TargetError", "capturable", false],
+    [
+      "SparkExecutionError",
+      "FAILED_READ_FILE.NO_HINT",
+      "KD001",
+      "restore",
+      "TargetError",
+      "capturable",
+      false
+    ],
     ["SparkDataError", "DIVIDE_BY_ZERO", "22012", "sql", "DataError", "capturable", false],
     ["SparkDataError", "CAST_INVALID_INPUT", "22018", "write", "DataError", "capturable", false],
     ["SparkExecutionError", "USER_RAISED_EXCEPTION", "P0001", "sql", "DataError", "capturable", false],

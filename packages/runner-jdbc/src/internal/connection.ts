@@ -24,6 +24,16 @@ const param = (
     : Result.succeed(asText(Parameter.reveal(value)))
 }
 
+/**
+ * The batch parameters a rule uses: those its user and password name. Nothing else of the
+ * options is a parameter — a `read.query` goes to the database as written — so a checkpoint
+ * of the rule depends on these alone.
+ */
+export const parameters = (options: JdbcOptions.JdbcOptions): ReadonlyArray<string> => [
+  ...(typeof options.user === "object" ? [options.user.param] : []),
+  ...(options.password !== undefined ? [options.password.param] : [])
+]
+
 /** The connection's data-source options (url, user, password, driver, extra options). */
 export const sparkOptions = (
   options: JdbcOptions.JdbcOptions,

@@ -31,10 +31,12 @@ const stopOnServer = (spark: SparkSession.Session, tag: string, ruleId: string):
 /**
  * Runs `work` in a child fiber whose interruption interrupts the rule's tag on the server,
  * then runs `alsoStop` (the database's side: Spark's cancel does not reach a JDBC statement).
+ * `attempt` above 1 (a retry) first stops both for the earlier attempt.
  */
 export const interruptible = <A>(
   runId: string,
   ruleId: string,
+  attempt: number,
   work: (
     spark: SparkSession.Session,
     operation: SparkSession.OperationOptions
@@ -44,7 +46,18 @@ export const interruptible = <A>(
   Effect.gen(function* () {
     const spark = yield* SparkSession.SparkSession
     const tag = tagFor(runId, ruleId)
-    const fiber = yield* Effect.forkChild(work(spark, { tags: [tag] }), { startImmediately: true })
+    // A retry first stops what the failed attempt may still run (its stream broke, so its own
+    // interrupt may never have arrived): a late write of it must not land after this one.
+    const earlier =
+      attempt > 1
+        ? Effect.andThen(
+            stopOnServer(spark, tag, ruleId),
+            alsoStop(spark).pipe(Effect.timeoutOption(interruptTimeout))
+          )
+        : Effect.void
+    const fiber = yield* Effect.forkChild(Effect.andThen(earlier, work(spark, { tags: [tag] })), {
+      startImmediately: true
+    })
     return yield* Fiber.join(fiber).pipe(
       Effect.onInterrupt(() =>
         Effect.andThen(

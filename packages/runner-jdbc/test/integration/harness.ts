@@ -89,6 +89,18 @@ export const preflightRule = (
 ): Effect.Effect<Plugin.Analysis, Failure.RuleFailure, SparkSession.SparkSession> =>
   Effect.suspend(() => JdbcRunner.runner.preflight!({ ...contextOf(spec), targets: [] }))
 
+/** Restores one rule a resumed run skips, as core would (the batch has no other target). */
+export const restoreRule = (
+  spec: RuleSpec
+): Effect.Effect<Plugin.Restoration, Failure.RuleFailure, SparkSession.SparkSession> =>
+  Effect.suspend(() => {
+    const ctx = contextOf(spec)
+    return JdbcRunner.runner.restore!({
+      ...ctx,
+      targets: ctx.rule.target !== undefined ? [ctx.rule.target] : []
+    })
+  })
+
 const exitOf = <A, E>(
   program: Effect.Effect<A, E, SparkSession.SparkSession | NodeServices.NodeServices>
 ): Promise<Exit.Exit<A, E | SparkSession.MakeError>> =>

@@ -74,6 +74,26 @@ describe("interruption", () => {
     expect(Failure.restartMayHelp(result.failure)).toBe(true)
   })
 
+  it("a retry first stops what the failed attempt still runs on the server, then runs", async () => {
+    const runId = randomUUID()
+    const id = unique("retried")
+    const result = await run(
+      // The first attempt's query runs on; its fiber stands for a stream that broke unheard.
+      withSlowRule(runId, id, (first) =>
+        Effect.gen(function* () {
+          yield* runRule({ id, runId, attempt: 2, options: { sql: "SELECT 1 AS a" } })
+          const failure = yield* Effect.flip(Fiber.join(first))
+          const spark = yield* SparkSession.SparkSession
+          const leftOver = yield* spark.interrupt({ tag: SqlRunner.tagFor(runId, id) })
+          return { failure, leftOver }
+        })
+      )
+    )
+    // The first attempt was stopped on the server (by the second), not by this process.
+    expect(result.failure).toMatchObject({ _tag: "SessionLost", ruleId: id })
+    expect(result.leftOver).toEqual([])
+  })
+
   it("makes the tag safe for Spark (no comma, plain alphabet)", () => {
     expect(SqlRunner.tagFor("run,1", "a b")).toBe("spark-etl-run_1-a_b")
   })

@@ -31,6 +31,9 @@ export interface RuleSpec {
   readonly batchDir?: string
   readonly parameters?: Parameter.Values
   readonly target?: string
+  readonly dependsOn?: ReadonlyArray<string>
+  /** The attempt (1 unless a retry is tested). */
+  readonly attempt?: number
 }
 
 const decode = (spec: RuleSpec): SqlRunner.Options => {
@@ -45,7 +48,7 @@ export const targetOf = (spec: RuleSpec): ReadonlyArray<TargetStore.Target> =>
 
 const contextOf = (spec: RuleSpec): Plugin.RunContext<SqlRunner.Options> => ({
   runId: spec.runId ?? randomUUID(),
-  attempt: 1,
+  attempt: spec.attempt ?? 1,
   batch: {
     name: "test",
     dir: spec.batchDir ?? process.cwd(),
@@ -55,7 +58,7 @@ const contextOf = (spec: RuleSpec): Plugin.RunContext<SqlRunner.Options> => ({
   rule: {
     id: spec.id,
     kind: "sql",
-    dependsOn: [],
+    dependsOn: spec.dependsOn ?? [],
     ...(spec.target !== undefined ? { target: targetOf(spec)[0]! } : {})
   },
   options: decode(spec)
@@ -73,6 +76,13 @@ export const preflightRule = (
   targets: ReadonlyArray<TargetStore.Target> = targetOf(spec)
 ): Effect.Effect<Plugin.Analysis, Failure.RuleFailure, SparkSession.SparkSession> =>
   Effect.suspend(() => SqlRunner.runner.preflight!({ ...contextOf(spec), targets }))
+
+/** Restores one rule a resumed run skips, as core would; `targets` are every target of the batch. */
+export const restoreRule = (
+  spec: RuleSpec,
+  targets: ReadonlyArray<TargetStore.Target> = targetOf(spec)
+): Effect.Effect<Plugin.Restoration, Failure.RuleFailure, SparkSession.SparkSession> =>
+  Effect.suspend(() => SqlRunner.runner.restore!({ ...contextOf(spec), targets }))
 
 /** Prepares a run with the given engine settings. */
 export const prepareRun = (
