@@ -72,6 +72,11 @@ export const load = <O, R, E extends { readonly message: string }>(
       })),
       run: (ctx) => Effect.flatMap(engine(ctx.rule.id), (loaded) => loaded.run(ctx)),
       prepare: (ctx) => Effect.flatMap(engine(), (loaded) => loaded.prepare(ctx)),
-      preflight: (ctx) => Effect.flatMap(engine(ctx.rule.id), (loaded) => loaded.preflight(ctx))
+      preflight: (ctx) => Effect.flatMap(engine(ctx.rule.id), (loaded) => loaded.preflight(ctx)),
+      // A fingerprint never needs the engine (`plan --resume` has none); restoring a skipped
+      // rule's output does, and opens the session like a rule.
+      fingerprint: validating.fingerprint,
+      restores: validating.restores,
+      restore: (ctx) => Effect.flatMap(engine(ctx.rule.id), (loaded) => loaded.restore(ctx))
     } satisfies Plugin.Loaded
   })

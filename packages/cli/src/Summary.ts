@@ -1,7 +1,8 @@
 /**
  * What the operator reads: a per-rule table on stderr and one final line on stdout, the last
  * line of AutoSys' std_out_file, carrying outcome, failed rule, code, run id, where any event
- * Kafka did not take is (`events=…`) and the log path.
+ * Kafka did not take is (`events=…`), for a resumed run the run it resumed and how many rules
+ * it skipped (`resumed=… skipped=N`), and the log path.
  */
 import { type Event, Run } from "@spark-etl/core"
 
@@ -31,6 +32,10 @@ export const line = (outcome: Run.Outcome, logFile: string): string => {
       ? [`targets=${outcome.targetsTouched ? "touched" : "untouched"}`]
       : []),
     ...(outcome.unfenced ? ["unfenced=true"] : []),
+    // A resumed run: which run's checkpoints it trusted, and how many rules it skipped on them.
+    ...(outcome.resumed
+      ? [`resumed=${outcome.resumed.from}`, `skipped=${outcome.resumed.skipped.length}`]
+      : []),
     ...(outcome.report ? [`duration=${seconds(outcome.report.durationMs)}`] : []),
     ...undelivered(outcome.undelivered),
     `log=${logFile}`
@@ -52,14 +57,24 @@ const undelivered = (u: Event.Undelivered | undefined): ReadonlyArray<string> =>
   return places.length === 0 ? [] : [`events=${places.join(", ")}`]
 }
 
-/** The rules table (empty when no rule ran). */
+/**
+ * The rules table (empty when no rule ran): each rule's state, time, attempts when it was
+ * retried, and its failure. A resumed run's table starts by naming the run it resumed.
+ */
 export const table = (outcome: Run.Outcome): string => {
   const rules = outcome.report?.rules ?? []
   if (rules.length === 0) return ""
   const width = Math.max(4, ...rules.map((r) => r.id.length))
   const rows = rules.map(
     (r) =>
-      `  ${r.id.padEnd(width)}  ${r.state.padEnd(11)}  ${seconds(r.durationMs).padStart(7)}${r.failure ? `  [${r.failure.code}] ${r.failure.message.split("\n")[0]}` : ""}`
+      `  ${r.id.padEnd(width)}  ${r.state.padEnd(11)}  ${seconds(r.durationMs).padStart(7)}${r.attempt > 1 ? `  after ${r.attempt} attempts` : ""}${r.failure ? `  [${r.failure.code}] ${r.failure.message.split("\n")[0]}` : ""}`
   )
-  return [`  ${"rule".padEnd(width)}  ${"state".padEnd(11)}  ${"time".padStart(7)}`, ...rows].join("\n")
+  const resumed = outcome.resumed
+    ? [`resumed from ${outcome.resumed.from} (${outcome.resumed.skipped.length} skipped)`]
+    : []
+  return [
+    ...resumed,
+    `  ${"rule".padEnd(width)}  ${"state".padEnd(11)}  ${"time".padStart(7)}`,
+    ...rows
+  ].join("\n")
 }

@@ -51,11 +51,13 @@ const registry = (plugins: ReadonlyArray<Plugins.Loaded>): Layer.Layer<Plugin.Re
     ).pipe(Effect.flatMap(Plugin.makeRegistry))
   )
 
+/** The services of {@link layer}. */
+export type Services = Plugin.Registry | TargetStore.TargetStore | NodeServices.NodeServices
+
 /**
- * What loading a batch needs (validate, plan, dry run): no event sink, no engine. Kept apart from
+ * What loading a batch needs (validate, plan, dry run), and what `plan --resume` and
+ * `status --rules` fingerprint its rules with: no event sink, no engine. Kept apart from
  * Layers (imported only when a run starts), so these commands never load gRPC, Arrow or kafkajs.
  */
-export const layer = (
-  plugins: ReadonlyArray<Plugins.Loaded>
-): Layer.Layer<Plugin.Registry | TargetStore.TargetStore | NodeServices.NodeServices> =>
+export const layer = (plugins: ReadonlyArray<Plugins.Loaded>): Layer.Layer<Services> =>
   Layer.mergeAll(registry(plugins), TargetStore.layerFileSystem).pipe(Layer.provideMerge(NodeServices.layer))

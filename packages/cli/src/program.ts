@@ -9,6 +9,7 @@ import { ExitCode } from "@spark-etl/core"
 import * as Cli from "./Cli.js"
 import * as ExitStatus from "./ExitStatus.js"
 import * as Signals from "./Signals.js"
+import { resumeHint } from "./commands/flags.js"
 
 Signals.install()
 
@@ -47,6 +48,8 @@ if (
     "errors" in usage.value &&
     Array.isArray(usage.value.errors) &&
     usage.value.errors.length === 0
+  const hint = resumeHint(process.argv.slice(2))
+  if (!helpOnly && Option.isSome(hint)) process.stderr.write(`${hint.value}\n`)
   process.exit(helpOnly ? ExitCode.Success : ExitCode.Usage)
 }
 process.stderr.write(`spark-etl: unexpected failure\n${Cause.pretty(exit.cause)}\n`)

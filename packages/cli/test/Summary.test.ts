@@ -48,6 +48,41 @@ describe("Summary.line", () => {
   })
 })
 
+describe("a resumed run", () => {
+  const resumed: Run.Outcome = {
+    ...outcome,
+    resumed: { from: "r-0", skipped: ["load"] },
+    report: {
+      status: "succeeded",
+      startedAt: 0,
+      endedAt: 1500,
+      durationMs: 1500,
+      unsettled: [],
+      rules: [
+        { id: "load", state: "skipped", attempt: 0 },
+        { id: "totals", state: "succeeded", attempt: 2, startedAt: 0, endedAt: 1200, durationMs: 1200 }
+      ]
+    }
+  }
+
+  it("the summary line names the run resumed and how many rules it skipped", () => {
+    expect(Summary.line(resumed, "/l")).toBe(
+      "spark-etl SUCCEEDED batch=nightly run=r-1 exit=0 resumed=r-0 skipped=1 duration=1.5s log=/l"
+    )
+  })
+
+  it("the rule table says so first, shows skipped rules, and the attempts of a retried rule", () => {
+    expect(Summary.table(resumed).split("\n")).toEqual([
+      "resumed from r-0 (1 skipped)",
+      "  rule    state           time",
+      "  load    skipped             ",
+      "  totals  succeeded       1.2s  after 2 attempts"
+    ])
+    const fresh: Run.Outcome = { ...outcome, ...(resumed.report ? { report: resumed.report } : {}) }
+    expect(Summary.table(fresh).split("\n")[0]).toBe("  rule    state           time")
+  })
+})
+
 describe("the run's sink with Kafka down", () => {
   afterEach(() => vi.restoreAllMocks())
 

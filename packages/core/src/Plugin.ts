@@ -167,6 +167,8 @@ export interface Loaded {
     ctx: ValidateContext<unknown>
   ) => Effect.Effect<Definition, never, FileSystem.FileSystem | Path.Path>
   readonly restore: (ctx: PreflightContext<unknown>) => Effect.Effect<Restoration, Failure.RuleFailure>
+  /** Whether the runner has a `restore` (without one, a skipped rule of the kind always runs). */
+  readonly restores: boolean
 }
 
 /** Decodes raw options with a runner's schema, reporting every problem with its path. */
@@ -223,6 +225,7 @@ const loaded = <O, R>(
         ? Effect.provideContext(runner.fingerprint({ ...ctx, options: decoded.success }), context)
         : Effect.succeed({ text: "" })
     },
+    restores: runner.restore !== undefined,
     restore: (ctx) =>
       runner.restore
         ? withOptions(decode, ctx, (options) =>

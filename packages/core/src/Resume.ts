@@ -12,6 +12,7 @@ import { Effect, FileSystem, Option, Path, Result } from "effect"
 import type * as Batch from "./Batch.js"
 import * as Checkpoint from "./Checkpoint.js"
 import type * as Dag from "./Dag.js"
+import * as Failure from "./Failure.js"
 import * as Ledger from "./Ledger.js"
 import * as Parameter from "./Parameter.js"
 import type * as Plugin from "./Plugin.js"
@@ -144,6 +145,22 @@ export const choose = (request: Request, candidates: Candidates): Result.Result<
   return Result.succeed(latest)
 }
 
+/**
+ * The rejection of an explicit resume with nothing trustworthy to resume from (exit 3): the
+ * reason, and what the operator does instead.
+ */
+export const refusal = (reason: string): Failure.ConfigRejected => {
+  const message = `${reason}; run without --resume for a fresh delete-and-load`
+  return Failure.rejected(
+    [{ file: "command line", line: 1, column: 1, field: "--resume", message }],
+    "RESUME_REFUSED"
+  )
+}
+
+/** Why a batch refuses every explicit resume, if it does (`resume: never`). */
+export const forbidden = (batch: Batch.Batch): string | undefined =>
+  batch.resume === "never" ? `the batch file says resume: never (${batch.file})` : undefined
+
 /** The run a resumed run starts from, and the checkpoints it trusts. */
 export interface Resuming {
   readonly from: Ledger.Record
@@ -200,12 +217,18 @@ export const preview = (
   Effect.gen(function* () {
     const prints = yield* Checkpoint.ofBatch(batch, registry)
     const targets = new Map(batch.targets.targets.map((t) => [t.ruleId, t]))
+    const rules = new Map(batch.rules.map((r) => [r.id, r]))
     const notes = new Map<string, string>()
     const decisions = yield* plan(batch.plan, (id) =>
       Effect.gen(function* () {
         const compared = compare(prints.get(id)!, resuming.checkpoints.get(id))
+        if (compared._tag === "Invalid") return compared
+        const kind = rules.get(id)!.kind
+        const runner = registry.get(kind)
+        if (Option.isNone(runner) || !runner.value.restores)
+          return invalid(`it cannot be restored: rule kind "${kind}" cannot restore a skipped rule`)
         const target = targets.get(id)
-        if (compared._tag === "Invalid" || target === undefined) return compared
+        if (target === undefined) return compared
         const exists = Option.isSome(store) ? store.value.exists : undefined
         if (exists === undefined) {
           notes.set(id, "its output is read back when the resume runs")

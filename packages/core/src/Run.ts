@@ -324,21 +324,8 @@ const chooseResume = (
   Effect.gen(function* () {
     const request = options.resume ?? Resume.fresh
     const explicit = request._tag !== "Fresh"
-    const refuse = (reason: string) =>
-      Failure.rejected(
-        [
-          {
-            file: "command line",
-            line: 1,
-            column: 1,
-            field: "--resume",
-            message: `${reason}; run without --resume for a fresh delete-and-load`
-          }
-        ],
-        "RESUME_REFUSED"
-      )
-    if (explicit && batch.resume === "never")
-      return yield* refuse(`the batch file says resume: never (${batch.file})`)
+    const forbidden = Resume.forbidden(batch)
+    if (explicit && forbidden !== undefined) return yield* Resume.refusal(forbidden)
     if (!explicit && batch.resume !== "auto") return Option.none()
     const selected = yield* Resume.select(
       options.ledgerDir,
@@ -346,7 +333,7 @@ const chooseResume = (
       request._tag === "Run" ? request : { _tag: "Latest" }
     )
     if (selected._tag === "Success") return Option.some(selected.success)
-    if (explicit) return yield* refuse(selected.failure)
+    if (explicit) return yield* Resume.refusal(selected.failure)
     yield* Effect.logInfo(`resume: auto: ${selected.failure}; running fresh (delete-and-load)`)
     return Option.none()
   })

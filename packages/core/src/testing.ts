@@ -281,7 +281,10 @@ export const scripted = (kind = "scripted"): Scripted => {
         yield* Effect.forEach(waiting, (latch) => latch.open)
         yield* Effect.sleep(Duration.millis(options.ms ?? 0))
         if (options.die === true) return yield* Effect.die(new Error(`rule ${rule.id} died on purpose`))
-        if (options.fail !== undefined && (options.fail_attempts === undefined || attempt <= options.fail_attempts)) {
+        if (
+          options.fail !== undefined &&
+          (options.fail_attempts === undefined || attempt <= options.fail_attempts)
+        ) {
           const input = { message: `rule ${rule.id} failed on purpose`, ruleId: rule.id }
           const failures = {
             sql: () => new Failure.SqlError({ ...input, code: "UNRESOLVED_COLUMN", sqlState: "42703" }),

@@ -1,5 +1,7 @@
 /** The arguments and flags the commands share; each command module takes the ones it reads. */
+import { Option } from "effect"
 import { Argument, Flag } from "effect/cli"
+import type * as ResumePreview from "../ResumePreview.js"
 import * as Settings from "../Settings.js"
 
 export const batchFile = Argument.String("batch-file").pipe(Argument.withDescription("the batch file (YAML)"))
@@ -44,3 +46,42 @@ export const sparkTimeout = Flag.Int("spark-timeout").pipe(
   Flag.withDescription("seconds: deadline of each Spark call and of connecting (default 60)"),
   Flag.withDefault(60)
 )
+
+/** What a bare `--resume` stands for: the latest run of the batch with the same parameters. */
+export const resumeLatest = "latest"
+
+/** The request a `--resume` value makes; none for an empty run id (`--resume=`). */
+export const resumeRequest = (value: string): Option.Option<ResumePreview.Request> => {
+  const runId = value.trim()
+  if (runId === "") return Option.none()
+  return Option.some(runId === resumeLatest ? { _tag: "Latest" } : { _tag: "Run", runId })
+}
+
+/**
+ * `--resume` or `--resume=<run-id>`, GNU style: a value is attached with `=`, so a bare
+ * `--resume` never takes the next word for a run id (`--resume batch.yaml` stays the batch).
+ * Absent: a fresh run (or what the batch file's `resume:` says).
+ */
+export const resume = Flag.String("resume").pipe(
+  Flag.withMetavar("run-id"),
+  Flag.withOptionalValue(resumeLatest),
+  Flag.filterMap(resumeRequest, () => "a run id after --resume= (or --resume alone for the latest run)"),
+  Flag.withDescription(
+    "resume a failed run, skipping the rules whose checkpoints are still valid: --resume alone, the latest run with the same parameters; --resume=<run-id>, that run"
+  ),
+  Flag.optional
+)
+
+/**
+ * What to tell someone whose command line effect/cli refused after a bare `--resume` followed by
+ * a word: `--resume <run-id>` leaves the id as a stray argument, and the fix is an `=`.
+ */
+export const resumeHint = (argv: ReadonlyArray<string>): Option.Option<string> => {
+  const at = argv.indexOf("--resume")
+  const next = at >= 0 ? argv[at + 1] : undefined
+  return next !== undefined && !next.startsWith("-")
+    ? Option.some(
+        `spark-etl: a run id goes with an "=": --resume=${next} (a bare --resume resumes the latest run)`
+      )
+    : Option.none()
+}

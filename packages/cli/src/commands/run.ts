@@ -1,10 +1,12 @@
 /**
  * `spark-etl run`: refuses what can be refused before any side effect (a remote that cannot be
  * right, a place it writes that takes no write), then runs the batch and prints its rule table
- * and summary line. `--dry-run` only loads the batch and shows what a run would do.
+ * and summary line. `--dry-run` only loads the batch and shows what a run would do. `--resume`
+ * asks core to resume a failed run (a refusal is exit 3, RESUME_REFUSED, printed like any
+ * rejection).
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Console, Duration, Effect, Option } from "effect"
+import { Console, Duration, Effect, Option, Result } from "effect"
 import { Command, Flag } from "effect/cli"
 import { Batch, Dag, ExitCode, type Failure, Run } from "@spark-etl/core"
 import { ConnectionString } from "@spark-etl/runner-spark-connect"
@@ -15,6 +17,7 @@ import type * as Layers from "../Layers.js"
 import * as Locations from "../Locations.js"
 import * as Plugins from "../Plugins.js"
 import * as Logging from "../Logging.js"
+import * as ResumePreview from "../ResumePreview.js"
 import type * as Settings from "../Settings.js"
 import * as Signals from "../Signals.js"
 import * as Summary from "../Summary.js"
@@ -26,13 +29,14 @@ import {
   logFile,
   params,
   remote,
+  resume,
   sparkTimeout,
   stateDir
 } from "./flags.js"
 import {
   checkRemote,
   fencing,
-  loadOnly,
+  loadThen,
   paramsOf,
   rejected,
   reportRejection,
@@ -108,15 +112,65 @@ const dryRunLines = (batch: Batch.Batch, remote: string): ReadonlyArray<string> 
   `spark: ${remote} (not contacted)`
 ]
 
+/**
+ * What a dry run of a resume shows: the plan, what the resume would skip and run and why, and
+ * the cleanup of only the targets of the rules it runs (what it skips is left as it is).
+ */
+const dryResumeLines = (
+  batch: Batch.Batch,
+  remote: string,
+  shown: ResumePreview.Shown
+): ReadonlyArray<string> => {
+  const runs = ResumePreview.running(shown)
+  const cleaned = batch.targets.targets.filter((t) => runs.has(t.ruleId))
+  return [
+    `batch ${batch.name}: ${batch.rules.length} rules, valid (dry run: nothing was touched)`,
+    `plan:\n${Dag.toText(batch.plan)}`,
+    ResumePreview.lines(shown).join("\n"),
+    cleaned.length === 0
+      ? "cleanup: none (every target is a skipped rule's output, kept as it is)"
+      : `cleanup (delete-and-load) would empty:\n${cleaned.map((t) => `  ${t.ruleId}: ${t.location}`).join("\n")}`,
+    `spark: ${remote} (not contacted)`
+  ]
+}
+
+/**
+ * A batch that says `resume: auto` resumes without `--resume` when it can, and otherwise runs
+ * fresh, saying why: so does its dry run.
+ */
+const dryAutoResume = (batch: Batch.Batch, settings: Settings.Resolved) =>
+  Effect.map(ResumePreview.attempt(settings.ledgerDir, batch, { _tag: "Latest" }), (shown) => {
+    if (Result.isSuccess(shown)) return dryResumeLines(batch, settings.remote, shown.success)
+    const [batchLine, planLines, ...rest] = dryRunLines(batch, settings.remote)
+    return [
+      batchLine!,
+      planLines!,
+      `resume: auto: ${shown.failure}; running fresh (delete-and-load)`,
+      ...rest
+    ]
+  })
+
 const dryRun = (
   file: string,
   p: Record<string, string>,
-  settings: Settings.Resolved
+  settings: Settings.Resolved,
+  resume: Option.Option<ResumePreview.Request>
 ): Effect.Effect<ExitCode> =>
-  loadOnly(file, p, settings.pluginPath).pipe(
-    Effect.flatMap((batch) =>
+  loadThen(file, p, settings.pluginPath, (batch) =>
+    Option.match(resume, {
+      onNone: () =>
+        batch.resume === "auto"
+          ? dryAutoResume(batch, settings)
+          : Effect.succeed(dryRunLines(batch, settings.remote)),
+      onSome: (request) =>
+        Effect.map(ResumePreview.preview(settings.ledgerDir, batch, request), (shown) =>
+          dryResumeLines(batch, settings.remote, shown)
+        )
+    })
+  ).pipe(
+    Effect.flatMap((lines) =>
       Effect.as(
-        Effect.forEach(dryRunLines(batch, settings.remote), (l) => Console.log(l)),
+        Effect.forEach(lines, (l) => Console.log(l)),
         ExitCode.Success
       )
     ),
@@ -141,6 +195,7 @@ const config = {
   remote,
   parallelism,
   dryRun: dryRunFlag,
+  resume,
   stateDir,
   logDir,
   logFile,
@@ -153,7 +208,7 @@ const config = {
 export const handler = (flags: Command.Command.Config.Infer<typeof config>) =>
   Effect.gen(function* () {
     const settings = yield* settingsOf(flags)
-    if (flags.dryRun) return yield* dryRun(flags.batchFile, paramsOf(flags.params), settings)
+    if (flags.dryRun) return yield* dryRun(flags.batchFile, paramsOf(flags.params), settings, flags.resume)
     const runId = randomUUID()
     const peeked = yield* Batch.peek(flags.batchFile).pipe(Effect.provide(NodeServices.layer))
     const batchName = batchNameOf(peeked.name, flags.batchFile)
@@ -204,7 +259,8 @@ export const handler = (flags: Command.Command.Config.Infer<typeof config>) =>
       ...(ConnectionString.isShared(settings.remote) ? { engineSessionId } : {}),
       // The flag wins over the batch file's escalation.topic, which wins over the environment.
       ...(Option.isSome(flags.kafkaTopic) ? { topic: flags.kafkaTopic.value } : {}),
-      ...(Option.isSome(flags.parallelism) ? { parallelism: flags.parallelism.value } : {})
+      ...(Option.isSome(flags.parallelism) ? { parallelism: flags.parallelism.value } : {}),
+      ...(Option.isSome(flags.resume) ? { resume: flags.resume.value } : {})
     }).pipe(
       // Reported before the services are released: after a signal, the forced exit may cut
       // that release short, never the summary.

@@ -32,10 +32,13 @@ export const settingsOf = (flags: SettingFlags) =>
 
 export const paramsOf = (p: Option.Option<Record<string, string>>) => Option.getOrElse(p, () => ({}))
 
-/** Prints a rejected batch's issues, one per line, each with file:line:column and field. */
+/**
+ * Prints a rejected batch's issues, one per line, each with file:line:column and field. A
+ * refused resume is said as such: the batch itself is fine, the run to resume is not.
+ */
 export const reportRejection = (failure: Failure.ConfigRejected) =>
   Console.error(
-    `batch rejected (${failure.code}):\n${failure.issues.map((i) => `  ${Failure.formatIssue(i)}`).join("\n")}`
+    `${failure.code === "RESUME_REFUSED" ? "resume refused" : "batch rejected"} (${failure.code}):\n${failure.issues.map((i) => `  ${Failure.formatIssue(i)}`).join("\n")}`
   )
 
 /** A rejected batch or setting: its issues, exit 3. */
@@ -53,16 +56,32 @@ export const usage = (error: { readonly message: string }) =>
 export const runServices = Effect.promise(() => import("../Layers.js"))
 export const fencing = Effect.promise(() => import("../Fence.js"))
 
-/** Loads a batch without an event sink or an engine session: its plugin packages, then it. */
-export const loadOnly = (file: string, p: Record<string, string>, pluginPath: ReadonlyArray<string>) =>
+/**
+ * Loads a batch without an event sink or an engine session (its plugin packages, then it), and
+ * goes on with `then` among the same services: its runners (which can validate and fingerprint,
+ * never run) and the filesystem target store.
+ */
+export const loadThen = <A, E>(
+  file: string,
+  p: Record<string, string>,
+  pluginPath: ReadonlyArray<string>,
+  then: (batch: Batch.Batch) => Effect.Effect<A, E, ValidationOnly.Services>
+): Effect.Effect<A, E | Failure.ConfigRejected> =>
   Batch.peek(file).pipe(
     Effect.flatMap((peeked) => Plugins.load(file, peeked.plugins, pluginPath)),
     Effect.provide(NodeServices.layer),
     Effect.flatMap((plugins) =>
-      Batch.load(file, { params: p, env: process.env }).pipe(Effect.provide(ValidationOnly.layer(plugins)))
+      Batch.load(file, { params: p, env: process.env }).pipe(
+        Effect.flatMap(then),
+        Effect.provide(ValidationOnly.layer(plugins))
+      )
     ),
     Effect.provide(Logging.quiet)
   )
+
+/** Loads a batch without an event sink or an engine session: its plugin packages, then it. */
+export const loadOnly = (file: string, p: Record<string, string>, pluginPath: ReadonlyArray<string>) =>
+  loadThen(file, p, pluginPath, Effect.succeed)
 
 /**
  * Why the Spark remote cannot be right, checked without connecting, naming where it came from

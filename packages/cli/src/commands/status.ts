@@ -1,15 +1,17 @@
 /**
  * `spark-etl status`: the latest runs of a batch from the run ledger. First it settles what the
  * batch's next run would: a run found crashed is fenced, reported and its batch freed; an
- * unfenced one is fenced; a recorded terminal event never sent is sent (with Kafka).
+ * unfenced one is fenced; a recorded terminal event never sent is sent (with Kafka). `--rules`
+ * adds each rule of the newest runs, with whether its checkpoint would let a resume skip it.
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Console, Duration, Effect, Option } from "effect"
-import { Argument, Command } from "effect/cli"
+import { Argument, Command, Flag } from "effect/cli"
 import { Event, ExitCode, Ledger, Run } from "@spark-etl/core"
 import * as os from "node:os"
 import * as ExitStatus from "../ExitStatus.js"
 import * as Logging from "../Logging.js"
+import * as RuleStatus from "../RuleStatus.js"
 import type * as Settings from "../Settings.js"
 import { kafkaBrokers, kafkaTopic, remote, sparkTimeout, stateDir } from "./flags.js"
 import { checkRemote, fencing, rejected, runServices, settingsOf, usage } from "./shared.js"
@@ -22,8 +24,9 @@ export const recordLine = (r: Ledger.Record): string => {
   const failed = r.outcome?.ruleId ? ` rule=${r.outcome.ruleId}` : ""
   const code = r.outcome?.failure ? ` code=${r.outcome.failure.code}` : ""
   const exit = r.outcome ? ` exit=${r.outcome.exitCode}` : ""
+  const resumed = r.resumedFrom !== undefined ? ` resumed=${r.resumedFrom}` : ""
   const unfenced = r.unfenced === true ? " UNFENCED" : ""
-  return `${r.startedAt}  ${r.status.padEnd(9)} run=${r.runId} pid=${r.pid}@${r.host}${exit}${failed}${code}${unfenced} heartbeat=${r.heartbeatAt}`
+  return `${r.startedAt}  ${r.status.padEnd(9)} run=${r.runId} pid=${r.pid}@${r.host}${exit}${failed}${code}${resumed}${unfenced} heartbeat=${r.heartbeatAt}`
 }
 
 /** What status prints for the ledger's records of `batch` (newest first). */
@@ -86,7 +89,25 @@ const batchName = Argument.String("batch").pipe(
   Argument.withDescription("the batch name (as in the batch file)")
 )
 
-const config = { batchName, stateDir, remote, kafkaBrokers, kafkaTopic, sparkTimeout }
+const rules = Flag.Boolean("rules").pipe(
+  Flag.withDescription(
+    `also each rule of the ${RuleStatus.shownRuns} newest runs: state, attempts, start, time, whether its checkpoint is still valid, and why it ran or failed`
+  ),
+  Flag.withDefault(false)
+)
+
+const config = { batchName, rules, stateDir, remote, kafkaBrokers, kafkaTopic, sparkTimeout }
+
+/** The newest runs, each with its rules table, a blank line between them. */
+const withRules = (settings: Settings.Resolved, records: ReadonlyArray<Ledger.Record>) =>
+  Effect.gen(function* () {
+    const newest = records.slice(0, RuleStatus.shownRuns)
+    const judged = yield* RuleStatus.judge(settings.ledgerDir, newest, settings.pluginPath)
+    const blocks: Array<string> = []
+    for (const [i, record] of newest.entries())
+      blocks.push([recordLine(record), ...(yield* RuleStatus.ruleLines(record, judged[i]!))].join("\n"))
+    return blocks.join("\n\n")
+  })
 
 /** Exit 0 once shown; 3 for a malformed remote, 2 when the ledger or a fence fails, 64 for bad Kafka settings. */
 export const handler = (flags: Command.Command.Config.Infer<typeof config>): Effect.Effect<ExitCode> =>
@@ -95,7 +116,9 @@ export const handler = (flags: Command.Command.Config.Infer<typeof config>): Eff
     yield* checkRemote(settings.remote, flags.remote)
     yield* reapStale(settings, flags.batchName, Duration.seconds(Math.min(flags.sparkTimeout, 10)))
     const records = yield* Ledger.list(settings.ledgerDir, flags.batchName)
-    for (const line of recordLines(flags.batchName, settings.ledgerDir, records)) yield* Console.log(line)
+    if (flags.rules && records.length > 0) yield* Console.log(yield* withRules(settings, records))
+    else
+      for (const line of recordLines(flags.batchName, settings.ledgerDir, records)) yield* Console.log(line)
     return ExitCode.Success
   }).pipe(
     Effect.provide(Logging.quiet),
@@ -110,6 +133,6 @@ export const handler = (flags: Command.Command.Config.Infer<typeof config>): Eff
 
 export const command = Command.make("status", config, ExitStatus.recorded(handler)).pipe(
   Command.withDescription(
-    "show the latest runs of a batch from the run ledger; a run found crashed is fenced, reported and its batch freed"
+    "show the latest runs of a batch from the run ledger (with --rules, each rule and its checkpoint); a run found crashed is fenced, reported and its batch freed"
   )
 )

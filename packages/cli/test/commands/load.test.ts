@@ -2,6 +2,7 @@
 // with a rejected batch's issues.
 import { Option } from "effect"
 import { describe, expect, it } from "vitest"
+import type * as ResumePreview from "../../src/ResumePreview.js"
 import * as Plan from "../../src/commands/plan.js"
 import * as Validate from "../../src/commands/validate.js"
 import { batchDir, cyclic, handle, twoRules } from "./support.js"
@@ -33,15 +34,21 @@ describe("validate", () => {
 })
 
 describe("plan", () => {
+  const planFlags = (batchFile: string, format: "text" | "mermaid") => ({
+    ...common(batchFile),
+    format,
+    resume: Option.none<ResumePreview.Request>()
+  })
+
   it("text by default, Mermaid on request", async () => {
     const b = batchDir(twoRules)
-    const text = await handle(Plan.handler({ ...common(b.file), format: "text" }))
+    const text = await handle(Plan.handler(planFlags(b.file, "text")))
     expect(text).toEqual({ code: 0, stdout: ["1. load\n2. report (after load)"], stderr: [] })
-    const mermaid = await handle(Plan.handler({ ...common(b.file), format: "mermaid" }))
+    const mermaid = await handle(Plan.handler(planFlags(b.file, "mermaid")))
     expect(mermaid.stdout[0]).toMatch(/^flowchart LR\n[\s\S]*0 --> 1/)
   })
 
   it("a rejected batch: exit 3", async () => {
-    expect((await handle(Plan.handler({ ...common(batchDir(cyclic).file), format: "text" }))).code).toBe(3)
+    expect((await handle(Plan.handler(planFlags(batchDir(cyclic).file, "text")))).code).toBe(3)
   })
 })

@@ -26,6 +26,7 @@ const flags = (batchFile: string, overrides: Partial<Flags> = {}): Flags => ({
   remote: Option.some("local"),
   parallelism: Option.none(),
   dryRun: false,
+  resume: Option.none(),
   stateDir: Option.none(),
   logDir: Option.none(),
   logFile: Option.none(),

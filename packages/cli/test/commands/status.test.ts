@@ -117,6 +117,7 @@ describe("status's handler", () => {
   }
   const flags = (state: string) => ({
     batchName: "daily",
+    rules: false,
     stateDir: Option.some(state),
     remote: Option.none<string>(),
     kafkaBrokers: Option.none<string>(),
