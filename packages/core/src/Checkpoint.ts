@@ -45,6 +45,8 @@ export const Checkpoint = Schema.Struct({
   output: Schema.optionalKey(Schema.Struct({ store: Schema.String, location: Schema.String })),
   /** The run that wrote the output. */
   writtenBy: Schema.String,
+  /** The runner's note (`Plugin.Committed`), given back to its `restore`. */
+  note: Schema.optionalKey(Schema.Unknown),
   /** When the output was committed (ISO-8601). */
   at: Schema.String
 })

@@ -107,6 +107,20 @@ export type Restoration =
   { readonly _tag: "Restored" } | { readonly _tag: "NotRestorable"; readonly reason: string }
 
 export const restored: Restoration = { _tag: "Restored" }
+
+/**
+ * What a rule's `run` may return besides nothing: a note kept with its checkpoint (JSON), given
+ * back to `restore` when a resume skips the rule — e.g. the output's schema, so it is read back
+ * as it was written, without the engine inferring it.
+ */
+export interface Committed {
+  readonly checkpoint: unknown
+}
+
+/** What `restore` sees: the rule as `preflight` would, and the note its run returned. */
+export interface RestoreContext<O> extends PreflightContext<O> {
+  readonly checkpoint?: unknown
+}
 export const notRestorable = (reason: string): Restoration => ({ _tag: "NotRestorable", reason })
 
 /** A runner for one rule kind, needing services `R` (e.g. a Spark session). */
@@ -116,7 +130,7 @@ export interface Runner<O, R = never> {
   readonly validate?: (
     ctx: ValidateContext<O>
   ) => Effect.Effect<ReadonlyArray<Issue>, never, R | FileSystem.FileSystem | Path.Path>
-  readonly run: (ctx: RunContext<O>) => Effect.Effect<void, Failure.RuleFailure, R>
+  readonly run: (ctx: RunContext<O>) => Effect.Effect<void | Committed, Failure.RuleFailure, R>
   /**
    * Once per run, before preflight: open the engine session and apply the batch's engine
    * settings. A failure here ends the run before any target is touched.
@@ -144,7 +158,7 @@ export interface Runner<O, R = never> {
    * is gone or unreadable: the rule then runs. Absent: a skipped rule of this kind cannot be
    * restored, so it always runs on resume.
    */
-  readonly restore?: (ctx: PreflightContext<O>) => Effect.Effect<Restoration, Failure.RuleFailure, R>
+  readonly restore?: (ctx: RestoreContext<O>) => Effect.Effect<Restoration, Failure.RuleFailure, R>
 }
 
 /** Declares a runner with its types inferred. */
@@ -158,7 +172,7 @@ export interface Loaded {
     ctx: ValidateContext<unknown>
   ) => Effect.Effect<ReadonlyArray<Issue>, never, FileSystem.FileSystem | Path.Path>
   /** Runs a rule from its raw options. */
-  readonly run: (ctx: RunContext<unknown>) => Effect.Effect<void, Failure.RuleFailure>
+  readonly run: (ctx: RunContext<unknown>) => Effect.Effect<void | Committed, Failure.RuleFailure>
   readonly prepare: (ctx: PrepareContext) => Effect.Effect<void, Failure.RuleFailure>
   readonly preflight: (ctx: PreflightContext<unknown>) => Effect.Effect<Analysis, Failure.RuleFailure>
   readonly targetStore: Option.Option<TargetStore.TargetStore["Service"]>
@@ -166,7 +180,7 @@ export interface Loaded {
   readonly fingerprint: (
     ctx: ValidateContext<unknown>
   ) => Effect.Effect<Definition, never, FileSystem.FileSystem | Path.Path>
-  readonly restore: (ctx: PreflightContext<unknown>) => Effect.Effect<Restoration, Failure.RuleFailure>
+  readonly restore: (ctx: RestoreContext<unknown>) => Effect.Effect<Restoration, Failure.RuleFailure>
   /** Whether the runner has a `restore` (without one, a skipped rule of the kind always runs). */
   readonly restores: boolean
 }

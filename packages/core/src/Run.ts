@@ -558,7 +558,11 @@ const execute = (
             const exists = Option.isSome(store) ? store.value.exists : undefined
             const there = target !== undefined && exists !== undefined ? exists(target) : Effect.succeed(true)
             const restore = Effect.flatMap(runnerOf(id), (runner) =>
-              runner.restore({ ...contextOf(id), targets: batch.targets.targets })
+              runner.restore({
+                ...contextOf(id),
+                targets: batch.targets.targets,
+                checkpoint: resuming.value.checkpoints.get(id)?.note
+              })
             ).pipe(
               Effect.map((r) =>
                 r._tag === "Restored" ? Resume.valid : Resume.invalid(`it cannot be restored: ${r.reason}`)
@@ -704,7 +708,11 @@ const execute = (
     )
     // The close waits for what was committed to be in the journal.
     drainJournal = Effect.andThen(Queue.end(pending), Fiber.join(writer))
-    const checkpointOf = (id: string, writtenBy: string, at: string): Checkpoint.Checkpoint => {
+    const checkpointOf = (
+      id: string,
+      at: string,
+      committed: void | Plugin.Committed
+    ): Checkpoint.Checkpoint => {
       const target = rules.get(id)!.target
       const { fingerprint, parts } = prints.get(id)!
       return {
@@ -712,8 +720,11 @@ const execute = (
         fingerprint,
         parts,
         ...(target !== undefined ? { output: { store: batch.targetStore, location: target.location } } : {}),
-        writtenBy,
-        at
+        writtenBy: runId,
+        at,
+        ...(committed !== undefined && committed.checkpoint !== undefined
+          ? { note: committed.checkpoint }
+          : {})
       }
     }
     const record = (checkpoints: ReadonlyArray<Checkpoint.Checkpoint>) =>
@@ -721,8 +732,8 @@ const execute = (
     const runRule: Executor.RunRule = (id, attempt) =>
       Effect.flatMap(runnerOf(id), (runner) => runner.run({ ...contextOf(id), attempt })).pipe(
         Effect.mapError((failure) => Failure.mapText(failure, secretsOut)),
-        Effect.andThen(
-          Effect.flatMap(Clock.currentTimeMillis, (now) => record([checkpointOf(id, runId, iso(now))]))
+        Effect.flatMap((committed) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) => record([checkpointOf(id, iso(now), committed)]))
         )
       )
     // Before a retry the rule's own target is emptied again: the failed attempt may have written.

@@ -24,7 +24,7 @@
  * @example
  * const restoration = yield* Restore.restore(spark, ctx, { tags: [tag] })
  */
-import { Effect, Option } from "effect"
+import { Effect, Option, Schema } from "effect"
 import { Failure, Plugin } from "@spark-etl/core"
 import type { TargetStore } from "@spark-etl/core"
 import type { SparkSession } from "@spark-etl/runner-spark-connect"
@@ -37,6 +37,16 @@ import * as Statements from "./Statements.js"
 import * as Script from "./internal/script.js"
 import * as Target from "./internal/target.js"
 
+/** What a rule's run notes with its checkpoint: its output's schema (DDL). */
+const Note = Schema.Struct({ schema: Schema.String })
+
+/** The note of a rule whose output has these columns. */
+export const note = (columns: ReadonlyArray<SparkSession.Column>): Plugin.Committed => ({
+  checkpoint: {
+    schema: columns.map((c) => `\`${c.name.replaceAll("`", "``")}\` ${c.type}`).join(", ")
+  } satisfies typeof Note.Type
+})
+
 // Formats whose files keep the result's column names and types.
 const typedFormats: ReadonlySet<string> = new Set(["parquet", "orc"])
 
@@ -46,7 +56,7 @@ const typedFormats: ReadonlySet<string> = new Set(["parquet", "orc"])
  */
 export const restore = (
   spark: SparkSession.Session,
-  ctx: Plugin.PreflightContext<SqlOptions.SqlOptions>,
+  ctx: Plugin.RestoreContext<SqlOptions.SqlOptions>,
   operation: SparkSession.OperationOptions
 ): Effect.Effect<Plugin.Restoration, Failure.RuleFailure> =>
   Effect.gen(function* () {
@@ -78,7 +88,7 @@ const setAgain = (
 
 const readBack = (
   spark: SparkSession.Session,
-  ctx: Plugin.PreflightContext<SqlOptions.SqlOptions>,
+  ctx: Plugin.RestoreContext<SqlOptions.SqlOptions>,
   target: TargetStore.Target,
   operation: SparkSession.OperationOptions
 ): Effect.Effect<Plugin.Restoration, Failure.RuleFailure> => {
@@ -97,7 +107,16 @@ const readBack = (
         `its ${format} output does not keep the result's column types: read back, it would not be the view the rules after it saw`
       )
     )
-  const output = table ? spark.table(target.location) : spark.read({ format, paths: [target.location] })
+  // With the schema the run noted, Spark reads the output as written and infers nothing (a
+  // Parquet footer read is a job); without one (an older checkpoint), it infers.
+  const noted = Schema.decodeUnknownOption(Note)(ctx.checkpoint)
+  const output = table
+    ? spark.table(target.location)
+    : spark.read({
+        format,
+        paths: [target.location],
+        ...(Option.isSome(noted) ? { schema: noted.value.schema } : {})
+      })
   // Creating the view resolves it: an output that is gone fails here.
   return spark.createTempView(output, rule.id, { ...operation, replace: true }).pipe(
     Classify.mapErrors(spark, {

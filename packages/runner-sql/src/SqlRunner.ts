@@ -90,7 +90,7 @@ const preflight =
     )
 
 const restore = (
-  ctx: Plugin.PreflightContext<Options>
+  ctx: Plugin.RestoreContext<Options>
 ): Effect.Effect<Plugin.Restoration, Failure.RuleFailure, SparkSession.SparkSession> =>
   onServerInterruptible(ctx.runId, ctx.rule.id, (spark, operation) => Restore.restore(spark, ctx, operation))
 
@@ -143,7 +143,7 @@ const body = (
   results: Preflight.Results,
   ctx: Plugin.RunContext<Options>,
   operation: SparkSession.OperationOptions
-): Effect.Effect<void, Failure.RuleFailure> =>
+): Effect.Effect<void | Plugin.Committed, Failure.RuleFailure> =>
   Effect.gen(function* () {
     const { options, rule, batch } = ctx
     const classified = (phase: Classify.Phase, where?: string) =>
@@ -231,6 +231,10 @@ const body = (
     yield* spark
       .write(spark.table(rule.id), write, operation)
       .pipe(classified("write", `writing target ${target.declared}`))
+    // The output's schema goes with the checkpoint: a resume reads the output back with it, so
+    // Spark infers nothing (no job) and the columns keep the result's order.
+    const columns = yield* Effect.option(spark.schema(spark.table(rule.id)))
+    return Option.isSome(columns) ? Restore.note(columns.value) : undefined
   })
 
 const saveModes: Record<SqlOptions.Mode, SparkSession.SaveMode> = {

@@ -76,7 +76,9 @@ const Jobs = Schema.Array(
     jobId: Schema.Number,
     status: Schema.String,
     submissionTime: Schema.optional(Schema.String),
-    completionTime: Schema.optional(Schema.String)
+    completionTime: Schema.optional(Schema.String),
+    /** Spark Connect's tags of the job: the operation's, and each of its user tags. */
+    jobTags: Schema.optional(Schema.Array(Schema.String))
   })
 )
 export type Job = (typeof Jobs.Type)[number]
