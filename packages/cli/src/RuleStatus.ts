@@ -23,7 +23,7 @@ import { loadThen } from "./commands/shared.js"
 export const shownRuns = 3
 
 /** What a checkpoint is judged against: the batch file as it is now. */
-export interface Now {
+interface Now {
   readonly prints: ReadonlyMap<string, Checkpoint.Fingerprint>
   readonly targets: ReadonlyMap<string, TargetStore.Target>
   /** The target store's engine-free look for an output, when it has one. */
@@ -35,7 +35,7 @@ export const givenParameters = (recorded: Readonly<Record<string, string>>): Rec
   Object.fromEntries(Object.entries(recorded).filter(([, value]) => value !== Parameter.masked))
 
 /** The recorded run's batch file now, or why it cannot be loaded. */
-export const now = (
+const now = (
   record: Ledger.Record,
   pluginPath: ReadonlyArray<string>
 ): Effect.Effect<Result.Result<Now, string>> =>
@@ -59,7 +59,7 @@ export const now = (
   )
 
 /** A rule's checkpoint as the table shows it: none, valid, or invalid and why. */
-export const validity = (
+const validity = (
   ruleId: string,
   saved: Checkpoint.Checkpoint | undefined,
   current: Now

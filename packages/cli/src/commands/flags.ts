@@ -48,7 +48,7 @@ export const sparkTimeout = Flag.Int("spark-timeout").pipe(
 )
 
 /** What a bare `--resume` stands for: the latest run of the batch with the same parameters. */
-export const resumeLatest = "latest"
+const resumeLatest = "latest"
 
 /** The request a `--resume` value makes; none for an empty run id (`--resume=`). */
 export const resumeRequest = (value: string): Option.Option<ResumePreview.Request> => {

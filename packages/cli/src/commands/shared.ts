@@ -80,7 +80,7 @@ export const loadThen = <A, E>(
   )
 
 /** Loads a batch without an event sink or an engine session: its plugin packages, then it. */
-export const loadOnly = (file: string, p: Record<string, string>, pluginPath: ReadonlyArray<string>) =>
+const loadOnly = (file: string, p: Record<string, string>, pluginPath: ReadonlyArray<string>) =>
   loadThen(file, p, pluginPath, Effect.succeed)
 
 /**
