@@ -188,15 +188,7 @@ export const analyse = (
 
     const problem = Target.optionsProblem(rule.id, rule.target, options)
     if (problem !== undefined) return yield* problem
-    const script = yield* Script.load(options, batch.dir, rule.id)
-    const statements = Statements.split(script.text)
-    if (statements.length === 0) {
-      return yield* new Failure.SqlError({
-        code: "SQL_EMPTY",
-        message: `rule "${rule.id}" has no SQL statement`,
-        ruleId: rule.id
-      })
-    }
+    const { script, statements } = yield* Script.statements(options, batch.dir, rule.id)
     const where = (s: Statements.Statement, i: number) => Script.where(script, s, i)
 
     const others = ctx.targets.filter((t) => t.ruleId !== rule.id)

@@ -141,15 +141,7 @@ const redefine = (
 ): Effect.Effect<Plugin.Restoration, Failure.RuleFailure> =>
   Effect.gen(function* () {
     const { options, rule, batch } = ctx
-    const script = yield* Script.load(options, batch.dir, rule.id)
-    const statements = Statements.split(script.text)
-    if (statements.length === 0) {
-      return yield* new Failure.SqlError({
-        code: "SQL_EMPTY",
-        message: `rule "${rule.id}" has no SQL statement`,
-        ruleId: rule.id
-      })
-    }
+    const { script, statements } = yield* Script.statements(options, batch.dir, rule.id)
     const where = (s: Statements.Statement, i: number) => Script.where(script, s, i)
     const inputs = Object.entries(options.inputs ?? {}).map(([view, input]) => ({
       view,

@@ -4,7 +4,7 @@ import { Failure, Text } from "@spark-etl/core"
 import { readFile } from "node:fs/promises"
 import * as NodePath from "node:path"
 import type * as SqlOptions from "../SqlOptions.js"
-import type * as Statements from "../Statements.js"
+import * as Statements from "../Statements.js"
 
 /** The SQL of a rule and the file it came from, if any. */
 export interface Script {
@@ -60,3 +60,25 @@ export const load = (
     )
   )
 }
+
+/** The rule's SQL split into statements; a script without one is the rule's SQL error. */
+export const statements = (
+  options: SqlOptions.SqlOptions,
+  batchDir: string,
+  ruleId: string
+): Effect.Effect<
+  { readonly script: Script; readonly statements: ReadonlyArray<Statements.Statement> },
+  Failure.SqlError
+> =>
+  Effect.flatMap(load(options, batchDir, ruleId), (script) => {
+    const split = Statements.split(script.text)
+    return split.length === 0
+      ? Effect.fail(
+          new Failure.SqlError({
+            code: "SQL_EMPTY",
+            message: `rule "${ruleId}" has no SQL statement`,
+            ruleId
+          })
+        )
+      : Effect.succeed({ script, statements: split })
+  })
