@@ -73,6 +73,12 @@ export const load = <O, R, E extends { readonly message: string }>(
       run: (ctx) => Effect.flatMap(engine(ctx.rule.id), (loaded) => loaded.run(ctx)),
       prepare: (ctx) => Effect.flatMap(engine(), (loaded) => loaded.prepare(ctx)),
       preflight: (ctx) => Effect.flatMap(engine(ctx.rule.id), (loaded) => loaded.preflight(ctx)),
+      // A retry's: the session is open (the failed attempt ran in it).
+      abandon: (ctx) =>
+        engine(ctx.rule.id).pipe(
+          Effect.flatMap((loaded) => loaded.abandon(ctx)),
+          Effect.catch((e) => Effect.logWarning(e.message))
+        ),
       // A fingerprint never needs the engine (`plan --resume` has none); restoring a skipped
       // rule's output does, and opens the session like a rule.
       fingerprint: validating.fingerprint,

@@ -141,6 +141,13 @@ export interface Runner<O, R = never> {
    * session). Absent: the rule is `NotAnalysed`.
    */
   readonly preflight?: (ctx: PreflightContext<O>) => Effect.Effect<Analysis, Failure.RuleFailure, R>
+  /**
+   * Before a retry: stops whatever the failed attempt may still run on the engine (its stream
+   * broke, so its own interrupt may never have arrived), before the rule's target is emptied
+   * again, so no late write of it lands in the next attempt's output. Best effort: it never
+   * fails (say what it could not stop in the log).
+   */
+  readonly abandon?: (ctx: RunContext<O>) => Effect.Effect<void, never, R>
   /** A target store this runner brings (e.g. Spark tables), selected by `targets.store`. */
   readonly targetStore?: Effect.Effect<TargetStore.TargetStore["Service"], never, R>
   /**
@@ -175,6 +182,8 @@ export interface Loaded {
   readonly run: (ctx: RunContext<unknown>) => Effect.Effect<void | Committed, Failure.RuleFailure>
   readonly prepare: (ctx: PrepareContext) => Effect.Effect<void, Failure.RuleFailure>
   readonly preflight: (ctx: PreflightContext<unknown>) => Effect.Effect<Analysis, Failure.RuleFailure>
+  /** Stops what an earlier attempt of the rule may still run (see Runner.abandon). */
+  readonly abandon: (ctx: RunContext<unknown>) => Effect.Effect<void>
   readonly targetStore: Option.Option<TargetStore.TargetStore["Service"]>
   /** The rule's definition beyond options (see Runner.fingerprint); never fails. */
   readonly fingerprint: (
@@ -238,6 +247,12 @@ const loaded = <O, R>(
       return Result.isSuccess(decoded) && runner.fingerprint
         ? Effect.provideContext(runner.fingerprint({ ...ctx, options: decoded.success }), context)
         : Effect.succeed({ text: "" })
+    },
+    abandon: (ctx) => {
+      const decoded = decode(ctx.options)
+      return Result.isSuccess(decoded) && runner.abandon
+        ? Effect.provideContext(runner.abandon({ ...ctx, options: decoded.success }), context)
+        : Effect.void
     },
     restores: runner.restore !== undefined,
     restore: (ctx) =>

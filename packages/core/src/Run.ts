@@ -736,13 +736,18 @@ const execute = (
           Effect.flatMap(Clock.currentTimeMillis, (now) => record([checkpointOf(id, iso(now), committed)]))
         )
       )
-    // Before a retry the rule's own target is emptied again: the failed attempt may have written.
-    const beforeRetry = (id: string): Effect.Effect<void, Failure.RuleFailure> => {
+    // Before a retry, what the failed attempt may still run is stopped, then the rule's own
+    // target is emptied again: the failed attempt may have written part of it.
+    const beforeRetry = (id: string, attempt: number): Effect.Effect<void, Failure.RuleFailure> => {
       const target = rules.get(id)!.target
-      if (target === undefined || Option.isNone(store)) return Effect.void
-      return store.value
-        .clean(batch.targets, target)
-        .pipe(Effect.tap(() => Effect.logInfo(`cleaned target ${target.location} before the retry`)))
+      const abandon = Effect.flatMap(runnerOf(id), (runner) => runner.abandon({ ...contextOf(id), attempt }))
+      if (target === undefined || Option.isNone(store)) return abandon
+      return Effect.andThen(
+        abandon,
+        store.value
+          .clean(batch.targets, target)
+          .pipe(Effect.tap(() => Effect.logInfo(`cleaned target ${target.location} before the retry`)))
+      )
     }
     const onTransition = (t: Executor.Transition): Effect.Effect<void> =>
       Effect.gen(function* () {

@@ -53,8 +53,11 @@ const world = (rules: string, header = "") => {
       const sink = Event.memory()
       const scripted = Testing.scripted()
       // A rule that runs leaves a file in its target, as a real one would.
+      const abandoned: Array<string> = []
       const writing: Plugin.Runner<Testing.ScriptedOptions> = {
         ...scripted.runner,
+        abandon: (ctx) =>
+          Effect.sync(() => void abandoned.push(`${ctx.rule.id} before attempt ${ctx.attempt}`)),
         run: (ctx) =>
           Effect.andThen(
             scripted.runner.run(ctx),
@@ -79,7 +82,7 @@ const world = (rules: string, header = "") => {
         ...extra
       }).pipe(Effect.provide(layer))
       const started = scripted.log.events.filter((e) => e.event === "start").map((e) => e.rule)
-      return { outcome, events: sink.events, started }
+      return { outcome, events: sink.events, started, abandoned }
     })
   return { dir, file, ledgerDir, run, write }
 }
@@ -248,6 +251,8 @@ describe("Run: retry", () => {
         })
         expect(result.events.find((e) => e.type === "rule.succeeded" && e.ruleId === "a")?.attempt).toBe(2)
         expect(result.started).toEqual(["a", "a", "b"])
+        // The failed attempt's engine work was abandoned before the retry (and its target cleaned).
+        expect(result.abandoned).toEqual(["a before attempt 2"])
         const record = yield* Ledger.read(path.join(w.ledgerDir, "nightly", "r1.json")).pipe(
           Effect.provide(node)
         )

@@ -31,7 +31,7 @@ import * as Classify from "./Classify.js"
 import * as JdbcOptions from "./JdbcOptions.js"
 import * as Connection from "./internal/connection.js"
 import * as Cancel from "./internal/cancel.js"
-import { interruptible } from "./internal/interruptible.js"
+import { abandon as abandonRule, interruptible } from "./internal/interruptible.js"
 import { validate } from "./internal/validate.js"
 
 /** The options of a `jdbc` rule (see JdbcOptions). */
@@ -148,7 +148,6 @@ const withRule = <A>(
   return interruptible(
     ctx.runId,
     ctx.rule.id,
-    ctx.attempt,
     (spark, operation) =>
       work({
         spark,
@@ -206,7 +205,7 @@ const readBack = (
   ctx: Plugin.PreflightContext<Options>,
   target: TargetStore.Target
 ): Effect.Effect<Plugin.Restoration, Failure.RuleFailure, SparkSession.SparkSession> =>
-  interruptible(ctx.runId, ctx.rule.id, ctx.attempt, (spark, operation) =>
+  interruptible(ctx.runId, ctx.rule.id, (spark, operation) =>
     spark
       .createTempView(
         isPath(target.location)
@@ -253,6 +252,17 @@ const fingerprint = (ctx: Plugin.ValidateContext<Options>): Effect.Effect<Plugin
   Effect.succeed({ text: "", parameters: Connection.parameters(ctx.options) })
 
 /** The `jdbc` rule kind. */
+// Before a retry: the failed attempt's Spark operations, and its statements in PostgreSQL.
+const abandon = (ctx: Plugin.RunContext<Options>): Effect.Effect<void, never, SparkSession.SparkSession> => {
+  const connection = Connection.sparkOptions(ctx.options, ctx.batch.parameters, ctx.rule.id)
+  const name = Cancel.applicationName(ctx.runId, ctx.rule.id)
+  return abandonRule(ctx.runId, ctx.rule.id, (spark) =>
+    Result.isSuccess(connection) && Cancel.isPostgres(ctx.options.url)
+      ? Cancel.cancelInPostgres(spark, connection.success, name)
+      : Effect.void
+  )
+}
+
 export const runner: Plugin.Runner<Options, SparkSession.SparkSession> = Plugin.make({
   kind: "jdbc",
   options: JdbcOptions.JdbcOptions,
@@ -260,5 +270,6 @@ export const runner: Plugin.Runner<Options, SparkSession.SparkSession> = Plugin.
   run,
   preflight,
   restore,
-  fingerprint
+  fingerprint,
+  abandon
 })

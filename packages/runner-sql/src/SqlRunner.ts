@@ -71,14 +71,15 @@ const run =
   (views: Preflight.Views, results: Preflight.Results) =>
   (ctx: Plugin.RunContext<Options>): Effect.Effect<void, Failure.RuleFailure, SparkSession.SparkSession> =>
     onServerInterruptible(ctx.runId, ctx.rule.id, (spark, operation) =>
-      // A retry first stops what the failed attempt may still run on the server (its stream
-      // broke, so its own interrupt may never have arrived): a late write of it must not land
-      // in this attempt's output.
-      Effect.andThen(
-        ctx.attempt > 1 ? stopOnServer(spark, tagFor(ctx.runId, ctx.rule.id), ctx.rule.id) : Effect.void,
-        body(spark, views, results, ctx, operation)
-      )
+      body(spark, views, results, ctx, operation)
     )
+
+// Before a retry: every operation of the rule still on the server (the failed attempt's) is
+// interrupted by its tag, so a late write of it cannot land after the target is emptied again.
+const abandon = (ctx: Plugin.RunContext<Options>): Effect.Effect<void, never, SparkSession.SparkSession> =>
+  Effect.flatMap(SparkSession.SparkSession, (spark) =>
+    Effect.asVoid(stopOnServer(spark, tagFor(ctx.runId, ctx.rule.id), ctx.rule.id))
+  )
 
 const preflight =
   (views: Preflight.Views, results: Preflight.Results) =>
@@ -263,6 +264,7 @@ export const make = (config: Config = {}): Plugin.Runner<Options, SparkSession.S
     preflight: preflight(views, results),
     fingerprint: Fingerprint.of,
     restore,
+    abandon,
     targetStore: SparkTableStore.make(config.tables)
   })
 }

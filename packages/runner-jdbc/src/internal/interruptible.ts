@@ -31,12 +31,11 @@ const stopOnServer = (spark: SparkSession.Session, tag: string, ruleId: string):
 /**
  * Runs `work` in a child fiber whose interruption interrupts the rule's tag on the server,
  * then runs `alsoStop` (the database's side: Spark's cancel does not reach a JDBC statement).
- * `attempt` above 1 (a retry) first stops both for the earlier attempt.
+
  */
 export const interruptible = <A>(
   runId: string,
   ruleId: string,
-  attempt: number,
   work: (
     spark: SparkSession.Session,
     operation: SparkSession.OperationOptions
@@ -46,18 +45,7 @@ export const interruptible = <A>(
   Effect.gen(function* () {
     const spark = yield* SparkSession.SparkSession
     const tag = tagFor(runId, ruleId)
-    // A retry first stops what the failed attempt may still run (its stream broke, so its own
-    // interrupt may never have arrived): a late write of it must not land after this one.
-    const earlier =
-      attempt > 1
-        ? Effect.andThen(
-            stopOnServer(spark, tag, ruleId),
-            alsoStop(spark).pipe(Effect.timeoutOption(interruptTimeout))
-          )
-        : Effect.void
-    const fiber = yield* Effect.forkChild(Effect.andThen(earlier, work(spark, { tags: [tag] })), {
-      startImmediately: true
-    })
+    const fiber = yield* Effect.forkChild(work(spark, { tags: [tag] }), { startImmediately: true })
     return yield* Fiber.join(fiber).pipe(
       Effect.onInterrupt(() =>
         Effect.andThen(
@@ -67,3 +55,20 @@ export const interruptible = <A>(
       )
     )
   }).pipe(Effect.annotateLogs({ rule: ruleId }))
+
+/**
+ * Before a retry: stops what the failed attempt may still run — its operations on the server
+ * (by tag) and, through `alsoStop`, its statements in the database — so no late write of it
+ * lands after the next attempt begins.
+ */
+export const abandon = (
+  runId: string,
+  ruleId: string,
+  alsoStop: (spark: SparkSession.Session) => Effect.Effect<void> = () => Effect.void
+): Effect.Effect<void, never, SparkSession.SparkSession> =>
+  Effect.flatMap(SparkSession.SparkSession, (spark) =>
+    Effect.andThen(
+      stopOnServer(spark, tagFor(runId, ruleId), ruleId),
+      Effect.asVoid(alsoStop(spark).pipe(Effect.timeoutOption(interruptTimeout)))
+    )
+  ).pipe(Effect.annotateLogs({ rule: ruleId }))

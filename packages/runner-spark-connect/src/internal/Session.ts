@@ -92,6 +92,9 @@ const decodeArrow = (response: ExecutePlanResponse): ReadonlyArray<RecordBatch> 
  * opens the channel, checks the server answers, and registers ReleaseSession and the channel's
  * close on the scope.
  */
+// The longest wait between two reconnects: an outage's end is seen within it.
+const maxReconnectBackoffMs = 2000
+
 export const make = (
   options: Options
 ): Effect.Effect<Session, MakeError, Scope.Scope | ChildProcessSpawner.ChildProcessSpawner> =>
@@ -113,6 +116,10 @@ export const make = (
             "grpc.keepalive_time_ms": Duration.toMillis(options.keepalive ?? "30 seconds"),
             "grpc.keepalive_timeout_ms": Duration.toMillis(options.keepaliveTimeout ?? "10 seconds"),
             "grpc.keepalive_permit_without_calls": 1,
+            // After an outage grpc-js waits up to 2 minutes between reconnects by default: a
+            // rule retried once Spark is back would spend its attempts waiting for the channel.
+            "grpc.initial_reconnect_backoff_ms": 250,
+            "grpc.max_reconnect_backoff_ms": maxReconnectBackoffMs,
             "grpc.primary_user_agent": userAgent
           })
       ),

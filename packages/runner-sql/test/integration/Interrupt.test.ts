@@ -5,7 +5,7 @@ import { Effect, Fiber, Logger } from "effect"
 import { randomUUID } from "node:crypto"
 import { describe, expect, it } from "vitest"
 import * as SqlRunner from "../../src/SqlRunner.js"
-import { run, runRule, slowQuery, unique } from "./harness.js"
+import { abandonRule, run, runRule, slowQuery, unique } from "./harness.js"
 
 // Runs `use` with the fiber of a rule on a slow query, once that query runs on the server.
 const withSlowRule = <A, E>(
@@ -74,13 +74,14 @@ describe("interruption", () => {
     expect(Failure.restartMayHelp(result.failure)).toBe(true)
   })
 
-  it("a retry first stops what the failed attempt still runs on the server, then runs", async () => {
+  it("before a retry, abandon stops what the failed attempt still runs on the server; the retry then runs", async () => {
     const runId = randomUUID()
     const id = unique("retried")
     const result = await run(
       // The first attempt's query runs on; its fiber stands for a stream that broke unheard.
       withSlowRule(runId, id, (first) =>
         Effect.gen(function* () {
+          yield* abandonRule({ id, runId, attempt: 2, options: { sql: "SELECT 1 AS a" } })
           yield* runRule({ id, runId, attempt: 2, options: { sql: "SELECT 1 AS a" } })
           const failure = yield* Effect.flip(Fiber.join(first))
           const spark = yield* SparkSession.SparkSession
@@ -89,7 +90,7 @@ describe("interruption", () => {
         })
       )
     )
-    // The first attempt was stopped on the server (by the second), not by this process.
+    // The first attempt was stopped on the server (by abandon), not by this process.
     expect(result.failure).toMatchObject({ _tag: "SessionLost", ruleId: id })
     expect(result.leftOver).toEqual([])
   })

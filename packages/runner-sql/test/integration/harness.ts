@@ -70,6 +70,10 @@ export const runRule = (
 ): Effect.Effect<void, Failure.RuleFailure, SparkSession.SparkSession> =>
   Effect.suspend(() => SqlRunner.runner.run(contextOf(spec)))
 
+/** Stops what an earlier attempt of one rule still runs, as core does before a retry. */
+export const abandonRule = (spec: RuleSpec): Effect.Effect<void, never, SparkSession.SparkSession> =>
+  Effect.suspend(() => SqlRunner.runner.abandon!(contextOf(spec)))
+
 /** Preflights one rule as core would; `targets` are every target of the batch. */
 export const preflightRule = (
   spec: RuleSpec,
