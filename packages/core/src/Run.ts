@@ -740,7 +740,16 @@ const execute = (
     // target is emptied again: the failed attempt may have written part of it.
     const beforeRetry = (id: string, attempt: number): Effect.Effect<void, Failure.RuleFailure> => {
       const target = rules.get(id)!.target
-      const abandon = Effect.flatMap(runnerOf(id), (runner) => runner.abandon({ ...contextOf(id), attempt }))
+      // Best effort: a runner's bug here must not cost the retry (it is logged).
+      const abandon = Effect.flatMap(runnerOf(id), (runner) =>
+        runner.abandon({ ...contextOf(id), attempt })
+      ).pipe(
+        Effect.catchDefect((defect) =>
+          Effect.logWarning(
+            `rule ${id}: stopping the failed attempt's work failed: ${defect instanceof Error ? defect.message : String(defect)}`
+          )
+        )
+      )
       if (target === undefined || Option.isNone(store)) return abandon
       return Effect.andThen(
         abandon,

@@ -37,7 +37,7 @@ const diamond = (failAt?: string, how = "sql", extra: Record<string, string> = {
     })
     .join("\n")
 
-const world = (rules: string, header = "") => {
+const world = (rules: string, header = "", abandonDies = false) => {
   const dir = dirs.make()
   fs.mkdirSync(path.join(dir, "out"))
   const file = path.join(dir, "nightly.yaml")
@@ -258,6 +258,19 @@ describe("Run: retry", () => {
         )
         expect(record.rules["a"]).toMatchObject({ state: "succeeded", attempt: 2 })
       })
+  )
+
+  it.live("retries even when the runner's abandon dies (logged, best effort)", () =>
+    Effect.gen(function* () {
+      const w = world(
+        `  - { id: a, kind: scripted, options: { ms: 1, fail: session, fail_attempts: 1 }, retry: { attempts: 2, delay: 1ms, on: [system] } }`,
+        "",
+        true
+      )
+      const result = yield* w.run("r1")
+      expect(result.outcome.status).toBe("succeeded")
+      expect(result.abandoned).toEqual(["a before attempt 2"])
+    })
   )
 
   it.live("never retries a SQL analysis error, whatever retry.on says", () =>

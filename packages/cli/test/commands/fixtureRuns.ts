@@ -28,6 +28,8 @@ const offline = (failing: Readonly<Record<string, number>>) =>
     ...SqlRunner.runner,
     preflight: () => Effect.succeed(Plugin.analysed),
     restore: () => Effect.succeed(Plugin.restored),
+    // Nothing runs on an engine, so a retry has nothing to stop.
+    abandon: () => Effect.void,
     run: ({ rule, attempt }) =>
       attempt <= (failing[rule.id] ?? 0)
         ? Effect.fail(
