@@ -57,7 +57,10 @@ const world = (rules: string, header = "", abandonDies = false) => {
       const writing: Plugin.Runner<Testing.ScriptedOptions> = {
         ...scripted.runner,
         abandon: (ctx) =>
-          Effect.sync(() => void abandoned.push(`${ctx.rule.id} before attempt ${ctx.attempt}`)),
+          Effect.andThen(
+            Effect.sync(() => void abandoned.push(`${ctx.rule.id} before attempt ${ctx.attempt}`)),
+            abandonDies ? Effect.die(new Error("abandon broke")) : Effect.void
+          ),
         run: (ctx) =>
           Effect.andThen(
             scripted.runner.run(ctx),
