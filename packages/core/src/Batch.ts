@@ -321,7 +321,7 @@ export const parse = (
         return runner.value
           .validate({
             batchDir: dir,
-            rule: { id: rule.id, kind: rule.kind },
+            rule: { id: rule.id, kind: rule.kind, dependsOn: rule.depends_on ?? [] },
             options: rule.options,
             parameters: specs
           })

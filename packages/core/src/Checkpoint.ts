@@ -82,7 +82,7 @@ export const ofBatch = (
       const definition = Option.isSome(runner)
         ? yield* runner.value.fingerprint({
             batchDir: batch.dir,
-            rule: { id, kind: rule.kind },
+            rule: { id, kind: rule.kind, dependsOn: rule.dependsOn },
             options: rule.options,
             parameters: batch.parameterSpecs
           })

@@ -32,7 +32,12 @@ export interface Issue {
 export interface ValidateContext<O> {
   /** Directory of the batch file; relative file references resolve from here. */
   readonly batchDir: string
-  readonly rule: { readonly id: string; readonly kind: string }
+  readonly rule: {
+    readonly id: string
+    readonly kind: string
+    /** The rules it depends on, as the batch file lists them (absent where no batch is loaded). */
+    readonly dependsOn?: ReadonlyArray<string>
+  }
   readonly options: O
   /** Parameter declarations, so templates can be checked against them. */
   readonly parameters: Readonly<Record<string, Parameter.Spec>>

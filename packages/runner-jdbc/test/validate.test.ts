@@ -8,11 +8,17 @@ import { validate } from "../src/internal/validate.js"
 const check = (
   options: JdbcOptions.JdbcOptions,
   parameters: Readonly<Record<string, Parameter.Spec>>,
-  ruleId = "orders"
+  ruleId = "orders",
+  dependsOn?: ReadonlyArray<string>
 ) =>
-  Effect.runSync(validate({ batchDir: ".", rule: { id: ruleId, kind: "jdbc" }, options, parameters })).map(
-    (i) => [i.path.join("."), i.message]
-  )
+  Effect.runSync(
+    validate({
+      batchDir: ".",
+      rule: { id: ruleId, kind: "jdbc", ...(dependsOn !== undefined ? { dependsOn } : {}) },
+      options,
+      parameters
+    })
+  ).map((i) => [i.path.join("."), i.message])
 
 const url = "jdbc:postgresql://db/shop"
 
@@ -47,5 +53,17 @@ describe("validate", () => {
     expect(check({ url, write: { from: "load", table: "t" } }, {}, "load")).toEqual([
       ["write.from", "a rule cannot write its own result"]
     ])
+  })
+
+  it("refuses a write whose from is not among the rule's depends_on, when the batch gives them", () => {
+    const write = { from: "totals", table: "reporting.t" }
+    expect(check({ url, write }, {}, "publish", ["load"])).toEqual([
+      [
+        "write.from",
+        'rule "totals" is not in this rule\'s depends_on (load): its view may not exist yet when this rule runs'
+      ]
+    ])
+    expect(check({ url, write }, {}, "publish", [])[0]?.[1]).toContain("depends_on (none)")
+    expect(check({ url, write }, {}, "publish", ["load", "totals"])).toEqual([])
   })
 })

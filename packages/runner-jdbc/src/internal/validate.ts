@@ -31,8 +31,8 @@ const declaredIssue = (
 }
 
 /**
- * Everything checkable without the engine. That `write.from` is one of the rule's dependencies
- * is checked at preflight and run: the static check does not see `depends_on`.
+ * Everything checkable without the engine, `write.from` being one of the rule's `depends_on`
+ * included (preflight and run check it again, for a caller that gives no `depends_on`).
  */
 export const validate = (
   ctx: Plugin.ValidateContext<JdbcOptions.JdbcOptions>
@@ -50,7 +50,16 @@ export const validate = (
         : []),
       ...(options.write !== undefined && options.write.from === ctx.rule.id
         ? [{ path: ["write", "from"], message: "a rule cannot write its own result" }]
-        : []),
+        : options.write !== undefined &&
+            ctx.rule.dependsOn !== undefined &&
+            !ctx.rule.dependsOn.includes(options.write.from)
+          ? [
+              {
+                path: ["write", "from"],
+                message: `rule "${options.write.from}" is not in this rule's depends_on (${ctx.rule.dependsOn.join(", ") || "none"}): its view may not exist yet when this rule runs`
+              }
+            ]
+          : []),
       ...(typeof options.user === "object" ? declaredIssue(ctx, "user", options.user.param) : []),
       ...(options.password !== undefined ? declaredIssue(ctx, "password", options.password.param) : [])
     ]
