@@ -170,6 +170,33 @@ export const read = (file: string): Effect.Effect<Record, LedgerError, FileSyste
 const fileOf = (path: Path.Path, dir: string, batch: string, runId: string): string =>
   path.join(dir, batch, `${runId}.json`)
 
+/**
+ * A batch's record files, most recently written first (a stat each, nothing read): runs of a
+ * batch hold its lock one after another, so this is also the order they started in.
+ */
+export const files = (
+  dir: string,
+  batch: string
+): Effect.Effect<
+  ReadonlyArray<{ readonly file: string; readonly mtimeMs: number }>,
+  LedgerError,
+  FileSystem.FileSystem | Path.Path
+> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const batchDir = path.join(dir, batch)
+    if (!(yield* fs.exists(batchDir))) return []
+    const found: Array<{ file: string; mtimeMs: number }> = []
+    for (const name of yield* fs.readDirectory(batchDir)) {
+      if (!name.endsWith(".json")) continue
+      const file = path.join(batchDir, name)
+      const info = yield* fs.stat(file)
+      found.push({ file, mtimeMs: Option.match(info.mtime, { onNone: () => 0, onSome: (d) => d.getTime() }) })
+    }
+    return found.sort((a, b) => b.mtimeMs - a.mtimeMs)
+  }).pipe(Effect.mapError((e) => new LedgerError({ path: dir, message: e.message })))
+
 /** A batch's records that could be read, newest first, and the files that could not. */
 export const survey = (
   dir: string,

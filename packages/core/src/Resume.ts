@@ -12,6 +12,7 @@ import { Effect, FileSystem, Option, Path, Result } from "effect"
 import type * as Batch from "./Batch.js"
 import * as Checkpoint from "./Checkpoint.js"
 import type * as Dag from "./Dag.js"
+import type { LedgerError } from "./Errors.js"
 import * as Failure from "./Failure.js"
 import * as Ledger from "./Ledger.js"
 import * as Parameter from "./Parameter.js"
@@ -132,6 +133,8 @@ export const choose = (request: Request, candidates: Candidates): Result.Result<
       return Result.fail(
         `run ${later.runId}, started after run ${run.runId} with the same parameters, may have rewritten its outputs (resume ${later.runId} instead)`
       )
+    if (candidates.unreadable.length > 0)
+      return Result.fail(`a later run might have rewritten the outputs of run ${run.runId}${unreadable}`)
     return Result.succeed(run)
   }
   if (candidates.unreadable.length > 0) return Result.fail(`the latest run cannot be told${unreadable}`)
@@ -178,10 +181,11 @@ export const select = (
   request: Exclude<Request, { readonly _tag: "Fresh" }>
 ): Effect.Effect<Result.Result<Resuming, string>, never, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function* () {
-    const survey = yield* Effect.result(Ledger.survey(ledgerDir, batch.name))
-    if (survey._tag === "Failure")
-      return Result.fail(`the run ledger cannot be read: ${survey.failure.message}`)
-    const chosen = choose(request, { ...survey.success, parameters: Parameter.toText(batch.parameters) })
+    const parameters = Parameter.toText(batch.parameters)
+    const found = yield* Effect.result(candidates(ledgerDir, batch.name, request, parameters))
+    if (found._tag === "Failure")
+      return Result.fail(`the run ledger cannot be read: ${found.failure.message}`)
+    const chosen = choose(request, { ...found.success, parameters })
     if (chosen._tag === "Failure") return Result.fail(chosen.failure)
     const from = chosen.success
     const path = yield* Path.Path
@@ -191,6 +195,41 @@ export const select = (
     if (journal._tag === "Failure")
       return Result.fail(`the checkpoints of run ${from.runId} cannot be read: ${journal.failure.message}`)
     return Result.succeed({ from, checkpoints: journal.success })
+  })
+
+/**
+ * The records {@link choose} needs, reading no more of the ledger than that (a batch's history
+ * of 10,000-rule records is large): newest first until the latest run with these parameters;
+ * or the named run and every record written after it. Unreadable ones among them are named.
+ */
+const candidates = (
+  ledgerDir: string,
+  batch: string,
+  request: Exclude<Request, { readonly _tag: "Fresh" }>,
+  parameters: Readonly<Record<string, string>>
+): Effect.Effect<Omit<Candidates, "parameters">, LedgerError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function* () {
+    const all = yield* Ledger.files(ledgerDir, batch)
+    const records: Array<Ledger.Record> = []
+    const unreadable: Array<string> = []
+    const take = (file: string) =>
+      Effect.map(Effect.result(Ledger.read(file)), (r) => {
+        if (r._tag === "Success") records.push(r.success)
+        else unreadable.push(file)
+        return r._tag === "Success" ? Option.some(r.success) : Option.none<Ledger.Record>()
+      })
+    if (request._tag === "Latest") {
+      for (const { file } of all) {
+        const record = yield* take(file)
+        if (Option.isSome(record) && sameParameters(record.value.parameters, parameters)) break
+      }
+      return { records, unreadable }
+    }
+    const named = all.find((f) => f.file.endsWith(`/${request.runId}.json`))
+    if (named === undefined) return { records, unreadable }
+    yield* take(named.file)
+    for (const f of all) if (f.mtimeMs > named.mtimeMs) yield* take(f.file)
+    return { records, unreadable }
   })
 
 /** A rule's line in what `plan --resume` shows. */

@@ -189,6 +189,33 @@ describe("Run: resume", () => {
     })
   )
 
+  it.live(
+    "reads the ledger only as far as it must: an older unreadable record does not stop a resume, a newer one does",
+    () =>
+      Effect.gen(function* () {
+        const w = world(diamond("c"))
+        const dir = path.join(w.ledgerDir, "nightly")
+        fs.mkdirSync(dir, { recursive: true })
+        const old = path.join(dir, "ancient.json")
+        fs.writeFileSync(old, "{ torn")
+        fs.utimesSync(old, new Date(2020, 0, 1), new Date(2020, 0, 1))
+        yield* w.run("first")
+        w.write(diamond())
+        const resumed = yield* w.run("second", { resume: latest })
+        expect(resumed.outcome.resumed?.from).toBe("first")
+        // A record written after the named run that cannot be read might be a later run of it.
+        w.write(diamond("c"))
+        yield* w.run("third")
+        fs.writeFileSync(path.join(dir, "newer.json"), "{ torn")
+        const named = yield* w.run("fourth", { resume: { _tag: "Run", runId: "third" } })
+        expect(named.outcome.failure?.message).toContain(
+          `a later run might have rewritten the outputs of run third; a record of the batch cannot be read (${path.join(dir, "newer.json")})`
+        )
+        const newest = yield* w.run("fifth", { resume: latest })
+        expect(newest.outcome.failure?.message).toContain("the latest run cannot be told")
+      })
+  )
+
   it.live("refuses a named run that a later run of the same parameters may have overwritten", () =>
     Effect.gen(function* () {
       const w = world(diamond("c"))
