@@ -197,32 +197,6 @@ export const files = (
     return found.sort((a, b) => b.mtimeMs - a.mtimeMs)
   }).pipe(Effect.mapError((e) => new LedgerError({ path: dir, message: e.message })))
 
-/** A batch's records that could be read, newest first, and the files that could not. */
-export const survey = (
-  dir: string,
-  batch: string
-): Effect.Effect<
-  { readonly records: ReadonlyArray<Record>; readonly unreadable: ReadonlyArray<string> },
-  LedgerError,
-  FileSystem.FileSystem | Path.Path
-> =>
-  Effect.gen(function* () {
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const batchDir = path.join(dir, batch)
-    if (!(yield* fs.exists(batchDir))) return { records: [], unreadable: [] }
-    const records: Array<Record> = []
-    const unreadable: Array<string> = []
-    for (const name of yield* fs.readDirectory(batchDir)) {
-      if (!name.endsWith(".json")) continue
-      const found = yield* Effect.result(read(path.join(batchDir, name)))
-      if (found._tag === "Success") records.push(found.success)
-      else unreadable.push(found.failure.path)
-    }
-    records.sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : 0))
-    return { records, unreadable }
-  }).pipe(Effect.mapError((e) => new LedgerError({ path: dir, message: e.message })))
-
 /** Every record of a batch, newest first (what `status` shows). */
 export const list = (
   dir: string,
