@@ -228,7 +228,8 @@ const candidates = (
     const named = all.find((f) => f.file.endsWith(`/${request.runId}.json`))
     if (named === undefined) return { records, unreadable }
     yield* take(named.file)
-    for (const f of all) if (f.mtimeMs > named.mtimeMs) yield* take(f.file)
+    // Written in the same instant counts as after: a clock tick is coarser than two runs.
+    for (const f of all) if (f !== named && f.mtimeMs >= named.mtimeMs) yield* take(f.file)
     return { records, unreadable }
   })
 

@@ -207,6 +207,11 @@ describe("Run: resume", () => {
         w.write(diamond("c"))
         yield* w.run("third")
         fs.writeFileSync(path.join(dir, "newer.json"), "{ torn")
+        fs.utimesSync(
+          path.join(dir, "newer.json"),
+          new Date(Date.now() + 60_000),
+          new Date(Date.now() + 60_000)
+        )
         const named = yield* w.run("fourth", { resume: { _tag: "Run", runId: "third" } })
         expect(named.outcome.failure?.message).toContain(
           `a later run might have rewritten the outputs of run third; a record of the batch cannot be read (${path.join(dir, "newer.json")})`
