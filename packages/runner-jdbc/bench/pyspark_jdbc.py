@@ -14,6 +14,9 @@ from pyspark.sql import SparkSession
 
 mode, remote, url, table, rows = sys.argv[1:6]
 spark = SparkSession.builder.remote(remote).getOrCreate()
+# The session made on the server before the clock starts, as the runner's is (its layer asks
+# the server's version when it opens).
+spark.version
 options = {"url": url, "user": os.environ["PG_USER"], "password": os.environ["PG_PASSWORD"]}
 started = time.perf_counter()
 if mode == "read":

@@ -62,9 +62,22 @@ export const Read = Schema.Struct({
 )
 export type Read = typeof Read.Type
 
-/** How a write replaces the table's rows; the one mode Spark's JDBC writer supports safely. */
-export const Mode = Schema.Literals(["truncate"])
+/**
+ * How a write replaces the table's rows:
+ * - `truncate`: every row. Without `atomic`, Spark's `TRUNCATE TABLE`, then its inserts.
+ * - `delete_key_range`: the rows whose `key` lies between the smallest and the largest `key`
+ *   of the rows loaded (a day, a month…), in the load's transaction (always staged).
+ */
+export const Mode = Schema.Literals(["truncate", "delete_key_range"])
 export type Mode = typeof Mode.Type
+
+/** Whether the write stages its rows and replaces in one transaction (see internal/staged). */
+export const isStaged = (write: { readonly mode?: Mode; readonly atomic?: boolean }): boolean =>
+  write.mode === "delete_key_range" || write.atomic === true
+
+// A name PostgreSQL takes unquoted: the staged load writes it into its statements as given.
+const plainName = /^[A-Za-z_][A-Za-z0-9_$]*$/
+const plainTable = /^([A-Za-z_][A-Za-z0-9_$]*\.){0,2}[A-Za-z_][A-Za-z0-9_$]*$/
 
 /** Load another rule's view into an existing table, replacing its rows. */
 export const Write = Schema.Struct({
@@ -72,13 +85,39 @@ export const Write = Schema.Struct({
   from: Schema.NonEmptyString,
   /** The existing table to load; its definition (columns, keys, grants) is kept. */
   table: Schema.NonEmptyString,
-  /** Default truncate: `TRUNCATE TABLE`, then insert. */
+  /** Default truncate. */
   mode: Schema.optionalKey(Mode),
+  /** The column whose range `delete_key_range` replaces. */
+  key: Schema.optionalKey(Schema.NonEmptyString),
+  /**
+   * Stage the rows, then replace and insert them in one database transaction: readers see the
+   * old rows until it commits, and a failed load changes nothing. Implied by `delete_key_range`.
+   */
+  atomic: Schema.optionalKey(Schema.Boolean),
   /** Rows per INSERT batch (Spark's default 1000). */
   batch_size: Schema.optionalKey(Positive),
   /** At most this many connections insert at once (Spark coalesces to it). */
   num_partitions: Schema.optionalKey(Positive)
-})
+}).check(
+  Schema.makeFilter((w) => {
+    const byRange = w.mode === "delete_key_range"
+    if (byRange && w.key === undefined)
+      return { path: ["key"], issue: 'mode "delete_key_range" needs the key column: key: <column>' }
+    if (!byRange && w.key !== undefined)
+      return { path: ["key"], issue: 'a key is only used by mode "delete_key_range"' }
+    if (byRange && w.atomic === false)
+      return { path: ["atomic"], issue: 'mode "delete_key_range" is always atomic' }
+    if (w.key !== undefined && !plainName.test(w.key))
+      return { path: ["key"], issue: "a column name of letters, digits and '_' (written unquoted)" }
+    if (isStaged(w) && !plainTable.test(w.table))
+      return {
+        path: ["table"],
+        issue:
+          "a staged load needs a table name of letters, digits and '_', optionally schema-qualified (written unquoted)"
+      }
+    return undefined
+  })
+)
 export type Write = typeof Write.Type
 
 /** A driver option value; numbers and booleans are passed as their text. */
@@ -141,6 +180,12 @@ export const JdbcOptions = Schema.Struct({
     if (o.read !== undefined && o.write !== undefined)
       return { path: ["write"], issue: 'a rule either reads or writes: give "read" or "write", not both' }
     if (o.read === undefined && o.write === undefined) return 'give "read" (into the rule\'s view) or "write"'
+    if (o.write !== undefined && isStaged(o.write) && !o.url.toLowerCase().startsWith("jdbc:postgresql:"))
+      return {
+        path: ["write", o.write.mode === "delete_key_range" ? "mode" : "atomic"],
+        issue:
+          "a staged load (atomic, delete_key_range) runs PostgreSQL's statements: the URL must be jdbc:postgresql:"
+      }
     return undefined
   })
 )

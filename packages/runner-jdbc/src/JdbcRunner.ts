@@ -7,8 +7,10 @@
  *   read once, in the rule. With a `target` the rows are also written there as a `sql` rule
  *   with default options writes (a path: parquet, overwrite; a table: saveAsTable, overwrite).
  * - A write rule (`write:`) loads the view of another rule (`from`, one of its `depends_on`)
- *   into an existing table: `TRUNCATE TABLE`, then inserts (Spark's overwrite with
- *   `truncate=true`: the table's definition is kept). See the README for what is atomic.
+ *   into an existing table, whose definition is kept: `TRUNCATE TABLE`, then inserts (Spark's
+ *   overwrite with `truncate=true`); or, staged (`atomic: true`, `mode: delete_key_range`),
+ *   into a staging table first, then one transaction replaces the rows (internal/staged). See
+ *   the README for what is atomic.
  *
  * A resumed run that skips a rule `restore`s it instead of preflighting it: a read rule's view
  * is its target read back, or (without a target) defined again; a write rule has nothing to
@@ -32,6 +34,7 @@ import * as JdbcOptions from "./JdbcOptions.js"
 import * as Connection from "./internal/connection.js"
 import * as Cancel from "./internal/cancel.js"
 import { abandon as abandonRule, interruptible } from "./internal/interruptible.js"
+import * as Staged from "./internal/staged.js"
 import { validate } from "./internal/validate.js"
 
 /** The options of a `jdbc` rule (see JdbcOptions). */
@@ -110,31 +113,67 @@ const checkFrom = (ctx: Plugin.RunContext<Options>, write: JdbcOptions.Write) =>
       )
 
 // Asks the database for the table's columns: Spark's overwrite would otherwise create a
-// missing table with types of its own choosing, and a typo would load a new table.
+// missing table with types of its own choosing, and a typo would load a new table. A
+// `delete_key_range` key must be one of them.
 const checkTable = (step: Step, write: JdbcOptions.Write) =>
   step.spark
     .schema(
       step.spark.read({ format: "jdbc", paths: [], options: { ...step.connection, dbtable: write.table } })
     )
+    .pipe(
+      classified(step, "write"),
+      Effect.flatMap((columns) => {
+        const key = write.key
+        return key === undefined || columns.some((c) => c.name.toLowerCase() === key.toLowerCase())
+          ? Effect.void
+          : Effect.fail(
+              new Failure.TargetError({
+                code: "JDBC_KEY_NOT_A_COLUMN",
+                message: `rule "${step.ctx.rule.id}": key "${key}" is not a column of table ${write.table} (columns: ${columns.map((c) => c.name).join(", ")})`,
+                ruleId: step.ctx.rule.id
+              })
+            )
+      })
+    )
+
+// Spark's JDBC write of the `from` view: into the table itself, or into the staging table.
+const load = (
+  step: Step,
+  write: JdbcOptions.Write,
+  into: { readonly table: string; readonly truncate: boolean }
+) =>
+  step.spark
+    .write(
+      step.spark.table(write.from),
+      {
+        format: "jdbc",
+        mode: into.truncate ? "overwrite" : "append",
+        options: { ...step.connection, ...Connection.writeOptions(write, into) },
+        // Spark Connect's client here always names a save target; JDBC ignores an empty path.
+        target: { path: "" }
+      },
+      step.operation
+    )
     .pipe(classified(step, "write"))
+
+// Staged: the rows to a fresh staging table, then one transaction replaces (see internal/staged).
+const loadStaged = (step: Step, write: JdbcOptions.Write) => {
+  const stage = Staged.stageName(write.table)
+  const execute = (statements: string) =>
+    Staged.execute(step.spark, step.connection, statements, step.operation).pipe(classified(step, "write"))
+  return Effect.andThen(
+    execute(Staged.prepare(write.table, stage)),
+    Effect.andThen(load(step, write, { table: stage, truncate: false }), execute(Staged.swap(write, stage)))
+  )
+}
 
 const runWrite = (step: Step, write: JdbcOptions.Write): Effect.Effect<void, Failure.RuleFailure> =>
   Effect.gen(function* () {
     yield* checkFrom(step.ctx, write)
     yield* checkTable(step, write)
-    yield* step.spark
-      .write(
-        step.spark.table(write.from),
-        {
-          format: "jdbc",
-          mode: "overwrite",
-          options: { ...step.connection, ...Connection.writeOptions(write) },
-          // Spark Connect's client here always names a save target; JDBC ignores an empty path.
-          target: { path: "" }
-        },
-        step.operation
-      )
-      .pipe(classified(step, "write"))
+    yield* JdbcOptions.isStaged(write)
+      ? loadStaged(step, write)
+      : load(step, write, { table: write.table, truncate: true })
   })
 
 // The rule's work with its connection options, stoppable in Spark and in the database.

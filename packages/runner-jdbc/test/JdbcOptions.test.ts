@@ -29,6 +29,10 @@ describe("JdbcOptions", () => {
     expect(
       issues({ url, write: { from: "a", table: "t", mode: "truncate", batch_size: 5000, num_partitions: 2 } })
     ).toEqual([])
+    expect(
+      issues({ url, write: { from: "a", table: "rep.daily", mode: "delete_key_range", key: "day" } })
+    ).toEqual([])
+    expect(issues({ url, write: { from: "a", table: "rep.daily", atomic: true } })).toEqual([])
   })
 
   it.each([
@@ -66,6 +70,41 @@ describe("JdbcOptions", () => {
     ],
     [{ url, write: { from: "a", table: "t", mode: "append" } }, "write.mode", ""],
     [{ url, write: { from: "a", table: "t", batch_size: 0 } }, "write.batch_size", ""],
+    [
+      { url, write: { from: "a", table: "t", mode: "delete_key_range" } },
+      "write.key",
+      "needs the key column"
+    ],
+    [
+      { url, write: { from: "a", table: "t", key: "day" } },
+      "write.key",
+      'only used by mode "delete_key_range"'
+    ],
+    [
+      { url, write: { from: "a", table: "t", mode: "delete_key_range", key: "day", atomic: false } },
+      "write.atomic",
+      "always atomic"
+    ],
+    [
+      { url, write: { from: "a", table: "t", mode: "delete_key_range", key: "day; DROP" } },
+      "write.key",
+      "a column name"
+    ],
+    [
+      { url, write: { from: "a", table: '"Daily Totals"', atomic: true } },
+      "write.table",
+      "a staged load needs a table name"
+    ],
+    [
+      { url: "jdbc:mysql://h/db", write: { from: "a", table: "t", mode: "delete_key_range", key: "day" } },
+      "write.mode",
+      "the URL must be jdbc:postgresql:"
+    ],
+    [
+      { url: "jdbc:mysql://h/db", write: { from: "a", table: "t", atomic: true } },
+      "write.atomic",
+      "the URL must be jdbc:postgresql:"
+    ],
     [{ url, read: { table: "t", typo: 1 } }, "read.typo", ""]
   ])("refuses %j at its path", (raw, path, message) => {
     const found = issues(raw)

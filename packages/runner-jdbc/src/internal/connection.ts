@@ -73,10 +73,16 @@ export const readOptions = (read: JdbcOptions.Read): Readonly<Record<string, str
     : {})
 })
 
-/** The options of a write: the table, truncated (never dropped) by an overwrite. */
-export const writeOptions = (write: JdbcOptions.Write): Readonly<Record<string, string>> => ({
-  dbtable: write.table,
-  truncate: "true",
+/**
+ * The options of Spark's write: into the table, truncated (never dropped) by an overwrite; or,
+ * staged, appended to the staging table.
+ */
+export const writeOptions = (
+  write: JdbcOptions.Write,
+  into: { readonly table: string; readonly truncate: boolean }
+): Readonly<Record<string, string>> => ({
+  dbtable: into.table,
+  ...(into.truncate ? { truncate: "true" } : {}),
   ...(write.batch_size !== undefined ? { batchsize: String(write.batch_size) } : {}),
   ...(write.num_partitions !== undefined ? { numPartitions: String(write.num_partitions) } : {})
 })

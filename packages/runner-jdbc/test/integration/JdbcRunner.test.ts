@@ -241,3 +241,94 @@ describe("jdbc write (delete-and-load)", () => {
     expect(failure).toMatchObject({ sqlState: "08001" })
   })
 })
+
+describe("jdbc write, staged: one transaction replaces the rows", () => {
+  // Daily totals: (day, customer) is the key; the load replaces one day's rows.
+  const daily = async () => {
+    const table = unique("daily")
+    await Effect.runPromise(
+      psql(
+        `CREATE TABLE ${table} (day date, customer text, total numeric(12,2) NOT NULL, PRIMARY KEY (day, customer));
+         INSERT INTO ${table} VALUES ('2026-11-29', 'Ada', 1), ('2026-11-30', 'Ada', 2), ('2026-11-30', 'Bob', 3);`
+      )
+    )
+    return table
+  }
+  const rows = (table: string) => Effect.runPromise(psqlRows(`SELECT day, customer, total FROM ${table}`))
+  const stageGone = (table: string) =>
+    Effect.runPromise(psql(`SELECT to_regclass('${table}__spark_etl_stage') IS NULL`))
+  const load = (sql: string, table: string, write: Record<string, unknown>) => {
+    const view = unique("totals")
+    return Effect.andThen(
+      sparkRows(`CREATE OR REPLACE TEMP VIEW ${view} AS ${sql}`),
+      runRule({
+        id: unique("load"),
+        dependsOn: [view],
+        options: { ...connection(), write: { from: view, table, ...write } }
+      })
+    )
+  }
+  const byDay = { mode: "delete_key_range", key: "day" }
+  const nov30 =
+    "SELECT * FROM VALUES (DATE'2026-11-30', 'Ada', 20), (DATE'2026-11-30', 'Cy', 40) AS t(day, customer, total)"
+  const nov30Twice =
+    "SELECT * FROM VALUES (DATE'2026-11-30', 'Ada', 20), (DATE'2026-11-30', 'Ada', 21) AS t(day, customer, total)"
+
+  it("delete_key_range replaces the loaded day only; a rerun leaves its rows exactly once", async () => {
+    const table = await daily()
+    await run(load(nov30, table, { ...byDay, num_partitions: 2, batch_size: 1 }))
+    const once = await rows(table)
+    expect(once).toEqual(["2026-11-29|Ada|1.00", "2026-11-30|Ada|20.00", "2026-11-30|Cy|40.00"])
+    await run(load(nov30, table, byDay))
+    expect(await rows(table)).toEqual(once)
+    expect(await stageGone(table)).toBe("t\n")
+  })
+
+  it("a load that fails in the transaction changes nothing: the day's old rows stay; the next run loads", async () => {
+    const table = await daily()
+    const before = await rows(table)
+    const failure = await failureOf(load(nov30Twice, table, byDay))
+    expect(failure).toBeInstanceOf(Failure.DataError)
+    expect(failure).toMatchObject({ code: "UNIQUE_VIOLATION", sqlState: "23505" })
+    // The DELETE ran before the failing INSERT, in the same transaction: rolled back with it.
+    expect(await rows(table)).toEqual(before)
+    // The failed run left its staging table; the next run drops it and loads.
+    expect(await stageGone(table)).toBe("f\n")
+    await run(load(nov30, table, byDay))
+    expect(await rows(table)).toEqual(["2026-11-29|Ada|1.00", "2026-11-30|Ada|20.00", "2026-11-30|Cy|40.00"])
+    expect(await stageGone(table)).toBe("t\n")
+  })
+
+  it("atomic truncate: every row replaced; a failed load keeps the old rows (a plain truncate does not)", async () => {
+    const [atomic, plain] = [await daily(), await daily()]
+    const before = await rows(atomic)
+    expect(await failureOf(load(nov30Twice, atomic, { atomic: true }))).toMatchObject({
+      code: "UNIQUE_VIOLATION"
+    })
+    expect(await rows(atomic)).toEqual(before)
+    expect(await failureOf(load(nov30Twice, plain, {}))).toMatchObject({ code: "UNIQUE_VIOLATION" })
+    expect((await rows(plain)).length).toBeLessThan(before.length)
+    await run(load(nov30, atomic, { atomic: true }))
+    expect(await rows(atomic)).toEqual(["2026-11-30|Ada|20.00", "2026-11-30|Cy|40.00"])
+  })
+
+  it("a key that is not a column of the table: TargetError at preflight naming it, nothing staged", async () => {
+    const table = await daily()
+    const view = unique("totals")
+    const failure = await failureOf(
+      Effect.andThen(
+        sparkRows(`CREATE OR REPLACE TEMP VIEW ${view} AS ${nov30}`),
+        preflightRule({
+          id: "load",
+          dependsOn: [view],
+          options: { ...connection(), write: { from: view, table, mode: "delete_key_range", key: "dy" } }
+        })
+      )
+    )
+    expect(failure).toMatchObject({ _tag: "TargetError", code: "JDBC_KEY_NOT_A_COLUMN" })
+    expect(failure?.message).toContain(
+      `key "dy" is not a column of table ${table} (columns: day, customer, total)`
+    )
+    expect(await stageGone(table)).toBe("t\n")
+  })
+})
