@@ -2,31 +2,12 @@
 // it refuses, and that docs/plugin-guide.md shows exactly what it generates (so the guide cannot
 // drift from the generator).
 import type { Tree } from "@nx/devkit"
-import { createTreeWithEmptyWorkspace } from "@nx/devkit/testing"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { runnerGenerator } from "../src/runner/generator.js"
+import { workspaceTree } from "./tree.js"
 import { repoRoot } from "./workspace.js"
-
-// What the generator reads (versions, workspaces, knip) and formats with (prettier's settings).
-const fromWorkspace = [
-  "package.json",
-  "knip.config.ts",
-  "eslint.config.js",
-  ".prettierignore",
-  "packages/core/package.json",
-  "packages/runner-spark-connect/package.json"
-]
-
-const workspaceTree = (): Tree => {
-  const tree = createTreeWithEmptyWorkspace({ formatter: "none" })
-  for (const file of fromWorkspace) tree.write(file, fs.readFileSync(path.join(repoRoot, file)))
-  // formatFiles takes prettier's settings from disk under the tree's root (here a virtual one),
-  // or from a `.prettierrc` the tree holds: ours, under that name.
-  tree.write(".prettierrc", fs.readFileSync(path.join(repoRoot, ".prettierrc.json")))
-  return tree
-}
 
 const generate = async (name: string, directory?: string) => {
   const tree = workspaceTree()
