@@ -6,6 +6,7 @@
 import type * as NodeServices from "@effect/platform-node/NodeServices"
 import { Command } from "effect/cli"
 import type * as ExitStatus from "./ExitStatus.js"
+import * as Events from "./commands/events.js"
 import * as Outbox from "./commands/outbox.js"
 import * as Plan from "./commands/plan.js"
 import * as Run from "./commands/run.js"
@@ -23,5 +24,12 @@ export const command: Command.Command<
   NodeServices.NodeServices | ExitStatus.ExitStatus
 > = Command.make("spark-etl").pipe(
   Command.withDescription("Run batches of SQL ETL rules on Apache Spark over Spark Connect."),
-  Command.withSubcommands([Run.command, Validate.command, Plan.command, Status.command, Outbox.command])
+  Command.withSubcommands([
+    Run.command,
+    Validate.command,
+    Plan.command,
+    Status.command,
+    Outbox.command,
+    Events.command
+  ])
 )

@@ -31,7 +31,7 @@ export const retryable: Readonly<Record<ProducerErrorCode, boolean>> = {
 }
 
 /** The Kafka call that failed. */
-export type Operation = "connect" | "send" | "disconnect" | "createTopic"
+export type Operation = "connect" | "send" | "disconnect" | "createTopic" | "describeTopic"
 
 /** A Kafka call that did not succeed within its deadline. */
 export class ProducerError extends Data.TaggedError("ProducerError")<{

@@ -118,4 +118,51 @@ describe("infrastructure failures", () => {
     expect(r.stderr).toContain(`spark-etl needs Node.js 22 or newer; ${process.execPath} is 20.20.2`)
     expect(r.stdout).toBe("")
   })
+
+  it("events check and create-topic: a missing topic said with the way out, created once, then described", async () => {
+    const t = `e2e-events-${Date.now()}`
+    const on = ["--kafka-brokers", kafka(), "--kafka-topic", t]
+    const missing = await cli(["events", "check", ...on])
+    expect(missing.code).toBe(3)
+    expect(missing.stderr).toContain(`events: topic ${t} does not exist (the reporter never creates one)`)
+    expect(missing.stderr).toContain("events: create it with `spark-etl events create-topic`")
+    // The production defaults want 3 replicas; this one broker cannot give them, and says so.
+    const refused = await cli(["events", "create-topic", ...on])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain(
+      "events: Kafka createTopic failed (UNKNOWN): Topic creation errors: Replication-factor is invalid"
+    )
+    const small = [
+      "--partitions",
+      "2",
+      "--replication-factor",
+      "1",
+      "--min-insync-replicas",
+      "1",
+      "--retention-days",
+      "3"
+    ]
+    const created = await cli(["events", "create-topic", ...on, ...small])
+    expect(created.code, created.stderr).toBe(0)
+    expect(created.stdout.trim()).toBe(
+      `events topic ${t} created: 2 partition(s), replication 1, min.insync.replicas 1, retention 3 days`
+    )
+    const again = await cli(["events", "create-topic", ...on, ...small])
+    expect(again.stdout.trim()).toBe(
+      `events topic ${t} exists already: left as it is (spark-etl events check shows it)`
+    )
+    const checked = await cli(["events", "check", ...on])
+    expect(checked.code, checked.stderr).toBe(0)
+    expect(checked.stdout.trim()).toBe(
+      `events topic ${t} on ${kafka()}: 2 partition(s), replication 1, min.insync.replicas 1, retention 3.0 days; events written with payload schema 1.0`
+    )
+  })
+
+  it("events check with Kafka unreachable: exit 2 naming the broker's failure", async () => {
+    const r = await cli(["events", "check", "--kafka-brokers", "127.0.0.1:1"])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain(
+      "events: Kafka describeTopic failed (BROKER_UNREACHABLE): Connection error: connect ECONNREFUSED 127.0.0.1:1"
+    )
+  })
 })

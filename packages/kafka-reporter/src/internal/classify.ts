@@ -25,18 +25,25 @@ interface Described {
   readonly message?: unknown
   readonly cause?: unknown
   readonly originalError?: unknown
+  readonly errors?: unknown
 }
 
 const asDescribed = (u: unknown): Described | undefined =>
   typeof u === "object" && u !== null ? (u as Described) : undefined
 
-// kafkajs wraps the real reason: NumberOfRetriesExceeded.cause, RequestQueue's originalError.
+// kafkajs wraps the real reason: NumberOfRetriesExceeded.cause, RequestQueue's originalError,
+// and an admin request's per-topic errors in KafkaJSAggregateError.errors.
 const chain = (cause: unknown): ReadonlyArray<Described> => {
   const out: Array<Described> = []
-  let current = asDescribed(cause)
-  while (current !== undefined && out.length < 8) {
+  const pending: Array<unknown> = [cause]
+  while (pending.length > 0 && out.length < 8) {
+    const current = asDescribed(pending.shift())
+    if (current === undefined) continue
     out.push(current)
-    current = asDescribed(current.cause ?? current.originalError)
+    pending.push(
+      current.cause ?? current.originalError,
+      ...(Array.isArray(current.errors) ? current.errors : [])
+    )
   }
   return out
 }

@@ -6,7 +6,8 @@
  * no longer match the broker's, and a fresh producer id cannot collide with a half-sent batch.
  */
 import { Duration, Effect, Exit, FileSystem, Redacted, Scope, Semaphore } from "effect"
-import {
+import kafkajs, {
+  type Admin,
   type ISocketFactory,
   Kafka,
   logLevel,
@@ -247,6 +248,31 @@ export interface TopicSpec {
   readonly configEntries: ReadonlyArray<{ readonly name: string; readonly value: string }>
 }
 
+// One admin request within the flush deadline; the admin client is always disconnected.
+const withAdmin = <A>(
+  config: ReporterConfig,
+  operation: Operation,
+  request: (admin: Admin) => Promise<A>
+): Effect.Effect<A, ProducerError | ConfigError, FileSystem.FileSystem> =>
+  Effect.acquireUseRelease(
+    Effect.map(kafkaConfig(config), (kafka) => new Kafka(kafka).admin()),
+    (admin) =>
+      Effect.tryPromise({
+        try: async () => {
+          await admin.connect()
+          return request(admin)
+        },
+        catch: (cause) => classify(operation, cause)
+      }).pipe(
+        Effect.timeoutOrElse({
+          duration: config.flushTimeoutMs,
+          orElse: () => Effect.fail(deadlineExceeded(operation, config.flushTimeoutMs))
+        })
+      ),
+    (admin) =>
+      Effect.tryPromise(() => admin.disconnect()).pipe(Effect.timeout(config.requestTimeoutMs), Effect.ignore)
+  )
+
 /**
  * Creates a topic with the admin API, within the flush deadline; `false` if it existed.
  *
@@ -257,35 +283,60 @@ export const createTopic = (
   config: ReporterConfig,
   spec: TopicSpec
 ): Effect.Effect<boolean, ProducerError | ConfigError, FileSystem.FileSystem> =>
-  Effect.gen(function* () {
-    const admin = new Kafka(yield* kafkaConfig(config)).admin()
-    const run = Effect.tryPromise({
-      try: async () => {
-        await admin.connect()
-        return admin.createTopics({
-          waitForLeaders: true,
-          topics: [
-            {
-              topic: spec.topic,
-              numPartitions: spec.partitions,
-              replicationFactor: spec.replicationFactor,
-              configEntries: [...spec.configEntries]
-            }
-          ]
-        })
-      },
-      catch: (cause) => classify("createTopic", cause)
+  withAdmin(config, "createTopic", (admin) =>
+    admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        {
+          topic: spec.topic,
+          numPartitions: spec.partitions,
+          replicationFactor: spec.replicationFactor,
+          configEntries: [...spec.configEntries]
+        }
+      ]
     })
-    return yield* run.pipe(
-      Effect.timeoutOrElse({
-        duration: config.flushTimeoutMs,
-        orElse: () => Effect.fail(deadlineExceeded("createTopic", config.flushTimeoutMs))
-      }),
-      Effect.ensuring(
-        Effect.tryPromise(() => admin.disconnect()).pipe(
-          Effect.timeout(config.requestTimeoutMs),
-          Effect.ignore
-        )
+  )
+
+/** A topic as the brokers describe it. */
+export interface TopicState {
+  readonly partitions: ReadonlyArray<{
+    readonly partition: number
+    /** The leader's broker id; -1 when the partition has none (nothing can be written to it). */
+    readonly leader: number
+    readonly replicas: number
+    readonly inSync: number
+  }>
+  /** The topic's configuration values, by name (those asked for). */
+  readonly config: Readonly<Record<string, string>>
+}
+
+/** The topic's partitions and the named configuration values; none when it does not exist. */
+export const describeTopic = (
+  config: ReporterConfig,
+  topic: string,
+  configNames: ReadonlyArray<string>
+): Effect.Effect<TopicState | undefined, ProducerError | ConfigError, FileSystem.FileSystem> =>
+  withAdmin(config, "describeTopic", async (admin) => {
+    if (!(await admin.listTopics()).includes(topic)) return undefined
+    const [metadata, described] = await Promise.all([
+      admin.fetchTopicMetadata({ topics: [topic] }),
+      admin.describeConfigs({
+        includeSynonyms: false,
+        // An enum Node's ESM loader does not see as a named export of kafkajs (CommonJS).
+        resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: [...configNames] }]
+      })
+    ])
+    return {
+      partitions: (metadata.topics[0]?.partitions ?? [])
+        .map((p) => ({
+          partition: p.partitionId,
+          leader: p.leader,
+          replicas: p.replicas.length,
+          inSync: p.isr.length
+        }))
+        .sort((a, b) => a.partition - b.partition),
+      config: Object.fromEntries(
+        (described.resources[0]?.configEntries ?? []).map((e) => [e.configName, e.configValue])
       )
-    )
+    }
   })
