@@ -4,7 +4,7 @@
  * touch Spark: a batch rejected for its config exits 3 even when Spark is down. A session that
  * cannot be opened reaches the rule as `EngineUnreachable` (a system failure, exit 2).
  */
-import { Context, Effect, Layer, Option, Scope } from "effect"
+import { Context, Effect, Layer, Scope } from "effect"
 import { Failure, Plugin } from "@spark-etl/core"
 
 /**
@@ -53,21 +53,19 @@ export const load = <O, R, E extends { readonly message: string }>(
     return {
       kind: runner.kind,
       validate: validating.validate,
-      // A runner's own target store (Spark tables) checks statically, but cleans through the
-      // real session, opened on first use like the rules'.
-      targetStore: Option.map(validating.targetStore, (store) => ({
+      // A runner's own target stores (Spark tables, paths through Spark) check statically, but
+      // clean through the real session, opened on first use like the rules'.
+      targetStores: validating.targetStores.map((store) => ({
         ...store,
         clean: (resolved, target) =>
           opened.pipe(
             Effect.mapError(
               (message) => new Failure.TargetError({ message, ruleId: target.ruleId, restartable: true })
             ),
-            Effect.flatMap((loaded) =>
-              Option.match(loaded.targetStore, {
-                onNone: () => Effect.void,
-                onSome: (real) => real.clean(resolved, target)
-              })
-            )
+            Effect.flatMap((loaded) => {
+              const real = loaded.targetStores.find((s) => s.name === store.name)
+              return real === undefined ? Effect.void : real.clean(resolved, target)
+            })
           )
       })),
       run: (ctx) => Effect.flatMap(engine(ctx.rule.id), (loaded) => loaded.run(ctx)),

@@ -538,8 +538,7 @@ const availableStores = Effect.gen(function* () {
   const names = [service.name]
   for (const kind of registry.kinds) {
     const loaded = registry.get(kind)
-    if (Option.isSome(loaded) && Option.isSome(loaded.value.targetStore))
-      names.push(loaded.value.targetStore.value.name)
+    if (Option.isSome(loaded)) names.push(...loaded.value.targetStores.map((s) => s.name))
   }
   return names
 })

@@ -155,6 +155,8 @@ export interface Runner<O, R = never> {
   readonly abandon?: (ctx: RunContext<O>) => Effect.Effect<void, never, R>
   /** A target store this runner brings (e.g. Spark tables), selected by `targets.store`. */
   readonly targetStore?: Effect.Effect<TargetStore.TargetStore["Service"], never, R>
+  /** More target stores this runner brings, each selected by its name. */
+  readonly targetStores?: ReadonlyArray<Effect.Effect<TargetStore.TargetStore["Service"], never, R>>
   /**
    * What defines the rule's output besides its options and target (files it reads its
    * definition from, parameters it uses), for checkpoints. Absent: the options alone, and
@@ -189,7 +191,8 @@ export interface Loaded {
   readonly preflight: (ctx: PreflightContext<unknown>) => Effect.Effect<Analysis, Failure.RuleFailure>
   /** Stops what an earlier attempt of the rule may still run (see Runner.abandon). */
   readonly abandon: (ctx: RunContext<unknown>) => Effect.Effect<void>
-  readonly targetStore: Option.Option<TargetStore.TargetStore["Service"]>
+  /** The target stores the runner brings (`targetStore`, then `targetStores`). */
+  readonly targetStores: ReadonlyArray<TargetStore.TargetStore["Service"]>
   /** The rule's definition beyond options (see Runner.fingerprint); never fails. */
   readonly fingerprint: (
     ctx: ValidateContext<unknown>
@@ -218,19 +221,22 @@ const optionsDecoder = <O, R>(
 export const load = <O, R>(runner: Runner<O, R>): Effect.Effect<Loaded, never, R> =>
   Effect.gen(function* () {
     const context = yield* Effect.context<R>()
-    const targetStore = runner.targetStore ? Option.some(yield* runner.targetStore) : Option.none()
-    return loaded(runner, context, targetStore)
+    const targetStores = yield* Effect.all([
+      ...(runner.targetStore !== undefined ? [runner.targetStore] : []),
+      ...(runner.targetStores ?? [])
+    ])
+    return loaded(runner, context, targetStores)
   })
 
 const loaded = <O, R>(
   runner: Runner<O, R>,
   context: Context.Context<R>,
-  targetStore: Option.Option<TargetStore.TargetStore["Service"]>
+  targetStores: ReadonlyArray<TargetStore.TargetStore["Service"]>
 ): Loaded => {
   const decode = optionsDecoder(runner)
   return {
     kind: runner.kind,
-    targetStore,
+    targetStores,
     validate: (ctx) => {
       const decoded = decode(ctx.options)
       if (Result.isFailure(decoded)) return Effect.succeed(decoded.failure)
@@ -310,11 +316,7 @@ export const makeRegistry = (loaded: ReadonlyArray<Loaded>): Effect.Effect<Regis
         get: (kind) => Option.fromNullishOr(byKind.get(kind)),
         kinds: [...byKind.keys()].sort(),
         store: (name) =>
-          Option.fromNullishOr(
-            loaded
-              .flatMap((l) => (Option.isSome(l.targetStore) ? [l.targetStore.value] : []))
-              .find((s) => s.name === name)
-          )
+          Option.fromNullishOr(loaded.flatMap((l) => l.targetStores).find((s) => s.name === name))
       })
     )
   })

@@ -29,6 +29,7 @@ import * as Fingerprint from "./Fingerprint.js"
 import * as Parameters from "./Parameters.js"
 import * as Preflight from "./Preflight.js"
 import * as Restore from "./Restore.js"
+import * as SparkPathStore from "./SparkPathStore.js"
 import * as SparkTableStore from "./SparkTableStore.js"
 import * as SqlOptions from "./SqlOptions.js"
 import * as Statements from "./Statements.js"
@@ -265,7 +266,8 @@ export const make = (config: Config = {}): Plugin.Runner<Options, SparkSession.S
     fingerprint: Fingerprint.of,
     restore,
     abandon,
-    targetStore: SparkTableStore.make(config.tables)
+    targetStore: SparkTableStore.make(config.tables),
+    targetStores: [SparkPathStore.make]
   })
 }
 
