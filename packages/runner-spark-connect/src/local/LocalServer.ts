@@ -173,6 +173,9 @@ export const start = (
     ]
     const handle = yield* ChildProcess.make("sh", args, {
       cwd: dataDir,
+      // Spark's web UI binds to SPARK_LOCAL_IP, else every interface: loopback only.
+      extendEnv: true,
+      env: { SPARK_LOCAL_IP: "127.0.0.1" },
       stdin: "pipe",
       stdout: "ignore",
       stderr: "ignore",

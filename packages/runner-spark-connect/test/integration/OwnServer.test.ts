@@ -66,6 +66,19 @@ afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)), 60_000)
 const longQuery = "SELECT count(*) FROM range(0, 100000000000)"
 
 describe("a server of our own", () => {
+  it("listens on loopback only, its web UI included", () => {
+    // Every listening socket of the server's JVM (a child of its tether), as `ss` shows them.
+    const jvm = execFileSync("pgrep", ["-P", String(server.pid), "java"], { encoding: "utf8" }).trim()
+    const sockets = execFileSync("ss", ["-Hltnp"], { encoding: "utf8" })
+      .split("\n")
+      .filter((l) => l.includes(`pid=${jvm},`))
+      .map((l) => l.trim().split(/\s+/)[3] ?? "")
+    expect(sockets).toContain(`[::ffff:127.0.0.1]:${uiPort}`)
+    expect(
+      sockets.filter((address) => !/^(127\.0\.0\.1|\[::ffff:127\.0\.0\.1\]):\d+$/.test(address))
+    ).toEqual([])
+  })
+
   it("refuses a session without the token as SparkUnauthenticated", async () => {
     const exit = await run(SparkSession.make({ remote: server.remote }))
     const error = Exit.isFailure(exit) ? Exit.findErrorOption(exit) : undefined
