@@ -13,7 +13,7 @@ const conditions = ["@spark-etl/source"]
 
 export interface ProjectTests {
   /** The real servers the tests need, started (or taken from the environment) once per run. */
-  readonly needs?: ReadonlyArray<"spark" | "kafka" | "postgres">
+  readonly needs?: ReadonlyArray<"spark" | "kafka" | "postgres" | "kafka-secure" | "hdfs">
   /** Per test; hooks get the time of starting a server on top. */
   readonly testTimeoutMs?: number
   /** False when test files must not share the servers at the same time (CLI processes on Spark). */

@@ -1,3 +1,4 @@
 import { project } from "../../vitest.shared.js"
 
-export default project({ needs: ["kafka"] })
+// Kafka, and a broker that requires SASL_SSL with SCRAM-SHA-512 for the secured delivery tests.
+export default project({ needs: ["kafka", "kafka-secure"] })

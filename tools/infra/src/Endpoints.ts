@@ -3,7 +3,11 @@
  * KAFKA_BROKERS / PG_HOST (with PG_PORT, PG_USER, PG_PASSWORD, PG_DATABASE) when set; else
  * containers for Spark and Kafka when a Docker engine answers; else local processes. PostgreSQL
  * is always a local process (Debian's package), and a run that needs it takes a local Spark too:
- * a containerised Spark would neither reach 127.0.0.1 here nor have the JDBC driver. Whatever is
+ * a containerised Spark would neither reach 127.0.0.1 here nor have the JDBC driver. The secured
+ * Kafka (SASL_SSL, SCRAM-SHA-512) comes from KAFKA_SECURE_BROKERS (with KAFKA_SECURE_CA_FILE,
+ * KAFKA_SECURE_USER, KAFKA_SECURE_PASSWORD_FILE), else is always a local process: its
+ * certificates and users are made by the harness. HDFS comes from HDFS_URI, else is a local
+ * process (Hadoop's mini cluster). Whatever is
  * started lives in the caller's scope. No endpoint at all is an error, never a skip.
  */
 import { Data, Effect, Scope } from "effect"
@@ -11,6 +15,8 @@ import type { ChildProcessSpawner } from "effect/process"
 import { LocalServer } from "@spark-etl/runner-spark-connect/local"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as KafkaSecurity from "./KafkaSecurity.js"
+import * as LocalHdfs from "./LocalHdfs.js"
 import * as LocalKafka from "./LocalKafka.js"
 import * as LocalPostgres from "./LocalPostgres.js"
 
@@ -21,13 +27,26 @@ export interface Endpoints {
   readonly kafkaBrokers: string
   /** Present when needed. */
   readonly postgres: LocalPostgres.PostgresEndpoint | undefined
+  /** The broker that requires SASL_SSL with SCRAM-SHA-512; present when needed. */
+  readonly kafkaSecure: KafkaSecurity.SecureEndpoint | undefined
+  /** HDFS's URI (`hdfs://127.0.0.1:<port>`); present when needed. */
+  readonly hdfsUri: string | undefined
   /** How each endpoint was obtained, for the test log. */
-  readonly origin: { readonly spark: Origin; readonly kafka: Origin; readonly postgres: Origin }
+  readonly origin: { readonly [N in Need]: Origin }
 }
 
 export type Origin = "environment" | "container" | "local-process"
 
-export type Need = "spark" | "kafka" | "postgres"
+export type Need = "spark" | "kafka" | "postgres" | "kafka-secure" | "hdfs"
+
+/** One line per endpoint for the run's log, by need. */
+export const describe = (endpoints: Endpoints): { readonly [N in Need]: string } => ({
+  spark: `spark=${endpoints.sparkRemote} (${endpoints.origin.spark})`,
+  kafka: `kafka=${endpoints.kafkaBrokers} (${endpoints.origin.kafka})`,
+  postgres: `postgres=${endpoints.postgres?.url ?? ""} (${endpoints.origin.postgres})`,
+  "kafka-secure": `kafka-secure=${endpoints.kafkaSecure?.brokers ?? ""} (${endpoints.origin["kafka-secure"]})`,
+  hdfs: `hdfs=${endpoints.hdfsUri ?? ""} (${endpoints.origin.hdfs})`
+})
 
 const dockerAnswers = (): boolean =>
   process.env["DOCKER_HOST"] !== undefined || fs.existsSync("/var/run/docker.sock")
@@ -79,10 +98,16 @@ export const resolve = (options: {
     if (pgFromEnv instanceof LocalPostgres.LocalPostgresError)
       return yield* new NoEndpoint({ message: pgFromEnv.message })
     let postgres = options.needs.includes("postgres") ? pgFromEnv : undefined
+    const secureFromEnv = KafkaSecurity.fromEnv(process.env)
+    if (secureFromEnv instanceof KafkaSecurity.KafkaSecurityError)
+      return yield* new NoEndpoint({ message: secureFromEnv.message })
+    let kafkaSecure = options.needs.includes("kafka-secure") ? secureFromEnv : undefined
     const origin = {
       spark: (sparkRemote ? "environment" : "local-process") as Origin,
       kafka: (kafkaBrokers ? "environment" : "local-process") as Origin,
-      postgres: (pgFromEnv ? "environment" : "local-process") as Origin
+      postgres: (pgFromEnv ? "environment" : "local-process") as Origin,
+      "kafka-secure": (secureFromEnv ? "environment" : "local-process") as Origin,
+      hdfs: (process.env["HDFS_URI"] ? "environment" : "local-process") as Origin
     }
     const missing = options.needs.filter(
       (n) =>
@@ -124,5 +149,19 @@ export const resolve = (options: {
       )
       postgres = started.endpoint
     }
-    return { sparkRemote, kafkaBrokers, postgres, origin }
+    if (options.needs.includes("kafka-secure") && !kafkaSecure) {
+      const started = yield* LocalKafka.start({
+        dataDir: path.join(options.workDir, "kafka-secure"),
+        security: "sasl_ssl"
+      }).pipe(Effect.mapError((e) => new NoEndpoint({ message: `no secured Kafka endpoint: ${e.message}` })))
+      kafkaSecure = started.secure
+    }
+    let hdfsUri = options.needs.includes("hdfs") ? process.env["HDFS_URI"] || undefined : undefined
+    if (options.needs.includes("hdfs") && !hdfsUri) {
+      const started = yield* LocalHdfs.start({ dataDir: path.join(options.workDir, "hdfs") }).pipe(
+        Effect.mapError((e) => new NoEndpoint({ message: `no HDFS endpoint: ${e.message}` }))
+      )
+      hdfsUri = started.uri
+    }
+    return { sparkRemote, kafkaBrokers, postgres, kafkaSecure, hdfsUri, origin }
   })

@@ -1,17 +1,19 @@
 /**
  * A single-node KRaft Kafka broker as a child JVM from Maven Central jars: own data dir,
  * listeners on 127.0.0.1, ready only once a metadata request answers, stopped when its scope
- * closes (and, through the tether, when this process dies).
+ * closes (and, through the tether, when this process dies). With `security: "sasl_ssl"` its
+ * client port takes only SASL_SSL with SCRAM-SHA-512 (see KafkaSecurity).
  */
 import { Data, Duration, Effect, Scope } from "effect"
 import { ChildProcess } from "effect/process"
 import type { ChildProcessSpawner } from "effect/process"
 import { LocalServer, Maven, type MavenError, Ready } from "@spark-etl/runner-spark-connect/local"
-import { Kafka, logLevel } from "kafkajs"
+import { Kafka, type KafkaConfig, logLevel } from "kafkajs"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import * as KafkaSecurity from "./KafkaSecurity.js"
 
 const infraRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const tether = LocalServer.tetherScript
@@ -29,6 +31,12 @@ export interface Options {
   readonly port?: number
   readonly dataDir: string
   readonly startTimeout?: Duration.Input
+  /**
+   * "plaintext" (the default): one PLAINTEXT client listener. "sasl_ssl": the client listener
+   * requires TLS and a SCRAM-SHA-512 login; certificates, users and passwords are made under
+   * `<dataDir>/security` and kept across restarts in the same data dir.
+   */
+  readonly security?: "plaintext" | "sasl_ssl"
 }
 
 export interface LocalKafka {
@@ -38,6 +46,8 @@ export interface LocalKafka {
   readonly pid: number
   readonly logFile: string
   readonly dataDir: string
+  /** How clients log in, when started with `security: "sasl_ssl"`. */
+  readonly secure: KafkaSecurity.SecureEndpoint | undefined
 }
 
 const tail = (file: string): string => {
@@ -57,16 +67,24 @@ export const resolveJars = (
     properties: { "kafka.version": kafkaVersion }
   })
 
-const serverProperties = (port: number, controllerPort: number, logDirs: string): string =>
+const plaintextListeners = (port: number, controllerPort: number): ReadonlyArray<string> => [
+  `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+  `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+  "controller.listener.names=CONTROLLER",
+  "inter.broker.listener.name=PLAINTEXT",
+  "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+]
+
+const serverProperties = (
+  controllerPort: number,
+  listeners: ReadonlyArray<string>,
+  logDirs: string
+): string =>
   [
     "process.roles=broker,controller",
     "node.id=1",
     `controller.quorum.bootstrap.servers=127.0.0.1:${controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
-    "controller.listener.names=CONTROLLER",
-    "inter.broker.listener.name=PLAINTEXT",
-    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+    ...listeners,
     `log.dirs=${logDirs}`,
     "num.partitions=1",
     // One node: internal topics must not ask for more replicas than exist.
@@ -93,14 +111,22 @@ const java = (jars: string, logFile: string, main: string, args: ReadonlyArray<s
   ...args
 ]
 
-const metadata = (brokers: string): Effect.Effect<void, unknown> =>
+// A java @argfile: each argument quoted, so that no path or value is split or unescaped.
+const argfile = (args: ReadonlyArray<string>): string =>
+  `${args.map((a) => `"${a.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`).join("\n")}\n`
+
+const metadata = (
+  brokers: string,
+  security: Pick<KafkaConfig, "ssl" | "sasl">
+): Effect.Effect<void, unknown> =>
   Effect.tryPromise(async () => {
     const admin = new Kafka({
       clientId: "spark-etl-probe",
       brokers: [brokers],
       logLevel: logLevel.NOTHING,
       connectionTimeout: 1000,
-      retry: { retries: 0 }
+      retry: { retries: 0 },
+      ...security
     }).admin()
     await admin.connect()
     try {
@@ -133,26 +159,49 @@ export const start = (
     const logFile = path.join(dataDir, "kafka.log")
     const config = path.join(dataDir, "server.properties")
     const logDirs = path.join(dataDir, "kraft-logs")
-    fs.writeFileSync(config, serverProperties(port, controllerPort, logDirs))
+    const material =
+      options.security === "sasl_ssl"
+        ? yield* KafkaSecurity.prepare(path.join(dataDir, "security")).pipe(
+            Effect.mapError((e) => new LocalKafkaError({ message: e.message }))
+          )
+        : undefined
+    // New passwords mean users the old storage does not have: it is formatted again.
+    if (material?.freshPasswords) fs.rmSync(logDirs, { recursive: true, force: true })
+    const listeners = material
+      ? KafkaSecurity.listenerProperties(port, controllerPort, material)
+      : plaintextListeners(port, controllerPort)
+    // Mode 0600 whatever an earlier start left: it may hold the broker's own SCRAM password.
+    fs.writeFileSync(config, serverProperties(controllerPort, listeners, logDirs), { mode: 0o600 })
+    fs.chmodSync(config, 0o600)
 
     if (!fs.existsSync(path.join(logDirs, "meta.properties"))) {
       // StorageTool calls System.exit, so it runs in its own JVM before the broker. The id is
       // given with "=": a base64url id starts with "-" one time in 64, which the tool's argument
-      // parser would take for an option.
+      // parser would take for an option. Its arguments (SCRAM passwords among them) go in a
+      // java @argfile of mode 0600, so that `ps` shows none of them; removed once it ran.
       const clusterId = randomBytes(16).toString("base64url")
+      const formatArgs = path.join(dataDir, "format.args")
+      fs.writeFileSync(
+        formatArgs,
+        argfile([
+          "kafka.tools.StorageTool",
+          "format",
+          `--cluster-id=${clusterId}`,
+          "-c",
+          config,
+          "--standalone",
+          ...(material ? KafkaSecurity.scramArguments(material) : [])
+        ]),
+        { mode: 0o600 }
+      )
       const exitCode = yield* Effect.scoped(
-        ChildProcess.make(
-          "sh",
-          java(
-            jars,
-            logFile,
-            "kafka.tools.StorageTool",
-            ["format", `--cluster-id=${clusterId}`, "-c", config, "--standalone"],
-            "256m"
-          ),
-          { stdin: "pipe", stdout: "ignore", stderr: "ignore" }
-        ).pipe(Effect.flatMap((handle) => handle.exitCode))
+        ChildProcess.make("sh", java(jars, logFile, `@${formatArgs}`, [], "256m"), {
+          stdin: "pipe",
+          stdout: "ignore",
+          stderr: "ignore"
+        }).pipe(Effect.flatMap((handle) => handle.exitCode))
       ).pipe(
+        Effect.ensuring(Effect.sync(() => fs.rmSync(formatArgs, { force: true }))),
         Effect.mapError((e) => new LocalKafkaError({ message: `cannot run java: ${e.message}`, logFile }))
       )
       if (exitCode !== 0) {
@@ -174,15 +223,23 @@ export const start = (
       Effect.mapError((e) => new LocalKafkaError({ message: `cannot start java: ${e.message}`, logFile }))
     )
     const brokers = `127.0.0.1:${port}`
+    const secure: KafkaSecurity.SecureEndpoint | undefined = material && {
+      brokers,
+      caFile: material.caFile,
+      username: KafkaSecurity.clientUser,
+      passwordFile: material.clientPasswordFile
+    }
+    // Secured, ready means the client user logs in over TLS checked against the CA.
+    const probeSecurity = secure ? KafkaSecurity.kafkajsOptions(secure) : {}
     yield* Ready.until({
       process: handle,
       exited: () =>
         new LocalKafkaError({ message: `Kafka exited during start-up:\n${tail(logFile)}`, logFile }),
-      answers: metadata(brokers),
+      answers: metadata(brokers, probeSecurity),
       every: "250 millis",
       within: options.startTimeout ?? "120 seconds",
       timedOut: () =>
         new LocalKafkaError({ message: `Kafka did not answer on ${brokers}:\n${tail(logFile)}`, logFile })
     })
-    return { brokers, port, pid: handle.pid, logFile, dataDir }
+    return { brokers, port, pid: handle.pid, logFile, dataDir, secure }
   })

@@ -1,3 +1,6 @@
 export * as Endpoints from "./Endpoints.js"
+export * as KafkaSecurity from "./KafkaSecurity.js"
+export * as LocalCluster from "./LocalCluster.js"
+export * as LocalHdfs from "./LocalHdfs.js"
 export * as LocalKafka from "./LocalKafka.js"
 export * as LocalPostgres from "./LocalPostgres.js"

@@ -1,7 +1,8 @@
 /**
  * vitest global setup shared by every package whose tests need real servers. A package lists
- * its needs in its vitest config (`provide: { infraNeeds: ["spark", "kafka", "postgres"] }`); endpoints
- * are started once for the whole vitest run and handed to tests with `inject(...)`.
+ * its needs in its vitest config (`provide: { infraNeeds: ["spark", "kafka", "postgres"] }`, and
+ * "kafka-secure" for the broker requiring SASL_SSL, "hdfs"); endpoints are started once for the whole
+ * vitest run and handed to tests with `inject(...)`.
  * Any failure to obtain an endpoint fails the run with the reason.
  */
 import { NodeServices } from "@effect/platform-node"
@@ -29,11 +30,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("sparkRemote", endpoints.sparkRemote)
   project.provide("kafkaBrokers", endpoints.kafkaBrokers)
   if (endpoints.postgres) project.provide("postgres", endpoints.postgres)
-  const described = {
-    spark: `spark=${endpoints.sparkRemote} (${endpoints.origin.spark})`,
-    kafka: `kafka=${endpoints.kafkaBrokers} (${endpoints.origin.kafka})`,
-    postgres: `postgres=${endpoints.postgres?.url ?? ""} (${endpoints.origin.postgres})`
-  }
+  if (endpoints.kafkaSecure) project.provide("kafkaSecure", endpoints.kafkaSecure)
+  if (endpoints.hdfsUri) project.provide("hdfsUri", endpoints.hdfsUri)
+  const described = Endpoints.describe(endpoints)
   if (needs.length > 0) console.info(`[infra] ${needs.map((n) => described[n]).join(" ")}`)
   return teardown
 }

@@ -1,7 +1,7 @@
 // Helpers of the integration tests: a unique topic per test on the real broker, a reporter
 // configuration for it, readers (kafkajs and the independent kcat), and captured logs.
 import { Effect, Layer, Logger } from "effect"
-import { Kafka, logLevel } from "kafkajs"
+import { Kafka, type KafkaConfig, logLevel } from "kafkajs"
 import { execFile } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import * as fs from "node:fs"
@@ -58,18 +58,21 @@ export interface Received {
 /**
  * Reads the topic from the beginning with kafkajs until `count` records arrived, or until
  * `count` says enough (for at-least-once streams with duplicates), or `timeoutMs` passed.
+ * `security`: TLS and SASL options for a secured broker.
  */
 export const consume = (
   brokers: string,
   topic: string,
   count: number | ((received: ReadonlyArray<Received>) => boolean),
-  timeoutMs = 30_000
+  timeoutMs = 30_000,
+  security: Pick<KafkaConfig, "ssl" | "sasl"> = {}
 ): Promise<Array<Received>> => {
   const enough = typeof count === "number" ? (r: ReadonlyArray<Received>) => r.length >= count : count
   const kafka = new Kafka({
     clientId: "spark-etl-test-reader",
     brokers: brokers.split(","),
-    logLevel: logLevel.NOTHING
+    logLevel: logLevel.NOTHING,
+    ...security
   })
   const consumer = kafka.consumer({ groupId: unique("reader") })
   const received: Array<Received> = []
