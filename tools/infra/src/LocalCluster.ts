@@ -249,6 +249,13 @@ export const start = (
     const deadline = Date.now() + Duration.toMillis(within)
     const remaining = () => Duration.millis(Math.max(1000, deadline - Date.now()))
 
+    const inherited = (): Record<string, string> =>
+      Object.fromEntries(
+        Object.entries(process.env).flatMap(([k, v]) =>
+          v === undefined || k === "SPARK_REMOTE" || k === "SPARK_CONNECT_MODE" ? [] : [[k, v]]
+        )
+      )
+
     /** A JVM under the tether with Spark's environment; its pid is the tether's. */
     const daemon = (dir: string, logFile: string, args: ReadonlyArray<string>, env: Record<string, string>) =>
       ChildProcess.make(
@@ -270,8 +277,11 @@ export const start = (
           stdin: "pipe",
           stdout: "ignore",
           stderr: "ignore",
-          extendEnv: true,
-          env: { SPARK_LOCAL_IP: "127.0.0.1", SPARK_SCALA_VERSION: "2.13", ...env },
+          // Not this process's SPARK_REMOTE: Spark's launcher, building an executor's command in
+          // a worker, takes its mere presence for a Connect client and leaves spark-sql and
+          // spark-sql-api off the executors' classpath.
+          extendEnv: false,
+          env: { ...inherited(), SPARK_LOCAL_IP: "127.0.0.1", SPARK_SCALA_VERSION: "2.13", ...env },
           killSignal: "SIGTERM",
           forceKillAfter: "20 seconds"
         }
