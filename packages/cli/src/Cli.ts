@@ -6,6 +6,7 @@
 import type * as NodeServices from "@effect/platform-node/NodeServices"
 import { Command } from "effect/cli"
 import type * as ExitStatus from "./ExitStatus.js"
+import * as Config from "./commands/config.js"
 import * as Events from "./commands/events.js"
 import * as Outbox from "./commands/outbox.js"
 import * as Plan from "./commands/plan.js"
@@ -30,6 +31,7 @@ export const command: Command.Command<
     Plan.command,
     Status.command,
     Outbox.command,
-    Events.command
+    Events.command,
+    Config.command
   ])
 )

@@ -3,12 +3,13 @@
  * store, the event sink (Kafka, or the log when Kafka is not configured) and Node's platform.
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Duration, Effect, FileSystem, Layer, Option } from "effect"
+import { Duration, Effect, FileSystem, Layer, Option, Redacted } from "effect"
 import { Event, Plugin, TargetStore } from "@spark-etl/core"
-import { KafkaReporter, ReporterConfig, type ReporterError } from "@spark-etl/kafka-reporter"
+import { KafkaReporter, ReporterConfig, ReporterError } from "@spark-etl/kafka-reporter"
 import { SparkSession } from "@spark-etl/runner-spark-connect"
 import * as EventLog from "./EventLog.js"
 import * as LazyRunner from "./LazyRunner.js"
+import * as Origin from "./Origin.js"
 import type * as Plugins from "./Plugins.js"
 import * as Signals from "./Signals.js"
 import * as Settings from "./Settings.js"
@@ -49,18 +50,102 @@ const registry = (options: Options): Layer.Layer<Plugin.Registry> =>
     })
   )
 
+/** Where a broker list or topic that cannot be used was given. */
+const brokersSource = `--kafka-brokers / ${Settings.variables.kafkaBrokers} / the site config's kafka.brokers`
+
+const refused = (source: string, path: string, message: string) =>
+  new ReporterError.ConfigError({ source, issues: [{ path, message }], message })
+
+/** The password's text: given, or read from its file (without the final newline). */
+const passwordOf = (
+  password: Settings.Password,
+  origin: Origin.Origin
+): Effect.Effect<Redacted.Redacted<string>, ReporterError.ConfigError, FileSystem.FileSystem> => {
+  if (password._tag === "Given") return Effect.succeed(password.value)
+  const source = Origin.describe(origin)
+  return Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    return yield* fs.readFileString(password.path)
+  }).pipe(
+    Effect.mapError((e) =>
+      refused(
+        source,
+        "sasl.password",
+        `cannot read the Kafka password file ${password.path} (${source}): ${e.message}`
+      )
+    ),
+    Effect.map((text) => text.replace(/\r?\n$/, "")),
+    Effect.filterOrFail(
+      (text) => text !== "",
+      () => refused(source, "sasl.password", `the Kafka password file ${password.path} (${source}) is empty`)
+    ),
+    Effect.map((text) => Redacted.make(text))
+  )
+}
+
+/** SASL once complete: mechanism, username and password, each missing one named with where to give it. */
+const saslOf = (
+  sasl: Settings.Sasl,
+  origins: Settings.Resolved["origins"]
+): Effect.Effect<ReporterConfig.Sasl, ReporterError.ConfigError, FileSystem.FileSystem> => {
+  const { mechanism, username, password } = sasl
+  if (mechanism === undefined || username === undefined || password === undefined) {
+    const missing = [
+      ...(mechanism === undefined
+        ? [`a mechanism (${Settings.variables.kafkaSaslMechanism} or kafka.sasl.mechanism)`]
+        : []),
+      ...(username === undefined
+        ? [`a username (${Settings.variables.kafkaUsername} or kafka.sasl.username)`]
+        : []),
+      ...(password === undefined
+        ? [
+            `a password (${Settings.variables.kafkaPassword}, ${Settings.variables.kafkaPasswordFile}, or kafka.sasl.password_env / password_file)`
+          ]
+        : [])
+    ]
+    return Effect.fail(
+      refused(
+        "Kafka SASL settings",
+        "sasl",
+        `Kafka SASL needs a mechanism, a username and a password; missing ${missing.join(", ")}`
+      )
+    )
+  }
+  return Effect.map(passwordOf(password, origins.kafkaPassword), (secret) => ({
+    mechanism,
+    username,
+    password: secret
+  }))
+}
+
 /**
- * The Kafka reporter's configuration for these settings; a malformed broker list or topic is
- * refused naming the flag and the variable.
+ * The Kafka reporter's configuration for these settings, TLS and SASL included; a malformed
+ * broker list or topic is refused naming the flag and the variable, an incomplete SASL naming
+ * what is missing. The password stays Redacted: it is never put back into clear text here.
  */
 export const reporterConfig = (
   settings: Settings.Resolved,
-  kafka: { readonly brokers: ReadonlyArray<string>; readonly topic: string }
-): Effect.Effect<ReporterConfig.ReporterConfig, ReporterError.ConfigError> =>
-  ReporterConfig.decode(
-    { brokers: kafka.brokers, topic: kafka.topic, outboxFile: settings.outboxFile },
-    `--kafka-brokers / ${Settings.variables.kafkaBrokers}`
-  )
+  kafka: Settings.Kafka
+): Effect.Effect<ReporterConfig.ReporterConfig, ReporterError.ConfigError, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const { tls, sasl } = kafka
+    if (tls !== undefined && (tls.certFile === undefined) !== (tls.keyFile === undefined))
+      return yield* refused(
+        "Kafka TLS settings",
+        "tls",
+        `Kafka TLS: a client certificate and its key go together: give both ${Settings.variables.kafkaCertFile} / kafka.tls.cert_file and ${Settings.variables.kafkaKeyFile} / kafka.tls.key_file, or neither`
+      )
+    const config = yield* ReporterConfig.decode(
+      {
+        brokers: kafka.brokers,
+        topic: kafka.topic,
+        outboxFile: settings.outboxFile,
+        ...(tls !== undefined ? { tls } : {})
+      },
+      brokersSource
+    )
+    return sasl === undefined ? config : { ...config, sasl: yield* saslOf(sasl, settings.origins) }
+  })
 
 /** The sink itself: Kafka when brokers are configured, else the log. */
 const eventSinkOf = (

@@ -1,12 +1,15 @@
 // Settings come from the flag, else its documented variable (read through Effect's Config), else
 // the default; a value that cannot be used is refused naming the flag and the variable.
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { ConfigProvider, Effect, Option } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import * as Settings from "../src/Settings.js"
 import * as Layers from "../src/Layers.js"
+import * as Origin from "../src/Origin.js"
 import { remoteRejection } from "../src/commands/shared.js"
+import { byDefault } from "./support/Settings.js"
 
 const none: Settings.Flags = {
   remote: Option.none(),
@@ -29,7 +32,8 @@ describe("Settings.resolve", () => {
       logDir: path.join(home, "logs"),
       outboxFile: path.join(home, "outbox.jsonl"),
       kafka: Option.none(),
-      pluginPath: []
+      pluginPath: [],
+      ...byDefault
     })
   })
 
@@ -81,7 +85,9 @@ describe("a value that cannot be used is refused naming its variable", () => {
   it("KAFKA_BROKERS without ports", async () => {
     const settings = resolve({}, { KAFKA_BROKERS: "kafka-1,kafka-2" })
     const kafka = Option.getOrThrow(settings.kafka)
-    const refused = await Effect.runPromise(Effect.flip(Layers.reporterConfig(settings, kafka)))
+    const refused = await Effect.runPromise(
+      Effect.flip(Layers.reporterConfig(settings, kafka)).pipe(Effect.provide(NodeServices.layer))
+    )
     expect(refused.message).toContain("--kafka-brokers / KAFKA_BROKERS")
     expect(refused.message).toContain("host:port")
   })
@@ -89,13 +95,13 @@ describe("a value that cannot be used is refused naming its variable", () => {
   it("SPARK_REMOTE with a token over plaintext, without echoing the token", () => {
     const remote = "sc://spark:15002/;token=s3cr3t;use_ssl=false"
     const fromEnv = resolve({}, { SPARK_REMOTE: remote })
-    const refused = Option.getOrThrow(remoteRejection(fromEnv.remote, Option.none()))
+    const refused = Option.getOrThrow(remoteRejection(fromEnv.remote, fromEnv.origins.remote))
     expect(refused.code).toBe("REMOTE_INVALID")
     expect(refused.issues[0]).toMatchObject({ file: "environment", field: "SPARK_REMOTE (token)" })
     expect(JSON.stringify(refused.issues)).not.toContain("s3cr3t")
     // Given as the flag, the flag is named.
-    const fromFlag = Option.getOrThrow(remoteRejection(remote, Option.some(remote)))
+    const fromFlag = Option.getOrThrow(remoteRejection(remote, Origin.flag("--remote")))
     expect(fromFlag.issues[0]).toMatchObject({ file: "command line", field: "--remote (token)" })
-    expect(Option.isNone(remoteRejection("sc://spark:15002", Option.none()))).toBe(true)
+    expect(Option.isNone(remoteRejection("sc://spark:15002", Origin.env("SPARK_REMOTE")))).toBe(true)
   })
 })

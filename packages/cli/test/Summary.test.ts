@@ -11,6 +11,7 @@ import * as path from "node:path"
 import { afterEach, describe, expect, it, vi } from "vitest"
 import * as Layers from "../src/Layers.js"
 import type * as Settings from "../src/Settings.js"
+import { byDefault } from "./support/Settings.js"
 import * as Summary from "../src/Summary.js"
 
 const outcome: Run.Outcome = {
@@ -107,7 +108,8 @@ rules:
       outboxFile,
       // Nothing listens on port 1: the connection is refused at once.
       kafka: Option.some({ brokers: ["127.0.0.1:1"], topic: "spark-etl.events" }),
-      pluginPath: []
+      pluginPath: [],
+      ...byDefault
     }
     const node = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer)
     return Effect.runPromise(

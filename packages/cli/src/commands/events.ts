@@ -10,12 +10,13 @@ import { ExitCode } from "@spark-etl/core"
 import type { ReporterConfig, ReporterError, Topic } from "@spark-etl/kafka-reporter"
 import * as ExitStatus from "../ExitStatus.js"
 import * as Logging from "../Logging.js"
-import { kafkaBrokers, kafkaTopic, stateDir } from "./flags.js"
-import { runServices, settingsOf, usage } from "./shared.js"
+import { kafkaBrokers, kafkaTopic, siteConfig, stateDir } from "./flags.js"
+import { rejected, runServices, settingsOf, usage } from "./shared.js"
 
-const needsKafka = "events needs Kafka: give --kafka-brokers or set KAFKA_BROKERS"
+const needsKafka =
+  "events needs Kafka: give --kafka-brokers, set KAFKA_BROKERS or kafka.brokers in the site config"
 
-const config = { stateDir, kafkaBrokers, kafkaTopic }
+const config = { siteConfig, stateDir, kafkaBrokers, kafkaTopic }
 
 const days = (ms: number | undefined) => (ms === undefined ? "?" : `${(ms / 86_400_000).toFixed(1)} days`)
 
@@ -47,6 +48,7 @@ const withTopic = (
   }).pipe(
     Effect.provide(Logging.quiet),
     Effect.provide(NodeServices.layer),
+    Effect.catchTag("ConfigRejected", rejected),
     Effect.catchTag("ConfigError", usage),
     Effect.catchTag("ProducerError", (e) =>
       Effect.as(

@@ -3,6 +3,7 @@ import { Option } from "effect"
 import { Argument, Flag } from "effect/cli"
 import type * as ResumePreview from "../ResumePreview.js"
 import * as Settings from "../Settings.js"
+import * as SiteConfig from "../SiteConfig.js"
 
 export const batchFile = Argument.String("batch-file").pipe(Argument.withDescription("the batch file (YAML)"))
 
@@ -15,36 +16,43 @@ export const params = Flag.KeyValuePair("param").pipe(
 const optionalString = (name: string, description: string) =>
   Flag.String(name).pipe(Flag.withDescription(description), Flag.optional)
 
+export const siteConfig = optionalString(
+  "config",
+  `the site config (YAML): Spark, Kafka and its security, folders, plugin path, Spark timeout (default: $SPARK_ETL_CONFIG, else ${SiteConfig.defaultPath} if it exists); flags and variables win over it`
+)
+
 export const remote = optionalString(
   "remote",
-  "Spark Connect: sc://host:port/;token=…, or local / local[N] for an embedded server (default: $SPARK_REMOTE, else local)"
+  "Spark Connect: sc://host:port/;token=…, or local / local[N] for an embedded server (default: $SPARK_REMOTE, else the site config's spark.remote, else local)"
 )
 
 export const stateDir = optionalString(
   "state-dir",
-  "run ledger and outbox (default: $SPARK_ETL_STATE_DIR, else ~/.spark-etl)"
+  "run ledger and outbox (default: $SPARK_ETL_STATE_DIR, else the site config's state_dir, else ~/.spark-etl)"
 )
 
 export const logDir = optionalString(
   "log-dir",
-  "directory of the JSON log files (default: $SPARK_ETL_LOG_DIR, else <state-dir>/logs)"
+  "directory of the JSON log files (default: $SPARK_ETL_LOG_DIR, else the site config's log_dir, else <state-dir>/logs)"
 )
 
 export const logFile = optionalString("log-file", "the JSON log file of this run (overrides --log-dir)")
 
 export const kafkaBrokers = optionalString(
   "kafka-brokers",
-  "Kafka bootstrap servers host:port,… for events (default: $KAFKA_BROKERS; none: events go to the log)"
+  "Kafka bootstrap servers host:port,… for events (default: $KAFKA_BROKERS, else the site config's kafka.brokers; none: events go to the log)"
 )
 
 export const kafkaTopic = optionalString(
   "kafka-topic",
-  `topic of the events (default: the batch file's escalation.topic, else $SPARK_ETL_KAFKA_TOPIC, else ${Settings.defaultTopic})`
+  `topic of the events (default: the batch file's escalation.topic, else $SPARK_ETL_KAFKA_TOPIC, else the site config's kafka.topic, else ${Settings.defaultTopic})`
 )
 
 export const sparkTimeout = Flag.Int("spark-timeout").pipe(
-  Flag.withDescription("seconds: deadline of each Spark call and of connecting (default 60)"),
-  Flag.withDefault(60)
+  Flag.withDescription(
+    `seconds: deadline of each Spark call and of connecting (default: $SPARK_ETL_SPARK_TIMEOUT, else the site config's spark.timeout_seconds, else ${Settings.defaultSparkTimeoutSeconds})`
+  ),
+  Flag.optional
 )
 
 /** What a bare `--resume` stands for: the latest run of the batch with the same parameters. */

@@ -5,11 +5,12 @@ import { Command } from "effect/cli"
 import { ExitCode } from "@spark-etl/core"
 import * as ExitStatus from "../ExitStatus.js"
 import * as Logging from "../Logging.js"
-import { kafkaBrokers, kafkaTopic, stateDir } from "./flags.js"
-import { runServices, settingsOf, usage } from "./shared.js"
+import { kafkaBrokers, kafkaTopic, siteConfig, stateDir } from "./flags.js"
+import { rejected, runServices, settingsOf, usage } from "./shared.js"
 
 /** Why flush cannot run without Kafka (exit 64). */
-const needsKafka = "outbox flush needs Kafka: give --kafka-brokers or set KAFKA_BROKERS"
+const needsKafka =
+  "outbox flush needs Kafka: give --kafka-brokers, set KAFKA_BROKERS or kafka.brokers in the site config"
 
 /** What a drain left, as flush says it, and its exit code: anything left is a system failure. */
 export const flushed = (
@@ -20,9 +21,9 @@ export const flushed = (
   exitCode: result.remaining === 0 ? ExitCode.Success : ExitCode.SystemFailure
 })
 
-const config = { stateDir, kafkaBrokers, kafkaTopic }
+const config = { siteConfig, stateDir, kafkaBrokers, kafkaTopic }
 
-/** Exit 0 once the outbox is empty; 2 when events remain or it cannot be read; 64 without Kafka. */
+/** Exit 0 once the outbox is empty; 2 when events remain or it cannot be read; 3 for a bad site config; 64 without Kafka. */
 export const handler = (flags: Command.Command.Config.Infer<typeof config>): Effect.Effect<ExitCode> =>
   Effect.gen(function* () {
     const settings = yield* settingsOf(flags)
@@ -39,6 +40,7 @@ export const handler = (flags: Command.Command.Config.Infer<typeof config>): Eff
   }).pipe(
     Effect.provide(Logging.quiet),
     Effect.provide(NodeServices.layer),
+    Effect.catchTag("ConfigRejected", rejected),
     Effect.catchTag("ConfigError", usage),
     Effect.catchTag("OutboxError", (e) =>
       Effect.as(Console.error(`outbox: ${e.message}`), ExitCode.SystemFailure)

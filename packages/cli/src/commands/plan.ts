@@ -7,7 +7,7 @@ import { Command, Flag } from "effect/cli"
 import { Dag, ExitCode } from "@spark-etl/core"
 import * as ExitStatus from "../ExitStatus.js"
 import * as ResumePreview from "../ResumePreview.js"
-import { batchFile, kafkaBrokers, kafkaTopic, params, resume, stateDir } from "./flags.js"
+import { batchFile, kafkaBrokers, kafkaTopic, params, resume, siteConfig, stateDir } from "./flags.js"
 import { loadThen, paramsOf, rejected, settingsOf, usage, withLoaded } from "./shared.js"
 
 const format = Flag.Literals("format", ["text", "mermaid"]).pipe(
@@ -15,7 +15,7 @@ const format = Flag.Literals("format", ["text", "mermaid"]).pipe(
   Flag.withDefault("text")
 )
 
-const config = { batchFile, params, format, resume, stateDir, kafkaBrokers, kafkaTopic }
+const config = { batchFile, params, format, resume, siteConfig, stateDir, kafkaBrokers, kafkaTopic }
 
 type Flags = Command.Command.Config.Infer<typeof config>
 

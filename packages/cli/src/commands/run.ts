@@ -30,6 +30,7 @@ import {
   params,
   remote,
   resume,
+  siteConfig,
   sparkTimeout,
   stateDir
 } from "./flags.js"
@@ -192,6 +193,7 @@ const dryRunFlag = Flag.Boolean("dry-run").pipe(
 const config = {
   batchFile,
   params,
+  siteConfig,
   remote,
   parallelism,
   dryRun: dryRunFlag,
@@ -204,7 +206,10 @@ const config = {
   sparkTimeout
 }
 
-/** The run's exit code (the outcome's); 3 when refused before any side effect, 64 for bad Kafka settings. */
+/**
+ * The run's exit code (the outcome's); 3 when refused before any side effect (a site config
+ * that cannot be used included), 64 for bad Kafka settings.
+ */
 export const handler = (flags: Command.Command.Config.Infer<typeof config>) =>
   Effect.gen(function* () {
     const settings = yield* settingsOf(flags)
@@ -218,7 +223,7 @@ export const handler = (flags: Command.Command.Config.Infer<typeof config>) =>
     // this run writes on this host that do not take a write, and plugin packages that cannot
     // be used.
     const admitted = yield* Effect.result(
-      checkRemote(settings.remote, flags.remote).pipe(
+      checkRemote(settings).pipe(
         Effect.andThen(Locations.check(locationsOf(settings, log))),
         Effect.andThen(Plugins.load(flags.batchFile, peeked.plugins, settings.pluginPath)),
         Effect.provide(NodeServices.layer)
@@ -232,14 +237,14 @@ export const handler = (flags: Command.Command.Config.Infer<typeof config>) =>
     const options: Layers.Options = {
       settings,
       plugins: admitted.success,
-      sparkTimeout: Duration.seconds(flags.sparkTimeout)
+      sparkTimeout: settings.sparkTimeout
     }
     // The session id is ours, recorded in the ledger, so a successor can fence this run.
     const engineSessionId = randomUUID()
     const sessionSettings = ConnectionString.isShared(settings.remote)
       ? { ...settings, remote: ConnectionString.withSessionId(settings.remote, engineSessionId) }
       : settings
-    const fenceTimeout = Duration.seconds(Math.min(flags.sparkTimeout, 10))
+    const fenceTimeout = Duration.min(settings.sparkTimeout, Duration.seconds(10))
     const [Layers, Fence] = yield* Effect.all([runServices, fencing])
     const outcome = yield* Run.run({
       batchFile: flags.batchFile,
@@ -277,7 +282,19 @@ export const handler = (flags: Command.Command.Config.Infer<typeof config>) =>
       Effect.provide(Logging.layer({ file: log }))
     )
     return outcome.exitCode
-  }).pipe(Effect.catchTag("ConfigError", usage))
+  }).pipe(
+    Effect.catchTag("ConfigRejected", (failure) => refusedBeforeSettings(flags.batchFile, failure)),
+    Effect.catchTag("ConfigError", usage)
+  )
+
+/** A site config that cannot be used: its issues, and the summary line AutoSys' stdout ends with. */
+const refusedBeforeSettings = (batchFile: string, failure: Failure.ConfigRejected) =>
+  Effect.gen(function* () {
+    const peeked = yield* Batch.peek(batchFile).pipe(Effect.provide(NodeServices.layer))
+    yield* reportRejection(failure)
+    yield* Console.log(refusedSummary(randomUUID(), batchNameOf(peeked.name, batchFile), failure))
+    return ExitCode.Rejected
+  })
 
 export const command = Command.make("run", config, ExitStatus.recorded(handler)).pipe(
   Command.withDescription("run a batch: clean its targets, run its rules on Spark, escalate failures")

@@ -3,34 +3,57 @@
  * how a refusal is told (each ends in an exit code of the contract table).
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Console, Effect, Option } from "effect"
+import { type Config, Console, Effect, Option } from "effect"
 import { Batch, ExitCode, Failure } from "@spark-etl/core"
 import { ConnectionString } from "@spark-etl/runner-spark-connect"
 import * as Logging from "../Logging.js"
+import type * as Origin from "../Origin.js"
 import * as Plugins from "../Plugins.js"
 import * as Settings from "../Settings.js"
+import * as SiteConfig from "../SiteConfig.js"
 import * as ValidationOnly from "../ValidationOnly.js"
 
 /** The setting flags of a command; one it does not have counts as not given. */
 export interface SettingFlags {
+  readonly siteConfig?: Option.Option<string>
   readonly remote?: Option.Option<string>
   readonly stateDir: Option.Option<string>
   readonly logDir?: Option.Option<string>
   readonly kafkaBrokers: Option.Option<string>
   readonly kafkaTopic: Option.Option<string>
+  readonly sparkTimeout?: Option.Option<number>
 }
 
-/** The flags, then the environment, then the defaults. */
-export const settingsOf = (flags: SettingFlags) =>
-  Settings.resolve({
-    remote: flags.remote ?? Option.none(),
-    stateDir: flags.stateDir,
-    logDir: flags.logDir ?? Option.none(),
-    kafkaBrokers: flags.kafkaBrokers,
-    kafkaTopic: flags.kafkaTopic
-  })
+/**
+ * The flags, then the environment, then the site config, then the defaults. A site config that
+ * cannot be read or decoded is refused (exit 3); a variable that cannot be used is a
+ * ConfigError (exit 64).
+ */
+export const settingsOf = (
+  flags: SettingFlags
+): Effect.Effect<Settings.Resolved, Failure.ConfigRejected | Config.ConfigError> =>
+  Effect.gen(function* () {
+    const site = yield* SiteConfig.load(flags.siteConfig ?? Option.none())
+    return yield* Settings.resolve(
+      {
+        remote: flags.remote ?? Option.none(),
+        stateDir: flags.stateDir,
+        logDir: flags.logDir ?? Option.none(),
+        kafkaBrokers: flags.kafkaBrokers,
+        kafkaTopic: flags.kafkaTopic,
+        sparkTimeout: flags.sparkTimeout ?? Option.none()
+      },
+      site
+    )
+  }).pipe(Effect.provide(NodeServices.layer))
 
 export const paramsOf = (p: Option.Option<Record<string, string>>) => Option.getOrElse(p, () => ({}))
+
+// What a refusal is of, when not of the batch.
+const rejectedWhat: Record<string, string> = {
+  RESUME_REFUSED: "resume refused",
+  SITE_CONFIG_INVALID: "site config rejected"
+}
 
 /**
  * Prints a rejected batch's issues, one per line, each with file:line:column and field. A
@@ -38,7 +61,7 @@ export const paramsOf = (p: Option.Option<Record<string, string>>) => Option.get
  */
 export const reportRejection = (failure: Failure.ConfigRejected) =>
   Console.error(
-    `${failure.code === "RESUME_REFUSED" ? "resume refused" : "batch rejected"} (${failure.code}):\n${failure.issues.map((i) => `  ${Failure.formatIssue(i)}`).join("\n")}`
+    `${rejectedWhat[failure.code] ?? "batch rejected"} (${failure.code}):\n${failure.issues.map((i) => `  ${Failure.formatIssue(i)}`).join("\n")}`
   )
 
 /** A rejected batch or setting: its issues, exit 3. */
@@ -83,39 +106,46 @@ export const loadThen = <A, E>(
 const loadOnly = (file: string, p: Record<string, string>, pluginPath: ReadonlyArray<string>) =>
   loadThen(file, p, pluginPath, Effect.succeed)
 
+/** Where an issue about a setting is: the command line, the environment, or its line in the site config. */
+const placeOf = (origin: Origin.Origin) => {
+  switch (origin._tag) {
+    case "Flag":
+      return { file: "command line", line: 1, column: 1, field: origin.flag }
+    case "Env":
+      return { file: "environment", line: 1, column: 1, field: origin.variable }
+    case "File":
+      return { file: origin.file, line: origin.line, column: origin.column, field: origin.field }
+    case "Default":
+      return { file: "default", line: 1, column: 1, field: "(default)" }
+  }
+}
+
 /**
  * Why the Spark remote cannot be right, checked without connecting, naming where it came from
- * (the flag or the variable) and never echoing a token; none when it may be right.
+ * (the flag, the variable or the site config's line) and never echoing a token; none when it
+ * may be right.
  */
 export const remoteRejection = (
   remote: string,
-  flag: Option.Option<string>
+  origin: Origin.Origin
 ): Option.Option<Failure.ConfigRejected> => {
   const parsed = ConnectionString.parse(remote)
   if (parsed._tag === "Success") return Option.none()
-  const source = Option.isSome(flag) ? "command line" : "environment"
+  const place = placeOf(origin)
   return Option.some(
     Failure.rejected(
-      [
-        {
-          file: source,
-          line: 1,
-          column: 1,
-          field: `${Option.isSome(flag) ? "--remote" : Settings.variables.remote} (${parsed.failure.field})`,
-          message: parsed.failure.message
-        }
-      ],
+      [{ ...place, field: `${place.field} (${parsed.failure.field})`, message: parsed.failure.message }],
       "REMOTE_INVALID"
     )
   )
 }
 
 /** Fails with the remote's rejection, if any: a configuration error (a restart would not help). */
-export const checkRemote = (
-  remote: string,
-  flag: Option.Option<string>
-): Effect.Effect<void, Failure.ConfigRejected> =>
-  Option.match(remoteRejection(remote, flag), { onNone: () => Effect.void, onSome: Effect.fail })
+export const checkRemote = (settings: Settings.Resolved): Effect.Effect<void, Failure.ConfigRejected> =>
+  Option.match(remoteRejection(settings.remote, settings.origins.remote), {
+    onNone: () => Effect.void,
+    onSome: Effect.fail
+  })
 
 /** Loads a batch without touching anything and shows it: exit 0; a rejected batch exits 3. */
 export const withLoaded = (

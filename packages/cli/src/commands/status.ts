@@ -13,7 +13,7 @@ import * as ExitStatus from "../ExitStatus.js"
 import * as Logging from "../Logging.js"
 import * as RuleStatus from "../RuleStatus.js"
 import type * as Settings from "../Settings.js"
-import { kafkaBrokers, kafkaTopic, remote, sparkTimeout, stateDir } from "./flags.js"
+import { kafkaBrokers, kafkaTopic, remote, siteConfig, sparkTimeout, stateDir } from "./flags.js"
 import { checkRemote, fencing, rejected, runServices, settingsOf, usage } from "./shared.js"
 
 /** How many runs status shows, newest first. */
@@ -96,7 +96,7 @@ const rules = Flag.Boolean("rules").pipe(
   Flag.withDefault(false)
 )
 
-const config = { batchName, rules, stateDir, remote, kafkaBrokers, kafkaTopic, sparkTimeout }
+const config = { batchName, rules, siteConfig, stateDir, remote, kafkaBrokers, kafkaTopic, sparkTimeout }
 
 /** The newest runs, each with its rules table, a blank line between them. */
 const withRules = (settings: Settings.Resolved, records: ReadonlyArray<Ledger.Record>) =>
@@ -109,12 +109,12 @@ const withRules = (settings: Settings.Resolved, records: ReadonlyArray<Ledger.Re
     return blocks.join("\n\n")
   })
 
-/** Exit 0 once shown; 3 for a malformed remote, 2 when the ledger or a fence fails, 64 for bad Kafka settings. */
+/** Exit 0 once shown; 3 for a malformed remote or site config, 2 when the ledger or a fence fails, 64 for bad Kafka settings. */
 export const handler = (flags: Command.Command.Config.Infer<typeof config>): Effect.Effect<ExitCode> =>
   Effect.gen(function* () {
     const settings = yield* settingsOf(flags)
-    yield* checkRemote(settings.remote, flags.remote)
-    yield* reapStale(settings, flags.batchName, Duration.seconds(Math.min(flags.sparkTimeout, 10)))
+    yield* checkRemote(settings)
+    yield* reapStale(settings, flags.batchName, Duration.min(settings.sparkTimeout, Duration.seconds(10)))
     const records = yield* Ledger.list(settings.ledgerDir, flags.batchName)
     if (flags.rules && records.length > 0) yield* Console.log(yield* withRules(settings, records))
     else

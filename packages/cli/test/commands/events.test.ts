@@ -9,7 +9,8 @@ import { handle } from "./support.js"
 const settings = {
   stateDir: Option.none<string>(),
   kafkaBrokers: Option.none<string>(),
-  kafkaTopic: Option.none<string>()
+  kafkaTopic: Option.none<string>(),
+  siteConfig: Option.none<string>()
 }
 const topicSettings = {
   ...settings,
@@ -21,7 +22,9 @@ const topicSettings = {
 
 describe("events", () => {
   it("without --kafka-brokers or KAFKA_BROKERS: exit 64, saying what to give", async () => {
-    const needs = ["events needs Kafka: give --kafka-brokers or set KAFKA_BROKERS"]
+    const needs = [
+      "events needs Kafka: give --kafka-brokers, set KAFKA_BROKERS or kafka.brokers in the site config"
+    ]
     expect(await handle(Events.checkHandler(settings))).toEqual({ code: 64, stdout: [], stderr: needs })
     expect(await handle(Events.createHandler(topicSettings))).toEqual({ code: 64, stdout: [], stderr: needs })
   })

@@ -12,7 +12,8 @@ const common = (batchFile: string) => ({
   params: Option.none<Record<string, string>>(),
   stateDir: Option.none<string>(),
   kafkaBrokers: Option.none<string>(),
-  kafkaTopic: Option.none<string>()
+  kafkaTopic: Option.none<string>(),
+  siteConfig: Option.none<string>()
 })
 
 describe("validate", () => {

@@ -11,7 +11,8 @@ import { handle } from "./support.js"
 const flags = (state: string) => ({
   stateDir: Option.some(state),
   kafkaBrokers: Option.none<string>(),
-  kafkaTopic: Option.none<string>()
+  kafkaTopic: Option.none<string>(),
+  siteConfig: Option.none<string>()
 })
 
 describe("outbox flush", () => {
@@ -28,7 +29,9 @@ describe("outbox flush", () => {
     expect(await handle(Outbox.handler(flags(state)))).toEqual({
       code: 64,
       stdout: [],
-      stderr: ["outbox flush needs Kafka: give --kafka-brokers or set KAFKA_BROKERS"]
+      stderr: [
+        "outbox flush needs Kafka: give --kafka-brokers, set KAFKA_BROKERS or kafka.brokers in the site config"
+      ]
     })
   })
 

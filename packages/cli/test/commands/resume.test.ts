@@ -39,7 +39,8 @@ const planFlags = (batchFile: string, state: string, resume: Option.Option<Resum
   resume,
   stateDir: Option.some(state),
   kafkaBrokers: Option.none<string>(),
-  kafkaTopic: Option.none<string>()
+  kafkaTopic: Option.none<string>(),
+  siteConfig: Option.none<string>()
 })
 
 const plan = (batchFile: string, state: string, resume: ResumePreview.Request = latest) =>
@@ -267,7 +268,8 @@ describe("run --dry-run --resume", () => {
     logFile: Option.none(),
     kafkaBrokers: Option.none(),
     kafkaTopic: Option.none(),
-    sparkTimeout: 5,
+    sparkTimeout: Option.some(5),
+    siteConfig: Option.none(),
     ...overrides
   })
 

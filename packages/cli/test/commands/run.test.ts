@@ -7,6 +7,7 @@ import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import type * as Settings from "../../src/Settings.js"
 import * as Run from "../../src/commands/run.js"
+import { byDefault } from "../support/Settings.js"
 import { batchDir, cyclic, handle, twoRules } from "./support.js"
 
 const settings = (kafka: boolean): Settings.Resolved => ({
@@ -16,7 +17,8 @@ const settings = (kafka: boolean): Settings.Resolved => ({
   logDir: "/s/logs",
   outboxFile: "/s/outbox.jsonl",
   kafka: kafka ? Option.some({ brokers: ["k:9092"], topic: "t" }) : Option.none(),
-  pluginPath: []
+  pluginPath: [],
+  ...byDefault
 })
 
 type Flags = Parameters<typeof Run.handler>[0]
@@ -32,7 +34,8 @@ const flags = (batchFile: string, overrides: Partial<Flags> = {}): Flags => ({
   logFile: Option.none(),
   kafkaBrokers: Option.none(),
   kafkaTopic: Option.none(),
-  sparkTimeout: 5,
+  sparkTimeout: Option.some(5),
+  siteConfig: Option.none(),
   ...overrides
 })
 

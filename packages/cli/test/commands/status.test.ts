@@ -122,7 +122,8 @@ describe("status's handler", () => {
     remote: Option.none<string>(),
     kafkaBrokers: Option.none<string>(),
     kafkaTopic: Option.none<string>(),
-    sparkTimeout: 2
+    sparkTimeout: Option.some(2),
+    siteConfig: Option.none()
   })
 
   it("no runs: says so, exit 0", async () => {

@@ -19,7 +19,8 @@ const status = (state: string, rules = true) =>
       remote: Option.none(),
       kafkaBrokers: Option.none(),
       kafkaTopic: Option.none(),
-      sparkTimeout: 2
+      sparkTimeout: Option.some(2),
+      siteConfig: Option.none()
     })
   )
 

@@ -1,12 +1,14 @@
 /**
  * Runs a command handler in this process: its stdout and stderr lines (Effect's Console) are
  * captured, and the environment it reads its settings from is the one given, not this process's.
+ * No default site config is read (a test that wants one provides SiteConfig.DefaultPath).
  */
 import { ConfigProvider, Console, Effect } from "effect"
 import type { ExitCode } from "@spark-etl/core"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as SiteConfig from "../../src/SiteConfig.js"
 
 export interface Handled {
   readonly code: ExitCode
@@ -28,7 +30,8 @@ export const handle = async (
   const code = await Effect.runPromise(
     handler.pipe(
       Effect.provideService(Console.Console, captured),
-      Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
+      Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env })),
+      Effect.provideService(SiteConfig.DefaultPath, path.join(os.tmpdir(), "no-such-dir", "config.yaml"))
     )
   )
   return { code, stdout, stderr }

@@ -1,0 +1,76 @@
+// The site config as an AutoSys job uses it: the built CLI, a command line naming only the batch,
+// Spark and a broker that requires SASL_SSL with SCRAM-SHA-512 (CA, user and password file made by
+// the infra harness) all from the file.
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { describe, expect, inject, it } from "vitest"
+import { batchFile, cli, spark, summary } from "./harness.js"
+
+/** A site config for the secured broker, beside the batch; the password only as a file's path. */
+const siteConfig = (dir: string, topic: string, passwordFile: string): string => {
+  const endpoint = inject("kafkaSecure")
+  const file = path.join(dir, "config.yaml")
+  fs.writeFileSync(
+    file,
+    `spark:
+  remote: ${spark()}
+  timeout_seconds: 30
+state_dir: state
+kafka:
+  brokers: [${endpoint.brokers}]
+  topic: ${topic}
+  tls:
+    ca_file: ${endpoint.caFile}
+  sasl:
+    mechanism: scram-sha-512
+    username: ${endpoint.username}
+    password_file: ${passwordFile}
+`
+  )
+  return file
+}
+
+const simple = `batch: secured
+rules:
+  - id: one
+    kind: sql
+    options: { sql: SELECT 1 AS x }
+`
+
+describe("site config with Kafka over SASL_SSL", () => {
+  it("events create-topic, events check and a run reach the secured broker with the file's settings alone", async () => {
+    const b = batchFile(simple)
+    const topic = `e2e-site-config-${Date.now()}`
+    const config = siteConfig(b.dir, topic, inject("kafkaSecure").passwordFile)
+    const created = await cli([
+      "events",
+      "create-topic",
+      "--config",
+      config,
+      "--replication-factor",
+      "1",
+      "--min-insync-replicas",
+      "1"
+    ])
+    expect(created.code, created.stderr).toBe(0)
+    const checked = await cli(["events", "check", "--config", config])
+    expect(checked.code, checked.stderr).toBe(0)
+    const run = await cli(["run", b.batch], { SPARK_ETL_CONFIG: config })
+    expect(run.code, run.stderr).toBe(0)
+    // Delivered: nothing waits in the outbox.
+    expect(summary(run.stdout)).toMatch(/^spark-etl SUCCEEDED batch=secured /)
+    expect(summary(run.stdout)).not.toContain("events=")
+    expect(fs.existsSync(path.join(b.dir, "state", "ledger", "secured"))).toBe(true)
+  })
+
+  it("a wrong password: Kafka refuses the login, named without the password", async () => {
+    const b = batchFile(simple)
+    const wrong = path.join(b.dir, "wrong.password")
+    fs.writeFileSync(wrong, "not-the-password\n", { mode: 0o600 })
+    const config = siteConfig(b.dir, `e2e-site-config-wrong-${Date.now()}`, wrong)
+    const checked = await cli(["events", "check", "--config", config])
+    expect(checked.code).toBe(2)
+    expect(checked.stderr).toContain("AUTHENTICATION_FAILED")
+    expect(checked.stderr + checked.stdout).not.toContain("not-the-password")
+  })
+})

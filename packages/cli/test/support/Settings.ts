@@ -1,0 +1,34 @@
+/** The parts of resolved settings that tests building them by hand do not care about. */
+import { Duration, Option } from "effect"
+import * as Origin from "../../src/Origin.js"
+import type * as Settings from "../../src/Settings.js"
+
+const settings: ReadonlyArray<Settings.Setting> = [
+  "siteConfig",
+  "remote",
+  "sparkTimeout",
+  "stateDir",
+  "logDir",
+  "pluginPath",
+  "kafkaBrokers",
+  "kafkaTopic",
+  "kafkaTls",
+  "kafkaCaFile",
+  "kafkaCertFile",
+  "kafkaKeyFile",
+  "kafkaServername",
+  "kafkaSaslMechanism",
+  "kafkaUsername",
+  "kafkaPassword"
+]
+
+/** Every setting from its default (as Settings.resolve says it): a 60 s Spark timeout, no site config. */
+export const byDefault: Pick<Settings.Resolved, "sparkTimeout" | "siteConfig" | "origins"> = {
+  sparkTimeout: Duration.seconds(60),
+  siteConfig: Option.none(),
+  origins: {
+    ...(Object.fromEntries(settings.map((s) => [s, Origin.byDefault()])) as Settings.Resolved["origins"]),
+    siteConfig: Origin.byDefault("none"),
+    logDir: Origin.byDefault("<state dir>/logs")
+  }
+}
