@@ -13,7 +13,7 @@ const config: KnipConfig = {
   // exports, types, enumMembers, duplicates...) plus the members of namespace re-exports.
   include: ["nsExports", "nsTypes"],
   // System tools that the tests spawn (installed by .ci/run), not npm packages.
-  ignoreBinaries: ["kcat", "openssl"],
+  ignoreBinaries: ["kcat", "openssl", "ss"],
   workspaces: {
     ".": {
       entry: ["vitest.shared.ts", "examples/orders/generate-data.ts"],

@@ -31,7 +31,7 @@ import * as Classify from "./Classify.js"
 import * as Uri from "./internal/uri.js"
 
 /** The name a batch file selects this store by. */
-export const name = "spark-path"
+const name = "spark-path"
 
 const tags = ["spark-etl-cleanup"]
 
