@@ -31,7 +31,7 @@ export const putText = (uri: string, text: { readonly file?: string; readonly li
   )
 
 /** The lines of a text dataset. */
-export const lines = (uri: string) =>
+export const lines = (uri: string): Promise<ReadonlyArray<Readonly<Record<string, unknown>>>> =>
   onSpark((s) => Effect.flatMap(s.sql(`SELECT value FROM text.\`${uri}\``), (df) => s.collect(df)))
 
 /** A fresh folder on the harness's HDFS. */
@@ -63,7 +63,10 @@ interface Expected {
 }
 
 /** The sample's outputs under `base` against the generator's answers, and the sentinels. */
-export const sampleOutputs = async (s: { readonly dir: string }, base: string) => {
+export const sampleOutputs = async (
+  s: { readonly dir: string },
+  base: string
+): Promise<{ readonly expected: unknown; readonly actual: unknown }> => {
   const expected = JSON.parse(
     fs.readFileSync(path.join(s.dir, "data", "expected", "results.json"), "utf8")
   ) as Expected
