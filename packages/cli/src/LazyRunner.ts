@@ -6,6 +6,7 @@
  */
 import { Context, Effect, Layer, Scope } from "effect"
 import { Failure, Plugin } from "@spark-etl/core"
+import type { TargetStore } from "@spark-etl/core"
 
 /**
  * The services every runner of a registry shares (one Spark session for all kinds, so a view
@@ -55,19 +56,33 @@ export const load = <O, R, E extends { readonly message: string }>(
       validate: validating.validate,
       // A runner's own target stores (Spark tables, paths through Spark) check statically, but
       // clean through the real session, opened on first use like the rules'.
-      targetStores: validating.targetStores.map((store) => ({
-        ...store,
-        clean: (resolved, target) =>
+      targetStores: validating.targetStores.map((store) => {
+        const real = (ruleId?: string) =>
           opened.pipe(
             Effect.mapError(
-              (message) => new Failure.TargetError({ message, ruleId: target.ruleId, restartable: true })
+              (message) =>
+                new Failure.TargetError({
+                  message,
+                  restartable: true,
+                  ...(ruleId !== undefined ? { ruleId } : {})
+                })
             ),
-            Effect.flatMap((loaded) => {
-              const real = loaded.targetStores.find((s) => s.name === store.name)
-              return real === undefined ? Effect.void : real.clean(resolved, target)
-            })
+            Effect.map((loaded) => loaded.targetStores.find((s) => s.name === store.name))
           )
-      })),
+        return {
+          ...store,
+          ...(store.verify !== undefined
+            ? {
+                verify: (resolved: TargetStore.Resolved) =>
+                  Effect.flatMap(real(), (s) => s?.verify?.(resolved) ?? Effect.void)
+              }
+            : {}),
+          clean: (resolved: TargetStore.Resolved, target: TargetStore.Target) =>
+            Effect.flatMap(real(target.ruleId), (s) =>
+              s === undefined ? Effect.void : s.clean(resolved, target)
+            )
+        }
+      }),
       run: (ctx) => Effect.flatMap(engine(ctx.rule.id), (loaded) => loaded.run(ctx)),
       prepare: (ctx) => Effect.flatMap(engine(), (loaded) => loaded.prepare(ctx)),
       preflight: (ctx) => Effect.flatMap(engine(ctx.rule.id), (loaded) => loaded.preflight(ctx)),

@@ -542,6 +542,9 @@ const execute = (
     const store = yield* Batch.targetStore(batch.targetStore)
     const preflightStart = yield* Clock.currentTimeMillis
     const analyse = Effect.gen(function* () {
+      // What only the engine can tell about the roots, before anything is cleaned.
+      if (Option.isSome(store) && store.value.verify !== undefined && batch.targets.targets.length > 0)
+        yield* store.value.verify(batch.targets)
       const kinds = [...new Set(batch.plan.order.map((id) => rules.get(id)!.kind))]
       for (const kind of kinds) {
         const runner = yield* runnerOf(batch.plan.order.find((id) => rules.get(id)!.kind === kind)!)

@@ -48,6 +48,11 @@ export class TargetStore extends Context.Service<
       readonly roots: ReadonlyArray<string>
       readonly targets: ReadonlyArray<Declared>
     }) => Effect.Effect<Resolved, ReadonlyArray<Rejection>>
+    /**
+     * At preflight, before any target is cleaned: what only the engine can tell about the
+     * roots (that they exist on a cluster's storage). Absent: nothing to verify.
+     */
+    readonly verify?: (resolved: Resolved) => Effect.Effect<void, Failure.TargetError>
     /** Empties one target; re-checks its safety first. Absent targets are fine. */
     readonly clean: (resolved: Resolved, target: Target) => Effect.Effect<void, Failure.TargetError>
     /**

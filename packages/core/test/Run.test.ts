@@ -559,6 +559,57 @@ rules:
     })
   )
 
+  it.live(
+    "a store's verify runs at preflight: its failure ends the batch there, nothing cleaned, targets untouched",
+    () =>
+      Effect.gen(function* () {
+        const dir = dirs.make()
+        const file = path.join(dir, "paths.yaml")
+        fs.writeFileSync(
+          file,
+          `batch: paths
+targets: { store: cluster_paths, roots: [hdfs_root] }
+rules:
+  - { id: a, kind: with_store, target: hdfs_root.daily }
+`
+        )
+        const paths = TargetStore.memory({ name: "cluster_paths" })
+        const verified: Array<ReadonlyArray<string>> = []
+        const scripted = Testing.scripted("with_store")
+        const runner: Plugin.Runner<Testing.ScriptedOptions> = {
+          ...scripted.runner,
+          targetStore: Effect.map(Effect.provide(TargetStore.TargetStore, paths.layer), (store) => ({
+            ...store,
+            verify: (resolved: TargetStore.Resolved) =>
+              Effect.andThen(
+                Effect.sync(() => void verified.push(resolved.targets.map((t) => t.location))),
+                Effect.fail(
+                  new Failure.TargetError({
+                    code: "TARGET_ROOT_MISSING",
+                    message: "root hdfs_root is missing"
+                  })
+                )
+              )
+          }))
+        }
+        const sink = Event.memory()
+        const outcome = yield* Run.run({ batchFile: file, ledgerDir: path.join(dir, "ledger") }).pipe(
+          Effect.provide(
+            Layer.mergeAll(Plugin.layer([Plugin.load(runner)]), TargetStore.memory().layer, sink.layer, node)
+          )
+        )
+        expect(outcome).toMatchObject({
+          status: "failed",
+          exitCode: 1,
+          phase: "preflight",
+          targetsTouched: false
+        })
+        expect(verified).toEqual([["hdfs_root.daily"]])
+        expect(paths.cleaned).toEqual([])
+        expect(types(sink.events)).toEqual(["batch.failed"])
+      })
+  )
+
   it.live("stops before any side effect on the engine when the signal came while loading", () =>
     Effect.gen(function* () {
       const { file, ledgerDir } = batchFile(rules3)

@@ -7,10 +7,10 @@
  * - Check (at load, no engine): lexical, on parsed paths (internal/uri): each root a directory
  *   below its filesystem's root; each target strictly below a root of the same filesystem
  *   (scheme and authority), no two targets the same or one inside another.
- * - Clean (before the batch): first, once per root, that the root exists on the cluster (a
- *   missing root refuses the cleanup: a typo must not create a tree of its own); then the
- *   target is overwritten by Spark's own writer with an empty dataset — works on a stock Spark
- *   Connect server, nothing installed on it. The target then holds `_SUCCESS` and one empty
+ * - Verify (at preflight, before anything is cleaned): each root exists on the cluster (a
+ *   missing root refuses the batch: a typo must not create a tree of its own).
+ * - Clean (before the batch): the target is overwritten by Spark's own writer with an empty
+ *   dataset — works on a stock Spark Connect server, nothing installed on it. The target then holds `_SUCCESS` and one empty
  *   text file, which every reader takes as zero rows; the rule's own overwrite replaces them.
  *
  * The sql runner brings this store, so a batch selects it by name.
@@ -88,45 +88,49 @@ export const check = (input: {
     : Effect.succeed({ roots: roots.map(Uri.format), targets: checked.map((c) => c.target) })
 }
 
-const cleanupFailed = (
-  e: SparkError.SparkError,
-  target: TargetStore.Target,
-  what: string
-): Failure.TargetError =>
+// The platform failing (unreachable, session lost) may pass; a refusal (a permission) will not.
+const failed = (e: SparkError.SparkError, message: string, ruleId?: string): Failure.TargetError =>
   new Failure.TargetError({
     code: e.errorClass ?? "TARGET_CLEANUP_FAILED",
-    message: `could not clean target ${target.location}: ${what}: ${e.message.split("\n")[0] ?? ""}`,
-    ruleId: target.ruleId,
+    message: `${message}: ${e.message.split("\n")[0] ?? ""}`,
     engineDetail: Classify.engineDetail(e),
     ...(e.sqlState !== undefined ? { sqlState: e.sqlState } : {}),
-    // The platform failing (unreachable, session lost) may pass; a refusal (a permission) will not.
+    ...(ruleId !== undefined ? { ruleId } : {}),
     restartable: SparkError.category[e._tag] !== "capturable"
   })
+
+const cleanupFailed = (e: SparkError.SparkError, target: TargetStore.Target, what: string) =>
+  failed(e, `could not clean target ${target.location}: ${what}`, target.ruleId)
+
+const rootFailed = (e: SparkError.SparkError, root: string) =>
+  failed(e, `could not check target root ${root}`)
 
 /** Builds the store on a Spark session. */
 export const make: Effect.Effect<TargetStore.TargetStore["Service"], never, SparkSession.SparkSession> =
   Effect.gen(function* () {
     const spark = yield* SparkSession.SparkSession
-    // Each root is asked for once per process, whichever target comes first.
-    const rootChecks = new Map<string, Effect.Effect<void, SparkError.SparkError>>()
-    const rootExists = (root: string) =>
-      Effect.suspend(() => {
-        const known = rootChecks.get(root)
-        if (known !== undefined) return known
-        // Resolving a read of the root (its files listed, none read) fails with PATH_NOT_FOUND
-        // when it does not exist; no partition inference, which a tree of outputs would confuse.
-        const asked = Effect.asVoid(
-          spark.schema(
-            spark.read({ format: "text", paths: [root], options: { recursiveFileLookup: "true" } })
+    // Resolving a read of the root (its files listed, none read) fails with PATH_NOT_FOUND when
+    // it does not exist; no partition inference, which a tree of outputs would confuse.
+    const rootExists = (root: string): Effect.Effect<void, Failure.TargetError> =>
+      spark
+        .schema(spark.read({ format: "text", paths: [root], options: { recursiveFileLookup: "true" } }))
+        .pipe(
+          Effect.asVoid,
+          Effect.mapError((e) =>
+            e.errorClass === "PATH_NOT_FOUND"
+              ? new Failure.TargetError({
+                  code: "TARGET_ROOT_MISSING",
+                  message: `target root ${root} does not exist on the cluster (create it, or correct targets.roots); nothing was cleaned`
+                })
+              : rootFailed(e, root)
           )
         )
-        return Effect.flatMap(Effect.cached(asked), (cached) =>
-          Effect.sync(() => rootChecks.set(root, cached)).pipe(Effect.andThen(cached))
-        )
-      })
     return TargetStore.TargetStore.of({
       name,
       check: ({ roots, targets }) => check({ roots, targets }),
+      // At preflight: a root that does not exist refuses the batch before anything is cleaned
+      // (a typo must not create a tree of its own through the first overwrite).
+      verify: (resolved) => Effect.forEach(resolved.roots, rootExists, { discard: true }),
       clean: (resolved, target) =>
         Effect.gen(function* () {
           // Re-check right before a destructive write, as the filesystem store does.
@@ -142,17 +146,6 @@ export const make: Effect.Effect<TargetStore.TargetStore["Service"], never, Spar
               ruleId: target.ruleId
             })
           }
-          yield* rootExists(root).pipe(
-            Effect.mapError((e) =>
-              e.errorClass === "PATH_NOT_FOUND"
-                ? new Failure.TargetError({
-                    code: "TARGET_ROOT_MISSING",
-                    message: `refused to clean: target root ${root} does not exist on the cluster (create it, or correct targets.roots)`,
-                    ruleId: target.ruleId
-                  })
-                : cleanupFailed(e, target, `checking its root ${root}`)
-            )
-          )
           const empty = yield* spark
             .sql("SELECT CAST(NULL AS STRING) AS value WHERE false", { tags })
             .pipe(Effect.mapError((e) => cleanupFailed(e, target, "an empty dataset")))

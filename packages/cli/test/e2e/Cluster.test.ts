@@ -71,13 +71,18 @@ const runKilling = async (worker: LocalCluster.ClusterWorker, kill: Effect.Effec
 }
 
 describe("a standalone cluster", () => {
-  it("runs the sample batch on HDFS in executors on both workers: answers right", async () => {
+  it("runs the sample batch on HDFS in executors on both workers: answers right, once after a rerun", async () => {
     const s = sampleBatch()
     const base = hdfsBase()
     await moveSample(s, base)
     const t = await topic("cluster")
-    const r = await cli(runArgs(s, t, { remote: cluster.remote, extra: ["--param", "run_date=2026-11-26"] }))
-    expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0)
+    // Twice: a rerun on the cluster leaves every output once.
+    for (const attempt of [1, 2]) {
+      const r = await cli(
+        runArgs(s, t, { remote: cluster.remote, extra: ["--param", "run_date=2026-11-26"] })
+      )
+      expect(r.code, `run ${attempt}: ${r.stderr}\n${r.stdout}`).toBe(0)
+    }
     const { expected, actual } = await sampleOutputs(s, base)
     expect(actual).toEqual(expected)
     // The application holds an executor on each worker, and both started tasks of the batch.

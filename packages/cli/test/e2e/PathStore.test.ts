@@ -49,13 +49,16 @@ describe("targets.store: spark-path", () => {
     )
   })
 
-  it("a root missing on the cluster: the run fails before any rule, TARGET_ROOT_MISSING, nothing created", async () => {
+  it("a root missing on the cluster: refused at preflight, TARGET_ROOT_MISSING, targets untouched, nothing created", async () => {
     const b = batchFile("")
     const root = `file://${b.dir}/missing`
     fs.writeFileSync(b.batch, batch(root))
     const r = await runOn(b)
     expect(r.code).toBe(1)
-    expect(r.stdout + r.stderr).toContain("TARGET_ROOT_MISSING")
+    // Found at preflight: the summary says nothing was touched, as it is.
+    expect(r.stdout.trim().split("\n").at(-1)).toMatch(
+      /code=TARGET_ROOT_MISSING phase=preflight targets=untouched/
+    )
     expect(fs.existsSync(path.join(b.dir, "missing"))).toBe(false)
   })
 })

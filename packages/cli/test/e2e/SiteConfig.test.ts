@@ -63,7 +63,7 @@ describe("site config with Kafka over SASL_SSL", () => {
     expect(fs.existsSync(path.join(b.dir, "state", "ledger", "secured"))).toBe(true)
   })
 
-  it("a wrong password: Kafka refuses the login, named without the password", async () => {
+  it("a wrong password: Kafka refuses the login, named without the password; a run keeps its exit code and spools", async () => {
     const b = batchFile(simple)
     const wrong = path.join(b.dir, "wrong.password")
     fs.writeFileSync(wrong, "not-the-password\n", { mode: 0o600 })
@@ -72,5 +72,16 @@ describe("site config with Kafka over SASL_SSL", () => {
     expect(checked.code).toBe(2)
     expect(checked.stderr).toContain("AUTHENTICATION_FAILED")
     expect(checked.stderr + checked.stdout).not.toContain("not-the-password")
+    // A run: the batch's own outcome and exit code; its events wait in the outbox; the
+    // password in no artefact the run leaves (summary, log, ledger, outbox).
+    const run = await cli(["run", b.batch, "--config", config])
+    expect(run.code, run.stderr).toBe(0)
+    expect(summary(run.stdout)).toMatch(/^spark-etl SUCCEEDED batch=secured .* events=\d+ in outbox /)
+    const artefacts = fs
+      .readdirSync(path.join(b.dir, "state"), { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => fs.readFileSync(path.join(e.parentPath, e.name), "utf8"))
+    expect(artefacts.some((text) => text.includes("spark-etl.batch.succeeded"))).toBe(true)
+    for (const text of [run.stdout, run.stderr, ...artefacts]) expect(text).not.toContain("not-the-password")
   })
 })

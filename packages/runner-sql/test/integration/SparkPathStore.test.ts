@@ -30,6 +30,8 @@ const cleanAll = (roots: ReadonlyArray<string>, targets: ReadonlyArray<string>) 
       roots,
       targets: targets.map((declared, i) => ({ ruleId: `r${i}`, declared }))
     })
+    // As a run does: the roots verified at preflight, then each target cleaned.
+    yield* store.verify!(resolved)
     yield* Effect.forEach(resolved.targets, (t) => store.clean(resolved, t), { discard: true })
   })
 
@@ -55,14 +57,14 @@ describe("SparkPathStore.clean", () => {
     expect(fs.readdirSync(path.join(base, "root", "new", "deep"))).toContain("_SUCCESS")
   })
 
-  it("a root missing on the cluster: TARGET_ROOT_MISSING before anything is written", async () => {
+  it("a root missing on the cluster: TARGET_ROOT_MISSING when verified, before anything is written", async () => {
     const { base } = tree()
     const missing = `file://${base}/no-such-root`
     const failure = await failureOf(cleanAll([missing], [`${missing}/a`]))
     expect(failure).toBeInstanceOf(Failure.TargetError)
     expect(failure).toMatchObject({ code: "TARGET_ROOT_MISSING" })
     expect((failure as Failure.TargetError).message).toBe(
-      `refused to clean: target root ${missing} does not exist on the cluster (create it, or correct targets.roots)`
+      `target root ${missing} does not exist on the cluster (create it, or correct targets.roots); nothing was cleaned`
     )
     expect(fs.existsSync(path.join(base, "no-such-root"))).toBe(false)
   })
