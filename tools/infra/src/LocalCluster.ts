@@ -119,25 +119,9 @@ export interface LocalCluster {
 const masterClass = "org.apache.spark.deploy.master.Master"
 const workerClass = "org.apache.spark.deploy.worker.Worker"
 
-// What spark-submit (and SparkContext, for executors) adds for Spark 4 on Java 17; the master
-// and workers are plain `java` launches, so they get them here (as LocalServer's server does).
-const moduleFlags = [
-  "java.base/java.lang",
-  "java.base/java.lang.invoke",
-  "java.base/java.lang.reflect",
-  "java.base/java.io",
-  "java.base/java.net",
-  "java.base/java.nio",
-  "java.base/java.util",
-  "java.base/java.util.concurrent",
-  "java.base/java.util.concurrent.atomic",
-  "java.base/jdk.internal.ref",
-  "java.base/sun.nio.ch",
-  "java.base/sun.nio.cs",
-  "java.base/sun.security.action",
-  "java.base/sun.util.calendar",
-  "java.security.jgss/sun.security.krb5"
-].map((pkg) => `--add-opens=${pkg}=ALL-UNNAMED`)
+// The master and workers are plain `java` launches: they get the module flags Spark 4 needs on
+// Java 17 as LocalServer's server does (executors get them from the driver's SparkContext).
+const moduleFlags = LocalServer.moduleFlags
 
 const tail = (file: string): string => {
   try {

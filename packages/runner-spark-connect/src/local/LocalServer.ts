@@ -69,8 +69,8 @@ export interface LocalServer {
   readonly sparkVersion: string
 }
 
-// spark-submit adds these for Spark 4 on Java 17; a plain `java` launch must add them itself.
-const moduleFlags = [
+/** What spark-submit adds for Spark 4 on Java 17; a plain `java` launch must add them itself. */
+export const moduleFlags: ReadonlyArray<string> = [
   "java.base/java.lang",
   "java.base/java.lang.invoke",
   "java.base/java.lang.reflect",
