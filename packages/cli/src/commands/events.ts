@@ -3,15 +3,14 @@
  * an operator needs no Kafka tooling on the AutoSys host. The reporter never creates a topic
  * as it sends; the topic is created once, here or by the Kafka team.
  */
-import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Console, Effect, Option } from "effect"
+import type * as NodeServices from "@effect/platform-node/NodeServices"
+import { Console, Effect } from "effect"
 import { Command, Flag } from "effect/cli"
 import { ExitCode } from "@spark-etl/core"
 import type { ReporterConfig, ReporterError, Topic } from "@spark-etl/kafka-reporter"
 import * as ExitStatus from "../ExitStatus.js"
-import * as Logging from "../Logging.js"
 import { kafkaBrokers, kafkaTopic, siteConfig, stateDir } from "./flags.js"
-import { rejected, runServices, settingsOf, usage } from "./shared.js"
+import { usage, withKafka } from "./shared.js"
 
 const needsKafka =
   "events needs Kafka: give --kafka-brokers, set KAFKA_BROKERS or kafka.brokers in the site config"
@@ -24,7 +23,7 @@ const days = (ms: number | undefined) => (ms === undefined ? "?" : `${(ms / 86_4
 const described = (found: Topic.Description, brokers: ReadonlyArray<string>): string =>
   `events topic ${found.topic} on ${brokers.join(",")}: ${found.partitions} partition(s), replication ${found.replicationFactor}, min.insync.replicas ${found.minInsyncReplicas ?? "?"}, retention ${days(found.retentionMs)}; events written with payload schema ${found.schemaVersion}`
 
-// The reporter's configuration from the settings, and kafka-reporter read from disk only now.
+// The reporter's configuration (see withKafka); a broker's refusal or silence is exit 2.
 const withTopic = (
   flags: Command.Command.Config.Infer<typeof config>,
   use: (
@@ -36,19 +35,7 @@ const withTopic = (
     NodeServices.NodeServices
   >
 ): Effect.Effect<ExitCode> =>
-  Effect.gen(function* () {
-    const settings = yield* settingsOf(flags)
-    if (Option.isNone(settings.kafka)) return yield* usage({ message: needsKafka })
-    const [Layers, KafkaReporter] = yield* Effect.all([
-      runServices,
-      Effect.promise(() => import("@spark-etl/kafka-reporter"))
-    ])
-    const reporter = yield* Layers.reporterConfig(settings, settings.kafka.value)
-    return yield* use(reporter, KafkaReporter.Topic)
-  }).pipe(
-    Effect.provide(Logging.quiet),
-    Effect.provide(NodeServices.layer),
-    Effect.catchTag("ConfigRejected", rejected),
+  withKafka(flags, needsKafka, (reporter, kafka) => use(reporter, kafka.Topic)).pipe(
     Effect.catchTag("ConfigError", usage),
     Effect.catchTag("ProducerError", (e) =>
       Effect.as(

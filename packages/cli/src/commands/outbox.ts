@@ -1,12 +1,10 @@
 /** `spark-etl outbox flush`: delivers the events waiting in the outbox to Kafka, in order. */
-import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Console, Effect, Option } from "effect"
+import { Console, Effect } from "effect"
 import { Command } from "effect/cli"
 import { ExitCode } from "@spark-etl/core"
 import * as ExitStatus from "../ExitStatus.js"
-import * as Logging from "../Logging.js"
 import { kafkaBrokers, kafkaTopic, siteConfig, stateDir } from "./flags.js"
-import { rejected, runServices, settingsOf, usage } from "./shared.js"
+import { usage, withKafka } from "./shared.js"
 
 /** Why flush cannot run without Kafka (exit 64). */
 const needsKafka =
@@ -25,22 +23,13 @@ const config = { siteConfig, stateDir, kafkaBrokers, kafkaTopic }
 
 /** Exit 0 once the outbox is empty; 2 when events remain or it cannot be read; 3 for a bad site config; 64 without Kafka. */
 export const handler = (flags: Command.Command.Config.Infer<typeof config>): Effect.Effect<ExitCode> =>
-  Effect.gen(function* () {
-    const settings = yield* settingsOf(flags)
-    if (Option.isNone(settings.kafka)) return yield* usage({ message: needsKafka })
-    // kafkajs is read from disk only by the commands that talk to Kafka.
-    const [Layers, { KafkaReporter }] = yield* Effect.all([
-      runServices,
-      Effect.promise(() => import("@spark-etl/kafka-reporter"))
-    ])
-    const reporter = yield* Layers.reporterConfig(settings, settings.kafka.value)
-    const done = flushed(settings.outboxFile, yield* KafkaReporter.flushOutbox(reporter))
-    yield* Console.log(done.line)
-    return done.exitCode
-  }).pipe(
-    Effect.provide(Logging.quiet),
-    Effect.provide(NodeServices.layer),
-    Effect.catchTag("ConfigRejected", rejected),
+  withKafka(flags, needsKafka, (reporter, { KafkaReporter }, settings) =>
+    Effect.gen(function* () {
+      const done = flushed(settings.outboxFile, yield* KafkaReporter.flushOutbox(reporter))
+      yield* Console.log(done.line)
+      return done.exitCode
+    })
+  ).pipe(
     Effect.catchTag("ConfigError", usage),
     Effect.catchTag("OutboxError", (e) =>
       Effect.as(Console.error(`outbox: ${e.message}`), ExitCode.SystemFailure)

@@ -5,6 +5,8 @@
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { type Config, Console, Effect, Option } from "effect"
 import { Batch, ExitCode, Failure } from "@spark-etl/core"
+import type * as KafkaReporterModule from "@spark-etl/kafka-reporter"
+import type { ReporterConfig } from "@spark-etl/kafka-reporter"
 import { ConnectionString } from "@spark-etl/runner-spark-connect"
 import * as Logging from "../Logging.js"
 import type * as Origin from "../Origin.js"
@@ -161,3 +163,33 @@ export const withLoaded = (
     Effect.catchTag("ConfigRejected", rejected),
     Effect.catchTag("ConfigError", usage)
   )
+
+/**
+ * For the commands that talk to Kafka only (`outbox flush`, `events`): the settings, then the
+ * reporter's configuration, kafka-reporter read from disk only then. Without Kafka configured,
+ * `needsKafka` (exit 64); a bad site config exit 3; a broker list that cannot be right exit 64.
+ * What `use` fails with is the caller's to settle.
+ */
+export const withKafka = <E>(
+  flags: SettingFlags,
+  needsKafka: string,
+  use: (
+    reporter: ReporterConfig.ReporterConfig,
+    kafka: typeof KafkaReporterModule,
+    settings: Settings.Resolved
+  ) => Effect.Effect<ExitCode, E, NodeServices.NodeServices>
+): Effect.Effect<ExitCode, E> => {
+  const prepared = Effect.gen(function* () {
+    const settings = yield* settingsOf(flags)
+    if (Option.isNone(settings.kafka)) return yield* usage({ message: needsKafka })
+    const [Layers, kafka] = yield* Effect.all([
+      runServices,
+      Effect.promise(() => import("@spark-etl/kafka-reporter"))
+    ])
+    const reporter = yield* Layers.reporterConfig(settings, settings.kafka.value)
+    return { reporter, kafka, settings }
+  }).pipe(Effect.catchTag("ConfigRejected", rejected), Effect.catchTag("ConfigError", usage))
+  return Effect.flatMap(prepared, (ready) =>
+    typeof ready === "number" ? Effect.succeed(ready) : use(ready.reporter, ready.kafka, ready.settings)
+  ).pipe(Effect.provide(Logging.quiet), Effect.provide(NodeServices.layer))
+}
