@@ -31,6 +31,29 @@ export const tetherScript: string = path.join(packageRoot, "libexec", "tether.sh
 /** The Spark version whose protocol stubs this package was generated from. */
 export const defaultSparkVersion = "4.2.0"
 
+/**
+ * The server versions the client is tested against (the compatibility suite), newest last.
+ * Each resolves from Maven Central; others may work but are not tested.
+ */
+export const testedSparkVersions: ReadonlyArray<string> = ["3.5.7", "4.0.1", "4.1.2", "4.2.0"]
+
+const majorOf = (sparkVersion: string) => Number(sparkVersion.split(".")[0])
+
+/** Spark 3.x is built for Scala 2.12 (the 2.13 build has no Connect jar before 4.0); 4.x for 2.13. */
+export const scalaBinaryVersion = (sparkVersion: string): string =>
+  majorOf(sparkVersion) < 4 ? "2.12" : "2.13"
+
+// A 4.x server needs Spark's ML jar to close sessions (maven/pom.xml, profile "ml"); 3.x has no
+// ML part. Maven Central lacks spark-mllib for 4.1's later patches: 4.1.0's is binary compatible.
+const mllibVersion = (sparkVersion: string): string | undefined =>
+  majorOf(sparkVersion) < 4 ? undefined : sparkVersion.startsWith("4.1.") ? "4.1.0" : sparkVersion
+
+// 3.x's SparkConnectServer binds every interface (no binding address setting before 4.0):
+// libexec/LoopbackConnectServer.java starts the same service on 127.0.0.1.
+const loopbackLauncher = path.join(packageRoot, "libexec", "LoopbackConnectServer.java")
+const mainOf = (sparkVersion: string): string =>
+  majorOf(sparkVersion) < 4 ? loopbackLauncher : "org.apache.spark.sql.connect.service.SparkConnectServer"
+
 export interface Options {
   /** Spark version to fetch and run; default {@link defaultSparkVersion}. */
   readonly sparkVersion?: string
@@ -101,12 +124,18 @@ export const freePort: Effect.Effect<number> = Effect.callback<number>((resume) 
 /** Fetches (once per version and pom text) and returns the folder of the Spark Connect server's jars. */
 export const resolveJars = (
   sparkVersion: string
-): Effect.Effect<string, MavenError, ChildProcessSpawner.ChildProcessSpawner> =>
-  Maven.copyDependencies({
+): Effect.Effect<string, MavenError, ChildProcessSpawner.ChildProcessSpawner> => {
+  const ml = mllibVersion(sparkVersion)
+  return Maven.copyDependencies({
     pom: path.join(packageRoot, "maven", "pom.xml"),
     outputDir: path.join(Maven.cacheRoot(), `spark-${sparkVersion}`, "jars"),
-    properties: { "spark.version": sparkVersion }
+    properties: {
+      "spark.version": sparkVersion,
+      "scala.binary.version": scalaBinaryVersion(sparkVersion),
+      ...(ml !== undefined ? { "spark.mllib.version": ml } : {})
+    }
   })
+}
 
 const tail = (file: string, bytes = 3000): string => {
   try {
@@ -169,7 +198,7 @@ export const start = (
       ...Object.entries(conf).map(([k, v]) => `-D${k}=${v}`),
       "-cp",
       `${jars}/*`,
-      "org.apache.spark.sql.connect.service.SparkConnectServer"
+      mainOf(sparkVersion)
     ]
     const handle = yield* ChildProcess.make("sh", args, {
       cwd: dataDir,
