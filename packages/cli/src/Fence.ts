@@ -4,8 +4,9 @@
  * crashed predecessor, for one that ended `unfenced`, and by a run on itself when it ends
  * without a clean finish. Only "the server no longer has this session" counts as nothing left
  * to stop; every other error fails the fence, and the batch stays fenced off until a later
- * attempt succeeds. (ReleaseSession is not part of the proof: it fails on servers without
- * Spark's ML classes even when the session does close.)
+ * attempt succeeds. The session is then released, so that nothing more can start in it; the
+ * interrupt is the proof, the release's outcome is told apart in the log line ("released",
+ * "release failed: …", or not offered by a 3.5 server, whose sessions end by idle timeout).
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Duration, Effect } from "effect"
@@ -28,21 +29,40 @@ const session = (
   remote: string,
   sessionId: string,
   timeout: Duration.Duration
-): Effect.Effect<ReadonlyArray<string>, { readonly message: string }> =>
+): Effect.Effect<Fenced, { readonly message: string }> =>
   Effect.gen(function* () {
     const spark = yield* SparkSession.make({
       remote: ConnectionString.withSessionId(remote, sessionId),
       rpcTimeout: timeout,
       retry: { budget: timeout }
     })
-    return yield* spark.interrupt("all")
+    const stopped = yield* spark.interrupt("all")
+    const released = yield* spark.release.pipe(
+      Effect.as("session released"),
+      Effect.catch((error) =>
+        Effect.succeed(
+          error._tag === "SparkUnsupported"
+            ? `session left to the server's idle timeout (${error.message})`
+            : `session release failed: ${error.message}`
+        )
+      )
+    )
+    return { stopped, released }
   }).pipe(
     Effect.scoped,
     Effect.provide(NodeServices.layer),
     Effect.catch((error) =>
-      "errorClass" in error && sessionGone(error) ? Effect.succeed([]) : Effect.fail(error)
+      "errorClass" in error && sessionGone(error)
+        ? Effect.succeed({ stopped: [], released: "session already gone" })
+        : Effect.fail(error)
     )
   )
+
+interface Fenced {
+  readonly stopped: ReadonlyArray<string>
+  /** What became of the session, for the log line. */
+  readonly released: string
+}
 
 /** Fences a predecessor's engine session on `remote` within `timeout`. */
 export const predecessor =
@@ -64,9 +84,9 @@ export const predecessor =
     }
     const kind = record.status === "running" ? "crashed" : record.status
     return session(remote, sessionId, timeout).pipe(
-      Effect.flatMap((stopped) =>
+      Effect.flatMap(({ stopped, released }) =>
         Effect.logWarning(
-          `fenced ${kind} run ${record.runId}: session ${sessionId}, ${stopped.length} operation(s) interrupted${stopped.length > 0 ? `: ${stopped.join(", ")}` : ""}`
+          `fenced ${kind} run ${record.runId}: session ${sessionId}, ${stopped.length} operation(s) interrupted${stopped.length > 0 ? `: ${stopped.join(", ")}` : ""}; ${released}`
         )
       ),
       Effect.mapError(
@@ -93,7 +113,7 @@ export const self = (
   !ConnectionString.isShared(remote)
     ? Effect.succeed(true)
     : Effect.suspend(() => session(remote, sessionId, timeout())).pipe(
-        Effect.tap((stopped) =>
+        Effect.tap(({ stopped }) =>
           stopped.length > 0
             ? Effect.logWarning(
                 `stopped ${stopped.length} operation(s) of this run on the server: ${stopped.join(", ")}`

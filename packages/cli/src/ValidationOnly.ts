@@ -37,6 +37,7 @@ export const sparkSession: Layer.Layer<SparkSession.SparkSession> = Layer.succee
     setConf: () => misuse("setConf"),
     unsetConf: () => misuse("unsetConf"),
     interrupt: () => misuse("interrupt"),
+    release: misuse("release"),
     errorDetails: (e) => Effect.succeed(e)
   })
 )

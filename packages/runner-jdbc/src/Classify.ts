@@ -106,6 +106,7 @@ const bySpark = (error: SparkError.SparkError, phase: Phase): Kind => {
       // Reading an output back, Spark failing on its files means the output is not usable.
       return phase === "restore" ? "target" : "defect"
     case "SparkProtocolError":
+    case "SparkUnsupported":
       return "defect"
   }
 }

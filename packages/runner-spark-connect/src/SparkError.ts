@@ -1,7 +1,10 @@
 /**
  * Every failure of the Spark Connect client, as a flat union of tagged errors, and the one
  * place (`classify`) where a raw gRPC failure becomes one of them. Classification reads the
- * server's google.rpc.ErrorInfo (exception classes, errorClass, sqlState), never message text.
+ * server's google.rpc.ErrorInfo (exception classes, errorClass, sqlState). Message text is read
+ * in one case only: a Spark 3.5 server sends no error class, so it is taken from the `[CLASS]`
+ * its messages start with (see {@link errorClassOfMessage}), and its SQLSTATE from Spark 3.5's
+ * error catalog (generated into src/generated at build time).
  * Also here, outside the union, the two a session can meet before any RPC:
  * `ConnectionStringError` and, for `local[N]`, `LocalServerError` (defined by the local entry).
  *
@@ -17,6 +20,7 @@ import * as Data from "effect/Data"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import { ErrorInfoSchema } from "./generated/google/rpc/error_details_pb.js"
+import { sqlStateByErrorClass } from "./generated/spark35SqlStates.js"
 import { StatusSchema } from "./generated/google/rpc/status_pb.js"
 import type { FetchErrorDetailsResponse } from "./generated/spark/connect/base_pb.js"
 import type * as Rpc from "./internal/Rpc.js"
@@ -85,6 +89,8 @@ export class SparkDeadlineExceeded extends Data.TaggedError("SparkDeadlineExceed
 export class SparkUnauthenticated extends Data.TaggedError("SparkUnauthenticated")<Detail> {}
 /** The server answered something this client does not understand. */
 export class SparkProtocolError extends Data.TaggedError("SparkProtocolError")<Detail> {}
+/** The server's Spark version lacks what the call needs; the message names the version needed. */
+export class SparkUnsupported extends Data.TaggedError("SparkUnsupported")<Detail> {}
 
 /** Every error of the client. */
 export type SparkError =
@@ -100,6 +106,7 @@ export type SparkError =
   | SparkDeadlineExceeded
   | SparkUnauthenticated
   | SparkProtocolError
+  | SparkUnsupported
 
 /** The tag of each error kind. */
 export type Tag = SparkError["_tag"]
@@ -117,7 +124,8 @@ export const category: { readonly [K in Tag]: "capturable" | "system" | "interru
   SparkOperationLost: "system",
   SparkDeadlineExceeded: "system",
   SparkUnauthenticated: "system",
-  SparkProtocolError: "system"
+  SparkProtocolError: "system",
+  SparkUnsupported: "system"
 }
 
 /**
@@ -137,7 +145,8 @@ export const retryable: { readonly [K in Tag]: boolean } = {
   SparkOperationLost: false,
   SparkDeadlineExceeded: false,
   SparkUnauthenticated: false,
-  SparkProtocolError: false
+  SparkProtocolError: false,
+  SparkUnsupported: false
 }
 
 /** Whether retrying may help, by the {@link retryable} table. */
@@ -159,7 +168,8 @@ const constructors: { readonly [K in Tag]: new (detail: Detail) => Extract<Spark
   SparkOperationLost,
   SparkDeadlineExceeded,
   SparkUnauthenticated,
-  SparkProtocolError
+  SparkProtocolError,
+  SparkUnsupported
 }
 
 /** Builds an error of the given kind; the fields not given are empty. */
@@ -310,11 +320,34 @@ export const kindOf = (grpcCode: grpc.status, info: ErrorInfo | undefined): Tag 
   }
 }
 
+const errorClassPattern = String.raw`[A-Z][A-Z0-9_]*(?:\.[A-Z][A-Z0-9_]*)*`
+const leadingClass = new RegExp(String.raw`^\s*\[(${errorClassPattern})\]`)
+// The errors a 3.5 message quotes from its causes: "Job aborted due to stage failure: … Lost
+// task … (…): org.apache.spark.SparkArithmeticException: [DIVIDE_BY_ZERO] …", or the cause of a
+// [TASK_WRITE_FAILED] ("…SparkNumberFormatException: [CAST_INVALID_INPUT] …"). The innermost is
+// the root cause, which 4.x sends itself.
+const taskClasses = new RegExp(String.raw`[\w$.]+(?:Exception|Error): \[(${errorClassPattern})\]`, "g")
+const innermostTaskClass = (message: string): string | undefined =>
+  [...message.matchAll(taskClasses)].at(-1)?.[1]
+
+/**
+ * The error class a message names: the innermost cause's it quotes (the root cause, as 4.x
+ * reports it), else the `[UNRESOLVED_COLUMN.WITH_SUGGESTION] …` it starts with (how Spark renders
+ * its errors). Read
+ * only when the server's ErrorInfo has no errorClass field — Spark 3.5, whose ErrorInfo
+ * carries the exception classes and nothing else.
+ */
+export const errorClassOfMessage = (message: string | undefined): string | undefined =>
+  innermostTaskClass(message ?? "") ?? leadingClass.exec(message ?? "")?.[1]
+
 /** Maps a raw gRPC failure to its tagged error: the single conversion point. */
 export const classify = (failure: Rpc.RpcFailure, operationId?: string): SparkError => {
   const bin = failure.metadata?.get("grpc-status-details-bin")[0]
   const status = bin instanceof Buffer ? decodeStatus(bin) : undefined
-  const info = status?.info
+  const info =
+    status?.info !== undefined && status.info.errorClass === undefined
+      ? withClassOfMessage(status.info, failure.details || status.message)
+      : status?.info
   const grpcCode = grpcStatusNames[failure.code] ?? String(failure.code)
   // Never empty: the status text (the grpc-message header, else the one inside the details
   // trailer), else the error class and its parameters, else the bare gRPC code.
@@ -332,6 +365,15 @@ export const classify = (failure: Rpc.RpcFailure, operationId?: string): SparkEr
     classes: info?.classes ?? [],
     operationId
   })
+}
+
+// The SQLSTATE follows from the class, by Spark 3.5's own error catalog (a subclass has its
+// top-level class's state).
+const withClassOfMessage = (info: ErrorInfo, message: string): ErrorInfo => {
+  const errorClass = errorClassOfMessage(message)
+  if (errorClass === undefined) return info
+  const sqlState = info.sqlState ?? sqlStateByErrorClass[errorClass.replace(/\..*/, "")]
+  return { ...info, errorClass, sqlState }
 }
 
 /** The cause chain of a FetchErrorDetails answer, outermost first. */

@@ -118,7 +118,17 @@ export interface Session {
   readonly unsetConf: (keys: ReadonlyArray<string>) => Effect.Effect<void, SparkError.SparkError>
   /** Interrupts running operations on the server; returns the ids it interrupted. */
   readonly interrupt: (target: InterruptTarget) => Effect.Effect<ReadonlyArray<string>, SparkError.SparkError>
-  /** Adds the server-side cause chain (FetchErrorDetails) to an error that has an errorId. */
+  /**
+   * Releases the session on the server now (ReleaseSession): it ends there, and any later call
+   * fails with SparkSessionLost. Fails when the server refused or could not be reached, and with
+   * SparkUnsupported on a 3.5 server (which has no such call; its sessions end by idle
+   * timeout). Once called, the outcome is kept; the scope's close releases otherwise.
+   */
+  readonly release: Effect.Effect<void, SparkError.SparkError>
+  /**
+   * Adds the server-side cause chain (FetchErrorDetails) to an error that has an errorId; the
+   * error as is on a 3.5 server, which keeps no chain.
+   */
   readonly errorDetails: <E extends SparkError.SparkError>(error: E) => Effect.Effect<E>
 }
 

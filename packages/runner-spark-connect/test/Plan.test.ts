@@ -43,6 +43,59 @@ describe("Plan builders", () => {
     expect(positional.relType.value.posArguments).toHaveLength(2)
   })
 
+  const sqlCommandOf = (plan: ReturnType<typeof Plan.sqlCommand>) => {
+    if (plan.opType.case !== "command" || plan.opType.value.commandType.case !== "sqlCommand")
+      throw new Error("sqlCommand expected")
+    return plan.opType.value.commandType.value
+  }
+
+  it("inlines named parameters of a Spark 3.5 SqlCommand as `args` literals, with no input relation", () => {
+    const command = sqlCommandOf(
+      Plan.inlineSqlCommand("SELECT :a, :b, :c, :d", { a: 41, b: "x", c: null, d: 9007199254740993n })
+    )
+    expect(command.sql).toBe("SELECT :a, :b, :c, :d")
+    expect(Object.keys(command.args)).toEqual(["a", "b", "c", "d"])
+    expect(command.args["a"]?.literalType).toEqual({ case: "integer", value: 41 })
+    expect(command.args["b"]?.literalType).toEqual({ case: "string", value: "x" })
+    expect(command.args["c"]?.literalType.case).toBe("null")
+    expect(command.args["d"]?.literalType).toEqual({ case: "long", value: 9007199254740993n })
+    expect(command.posArgs).toEqual([])
+    expect(command.input).toBeUndefined()
+    expect(command.namedArguments).toEqual({})
+    expect(command.posArguments).toEqual([])
+  })
+
+  it("inlines positional parameters of a Spark 3.5 SqlCommand as `posArgs`, in order", () => {
+    const command = sqlCommandOf(Plan.inlineSqlCommand("SELECT ?, ?, ?", ["x", 41, null]))
+    expect(command.sql).toBe("SELECT ?, ?, ?")
+    expect(command.posArgs.map((l) => l.literalType.case)).toEqual(["string", "integer", "null"])
+    expect(command.posArgs[0]?.literalType).toEqual({ case: "string", value: "x" })
+    expect(command.posArgs[1]?.literalType).toEqual({ case: "integer", value: 41 })
+    expect(command.args).toEqual({})
+    expect(command.input).toBeUndefined()
+  })
+
+  it("builds a Spark 3.5 SqlCommand without parameters with both argument lists empty", () => {
+    const command = sqlCommandOf(Plan.inlineSqlCommand("SELECT 1"))
+    expect(command.sql).toBe("SELECT 1")
+    expect(command.args).toEqual({})
+    expect(command.posArgs).toEqual([])
+    expect(command.input).toBeUndefined()
+  })
+
+  it("builds the 4.x SqlCommand around an input relation, with no inline text or arguments", () => {
+    const command = sqlCommandOf(Plan.sqlCommand(Plan.sql("SELECT :a", { a: 41 })))
+    expect(command.sql).toBe("")
+    expect(command.args).toEqual({})
+    expect(command.posArgs).toEqual([])
+    if (command.input?.relType.case !== "sql") throw new Error("sql input relation expected")
+    expect(command.input.relType.value.query).toBe("SELECT :a")
+    expect(command.input.relType.value.namedArguments["a"]?.exprType).toEqual({
+      case: "literal",
+      value: Plan.literal(41)
+    })
+  })
+
   it("maps writer options to a WriteOperation", () => {
     const input = Plan.table("src")
     const toPath = Plan.write(input, {

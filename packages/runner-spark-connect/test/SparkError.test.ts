@@ -251,3 +251,123 @@ describe("SparkError.classify", () => {
     expect(SparkError.isSparkError(new Error("x"))).toBe(false)
   })
 })
+
+const abortedJob = (taskError: string) =>
+  "Job aborted due to stage failure: Task 0 in stage 161.0 failed 1 times, most recent failure: " +
+  `Lost task 0.0 in stage 161.0 (TID 192) (localhost executor driver): ${taskError}`
+
+const divideByZero = abortedJob(
+  "org.apache.spark.SparkArithmeticException: [DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate " +
+    'divisor being 0 and return NULL instead. If necessary set "spark.sql.ansi.enabled" to "false" to bypass ' +
+    "this error."
+)
+
+describe("SparkError.errorClassOfMessage", () => {
+  it.each([
+    ["[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'.(line 1, pos 0)", "PARSE_SYNTAX_ERROR"],
+    [
+      "\n[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column or function parameter with name `y` cannot be resolved.",
+      "UNRESOLVED_COLUMN.WITH_SUGGESTION"
+    ],
+    [divideByZero, "DIVIDE_BY_ZERO"],
+    [abortedJob("java.lang.RuntimeException: boom"), undefined],
+    ["plain text", undefined],
+    ["[lowercase] x", undefined],
+    ["", undefined],
+    [undefined, undefined]
+  ] as const)("reads the error class of %o as %s", (message, errorClass) => {
+    expect(SparkError.errorClassOfMessage(message)).toBe(errorClass)
+  })
+})
+
+// A Spark 3.5 failure: its ErrorInfo carries the exception classes and nothing else; the error
+// class is only in the message.
+const spark35Failure = (message: string, classes: ReadonlyArray<string>, grpcMessage = message) => {
+  const status = create(StatusSchema, {
+    code: grpc.status.INTERNAL,
+    message,
+    details: [
+      anyPack(
+        ErrorInfoSchema,
+        create(ErrorInfoSchema, {
+          reason: classes[0] ?? "",
+          domain: "org.apache.spark",
+          metadata: { classes: JSON.stringify(classes) }
+        })
+      )
+    ]
+  })
+  const metadata = new grpc.Metadata()
+  metadata.set("grpc-status-details-bin", Buffer.from(toBinary(StatusSchema, status)))
+  return { code: grpc.status.INTERNAL, details: grpcMessage, metadata }
+}
+
+describe("SparkError.classify of a Spark 3.5 failure (no errorClass in the ErrorInfo)", () => {
+  it.each([
+    [
+      "[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'.(line 1, pos 0)",
+      ["org.apache.spark.sql.catalyst.parser.ParseException", "org.apache.spark.sql.AnalysisException"],
+      "SparkParseError",
+      "PARSE_SYNTAX_ERROR",
+      "42601"
+    ],
+    [
+      "[OPERATION_CANCELED] Operation has been canceled.",
+      ["org.apache.spark.SparkException"],
+      "SparkInterrupted",
+      "OPERATION_CANCELED",
+      "HY008"
+    ],
+    [divideByZero, ["org.apache.spark.SparkException"], "SparkDataError", "DIVIDE_BY_ZERO", "22012"],
+    // A subclass has its top-level class's SQLSTATE.
+    [
+      "[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column or function parameter with name `y` cannot be resolved.",
+      ["org.apache.spark.sql.AnalysisException"],
+      "SparkAnalysisError",
+      "UNRESOLVED_COLUMN.WITH_SUGGESTION",
+      "42703"
+    ]
+  ] as const)("reads %o as %s / %s / %s", (message, classes, tag, errorClass, sqlState) => {
+    const e = SparkError.classify(spark35Failure(message, classes))
+    expect(e).toMatchObject({ _tag: tag, errorClass, sqlState, message, grpcCode: "INTERNAL", classes })
+  })
+
+  it("reads the class from the details trailer's text when the grpc-message is empty", () => {
+    const message = "[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'.(line 1, pos 0)"
+    const e = SparkError.classify(
+      spark35Failure(message, ["org.apache.spark.sql.catalyst.parser.ParseException"], "")
+    )
+    expect(e).toMatchObject({
+      _tag: "SparkParseError",
+      errorClass: "PARSE_SYNTAX_ERROR",
+      sqlState: "42601",
+      message
+    })
+  })
+
+  it("leaves errorClass and sqlState empty when the message names no class", () => {
+    const message = abortedJob("java.lang.RuntimeException: boom")
+    const e = SparkError.classify(spark35Failure(message, ["org.apache.spark.SparkException"]))
+    expect(e._tag).toBe("SparkExecutionError")
+    expect(e.errorClass).toBeUndefined()
+    expect(e.sqlState).toBeUndefined()
+    expect(e.message).toBe(message)
+  })
+
+  it("does not read the message when the ErrorInfo has an errorClass (Spark 4.x)", () => {
+    const info = sparkInfo(
+      ["org.apache.spark.sql.catalyst.ExtendedAnalysisException", "org.apache.spark.sql.AnalysisException"],
+      "TABLE_OR_VIEW_NOT_FOUND",
+      "42P01"
+    )
+    const { metadata } = failure(grpc.status.INTERNAL, info, "org.apache.spark.sql.AnalysisException")
+    const message = "[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'.(line 1, pos 0)"
+    const e = SparkError.classify({ code: grpc.status.INTERNAL, details: message, metadata })
+    expect(e).toMatchObject({
+      _tag: "SparkAnalysisError",
+      errorClass: "TABLE_OR_VIEW_NOT_FOUND",
+      sqlState: "42P01",
+      message
+    })
+  })
+})

@@ -84,7 +84,9 @@ const kindOf = (error: SparkError.SparkError, phase: Phase): Kind => {
       return "session"
     case "SparkDeadlineExceeded":
       return "deadline"
+    // A server that lacks what the client needs is a mismatch of versions, not of the batch.
     case "SparkProtocolError":
+    case "SparkUnsupported":
       return "defect"
   }
 }

@@ -196,8 +196,11 @@ export const execute = (
           return Effect.succeed(response)
         }),
         Stream.concat(
-          Stream.suspend(() =>
-            state.complete
+          Stream.suspend(() => {
+            // A stream that ended cleanly came from a server that has the operation, even with
+            // no response yet (3.5 may cut the first stream before its first batch): reattach.
+            state.started = true
+            return state.complete
               ? Stream.empty
               : Stream.fail(
                   SparkError.make("SparkStreamBroken", {
@@ -205,7 +208,7 @@ export const execute = (
                     operationId
                   })
                 )
-          )
+          })
         )
       )
     )

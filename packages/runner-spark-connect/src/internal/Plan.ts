@@ -86,6 +86,19 @@ const command = (commandType: Command["commandType"]): PlanMessage =>
 export const sqlCommand = (relation: Relation): PlanMessage =>
   command({ case: "sqlCommand", value: create(SqlCommandSchema, { input: relation }) })
 
+/**
+ * The SqlCommand of Spark 3.5, which has no `input` relation: the text and the parameters as
+ * literals in the command itself (fields 4.0 keeps, deprecated, for such servers).
+ */
+export const inlineSqlCommand = (query: string, params?: Params): PlanMessage => {
+  const args: Record<string, Expression_Literal> = {}
+  const posArgs: Array<Expression_Literal> = []
+  if (Array.isArray(params)) for (const v of params as ReadonlyArray<ParamValue>) posArgs.push(literal(v))
+  else if (params !== undefined)
+    for (const [k, v] of Object.entries(params as Readonly<Record<string, ParamValue>>)) args[k] = literal(v)
+  return command({ case: "sqlCommand", value: create(SqlCommandSchema, { sql: query, args, posArgs }) })
+}
+
 /** A catalog table by its (possibly qualified) name. */
 export const table = (name: string, options: Readonly<Record<string, string>> = {}): Relation =>
   create(RelationSchema, {

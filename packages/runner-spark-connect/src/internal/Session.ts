@@ -30,6 +30,7 @@ import {
   SparkConnectService,
   UserContextSchema
 } from "../generated/spark/connect/base_pb.js"
+import * as Dialect from "./Dialect.js"
 import * as Execute from "./Execute.js"
 import * as Plan from "./Plan.js"
 import * as Results from "./Results.js"
@@ -171,18 +172,26 @@ export const make = (
     const versionResponse = yield* analyze({ analyze: { case: "sparkVersion", value: {} } })
     const sparkVersion =
       versionResponse.result.case === "sparkVersion" ? versionResponse.result.value.version : ""
+    const dialect = Dialect.of(sparkVersion)
 
-    yield* Effect.addFinalizer(() =>
-      Rpc.unary(
-        client,
-        SparkConnectService.method.releaseSession,
-        create(ReleaseSessionRequestSchema, { ...base }),
-        { metadata, timeoutMs: Math.min(ctx.rpcTimeoutMs, 10_000) }
-      ).pipe(Effect.ignore)
+    // Released once: by `release`, else when the scope closes (where the outcome is not wanted).
+    const release = yield* Effect.cached(
+      dialect.releaseSession
+        ? Rpc.unary(
+            client,
+            SparkConnectService.method.releaseSession,
+            create(ReleaseSessionRequestSchema, { ...base }),
+            { metadata, timeoutMs: Math.min(ctx.rpcTimeoutMs, 10_000) }
+          ).pipe(
+            Effect.mapError((f) => SparkError.classify(f)),
+            Effect.asVoid
+          )
+        : Effect.fail(Dialect.unsupported(dialect, "ReleaseSession", "4.0.0"))
     )
+    yield* Effect.addFinalizer(() => Effect.ignore(release))
     // Runs before the release above: an operation's interrupt still under way when the session
     // closes (its stream just hit a deadline) must reach the server, or the operation runs on
-    // there with nobody to stop it — ReleaseSession fails on servers without Spark's ML jar.
+    // there with nobody to stop it.
     yield* Effect.addFinalizer(() =>
       FiberSet.awaitEmpty(background).pipe(Effect.timeoutOption(Math.min(ctx.rpcTimeoutMs, 10_000)))
     )
@@ -222,7 +231,14 @@ export const make = (
       sparkVersion,
       remote: ConnectionString.describe(endpoint),
       sql: (query, o) =>
-        Stream.runCollect(run(Plan.sqlCommand(Plan.sql(query, o?.params)), o)).pipe(
+        Stream.runCollect(
+          run(
+            dialect.inlineSqlCommand
+              ? Plan.inlineSqlCommand(query, o?.params)
+              : Plan.sqlCommand(Plan.sql(query, o?.params)),
+            o
+          )
+        ).pipe(
           Effect.flatMap((responses) => {
             for (const r of responses)
               if (r.responseType.case === "sqlCommandResult" && r.responseType.value.relation !== undefined)
@@ -303,8 +319,10 @@ export const make = (
             })
           )
         ).pipe(Effect.map((r) => r.interruptedIds)),
+      release,
+      // A 3.5 server keeps no cause chain to fetch: its error is all there is.
       errorDetails: (error) =>
-        error.errorId === undefined
+        error.errorId === undefined || !dialect.errorDetails
           ? Effect.succeed(error)
           : Execute.unary(
               ctx,
