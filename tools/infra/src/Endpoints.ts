@@ -9,9 +9,12 @@
  * certificates and users are made by the harness. HDFS comes from HDFS_URI, else is a local
  * process (Hadoop's mini cluster). Whatever is
  * started lives in the caller's scope. No endpoint at all is an error, never a skip.
+ * Spark's version is a parameter (default LocalServer.defaultSparkVersion): the local server's
+ * jars and the container's image tag; a server named by SPARK_REMOTE is asked its version.
  */
-import { Data, Effect, Scope } from "effect"
+import { Data, Effect, Result, Scope } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
+import { ConnectionString } from "@spark-etl/runner-spark-connect"
 import { LocalServer } from "@spark-etl/runner-spark-connect/local"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -31,6 +34,11 @@ export interface Endpoints {
   readonly kafkaSecure: KafkaSecurity.SecureEndpoint | undefined
   /** HDFS's URI (`hdfs://127.0.0.1:<port>`); present when needed. */
   readonly hdfsUri: string | undefined
+  /**
+   * Spark's version, e.g. `3.5.7`; present when spark is needed: as the server reports it, else
+   * (a server that does not answer the probe, e.g. one requiring a token) the one requested.
+   */
+  readonly sparkVersion: string | undefined
   /** How each endpoint was obtained, for the test log. */
   readonly origin: { readonly [N in Need]: Origin }
 }
@@ -39,9 +47,15 @@ export type Origin = "environment" | "container" | "local-process"
 
 export type Need = "spark" | "kafka" | "postgres" | "kafka-secure" | "hdfs"
 
+/**
+ * Whether `version` looks like a Spark release (`3.5.7`): it ends up in Maven coordinates, a
+ * folder name and an image tag, so nothing but three numbers.
+ */
+export const isSparkVersion = (version: string): boolean => /^\d+\.\d+\.\d+$/.test(version)
+
 /** One line per endpoint for the run's log, by need. */
 export const describe = (endpoints: Endpoints): { readonly [N in Need]: string } => ({
-  spark: `spark=${endpoints.sparkRemote} (${endpoints.origin.spark})`,
+  spark: `spark=${endpoints.sparkRemote} (${endpoints.origin.spark}${endpoints.sparkVersion ? `, Spark ${endpoints.sparkVersion}` : ""})`,
   kafka: `kafka=${endpoints.kafkaBrokers} (${endpoints.origin.kafka})`,
   postgres: `postgres=${endpoints.postgres?.url ?? ""} (${endpoints.origin.postgres})`,
   "kafka-secure": `kafka-secure=${endpoints.kafkaSecure?.brokers ?? ""} (${endpoints.origin["kafka-secure"]})`,
@@ -50,6 +64,28 @@ export const describe = (endpoints: Endpoints): { readonly [N in Need]: string }
 
 const dockerAnswers = (): boolean =>
   process.env["DOCKER_HOST"] !== undefined || fs.existsSync("/var/run/docker.sock")
+
+/** The version a Spark Connect server reports, or undefined when it does not answer in 3 s. */
+const reportedSparkVersion = (remote: string): Effect.Effect<string | undefined> => {
+  const parsed = ConnectionString.parse(remote, { allowTokenOverLoopbackPlaintext: true })
+  if (Result.isFailure(parsed) || parsed.success._tag !== "Endpoint") return Effect.succeed(undefined)
+  return LocalServer.probe(ConnectionString.address(parsed.success), 3000).pipe(
+    Effect.map((v): string | undefined => v),
+    Effect.catch(() => Effect.succeed(undefined))
+  )
+}
+
+// Spark 3.x images have no Connect server among their jars (it came into the distribution with
+// 4.0): start-connect-server.sh fetches it, into a cache the image's user can write.
+const connectPackages = (sparkVersion: string): ReadonlyArray<string> =>
+  Number(sparkVersion.split(".")[0]) < 4
+    ? [
+        "--packages",
+        `org.apache.spark:spark-connect_${LocalServer.scalaBinaryVersion(sparkVersion)}:${sparkVersion}`,
+        "--conf",
+        "spark.jars.ivy=/tmp/.ivy2"
+      ]
+    : []
 
 const fromContainers = (needs: ReadonlyArray<Need>, sparkVersion: string) =>
   Effect.gen(function* () {
@@ -61,7 +97,7 @@ const fromContainers = (needs: ReadonlyArray<Need>, sparkVersion: string) =>
             new GenericContainer(process.env["SPARK_IMAGE"] ?? `apache/spark:${sparkVersion}`)
               .withExposedPorts(15002)
               .withEnvironment({ SPARK_NO_DAEMONIZE: "1" })
-              .withCommand(["/opt/spark/sbin/start-connect-server.sh"])
+              .withCommand(["/opt/spark/sbin/start-connect-server.sh", ...connectPackages(sparkVersion)])
               .withWaitStrategy(Wait.forLogMessage(/Spark Connect server started/))
               .start()
           ),
@@ -84,6 +120,7 @@ const fromContainers = (needs: ReadonlyArray<Need>, sparkVersion: string) =>
  *
  * @example
  * const { sparkRemote } = yield* Endpoints.resolve({ needs: ["spark"], workDir: ".spark-etl/test" })
+ * // another version: Endpoints.resolve({ needs: ["spark"], workDir, sparkVersion: "3.5.7" })
  */
 export const resolve = (options: {
   readonly needs: ReadonlyArray<Need>
@@ -91,6 +128,10 @@ export const resolve = (options: {
   readonly sparkVersion?: string
 }): Effect.Effect<Endpoints, NoEndpoint, Scope.Scope | ChildProcessSpawner.ChildProcessSpawner> =>
   Effect.gen(function* () {
+    if (options.sparkVersion !== undefined && !isSparkVersion(options.sparkVersion))
+      return yield* new NoEndpoint({
+        message: `not a Spark version: ${JSON.stringify(options.sparkVersion)} (digits.digits.digits, e.g. 3.5.7)`
+      })
     const sparkVersion = options.sparkVersion ?? LocalServer.defaultSparkVersion
     let sparkRemote = process.env["SPARK_REMOTE"] ?? ""
     let kafkaBrokers = process.env["KAFKA_BROKERS"] ?? ""
@@ -124,6 +165,7 @@ export const resolve = (options: {
       if (started.spark) [sparkRemote, origin.spark] = [started.spark, "container"]
       if (started.kafka) [kafkaBrokers, origin.kafka] = [started.kafka, "container"]
     }
+    let startedVersion: string | undefined
     if (options.needs.includes("spark") && !sparkRemote) {
       const server = yield* LocalServer.start({
         dataDir: path.join(options.workDir, "spark"),
@@ -136,6 +178,7 @@ export const resolve = (options: {
         )
       )
       sparkRemote = server.remote
+      startedVersion = server.sparkVersion
     }
     if (options.needs.includes("kafka") && !kafkaBrokers) {
       const kafka = yield* LocalKafka.start({ dataDir: path.join(options.workDir, "kafka") }).pipe(
@@ -163,5 +206,10 @@ export const resolve = (options: {
       )
       hdfsUri = started.uri
     }
-    return { sparkRemote, kafkaBrokers, postgres, kafkaSecure, hdfsUri, origin }
+    // A server started here runs the version asked for; any other is asked: a container may
+    // run SPARK_IMAGE, SPARK_REMOTE's server anything.
+    const foundVersion = !options.needs.includes("spark")
+      ? undefined
+      : (startedVersion ?? (yield* reportedSparkVersion(sparkRemote)) ?? sparkVersion)
+    return { sparkRemote, kafkaBrokers, postgres, kafkaSecure, hdfsUri, sparkVersion: foundVersion, origin }
   })

@@ -16,5 +16,10 @@ declare module "vitest" {
     kafkaSecure: SecureEndpoint
     /** HDFS's URI, e.g. `hdfs://127.0.0.1:40123` (provided when needed). */
     hdfsUri: string
+    /**
+     * Spark's version, e.g. `3.5.7` (provided with "spark"): as the server reports it, else as
+     * requested (SPARK_ETL_SPARK_VERSION, default LocalServer.defaultSparkVersion).
+     */
+    sparkVersion: string
   }
 }

@@ -4,11 +4,24 @@
  *   infra SERVICE start [--port N]  start a local server in the background, print its endpoint
  *   infra SERVICE stop              stop it cleanly
  *   infra SERVICE status            report whether it answers a real request
+ *   infra spark start|stop|status --version X.Y.Z
+ *                                   the same for that Spark version (default: LocalServer's
+ *                                   defaultSparkVersion); any other version than the default has
+ *                                   its own folder, spark-X.Y.Z, so several run side by side
  *   infra postgres|kafka-secure env print `export PG_...=` / `export KAFKA_SECURE_...=` lines for eval
- *   infra run [--needs spark,kafka,postgres,kafka-secure,hdfs] -- COMMAND [ARG...]
+ *   infra run [--needs spark,kafka,postgres,kafka-secure,hdfs] [--spark-version X.Y.Z] -- COMMAND [ARG...]
  *                                   start those (unless SPARK_REMOTE / KAFKA_BROKERS / PG_HOST /
  *                                   KAFKA_SECURE_BROKERS / HDFS_URI are set), run COMMAND with them
- *                                   exported, stop them, exit with its code
+ *                                   exported, stop them, exit with its code. A Spark it starts is
+ *                                   --spark-version (else SPARK_ETL_SPARK_VERSION, else the
+ *                                   default); COMMAND gets SPARK_ETL_SPARK_VERSION, the version it
+ *                                   talks to, when the run started Spark or was given a version
+ *   infra compat [--versions 3.5.7,4.0.1,4.1.2] -- COMMAND [ARG...]
+ *                                   the compatibility run: Kafka once (unless KAFKA_BROKERS is set),
+ *                                   then for each version a Spark of its own, COMMAND run with it
+ *                                   (SPARK_REMOTE, SPARK_ETL_SPARK_VERSION), the server stopped;
+ *                                   every version runs, the time of each is printed, and the exit
+ *                                   is 1 when any failed
  *
  * SERVICE is spark, kafka, postgres, kafka-secure (a broker requiring SASL_SSL with
  * SCRAM-SHA-512; its password stays in a file of mode 0600, only the file's path is exported),
@@ -41,6 +54,26 @@ const runServices: ReadonlyArray<Endpoints.Need> = ["spark", "kafka", "postgres"
 type Service = (typeof services)[number]
 const isService = (s: string | undefined): s is Service => services.some((x) => x === s)
 
+/** One server the CLI manages: a service and, for spark, the version it runs. */
+interface Instance {
+  readonly service: Service
+  /** Spark's version; undefined for the other services. */
+  readonly sparkVersion: string | undefined
+  /** Its folder under the state root and its name in messages: `spark`, `spark-3.5.7`, `kafka`… */
+  readonly name: string
+}
+
+// The default version keeps the folder it had before the version was a parameter (`spark`), so
+// a running server and its state stay where they were; any other has a folder of its own.
+const instanceOf = (service: Service, sparkVersion: string | undefined): Instance => {
+  const version = service === "spark" ? (sparkVersion ?? LocalServer.defaultSparkVersion) : undefined
+  return {
+    service,
+    sparkVersion: version,
+    name: version !== undefined && version !== LocalServer.defaultSparkVersion ? `spark-${version}` : service
+  }
+}
+
 interface State {
   readonly service: Service
   readonly supervisorPid: number
@@ -60,11 +93,11 @@ interface State {
 const stateRoot = path.resolve(
   process.env["SPARK_ETL_INFRA_DIR"] ?? path.join(process.cwd(), ".spark-etl", "infra")
 )
-const stateFile = (service: Service) => path.join(stateRoot, service, "state.json")
+const stateFile = (name: string) => path.join(stateRoot, name, "state.json")
 
-const readState = (service: Service): State | undefined => {
+const readState = (name: string): State | undefined => {
   try {
-    return JSON.parse(fs.readFileSync(stateFile(service), "utf8")) as State
+    return JSON.parse(fs.readFileSync(stateFile(name), "utf8")) as State
   } catch {
     return undefined
   }
@@ -84,15 +117,45 @@ const fail = (message: string, code = 1): never => {
   process.exit(code)
 }
 
+/** parseArgs' complaints (an unknown option, a missing value) are usage errors, not crashes. */
+const parsed = <A>(parse: () => A): A => {
+  try {
+    return parse()
+  } catch (e) {
+    return fail(e instanceof Error ? e.message : String(e), 64)
+  }
+}
+
+/** A Spark version from the command line or environment, checked before it names a folder or jars. */
+const sparkVersionArg = (what: string, value: string | undefined): string | undefined =>
+  value === undefined || Endpoints.isSparkVersion(value)
+    ? value
+    : fail(
+        `${what} ${JSON.stringify(value)} is not a Spark version: expected digits.digits.digits (tested: ${LocalServer.testedSparkVersions.join(", ")})`,
+        64
+      )
+
+// Other versions may work (Maven fetches any release); a failure is then not necessarily ours.
+const noteUntested = (sparkVersion: string | undefined) => {
+  if (sparkVersion !== undefined && !LocalServer.testedSparkVersions.includes(sparkVersion))
+    console.error(
+      `infra: Spark ${sparkVersion} is not a tested version (${LocalServer.testedSparkVersions.join(", ")}); trying it`
+    )
+}
+
 /** The background supervisor: owns the server's scope until SIGTERM. */
-const serve = (service: Service, port: number | undefined) =>
+const serve = ({ service, sparkVersion, name }: Instance, port: number | undefined) =>
   Effect.gen(function* () {
-    const dataDir = path.join(stateRoot, service)
+    const dataDir = path.join(stateRoot, name)
     const started =
       service === "spark"
-        ? yield* LocalServer.start({ dataDir, master: "local[2]", ui: true, ...(port ? { port } : {}) }).pipe(
-            Effect.map((s) => ({ endpoint: s.remote, jvmPid: s.pid, logFile: s.logFile }))
-          )
+        ? yield* LocalServer.start({
+            dataDir,
+            sparkVersion: sparkVersion ?? LocalServer.defaultSparkVersion,
+            master: "local[2]",
+            ui: true,
+            ...(port ? { port } : {})
+          }).pipe(Effect.map((s) => ({ endpoint: s.remote, jvmPid: s.pid, logFile: s.logFile })))
         : service === "kafka" || service === "kafka-secure"
           ? yield* LocalKafka.start({
               dataDir,
@@ -138,47 +201,56 @@ const serve = (service: Service, port: number | undefined) =>
       startedAt: new Date().toISOString(),
       ...started
     }
-    fs.writeFileSync(`${stateFile(service)}.tmp`, JSON.stringify(state, null, 2), { mode: 0o600 })
-    fs.renameSync(`${stateFile(service)}.tmp`, stateFile(service))
-    yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(stateFile(service), { force: true })))
+    fs.writeFileSync(`${stateFile(name)}.tmp`, JSON.stringify(state, null, 2), { mode: 0o600 })
+    fs.renameSync(`${stateFile(name)}.tmp`, stateFile(name))
+    yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(stateFile(name), { force: true })))
     return yield* Effect.never
   }).pipe(Effect.scoped)
 
-const start = async (service: Service, port: number | undefined) => {
-  const existing = readState(service)
+const start = async (instance: Instance, port: number | undefined) => {
+  const { service, sparkVersion, name } = instance
+  const existing = readState(name)
   if (existing && alive(existing.supervisorPid)) {
     console.log(existing.endpoint)
     return
   }
-  fs.mkdirSync(path.join(stateRoot, service), { recursive: true })
-  fs.rmSync(stateFile(service), { force: true })
-  const supervisorLog = path.join(stateRoot, service, "supervisor.log")
+  noteUntested(sparkVersion)
+  fs.mkdirSync(path.join(stateRoot, name), { recursive: true })
+  fs.rmSync(stateFile(name), { force: true })
+  const supervisorLog = path.join(stateRoot, name, "supervisor.log")
   const out = fs.openSync(supervisorLog, "a")
-  const args = [process.argv[1] ?? "", service, "serve", ...(port ? ["--port", String(port)] : [])]
+  const args = [
+    process.argv[1] ?? "",
+    service,
+    "serve",
+    ...(port ? ["--port", String(port)] : []),
+    // On the supervisor's command line too, so `ps` tells the versions apart.
+    ...(sparkVersion !== undefined ? ["--version", sparkVersion] : [])
+  ]
   const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", out, out] })
   child.unref()
   const deadline = Date.now() + 240_000
   while (Date.now() < deadline) {
-    const state = readState(service)
+    const state = readState(name)
     if (state) {
       console.log(state.endpoint)
       return
     }
     if (child.pid === undefined || !alive(child.pid)) {
       fail(
-        `${service} failed to start; see ${supervisorLog}:\n${fs.readFileSync(supervisorLog, "utf8").slice(-3000)}`
+        `${name} failed to start; see ${supervisorLog}:\n${fs.readFileSync(supervisorLog, "utf8").slice(-3000)}`
       )
     }
     await new Promise((r) => setTimeout(r, 250))
   }
-  fail(`${service} did not become ready in 240 s; see ${supervisorLog}`)
+  fail(`${name} did not become ready in 240 s; see ${supervisorLog}`)
 }
 
-const stop = async (service: Service) => {
-  const state = readState(service)
+const stop = async ({ name }: Instance) => {
+  const state = readState(name)
   if (!state || !alive(state.supervisorPid)) {
-    fs.rmSync(stateFile(service), { force: true })
-    console.log(`${service}: not running`)
+    fs.rmSync(stateFile(name), { force: true })
+    console.log(`${name}: not running`)
     return
   }
   process.kill(state.supervisorPid, "SIGTERM")
@@ -186,8 +258,8 @@ const stop = async (service: Service) => {
   while (Date.now() < deadline && (alive(state.supervisorPid) || alive(state.jvmPid))) {
     await new Promise((r) => setTimeout(r, 200))
   }
-  if (alive(state.jvmPid)) fail(`${service}: JVM ${state.jvmPid} still running after 30 s`)
-  console.log(`${service}: stopped`)
+  if (alive(state.jvmPid)) fail(`${name}: JVM ${state.jvmPid} still running after 30 s`)
+  console.log(`${name}: stopped`)
 }
 
 const kafkaAnswers = async (brokers: string, secure?: KafkaSecurity.SecureEndpoint): Promise<boolean> => {
@@ -222,10 +294,10 @@ const portAnswers = (uri: string): Promise<string | undefined> =>
     socket.once("error", () => done(undefined))
   })
 
-const status = async (service: Service) => {
-  const state = readState(service)
+const status = async ({ service, name }: Instance) => {
+  const state = readState(name)
   if (!state || !alive(state.supervisorPid)) {
-    fail(`${service}: not running`, 3)
+    fail(`${name}: not running`, 3)
     return
   }
   const detail =
@@ -245,9 +317,9 @@ const status = async (service: Service) => {
             : undefined
           : state.postgres && (await postgresVersionOf(state.postgres))
   if (detail === undefined)
-    fail(`${service}: running (pid ${state.jvmPid}) but not answering at ${state.endpoint}`, 1)
+    fail(`${name}: running (pid ${state.jvmPid}) but not answering at ${state.endpoint}`, 1)
   console.log(
-    `${service}: up at ${state.endpoint} (pid ${state.jvmPid}, since ${state.startedAt}): ${detail}; log ${state.logFile}`
+    `${name}: up at ${state.endpoint} (pid ${state.jvmPid}, since ${state.startedAt}): ${detail}; log ${state.logFile}`
   )
 }
 
@@ -267,14 +339,48 @@ const printEnv = (service: "postgres" | "kafka-secure") => {
   console.log(exports(env))
 }
 
+/**
+ * SPARK_ETL_SPARK_VERSION for the command, so its tests know the version they talk to (and a
+ * Spark their own harness would start is that one): when this run started Spark or was given a
+ * version; a SPARK_REMOTE server nobody asked a version of is left to the tests to ask.
+ */
+const sparkVersionEnv = (
+  needs: ReadonlyArray<Endpoints.Need>,
+  endpoints: Endpoints.Endpoints,
+  requested: string | undefined
+): Record<string, string> => {
+  const started = needs.includes("spark") && endpoints.origin.spark !== "environment"
+  const version = endpoints.sparkVersion ?? requested
+  return (started || requested !== undefined) && version !== undefined
+    ? { SPARK_ETL_SPARK_VERSION: version }
+    : {}
+}
+
 /** Runs a command with endpoints exported; the servers live exactly as long as the command. */
-const runWith = (needs: ReadonlyArray<Endpoints.Need>, command: ReadonlyArray<string>) =>
+const runWith = (
+  needs: ReadonlyArray<Endpoints.Need>,
+  command: ReadonlyArray<string>,
+  sparkVersion: string | undefined
+) =>
   Effect.gen(function* () {
     const [program, ...args] = command
     if (!program) return yield* Effect.die(new Error("infra run needs a command after --"))
-    const endpoints = yield* Endpoints.resolve({ needs, workDir: path.join(stateRoot, `run-${process.pid}`) })
+    const endpoints = yield* Endpoints.resolve({
+      needs,
+      workDir: path.join(stateRoot, `run-${process.pid}`),
+      ...(sparkVersion !== undefined ? { sparkVersion } : {})
+    })
     const described = Endpoints.describe(endpoints)
     yield* Console.error(`[infra] ${needs.map((n) => described[n]).join(" ")}`)
+    // A server from SPARK_REMOTE (or SPARK_IMAGE) can be another version: say so, not quietly.
+    if (
+      sparkVersion !== undefined &&
+      endpoints.sparkVersion !== undefined &&
+      endpoints.sparkVersion !== sparkVersion
+    )
+      yield* Console.error(
+        `[infra] Spark ${sparkVersion} was asked for, but the server at ${endpoints.sparkRemote} reports ${endpoints.sparkVersion}`
+      )
     const handle = yield* ChildProcess.make(program, args, {
       stdin: "inherit",
       stdout: "inherit",
@@ -285,27 +391,104 @@ const runWith = (needs: ReadonlyArray<Endpoints.Need>, command: ReadonlyArray<st
         ...(needs.includes("kafka") ? { KAFKA_BROKERS: endpoints.kafkaBrokers } : {}),
         ...(endpoints.postgres ? LocalPostgres.toEnv(endpoints.postgres) : {}),
         ...(endpoints.kafkaSecure ? KafkaSecurity.toEnv(endpoints.kafkaSecure) : {}),
-        ...(endpoints.hdfsUri ? { HDFS_URI: endpoints.hdfsUri } : {})
+        ...(endpoints.hdfsUri ? { HDFS_URI: endpoints.hdfsUri } : {}),
+        ...sparkVersionEnv(needs, endpoints, sparkVersion)
       }
     })
     return yield* handle.exitCode
   }).pipe(Effect.scoped)
 
+// The compatibility suite's versions: every tested one but the default, which runs everything.
+const compatVersions = LocalServer.testedSparkVersions.filter((v) => v !== LocalServer.defaultSparkVersion)
+
+/** Runs COMMAND once per Spark version, each against a server of that version started for it. */
+const compat = (versions: ReadonlyArray<string>, command: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const [program, ...args] = command
+    if (!program) return yield* Effect.die(new Error("infra compat needs a command after --"))
+    const workDir = path.join(stateRoot, `compat-${process.pid}`)
+    const kafka = yield* Endpoints.resolve({ needs: ["kafka"], workDir })
+    const results: Array<{ version: string; code: number; seconds: number }> = []
+    for (const version of versions) {
+      const started = Date.now()
+      const code = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const server = yield* LocalServer.start({
+            sparkVersion: version,
+            dataDir: path.join(workDir, `spark-${version}`),
+            master: "local[2]"
+          })
+          yield* Console.error(
+            `[infra] compat: Spark ${version} at ${server.remote} (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)`
+          )
+          const handle = yield* ChildProcess.make(program, args, {
+            stdin: "inherit",
+            stdout: "inherit",
+            stderr: "inherit",
+            extendEnv: true,
+            env: {
+              SPARK_REMOTE: server.remote,
+              SPARK_ETL_SPARK_VERSION: version,
+              KAFKA_BROKERS: kafka.kafkaBrokers
+            }
+          })
+          return yield* handle.exitCode
+        })
+      )
+      results.push({ version, code, seconds: (Date.now() - started) / 1000 })
+    }
+    for (const r of results)
+      yield* Console.error(
+        `[infra] compat: Spark ${r.version} ${r.code === 0 ? "passed" : `FAILED (exit ${r.code})`} in ${r.seconds.toFixed(0)} s, server start included`
+      )
+    fs.rmSync(workDir, { recursive: true, force: true })
+    return results.every((r) => r.code === 0) ? 0 : 1
+  }).pipe(Effect.scoped)
+
 const main = async () => {
   const argv = process.argv.slice(2)
+  if (argv[0] === "compat") {
+    const dash = argv.indexOf("--")
+    const { values } = parsed(() =>
+      parseArgs({
+        args: dash >= 0 ? argv.slice(1, dash) : argv.slice(1),
+        options: { versions: { type: "string", default: compatVersions.join(",") } }
+      })
+    )
+    const versions = values.versions
+      .split(",")
+      .filter((v) => v !== "")
+      .map((v) => sparkVersionArg("--versions", v) ?? v)
+    NodeRuntime.runMain(
+      compat(versions, dash >= 0 ? argv.slice(dash + 1) : []).pipe(
+        Effect.flatMap((code) => Effect.sync(() => (process.exitCode = code))),
+        Effect.provide(NodeServices.layer)
+      )
+    )
+    return
+  }
   if (argv[0] === "run") {
     const dash = argv.indexOf("--")
     const command = dash >= 0 ? argv.slice(dash + 1) : argv.slice(1)
-    const { values } = parseArgs({
-      args: dash >= 0 ? argv.slice(1, dash) : [],
-      options: { needs: { type: "string", default: runServices.join(",") } }
-    })
+    const { values } = parsed(() =>
+      parseArgs({
+        args: dash >= 0 ? argv.slice(1, dash) : [],
+        options: {
+          needs: { type: "string", default: runServices.join(",") },
+          "spark-version": { type: "string" }
+        }
+      })
+    )
+    const sparkVersion =
+      sparkVersionArg("--spark-version", values["spark-version"]) ??
+      sparkVersionArg("SPARK_ETL_SPARK_VERSION", process.env["SPARK_ETL_SPARK_VERSION"] || undefined)
     const needs = values.needs.split(",").filter((n) => n !== "")
     const isNeed = (n: string): n is Endpoints.Need => runServices.some((x) => x === n)
     const unknown = needs.filter((n) => !isNeed(n))
     if (unknown.length > 0) return fail(`infra run --needs: unknown ${unknown.join(", ")}`, 64)
+    if (needs.includes("spark") && !process.env["SPARK_REMOTE"]) noteUntested(sparkVersion)
     NodeRuntime.runMain(
-      runWith(needs.filter(isNeed), command).pipe(
+      runWith(needs.filter(isNeed), command, sparkVersion).pipe(
         Effect.flatMap((code) => Effect.sync(() => (process.exitCode = code))),
         Effect.provide(NodeServices.layer)
       )
@@ -313,28 +496,39 @@ const main = async () => {
     return
   }
   const [service, verb] = argv
-  const { values } = parseArgs({ args: argv.slice(2), options: { port: { type: "string" } } })
+  const { values } = parsed(() =>
+    parseArgs({ args: argv.slice(2), options: { port: { type: "string" }, version: { type: "string" } } })
+  )
   const port = values.port ? Number(values.port) : undefined
   if (!isService(service) || !verb) {
     fail(
-      "usage: infra spark|kafka|postgres|kafka-secure|hdfs|cluster start|stop|status [--port N] | infra postgres|kafka-secure env | infra run [--needs spark,kafka,postgres,kafka-secure,hdfs] -- COMMAND",
+      [
+        "usage: infra spark start|stop|status [--version X.Y.Z] [--port N]",
+        "       infra kafka|postgres|kafka-secure|hdfs|cluster start|stop|status [--port N]",
+        "       infra postgres|kafka-secure env",
+        "       infra run [--needs spark,kafka,postgres,kafka-secure,hdfs] [--spark-version X.Y.Z] -- COMMAND",
+        `Spark versions: default ${LocalServer.defaultSparkVersion}; tested ${LocalServer.testedSparkVersions.join(", ")}`
+      ].join("\n"),
       64
     )
     return
   }
+  if (values.version !== undefined && service !== "spark")
+    return fail(`--version chooses Spark's version and is only valid for spark, not ${service}`, 64)
+  const instance = instanceOf(service, sparkVersionArg("--version", values.version))
   switch (verb) {
     case "start":
-      return start(service, port)
+      return start(instance, port)
     case "stop":
-      return stop(service)
+      return stop(instance)
     case "status":
-      return status(service)
+      return status(instance)
     case "env":
       return service === "postgres" || service === "kafka-secure"
         ? printEnv(service)
         : fail(`unknown verb ${verb} for ${service}`, 64)
     case "serve":
-      NodeRuntime.runMain(serve(service, port).pipe(Effect.provide(NodeServices.layer)))
+      NodeRuntime.runMain(serve(instance, port).pipe(Effect.provide(NodeServices.layer)))
       return
     default:
       fail(`unknown verb ${verb}`, 64)

@@ -2,7 +2,9 @@
  * vitest global setup shared by every package whose tests need real servers. A package lists
  * its needs in its vitest config (`provide: { infraNeeds: ["spark", "kafka", "postgres"] }`, and
  * "kafka-secure" for the broker requiring SASL_SSL, "hdfs"); endpoints are started once for the whole
- * vitest run and handed to tests with `inject(...)`.
+ * vitest run and handed to tests with `inject(...)`. SPARK_ETL_SPARK_VERSION (set by `infra run`,
+ * or by hand) chooses the version of a Spark started here; tests get the version they talk to as
+ * `inject("sparkVersion")`.
  * Any failure to obtain an endpoint fails the run with the reason.
  */
 import { NodeServices } from "@effect/platform-node"
@@ -16,8 +18,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const needs = project.getProvidedContext().infraNeeds ?? []
   const scope = Effect.runSync(Scope.make())
   const workDir = path.resolve(project.config.root, ".spark-etl", `test-${process.pid}`)
+  const sparkVersion = process.env["SPARK_ETL_SPARK_VERSION"] || undefined
   const exit = await Effect.runPromiseExit(
-    Endpoints.resolve({ needs, workDir }).pipe(Scope.provide(scope), Effect.provide(NodeServices.layer))
+    Endpoints.resolve({ needs, workDir, ...(sparkVersion ? { sparkVersion } : {}) }).pipe(
+      Scope.provide(scope),
+      Effect.provide(NodeServices.layer)
+    )
   )
   const teardown = () => Effect.runPromise(Scope.close(scope, Exit.void))
   if (Exit.isFailure(exit)) {
@@ -32,6 +38,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (endpoints.postgres) project.provide("postgres", endpoints.postgres)
   if (endpoints.kafkaSecure) project.provide("kafkaSecure", endpoints.kafkaSecure)
   if (endpoints.hdfsUri) project.provide("hdfsUri", endpoints.hdfsUri)
+  if (endpoints.sparkVersion) project.provide("sparkVersion", endpoints.sparkVersion)
   const described = Endpoints.describe(endpoints)
   if (needs.length > 0) console.info(`[infra] ${needs.map((n) => described[n]).join(" ")}`)
   return teardown

@@ -3,10 +3,24 @@ import { Effect, Fiber } from "effect"
 import { randomUUID } from "node:crypto"
 import { describe, expect, it } from "vitest"
 import * as SparkError from "../../src/SparkError.js"
-import { failureOf, remote as harnessRemote, pollUntil, session, unique, withSession } from "./harness.js"
+import {
+  failureOf,
+  isSpark3,
+  remote as harnessRemote,
+  pollUntil,
+  session,
+  unique,
+  withSession
+} from "./harness.js"
 
+// Spark 3.5's default is ANSI off (a division by zero is NULL there): the data errors below are
+// Spark's ANSI semantics, asked for explicitly so they are the same on every version.
 const failing = async (query: string) => {
-  const exit = await withSession((spark) => Effect.flatMap(spark.sql(query), (df) => spark.collect(df)))
+  const exit = await withSession((spark) =>
+    spark
+      .setConf({ "spark.sql.ansi.enabled": "true" })
+      .pipe(Effect.andThen(Effect.flatMap(spark.sql(query), (df) => spark.collect(df))))
+  )
   const error = failureOf(exit)
   if (!SparkError.isSparkError(error))
     throw new Error(`expected a SparkError from ${query}, got ${String(exit)}`)
@@ -30,29 +44,53 @@ describe("errors from the real server", () => {
       "P0001"
     ]
   ] as const)("%s fails as %s [%s]", async (query, tag, errorClass, sqlState) => {
+    // 3.5's raise_error is a plain RuntimeException in a failed job: no class, no SQLSTATE.
+    if (isSpark3() && errorClass === "USER_RAISED_EXCEPTION") {
+      const error = await failing(query)
+      expect(error).toMatchObject({ _tag: tag, errorClass: undefined, sqlState: undefined })
+      expect(error.message).toContain("boom 0")
+      return
+    }
     const error = await failing(query)
     expect(error._tag).toBe(tag)
     expect(error.errorClass).toBe(errorClass)
     expect(error.sqlState).toBe(sqlState)
     expect(error.classes.length).toBeGreaterThan(0)
     expect(error.message).toContain(errorClass.split(".")[0])
-    expect(SparkError.headline(error)).toMatch(new RegExp(`^\\[${errorClass.replaceAll(".", "\\.")}\\] \\S`))
+    // 3.5 wraps a failed task's error in "Job aborted due to stage failure: … [CLASS] …".
+    if (isSpark3() && tag === "SparkDataError")
+      expect(SparkError.headline(error)).toContain(`[${errorClass}]`)
+    else
+      expect(SparkError.headline(error)).toMatch(
+        new RegExp(`^\\[${errorClass.replaceAll(".", "\\.")}\\] \\S`)
+      )
     expect(SparkError.isRetryable(error)).toBe(false)
   })
 
-  it("names the unresolved column in messageParameters", async () => {
+  it("names the unresolved column in messageParameters (4.x; 3.5 sends neither parameters nor an error id)", async () => {
     const error = await failing("SELECT no_such_column")
+    if (isSpark3()) {
+      expect(error).toMatchObject({ messageParameters: {}, errorId: undefined })
+      expect(error.message).toContain("`no_such_column`")
+      return
+    }
     expect(error.messageParameters).toEqual({ objectName: "`no_such_column`" })
     expect(error.errorId).toMatch(/^[0-9a-f-]{36}$/)
   })
 
-  it("fetches the server-side cause chain with FetchErrorDetails", async () => {
+  it("fetches the server-side cause chain with FetchErrorDetails (4.x; on 3.5 the error is all there is)", async () => {
     const error = await session((spark) =>
-      Effect.flatMap(spark.sql("SELECT id / (id - id) FROM range(3)"), (df) => spark.collect(df)).pipe(
+      spark.setConf({ "spark.sql.ansi.enabled": "true" }).pipe(
+        Effect.andThen(spark.sql("SELECT id / (id - id) FROM range(3)")),
+        Effect.flatMap((df) => spark.collect(df)),
         Effect.flip,
         Effect.flatMap((e) => spark.errorDetails(e))
       )
     )
+    if (isSpark3()) {
+      expect(error).toMatchObject({ errorClass: "DIVIDE_BY_ZERO", sqlState: "22012", causes: [] })
+      return
+    }
     expect(error.causes.length).toBeGreaterThan(0)
     expect(error.causes[0]).toMatchObject({ errorClass: "DIVIDE_BY_ZERO", sqlState: "22012" })
     // The server's message survives attaching the causes.
@@ -60,19 +98,47 @@ describe("errors from the real server", () => {
     expect(error.causes[0]!.classes).toContain("org.apache.spark.SparkArithmeticException")
   })
 
-  it("reports a session released on the server as SparkSessionLost", async () => {
+  it("releases a session: it is closed on the server, and a later call is SparkSessionLost (3.5: SparkUnsupported, the session lives on)", async () => {
     const sessionId = randomUUID()
-    // First session: opened, then released when its scope closes.
-    const remote = harnessRemote()
-    await session(() => Effect.void, { remote: `${remote}/;session_id=${sessionId}` })
+    const remote = `${harnessRemote()}/;session_id=${sessionId}`
+    const release = await withSession((spark) => spark.release, { remote })
+    const exit = await withSession(
+      (spark) => Effect.flatMap(spark.sql("SELECT 1 AS one"), (df) => spark.collect(df)),
+      { remote }
+    )
+    if (isSpark3()) {
+      expect(failureOf(release)).toMatchObject({
+        _tag: "SparkUnsupported",
+        message: expect.stringMatching(
+          /^ReleaseSession needs a Spark Connect server 4\.0\.0 or newer; this server runs Spark 3\./
+        )
+      })
+      expect(exit).toMatchObject({ _tag: "Success", value: [{ one: 1 }] })
+      return
+    }
+    expect(release._tag).toBe("Success")
+    expect(failureOf(exit)).toMatchObject({
+      _tag: "SparkSessionLost",
+      errorClass: "INVALID_HANDLE.SESSION_CLOSED"
+    })
+  })
+
+  it("releases a session when its scope closes", async () => {
+    const sessionId = randomUUID()
+    const remote = `${harnessRemote()}/;session_id=${sessionId}`
+    await session(() => Effect.void, { remote })
     const exit = await withSession(
       (spark) => Effect.flatMap(spark.sql("SELECT 1"), (df) => spark.collect(df)),
       {
-        remote: `${remote}/;session_id=${sessionId}`
+        remote
       }
     )
-    const error = failureOf(exit)
-    expect(error).toMatchObject({ _tag: "SparkSessionLost", errorClass: "INVALID_HANDLE.SESSION_CLOSED" })
+    if (isSpark3()) expect(exit._tag).toBe("Success")
+    else
+      expect(failureOf(exit)).toMatchObject({
+        _tag: "SparkSessionLost",
+        errorClass: "INVALID_HANDLE.SESSION_CLOSED"
+      })
   })
 
   it("reports a refused connection as SparkUnavailable once the retry budget is spent", async () => {

@@ -8,6 +8,12 @@ import * as SparkSession from "../../src/SparkSession.js"
 /** The shared server's connection string. */
 export const remote = (): string => inject("sparkRemote")
 
+/** The Spark version of the server the tests talk to, e.g. `3.5.7`. */
+export const sparkVersion = (): string => inject("sparkVersion")
+
+/** Whether that server is Spark 3.x (see the client README's table of differences). */
+export const isSpark3 = (): boolean => sparkVersion().startsWith("3.")
+
 /** A unique, SQL-safe name for this test's tables, views and paths. */
 export const unique = (prefix: string): string => `${prefix}_${randomUUID().replaceAll("-", "").slice(0, 12)}`
 
