@@ -3,7 +3,8 @@
  * store, the event sink (Kafka, or the log when Kafka is not configured) and Node's platform.
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Duration, Effect, FileSystem, Layer, Option, Redacted } from "effect"
+import { Context, Duration, Effect, FileSystem, Layer, Option, Redacted } from "effect"
+import * as path from "node:path"
 import { Event, Plugin, TargetStore } from "@spark-etl/core"
 import { KafkaReporter, ReporterConfig, ReporterError } from "@spark-etl/kafka-reporter"
 import { SparkSession } from "@spark-etl/runner-spark-connect"
@@ -39,8 +40,19 @@ const registry = (options: Options): Layer.Layer<Plugin.Registry> =>
           // A silent link (a black hole drops packets, nothing resets) is noticed by an unanswered
           // ping: at most keepalive + keepaliveTimeout after it went silent.
           keepalive: Duration.min(options.sparkTimeout, Duration.seconds(30)),
-          keepaliveTimeout: Duration.min(options.sparkTimeout, Duration.seconds(10))
-        }).pipe(Layer.provide(NodeServices.layer))
+          keepaliveTimeout: Duration.min(options.sparkTimeout, Duration.seconds(10)),
+          // Read only for a local remote (an sc:// server runs its own version). The data dir is
+          // the one SparkSession picks when given no local options: where it has always been.
+          local: {
+            dataDir: path.resolve(".spark-etl", "local"),
+            sparkVersion: options.settings.localSparkVersion
+          }
+        }).pipe(Layer.provide(NodeServices.layer)),
+        // The version the server itself reports, so the log shows which engine ran the batch.
+        (context) => {
+          const spark = Context.get(context, SparkSession.SparkSession)
+          return `Spark ${spark.sparkVersion} at ${spark.remote}`
+        }
       )
       const runners = yield* Effect.forEach(
         options.plugins.flatMap((p) => p.pkg.runners),

@@ -11,14 +11,22 @@ import type { TargetStore } from "@spark-etl/core"
 /**
  * The services every runner of a registry shares (one Spark session for all kinds, so a view
  * one kind defines is there for the others), built once, on first use, in the caller's scope.
+ * `describe` says what was opened (e.g. the engine's version), for the "engine session open" line.
  */
 export const shared = <R, E>(
-  services: Layer.Layer<R, E>
+  services: Layer.Layer<R, E>,
+  describe?: (context: Context.Context<R>) => string
 ): Effect.Effect<Effect.Effect<Context.Context<R>, E>, never, Scope.Scope> =>
   Effect.gen(function* () {
     const scope = yield* Effect.scope
     return yield* Effect.cached(
-      Layer.buildWithScope(services, scope).pipe(Effect.tap(() => Effect.logInfo("engine session open")))
+      Layer.buildWithScope(services, scope).pipe(
+        Effect.tap((context) =>
+          Effect.logInfo(
+            describe === undefined ? "engine session open" : `engine session open: ${describe(context)}`
+          )
+        )
+      )
     )
   })
 

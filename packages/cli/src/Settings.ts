@@ -20,6 +20,7 @@ export const variables = {
   kafkaTopic: "SPARK_ETL_KAFKA_TOPIC",
   pluginPath: "SPARK_ETL_PLUGIN_PATH",
   sparkTimeout: "SPARK_ETL_SPARK_TIMEOUT",
+  localSparkVersion: "SPARK_ETL_LOCAL_SPARK_VERSION",
   kafkaTls: "SPARK_ETL_KAFKA_TLS",
   kafkaCaFile: "SPARK_ETL_KAFKA_CA_FILE",
   kafkaCertFile: "SPARK_ETL_KAFKA_CERT_FILE",
@@ -33,6 +34,14 @@ export const variables = {
 
 export const defaultTopic = "spark-etl.events"
 export const defaultSparkTimeoutSeconds = 60
+
+/**
+ * The Spark version of the embedded server (`local` / `local[N]`): LocalServer's default, the
+ * version the protocol stubs come from. Said here rather than imported, because the local entry
+ * of runner-spark-connect loads gRPC, which `validate`, `plan`, `config` and `--help` never read
+ * (a test holds the two equal).
+ */
+export const defaultLocalSparkVersion = "4.2.0"
 
 /** TLS towards the brokers; present when on. Paths are absolute. */
 interface Tls {
@@ -66,6 +75,7 @@ export type Setting =
   | "siteConfig"
   | "remote"
   | "sparkTimeout"
+  | "localSparkVersion"
   | "stateDir"
   | "logDir"
   | "pluginPath"
@@ -91,6 +101,8 @@ export interface Resolved {
   readonly pluginPath: ReadonlyArray<string>
   /** Deadline of each Spark call and budget of connecting (`--spark-timeout`). */
   readonly sparkTimeout: Duration.Duration
+  /** The Spark version the embedded server runs, for a `local` remote; unused for `sc://`. */
+  readonly localSparkVersion: string
   /** The site config read, if any. */
   readonly siteConfig: Option.Option<string>
   /** Where each setting came from. */
@@ -105,6 +117,7 @@ export interface Flags {
   readonly kafkaBrokers: Option.Option<string>
   readonly kafkaTopic: Option.Option<string>
   readonly sparkTimeout?: Option.Option<number>
+  readonly localSparkVersion?: Option.Option<string>
 }
 
 /** A value with where it came from. */
@@ -250,6 +263,12 @@ export const resolve = (
       env: Config.Int,
       file: file(["spark", "timeout_seconds"], (f) => f.spark?.timeout_seconds)
     }),
+    localSparkVersion: layered({
+      flag: { name: "--local-spark-version", value: flags.localSparkVersion ?? Option.none() },
+      variable: variables.localSparkVersion,
+      env: Config.String,
+      file: file(["spark", "local_version"], (f) => f.spark?.local_version)
+    }),
     stateDir: layered({
       flag: { name: "--state-dir", value: flags.stateDir },
       variable: variables.stateDir,
@@ -349,6 +368,16 @@ const assemble = (given: Given, site: Option.Option<SiteConfig.Loaded>) => {
     return invalid(
       `${Origin.describe(timeout.origin)}: the Spark timeout must be a whole number of seconds, at least 1`
     )
+  // The site config's value was checked by its Schema (at its line); the flag's and the
+  // variable's are checked here, before a run fetches jars for a version that cannot exist.
+  const localSparkVersion = Option.getOrElse(given.localSparkVersion, () => ({
+    value: defaultLocalSparkVersion,
+    origin: Origin.byDefault()
+  }))
+  if (!SiteConfig.isSparkVersion(localSparkVersion.value))
+    return invalid(
+      `${Origin.describe(localSparkVersion.origin)}: "${localSparkVersion.value}" is not a Spark version: ${SiteConfig.sparkVersionExpected}`
+    )
   const value = <A>(s: Option.Option<Sourced<A>>): A | undefined =>
     Option.getOrUndefined(Option.map(s, (x) => x.value))
   const stateDir = path.resolve(value(given.stateDir) ?? path.join(os.homedir(), ".spark-etl"))
@@ -370,6 +399,7 @@ const assemble = (given: Given, site: Option.Option<SiteConfig.Loaded>) => {
     siteConfig: Option.match(site, { onNone: () => Origin.byDefault("none"), onSome: (s) => s.origin }),
     remote: originOf(given.remote),
     sparkTimeout: timeout.origin,
+    localSparkVersion: localSparkVersion.origin,
     stateDir: originOf(given.stateDir),
     logDir: originOf(given.logDir, Origin.byDefault("<state dir>/logs")),
     pluginPath: originOf(given.pluginPath),
@@ -401,6 +431,7 @@ const assemble = (given: Given, site: Option.Option<SiteConfig.Loaded>) => {
     })),
     pluginPath: value(given.pluginPath) ?? [],
     sparkTimeout: Duration.seconds(timeout.value),
+    localSparkVersion: localSparkVersion.value,
     siteConfig: Option.map(site, (s) => s.file),
     origins
   })

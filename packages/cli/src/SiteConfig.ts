@@ -40,13 +40,26 @@ const VariableName = Schema.String.check(
   Schema.isPattern(/^[A-Za-z_][A-Za-z0-9_]*$/, { expected: "the name of an environment variable" })
 )
 
+/**
+ * What a Spark version looks like: major.minor.patch, as Maven Central names Spark's jars. The
+ * flag and the variable are held to the same shape (Settings), so each is refused where it was given.
+ */
+const sparkVersionPattern = /^\d+\.\d+\.\d+$/
+export const sparkVersionExpected = "major.minor.patch, e.g. 4.0.1"
+export const isSparkVersion = (text: string): boolean => sparkVersionPattern.test(text)
+const SparkVersion = Schema.String.check(
+  Schema.isPattern(sparkVersionPattern, { expected: `a Spark version, ${sparkVersionExpected}` })
+)
+
 /** The file's shape; every field is optional (the environment and the defaults fill in). */
 export const File = Schema.Struct({
   spark: Schema.optionalKey(
     Schema.Struct({
       remote: Schema.optionalKey(NonEmpty),
       /** Seconds: the deadline of each Spark call and of connecting (`--spark-timeout`). */
-      timeout_seconds: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThan(0)))
+      timeout_seconds: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThan(0))),
+      /** The embedded server's Spark version (`--local-spark-version`); unused for an sc:// remote. */
+      local_version: Schema.optionalKey(SparkVersion)
     })
   ),
   state_dir: Schema.optionalKey(NonEmpty),

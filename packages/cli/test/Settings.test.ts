@@ -9,6 +9,7 @@ import * as Settings from "../src/Settings.js"
 import * as Layers from "../src/Layers.js"
 import * as Origin from "../src/Origin.js"
 import { remoteRejection } from "../src/commands/shared.js"
+import { LocalServer } from "@spark-etl/runner-spark-connect/local"
 import { byDefault } from "./support/Settings.js"
 
 const none: Settings.Flags = {
@@ -35,6 +36,11 @@ describe("Settings.resolve", () => {
       pluginPath: [],
       ...byDefault
     })
+  })
+
+  it("the embedded server's Spark version by default is LocalServer's own (said apart, not imported)", () => {
+    expect(Settings.defaultLocalSparkVersion).toBe(LocalServer.defaultSparkVersion)
+    expect(resolve({}, {}).localSparkVersion).toBe(LocalServer.defaultSparkVersion)
   })
 
   it("SPARK_ETL_PLUGIN_PATH: its folders, in order, empty entries dropped", () => {

@@ -63,6 +63,14 @@ const cases: ReadonlyArray<Case> = [
     read: (s) => Duration.toSeconds(s.sparkTimeout)
   },
   {
+    setting: "localSparkVersion",
+    flag: { given: { localSparkVersion: Option.some("4.1.2") }, value: "4.1.2" },
+    env: { variable: "SPARK_ETL_LOCAL_SPARK_VERSION", text: "4.0.1", value: "4.0.1" },
+    file: { text: "spark:\n  local_version: 3.5.7\n", value: "3.5.7" },
+    byDefault: "4.2.0",
+    read: (s) => s.localSparkVersion
+  },
+  {
     setting: "stateDir",
     flag: { given: { stateDir: Option.some("/flag") }, value: "/flag" },
     env: { variable: "SPARK_ETL_STATE_DIR", text: "/env", value: "/env" },
@@ -263,6 +271,24 @@ describe("values that cannot be used", () => {
       )
     )
     expect(fromEnv.message).toContain("SPARK_ETL_SPARK_TIMEOUT")
+  })
+
+  it("a local Spark version that is not major.minor.patch, naming the flag or the variable", () => {
+    const refused = (flags: Partial<Settings.Flags>, env: Record<string, string>) =>
+      Effect.runSync(
+        Effect.flip(Settings.resolve({ ...none, ...flags }).parse(ConfigProvider.fromEnv({ env })))
+      ).message
+    expect(refused({ localSparkVersion: Option.some("4.0") }, {})).toContain(
+      'flag --local-spark-version: "4.0" is not a Spark version: major.minor.patch, e.g. 4.0.1'
+    )
+    expect(refused({}, { SPARK_ETL_LOCAL_SPARK_VERSION: "latest" })).toContain(
+      'env SPARK_ETL_LOCAL_SPARK_VERSION: "latest" is not a Spark version'
+    )
+    // The flag makes a bad variable moot: it is never read.
+    expect(
+      resolve({ localSparkVersion: Option.some("4.0.1") }, { SPARK_ETL_LOCAL_SPARK_VERSION: "latest" })
+        .localSparkVersion
+    ).toBe("4.0.1")
   })
 
   it("an unknown SASL mechanism in the variable", () => {

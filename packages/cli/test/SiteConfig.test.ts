@@ -75,6 +75,15 @@ describe("SiteConfig.decode", () => {
     expect(loaded.origins(["kafka", "sasl", "password_file"])).toMatchObject({ line: 21, column: 20 })
   })
 
+  it("the local Spark version, in the spark section next to the remote", () => {
+    const loaded = Result.getOrThrow(decode("spark:\n  remote: local[2]\n  local_version: 4.0.1\n"))
+    expect(loaded.values).toEqual({ spark: { remote: "local[2]", local_version: "4.0.1" } })
+    expect(loaded.origins(["spark", "local_version"])).toMatchObject({
+      line: 3,
+      field: "spark.local_version"
+    })
+  })
+
   it("an empty file, or one of comments only, is an empty site config", () => {
     expect(Result.getOrThrow(decode("")).values).toEqual({})
     expect(Result.getOrThrow(decode("# nothing here yet\n\n")).values).toEqual({})
@@ -109,6 +118,16 @@ describe("a site config that cannot be used: file:line:column, the field, what i
     expect(refusal("spark:\n  timeout_seconds: 0\n")[0]).toMatch(
       /^\/etc\/spark-etl\/config\.yaml:2:20: spark\.timeout_seconds: Expected a value greater than 0/
     )
+  })
+
+  it("a local Spark version that is not major.minor.patch", () => {
+    expect(refusal("spark:\n  local_version: 4.0.x\n")).toEqual([
+      `${file}:2:18: spark.local_version: Expected a Spark version, major.minor.patch, e.g. 4.0.1`
+    ])
+    // Unquoted, 4.0 is a YAML number.
+    expect(refusal("spark:\n  local_version: 4.0\n")).toEqual([
+      `${file}:2:18: spark.local_version: Expected string`
+    ])
   })
 
   it("an unknown key, at the key", () => {

@@ -49,7 +49,8 @@ describe("docs/site-config.md", () => {
         logDir: Option.none(),
         kafkaBrokers: Option.none(),
         kafkaTopic: Option.none(),
-        sparkTimeout: Option.none()
+        sparkTimeout: Option.none(),
+        localSparkVersion: Option.none()
       }).pipe(Effect.provideService(SiteConfig.DefaultPath, file)),
       { SPARK_ETL_KAFKA_TOPIC: "etl.test" }
     )

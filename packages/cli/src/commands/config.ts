@@ -2,13 +2,23 @@
  * `spark-etl config`: the settings a command would use here, one per line, each with where it
  * came from (flag, environment variable, site config line, default). Secrets show as `***`.
  */
-import { Console, Duration, Effect, Option } from "effect"
+import { Console, Duration, Effect, Option, Result } from "effect"
 import { Command } from "effect/cli"
 import { ExitCode } from "@spark-etl/core"
+import { ConnectionString } from "@spark-etl/runner-spark-connect"
 import * as ExitStatus from "../ExitStatus.js"
 import * as Origin from "../Origin.js"
 import type * as Settings from "../Settings.js"
-import { kafkaBrokers, kafkaTopic, logDir, remote, siteConfig, sparkTimeout, stateDir } from "./flags.js"
+import {
+  kafkaBrokers,
+  kafkaTopic,
+  localSparkVersion,
+  logDir,
+  remote,
+  siteConfig,
+  sparkTimeout,
+  stateDir
+} from "./flags.js"
 import { rejected, settingsOf, usage } from "./shared.js"
 
 const secret = "***"
@@ -16,6 +26,17 @@ const none = "(none)"
 
 /** A Spark Connect string without its token's value. */
 const withoutToken = (remote: string): string => remote.replace(/(;token=)[^;]*/gi, `$1${secret}`)
+
+/**
+ * The embedded server's version, said to be unused when the remote is not local: a reader must
+ * not take it for the version of the sc:// server the runs go to.
+ */
+const localVersionShown = (s: Settings.Resolved): string => {
+  const remote = ConnectionString.parse(s.remote)
+  return Result.isSuccess(remote) && remote.success._tag === "Local"
+    ? s.localSparkVersion
+    : `${s.localSparkVersion} (unused: spark.remote is not local)`
+}
 
 const passwordShown = (password: Settings.Password | undefined): string =>
   password === undefined ? none : password._tag === "File" ? `${secret} (read from ${password.path})` : secret
@@ -30,6 +51,7 @@ const shown = (s: Settings.Resolved): ReadonlyArray<readonly [string, string, Se
     ["config", Option.getOrElse(s.siteConfig, () => none), "siteConfig"],
     ["spark.remote", withoutToken(s.remote), "remote"],
     ["spark.timeout_seconds", String(Duration.toSeconds(s.sparkTimeout)), "sparkTimeout"],
+    ["spark.local_version", localVersionShown(s), "localSparkVersion"],
     ["state_dir", s.stateDir, "stateDir"],
     ["log_dir", s.logDir, "logDir"],
     ["plugin_path", s.pluginPath.length === 0 ? none : s.pluginPath.join(":"), "pluginPath"],
@@ -61,7 +83,16 @@ const lines = (settings: Settings.Resolved): ReadonlyArray<string> => {
   )
 }
 
-const config = { siteConfig, remote, stateDir, logDir, kafkaBrokers, kafkaTopic, sparkTimeout }
+const config = {
+  siteConfig,
+  remote,
+  stateDir,
+  logDir,
+  kafkaBrokers,
+  kafkaTopic,
+  sparkTimeout,
+  localSparkVersion
+}
 
 /** Exit 0 with the settings; 3 for a site config that cannot be used; 64 for a variable that cannot. */
 export const handler = (flags: Command.Command.Config.Infer<typeof config>): Effect.Effect<ExitCode> =>

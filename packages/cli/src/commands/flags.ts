@@ -55,6 +55,11 @@ export const sparkTimeout = Flag.Int("spark-timeout").pipe(
   Flag.optional
 )
 
+export const localSparkVersion = optionalString(
+  "local-spark-version",
+  `Spark version of the embedded server that --remote local / local[N] starts, e.g. 4.0.1 (default: $SPARK_ETL_LOCAL_SPARK_VERSION, else the site config's spark.local_version, else ${Settings.defaultLocalSparkVersion}); no effect on an sc:// remote`
+)
+
 /** What a bare `--resume` stands for: the latest run of the batch with the same parameters. */
 const resumeLatest = "latest"
 

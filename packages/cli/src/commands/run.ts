@@ -25,6 +25,7 @@ import {
   batchFile,
   kafkaBrokers,
   kafkaTopic,
+  localSparkVersion,
   logDir,
   logFile,
   params,
@@ -203,7 +204,8 @@ const config = {
   logFile,
   kafkaBrokers,
   kafkaTopic,
-  sparkTimeout
+  sparkTimeout,
+  localSparkVersion
 }
 
 /**

@@ -24,6 +24,7 @@ export interface SettingFlags {
   readonly kafkaBrokers: Option.Option<string>
   readonly kafkaTopic: Option.Option<string>
   readonly sparkTimeout?: Option.Option<number>
+  readonly localSparkVersion?: Option.Option<string>
 }
 
 /**
@@ -43,7 +44,8 @@ export const settingsOf = (
         logDir: flags.logDir ?? Option.none(),
         kafkaBrokers: flags.kafkaBrokers,
         kafkaTopic: flags.kafkaTopic,
-        sparkTimeout: flags.sparkTimeout ?? Option.none()
+        sparkTimeout: flags.sparkTimeout ?? Option.none(),
+        localSparkVersion: flags.localSparkVersion ?? Option.none()
       },
       site
     )

@@ -31,7 +31,8 @@ const flags = {
   logDir: Option.none<string>(),
   kafkaBrokers: Option.none<string>(),
   kafkaTopic: Option.none<string>(),
-  sparkTimeout: Option.none<number>()
+  sparkTimeout: Option.none<number>(),
+  localSparkVersion: Option.none<string>()
 }
 
 /** The `config` line of a setting, split into its value and origin. */
@@ -81,6 +82,10 @@ describe("spark-etl config", () => {
       `sc://spark.example.com:15002/;token=***;use_ssl=true | file ${file}:2`
     )
     expect(lineOf(r.stdout, "spark.timeout_seconds")).toBe(`90 | file ${file}:3`)
+    // An sc:// remote runs its own Spark: the embedded server's version is said to be unused.
+    expect(lineOf(r.stdout, "spark.local_version")).toBe(
+      "4.2.0 (unused: spark.remote is not local) | default"
+    )
     expect(lineOf(r.stdout, "state_dir")).toBe("/flag/state | flag --state-dir")
     expect(lineOf(r.stdout, "log_dir")).toBe("/flag/state/logs | default (<state dir>/logs)")
     expect(lineOf(r.stdout, "plugin_path")).toBe("(none) | default")
@@ -105,8 +110,39 @@ describe("spark-etl config", () => {
     expect(lineOf(r.stdout, "config")).toBe("(none) | default (none)")
     expect(lineOf(r.stdout, "spark.remote")).toBe("local | default")
     expect(lineOf(r.stdout, "spark.timeout_seconds")).toBe("60 | default")
+    expect(lineOf(r.stdout, "spark.local_version")).toBe("4.2.0 | default")
     expect(lineOf(r.stdout, "kafka.sasl.password")).toBe(
       "*** (read from /run/secrets/kafka) | env SPARK_ETL_KAFKA_PASSWORD_FILE"
+    )
+  })
+
+  it("the embedded server's Spark version: the flag, else the variable, else the site config's line", async () => {
+    const file = siteConfig("spark:\n  remote: local[2]\n  local_version: 3.5.7\n")
+    const withFile = { ...flags, siteConfig: Option.some(file) }
+    const fromFlag = await handle(Config.handler({ ...withFile, localSparkVersion: Option.some("4.1.2") }), {
+      SPARK_ETL_LOCAL_SPARK_VERSION: "4.0.1"
+    })
+    expect(lineOf(fromFlag.stdout, "spark.local_version")).toBe("4.1.2 | flag --local-spark-version")
+    const fromEnv = await handle(Config.handler(withFile), { SPARK_ETL_LOCAL_SPARK_VERSION: "4.0.1" })
+    expect(lineOf(fromEnv.stdout, "spark.local_version")).toBe("4.0.1 | env SPARK_ETL_LOCAL_SPARK_VERSION")
+    const fromFile = await handle(Config.handler(withFile))
+    expect(lineOf(fromFile.stdout, "spark.local_version")).toBe(`3.5.7 | file ${file}:3`)
+  })
+
+  it("a local Spark version that is not one: exit 64 naming the flag or variable, exit 3 at the file's line", async () => {
+    const fromFlag = await handle(Config.handler({ ...flags, localSparkVersion: Option.some("4.2") }))
+    expect(fromFlag.code).toBe(64)
+    expect(fromFlag.stderr.join("\n")).toContain('flag --local-spark-version: "4.2" is not a Spark version')
+    const fromEnv = await handle(Config.handler(flags), { SPARK_ETL_LOCAL_SPARK_VERSION: "v4" })
+    expect(fromEnv.code).toBe(64)
+    expect(fromEnv.stderr.join("\n")).toContain(
+      'env SPARK_ETL_LOCAL_SPARK_VERSION: "v4" is not a Spark version'
+    )
+    const file = siteConfig("spark:\n  local_version: latest\n")
+    const fromFile = await handle(Config.handler({ ...flags, siteConfig: Option.some(file) }))
+    expect(fromFile.code).toBe(3)
+    expect(fromFile.stderr.join("\n")).toContain(
+      `${file}:2:18: spark.local_version: Expected a Spark version, major.minor.patch, e.g. 4.0.1`
     )
   })
 
@@ -191,7 +227,8 @@ describe("every command with settings reads the site config", () => {
         resume: Option.none(),
         logDir: Option.none(),
         logFile: Option.none(),
-        sparkTimeout: Option.none()
+        sparkTimeout: Option.none(),
+        localSparkVersion: Option.none()
       }),
       Status.handler({
         ...kafkaFlags,
@@ -236,7 +273,8 @@ describe("every command with settings reads the site config", () => {
         logFile: Option.none(),
         kafkaBrokers: Option.none(),
         kafkaTopic: Option.none(),
-        sparkTimeout: Option.none()
+        sparkTimeout: Option.none(),
+        localSparkVersion: Option.none()
       })
     expect((await handle(dry(Option.none()))).stdout.at(-1)).toBe(
       "spark: sc://site-spark:15002 (not contacted)"
@@ -286,7 +324,8 @@ describe("every command with settings reads the site config", () => {
         logFile: Option.none(),
         kafkaBrokers: Option.none(),
         kafkaTopic: Option.none(),
-        sparkTimeout: Option.none()
+        sparkTimeout: Option.none(),
+        localSparkVersion: Option.none()
       })
     )
     expect(r.code, r.stderr.join("\n")).toBe(2)

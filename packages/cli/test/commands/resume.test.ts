@@ -269,6 +269,7 @@ describe("run --dry-run --resume", () => {
     kafkaBrokers: Option.none(),
     kafkaTopic: Option.none(),
     sparkTimeout: Option.some(5),
+    localSparkVersion: Option.none(),
     siteConfig: Option.none(),
     ...overrides
   })

@@ -35,6 +35,7 @@ const flags = (batchFile: string, overrides: Partial<Flags> = {}): Flags => ({
   kafkaBrokers: Option.none(),
   kafkaTopic: Option.none(),
   sparkTimeout: Option.some(5),
+  localSparkVersion: Option.none(),
   siteConfig: Option.none(),
   ...overrides
 })

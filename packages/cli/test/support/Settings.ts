@@ -7,6 +7,7 @@ const settings: ReadonlyArray<Settings.Setting> = [
   "siteConfig",
   "remote",
   "sparkTimeout",
+  "localSparkVersion",
   "stateDir",
   "logDir",
   "pluginPath",
@@ -22,9 +23,16 @@ const settings: ReadonlyArray<Settings.Setting> = [
   "kafkaPassword"
 ]
 
-/** Every setting from its default (as Settings.resolve says it): a 60 s Spark timeout, no site config. */
-export const byDefault: Pick<Settings.Resolved, "sparkTimeout" | "siteConfig" | "origins"> = {
+/**
+ * Every setting from its default (as Settings.resolve says it): a 60 s Spark timeout, Spark 4.2.0
+ * for an embedded server, no site config.
+ */
+export const byDefault: Pick<
+  Settings.Resolved,
+  "sparkTimeout" | "localSparkVersion" | "siteConfig" | "origins"
+> = {
   sparkTimeout: Duration.seconds(60),
+  localSparkVersion: "4.2.0",
   siteConfig: Option.none(),
   origins: {
     ...(Object.fromEntries(settings.map((s) => [s, Origin.byDefault()])) as Settings.Resolved["origins"]),
