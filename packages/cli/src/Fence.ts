@@ -9,7 +9,7 @@
  * "release failed: …", or not offered by a 3.5 server, whose sessions end by idle timeout).
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Schedule } from "effect"
 import { Failure, type Ledger } from "@spark-etl/core"
 import { ConnectionString, SparkSession } from "@spark-etl/runner-spark-connect"
 
@@ -38,6 +38,13 @@ const session = (
     })
     const stopped = yield* spark.interrupt("all")
     const released = yield* spark.release.pipe(
+      // Just after an interrupt the server may refuse to close a session whose operations are
+      // still on their way to Canceled (SPARK_CONNECT_ILLEGAL_STATE): ask again shortly.
+      Effect.retry({
+        while: (error) => error.errorClass?.startsWith("SPARK_CONNECT_ILLEGAL_STATE") === true,
+        schedule: Schedule.spaced("200 millis"),
+        times: 25
+      }),
       Effect.as("session released"),
       Effect.catch((error) =>
         Effect.succeed(

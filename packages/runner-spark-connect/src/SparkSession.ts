@@ -122,7 +122,7 @@ export interface Session {
    * Releases the session on the server now (ReleaseSession): it ends there, and any later call
    * fails with SparkSessionLost. Fails when the server refused or could not be reached, and with
    * SparkUnsupported on a 3.5 server (which has no such call; its sessions end by idle
-   * timeout). Once called, the outcome is kept; the scope's close releases otherwise.
+   * timeout). Once released, later calls succeed at once; the scope's close releases otherwise.
    */
   readonly release: Effect.Effect<void, SparkError.SparkError>
   /**

@@ -298,6 +298,8 @@ describe("Spark frozen: fencing and signals", () => {
     expect(fenced, JSON.stringify(log, null, 1)).toBeGreaterThanOrEqual(0)
     const interrupted = Number(/, (\d+) operation\(s\) interrupted/.exec(log[fenced]!.msg)?.[1])
     expect(interrupted).toBeGreaterThanOrEqual(1)
+    // And the old session is closed on the server (its ML jar lets ReleaseSession succeed).
+    expect(log[fenced]!.msg).toMatch(/; session released$/)
     const cleaned = log.findIndex((l) => l.msg.startsWith("cleaned target"))
     expect(cleaned).toBeGreaterThan(fenced)
 

@@ -174,19 +174,23 @@ export const make = (
       versionResponse.result.case === "sparkVersion" ? versionResponse.result.value.version : ""
     const dialect = Dialect.of(sparkVersion)
 
-    // Released once: by `release`, else when the scope closes (where the outcome is not wanted).
-    const release = yield* Effect.cached(
-      dialect.releaseSession
-        ? Rpc.unary(
-            client,
-            SparkConnectService.method.releaseSession,
-            create(ReleaseSessionRequestSchema, { ...base }),
-            { metadata, timeoutMs: Math.min(ctx.rpcTimeoutMs, 10_000) }
-          ).pipe(
-            Effect.mapError((f) => SparkError.classify(f)),
-            Effect.asVoid
-          )
-        : Effect.fail(Dialect.unsupported(dialect, "ReleaseSession", "4.0.0"))
+    // Released by `release` (which may be tried again after a failure), else when the scope
+    // closes, where the outcome is not wanted.
+    let released = false
+    const release: Effect.Effect<void, SparkError.SparkError> = Effect.suspend(() =>
+      released
+        ? Effect.void
+        : dialect.releaseSession
+          ? Rpc.unary(
+              client,
+              SparkConnectService.method.releaseSession,
+              create(ReleaseSessionRequestSchema, { ...base }),
+              { metadata, timeoutMs: Math.min(ctx.rpcTimeoutMs, 10_000) }
+            ).pipe(
+              Effect.mapError((f) => SparkError.classify(f)),
+              Effect.andThen(Effect.sync(() => void (released = true)))
+            )
+          : Effect.fail(Dialect.unsupported(dialect, "ReleaseSession", "4.0.0"))
     )
     yield* Effect.addFinalizer(() => Effect.ignore(release))
     // Runs before the release above: an operation's interrupt still under way when the session

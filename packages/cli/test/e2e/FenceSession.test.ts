@@ -1,0 +1,79 @@
+// Fencing against the real server: every operation of the fenced session is interrupted, then the
+// session is released where the server can (4.x), or said to be left to its idle timeout (3.5).
+import { NodeServices } from "@effect/platform-node"
+import { Deferred, Duration, Effect, Exit, Fiber, Logger, Stream } from "effect"
+import type { Ledger } from "@spark-etl/core"
+import { ConnectionString, SparkSession } from "@spark-etl/runner-spark-connect"
+import { randomUUID } from "node:crypto"
+import { describe, expect, inject, it } from "vitest"
+import * as Fence from "../../src/Fence.js"
+import { spark as sparkRemote } from "./harness.js"
+
+const crashed = (engineSessionId: string): Ledger.Record => ({
+  version: 1,
+  runId: "r-fence",
+  batch: "b",
+  batchFile: "b.yaml",
+  parameters: {},
+  pid: 1,
+  host: "h",
+  status: "running",
+  startedAt: "2026-01-01T00:00:00.000Z",
+  heartbeatAt: "2026-01-01T00:00:00.000Z",
+  rules: {},
+  engineSessionId
+})
+
+describe("fencing a crashed run's session on the server", () => {
+  it("interrupts its running scan, then releases the session (3.5: leaves it to the idle timeout)", async () => {
+    const remote = sparkRemote()
+    const sessionId = randomUUID()
+    const pinned = ConnectionString.withSessionId(remote, sessionId)
+    const lines: Array<string> = []
+    const capture = Logger.make(({ message }) => {
+      lines.push((Array.isArray(message) ? message : [message]).map(String).join(" "))
+    })
+    const program = Effect.gen(function* () {
+      // The crashed run's session, with an endless scan the server is streaming (small partitions:
+      // Spark sends a partition's rows once it is done).
+      const zombie = yield* SparkSession.make({ remote: pinned })
+      const df = yield* zombie.sql("SELECT id FROM range(0, 100000000000, 1, 100000)")
+      const streaming = yield* Deferred.make<void>()
+      const scan = yield* Effect.forkChild(
+        Effect.flip(zombie.stream(df).pipe(Stream.runForEach(() => Deferred.succeed(streaming, undefined))))
+      )
+      yield* Deferred.await(streaming)
+      yield* Fence.predecessor(
+        remote,
+        Duration.seconds(30)
+      )(crashed(sessionId)).pipe(Effect.provide(Logger.layer([capture])))
+      const ended = yield* Fiber.join(scan)
+      // The session afterwards: closed on 4.x, still there on 3.5.
+      const after = yield* Effect.exit(
+        Effect.scoped(
+          Effect.flatMap(SparkSession.make({ remote: pinned }), (s) =>
+            Effect.flatMap(s.sql("SELECT 1 AS one"), (d) => s.collect(d))
+          )
+        )
+      )
+      return { ended, after }
+    })
+    const { ended, after } = await Effect.runPromise(
+      Effect.scoped(program).pipe(Effect.provide(NodeServices.layer))
+    )
+    const fenced = lines.find((l) => l.startsWith("fenced crashed run r-fence: session "))
+    expect(fenced, lines.join("\n")).toMatch(/, 1 operation\(s\) interrupted: [0-9a-f-]{36}; /)
+    expect(["SparkInterrupted", "SparkSessionLost"]).toContain(ended._tag)
+    if (inject("sparkVersion").startsWith("3.")) {
+      expect(fenced).toMatch(
+        /; session left to the server's idle timeout \(ReleaseSession needs a Spark Connect server 4\.0\.0 or newer; this server runs Spark 3\.5\.\d+\)$/
+      )
+      expect(after).toMatchObject({ _tag: "Success", value: [{ one: 1 }] })
+    } else {
+      expect(fenced).toMatch(/; session released$/)
+      expect(Exit.findErrorOption(after)).toMatchObject({
+        value: { _tag: "SparkSessionLost", errorClass: "INVALID_HANDLE.SESSION_CLOSED" }
+      })
+    }
+  })
+})
