@@ -1,4 +1,5 @@
-"""The official client's side of the benchmark (pyspark-client 4.2.0), same cases as client.ts.
+"""The official client's side of the benchmark, same cases as client.ts: pyspark-client 4.x or
+pyspark[connect] 3.5, whichever matches the server (bench/run.sh picks it).
 
 Usage: python bench/pyspark_client.py <arrow|rows|stream|select1> <sc://host:port>
 """
@@ -25,7 +26,10 @@ def main() -> None:
             return len(spark.sql("SELECT 1 AS one").collect())
         df = spark.sql(QUERY)
         if mode == "arrow":
-            return df.toArrow().num_rows
+            if hasattr(df, "toArrow"):
+                return df.toArrow().num_rows
+            # 3.5 has no toArrow; this is what 4.x's toArrow does underneath.
+            return spark.client.to_table(df._plan.to_proto(spark.client))[0].num_rows
         if mode == "rows":
             return len(df.collect())
         return sum(1 for _ in df.toLocalIterator())

@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Benchmarks our client against the official pyspark-client 4.2.0 on the same server, in the
-# same run: each case in its own process under /usr/bin/time -v (peak RSS), median times from
-# inside the process. Needs SPARK_REMOTE; `npm run bench` sets it (see bench/with-server.ts).
+# Benchmarks our client against the official Python client on the same server, in the same run:
+# each case in its own process under /usr/bin/time -v (peak RSS), median times from inside the
+# process. Needs SPARK_REMOTE; `npm run bench` sets it (see bench/with-server.ts). SPARK_VERSION
+# (default 4.2.0) picks the Python client: pyspark-client of that version for 4.x, pyspark[connect]
+# for 3.x (the server's version; bench/versions.sh runs one server per version).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 remote="${SPARK_REMOTE:?set SPARK_REMOTE=sc://host:port (npm run infra -- spark start prints one)}"
-venv="${SPARK_ETL_CACHE:-$HOME/.cache/spark-etl}/pyspark-client-4.2.0"
+version="${SPARK_VERSION:-4.2.0}"
+# 3.x's connect extra pins numpy<2, which pyarrow 26 refuses at import.
+if [ "${version%%.*}" -ge 4 ]; then py=pyspark-client dir=pyspark-client pkgs=("pyspark-client==$version")
+else py="pyspark[connect]" dir=pyspark-connect pkgs=("pyspark[connect]==$version" "pyarrow<26"); fi
+venv="${SPARK_ETL_CACHE:-$HOME/.cache/spark-etl}/$dir-$version"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q pyspark-client==4.2.0
+  "$venv/bin/pip" install -q "${pkgs[@]}"
 fi
 node=../../node_modules/.bin/node
 "$node" ../../node_modules/typescript/bin/tsc -p tsconfig.build.json
@@ -20,15 +26,17 @@ trap 'rm -f "$client_js" /tmp/bench-time.$$' EXIT
   require("node:module").stripTypeScriptTypes(fs.readFileSync("bench/client.ts", "utf8")))' "$client_js"
 echo "server: $remote; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-15s %-8s %12s %14s\n' client case median_ms peak_rss_mib
-# `npm run bench` at the root collects every bench's figures (one JSON line each) into one table.
+# `npm run bench` at the root collects every bench's figures (one JSON line each) into one table;
+# figures against another version than the default name it.
+[ "$version" = 4.2.0 ] && suffix="" || suffix=", Spark $version"
 figure() {
   [ -n "${SPARK_ETL_BENCH_RESULTS:-}" ] || return 0
-  printf '{"figure":"%s","unit":"%s","ours":%s,"against":%s,"againstName":"pyspark-client 4.2.0"}\n' \
-    "$1" "$2" "$3" "$4" >>"$SPARK_ETL_BENCH_RESULTS"
+  printf '{"figure":"%s%s","unit":"%s","ours":%s,"against":%s,"againstName":"%s %s"}\n' \
+    "$1" "$suffix" "$2" "$3" "$4" "$py" "$version" >>"$SPARK_ETL_BENCH_RESULTS"
 }
 declare -A label=([select1]="SELECT 1, median of 200" [arrow]="1M×5 → Arrow" [rows]="1M×5 → rows" [stream]="1M×5 streamed")
 for mode in ${BENCH_CASES:-select1 arrow rows stream}; do
-  for client in spark-etl pyspark-client; do
+  for client in spark-etl "$py"; do
     if [ "$client" = spark-etl ]; then cmd=("$node" "$client_js" "$mode" "$remote")
     else cmd=("$venv/bin/python" bench/pyspark_client.py "$mode" "$remote"); fi
     out=$(/usr/bin/time -v "${cmd[@]}" 2>/tmp/bench-time.$$ | tail -1)
@@ -38,5 +46,5 @@ for mode in ${BENCH_CASES:-select1 arrow rows stream}; do
     if [ "$client" = spark-etl ]; then ours_ms=$median ours_rss=$((rss / 1024)); fi
   done
   figure "${label[$mode]}" ms "$ours_ms" "$median"
-  [ "$mode" = select1 ] && figure "peak RSS, SELECT 1 process" MiB "$ours_rss" "$((rss / 1024))"
+  if [ "$mode" = select1 ]; then figure "peak RSS, SELECT 1 process" MiB "$ours_rss" "$((rss / 1024))"; fi
 done

@@ -1,6 +1,7 @@
 /**
  * Runs a command with SPARK_REMOTE set: the given one, or a private local server started for
  * the benchmark (so other work on a shared server does not blur the figures) and stopped after.
+ * SPARK_VERSION picks the local server's Spark version (LocalServer's default otherwise).
  * Usage: node bench/with-server.ts COMMAND [ARG...]
  */
 import { NodeServices } from "@effect/platform-node"
@@ -10,6 +11,7 @@ import * as path from "node:path"
 import { LocalServer } from "@spark-etl/runner-spark-connect/local"
 
 const [command = "true", ...args] = process.argv.slice(2)
+const sparkVersion = process.env["SPARK_VERSION"] || undefined
 
 const runWith = (remote: string) =>
   Effect.sync(
@@ -22,7 +24,12 @@ const program = process.env["SPARK_REMOTE"]
   ? runWith(process.env["SPARK_REMOTE"])
   : Effect.scoped(
       Effect.flatMap(
-        LocalServer.start({ dataDir: path.resolve(".spark-etl", "bench"), master: "local[2]", heap: "2g" }),
+        LocalServer.start({
+          dataDir: path.resolve(".spark-etl", sparkVersion ? `bench-${sparkVersion}` : "bench"),
+          master: "local[2]",
+          heap: "2g",
+          ...(sparkVersion ? { sparkVersion } : {})
+        }),
         (server) => runWith(server.remote)
       )
     ).pipe(Effect.provide(NodeServices.layer))

@@ -134,8 +134,10 @@ describe("a server of our own", () => {
         const interrupted = yield* spark.interrupt({ tag })
         const error = yield* Fiber.join(fiber)
         const after = yield* runningWhen((jobs) => jobs.length === 0, "the interrupted job to stop")
-        const job = (yield* jobs).find((j) => j.jobId === before[0]?.jobId)
-        return { before: before.length, after: after.length, interrupted, error, job }
+        // The jobs since the first one seen running: the scan's among them (3.5 may first run a
+        // short job of the same query, which succeeds).
+        const since = (yield* jobs).filter((j) => j.jobId >= (before[0]?.jobId ?? 0)).map((j) => j.status)
+        return { before: before.length, after: after.length, interrupted, error, since }
       })
     )
     if (Exit.isFailure(exit)) throw new Error(String(exit.cause))
@@ -144,7 +146,7 @@ describe("a server of our own", () => {
     expect(result.interrupted).toHaveLength(1)
     expect(result.error._tag).toBe("SparkInterrupted")
     expect(result.after).toBe(0)
-    expect(result.job?.status).toBe("FAILED")
+    expect(result.since).toContain("FAILED")
   })
 
   it("a consumer interrupted, its session closed at once: the operation is interrupted on the server, not orphaned", async () => {
