@@ -1,24 +1,11 @@
 // Fencing decides from the remote alone when no server can be asked; the sc:// rewriting it relies
 // on (ConnectionString.isShared, withSessionId) is tested in runner-spark-connect.
 import { Duration, Effect, Exit } from "effect"
-import type { Ledger } from "@spark-etl/core"
 import { describe, expect, it } from "vitest"
 import * as Fence from "../src/Fence.js"
+import { runningRecord } from "./support/LedgerRecord.js"
 
-const record = (engineSessionId?: string): Ledger.Record => ({
-  version: 1,
-  runId: "r1",
-  batch: "b",
-  batchFile: "b.yaml",
-  parameters: {},
-  pid: 1,
-  host: "h",
-  status: "running",
-  startedAt: "2026-01-01T00:00:00.000Z",
-  heartbeatAt: "2026-01-01T00:00:00.000Z",
-  rules: {},
-  ...(engineSessionId !== undefined ? { engineSessionId } : {})
-})
+const record = (engineSessionId?: string) => runningRecord("r1", engineSessionId)
 
 describe("Fence on an embedded local remote", () => {
   it("lets a run's own fence pass: its server ends with the run", async () => {

@@ -356,6 +356,19 @@ const sparkVersionEnv = (
     : {}
 }
 
+/** Runs a command on this terminal with `env` added to ours; its exit code. */
+const exitCodeOf = (program: string, args: ReadonlyArray<string>, env: Record<string, string>) =>
+  Effect.flatMap(
+    ChildProcess.make(program, args, {
+      stdin: "inherit",
+      stdout: "inherit",
+      stderr: "inherit",
+      extendEnv: true,
+      env
+    }),
+    (handle) => handle.exitCode
+  )
+
 /** Runs a command with endpoints exported; the servers live exactly as long as the command. */
 const runWith = (
   needs: ReadonlyArray<Endpoints.Need>,
@@ -381,21 +394,14 @@ const runWith = (
       yield* Console.error(
         `[infra] Spark ${sparkVersion} was asked for, but the server at ${endpoints.sparkRemote} reports ${endpoints.sparkVersion}`
       )
-    const handle = yield* ChildProcess.make(program, args, {
-      stdin: "inherit",
-      stdout: "inherit",
-      stderr: "inherit",
-      extendEnv: true,
-      env: {
-        ...(needs.includes("spark") ? { SPARK_REMOTE: endpoints.sparkRemote } : {}),
-        ...(needs.includes("kafka") ? { KAFKA_BROKERS: endpoints.kafkaBrokers } : {}),
-        ...(endpoints.postgres ? LocalPostgres.toEnv(endpoints.postgres) : {}),
-        ...(endpoints.kafkaSecure ? KafkaSecurity.toEnv(endpoints.kafkaSecure) : {}),
-        ...(endpoints.hdfsUri ? { HDFS_URI: endpoints.hdfsUri } : {}),
-        ...sparkVersionEnv(needs, endpoints, sparkVersion)
-      }
+    return yield* exitCodeOf(program, args, {
+      ...(needs.includes("spark") ? { SPARK_REMOTE: endpoints.sparkRemote } : {}),
+      ...(needs.includes("kafka") ? { KAFKA_BROKERS: endpoints.kafkaBrokers } : {}),
+      ...(endpoints.postgres ? LocalPostgres.toEnv(endpoints.postgres) : {}),
+      ...(endpoints.kafkaSecure ? KafkaSecurity.toEnv(endpoints.kafkaSecure) : {}),
+      ...(endpoints.hdfsUri ? { HDFS_URI: endpoints.hdfsUri } : {}),
+      ...sparkVersionEnv(needs, endpoints, sparkVersion)
     })
-    return yield* handle.exitCode
   }).pipe(Effect.scoped)
 
 // The compatibility suite's versions: every tested one but the default, which runs everything.
@@ -421,18 +427,11 @@ const compat = (versions: ReadonlyArray<string>, command: ReadonlyArray<string>)
           yield* Console.error(
             `[infra] compat: Spark ${version} at ${server.remote} (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)`
           )
-          const handle = yield* ChildProcess.make(program, args, {
-            stdin: "inherit",
-            stdout: "inherit",
-            stderr: "inherit",
-            extendEnv: true,
-            env: {
-              SPARK_REMOTE: server.remote,
-              SPARK_ETL_SPARK_VERSION: version,
-              KAFKA_BROKERS: kafka.kafkaBrokers
-            }
+          return yield* exitCodeOf(program, args, {
+            SPARK_REMOTE: server.remote,
+            SPARK_ETL_SPARK_VERSION: version,
+            KAFKA_BROKERS: kafka.kafkaBrokers
           })
-          return yield* handle.exitCode
         })
       )
       results.push({ version, code, seconds: (Date.now() - started) / 1000 })

@@ -2,27 +2,12 @@
 // session is released where the server can (4.x), or said to be left to its idle timeout (3.5).
 import { NodeServices } from "@effect/platform-node"
 import { Deferred, Duration, Effect, Exit, Fiber, Logger, Stream } from "effect"
-import type { Ledger } from "@spark-etl/core"
 import { ConnectionString, SparkSession } from "@spark-etl/runner-spark-connect"
 import { randomUUID } from "node:crypto"
 import { describe, expect, inject, it } from "vitest"
 import * as Fence from "../../src/Fence.js"
+import { runningRecord } from "../support/LedgerRecord.js"
 import { spark as sparkRemote } from "./harness.js"
-
-const crashed = (engineSessionId: string): Ledger.Record => ({
-  version: 1,
-  runId: "r-fence",
-  batch: "b",
-  batchFile: "b.yaml",
-  parameters: {},
-  pid: 1,
-  host: "h",
-  status: "running",
-  startedAt: "2026-01-01T00:00:00.000Z",
-  heartbeatAt: "2026-01-01T00:00:00.000Z",
-  rules: {},
-  engineSessionId
-})
 
 describe("fencing a crashed run's session on the server", () => {
   it("interrupts its running scan, then releases the session (3.5: leaves it to the idle timeout)", async () => {
@@ -46,7 +31,7 @@ describe("fencing a crashed run's session on the server", () => {
       yield* Fence.predecessor(
         remote,
         Duration.seconds(30)
-      )(crashed(sessionId)).pipe(Effect.provide(Logger.layer([capture])))
+      )(runningRecord("r-fence", sessionId)).pipe(Effect.provide(Logger.layer([capture])))
       const ended = yield* Fiber.join(scan)
       // The session afterwards: closed on 4.x, still there on 3.5.
       const after = yield* Effect.exit(
