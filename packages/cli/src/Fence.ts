@@ -39,11 +39,11 @@ const session = (
     const stopped = yield* spark.interrupt("all")
     const released = yield* spark.release.pipe(
       // Just after an interrupt the server may refuse to close a session whose operations are
-      // still on their way to Canceled (SPARK_CONNECT_ILLEGAL_STATE): ask again shortly.
+      // still on their way to Canceled: ask again shortly.
       Effect.retry({
-        while: (error) => error.errorClass?.startsWith("SPARK_CONNECT_ILLEGAL_STATE") === true,
+        while: operationsStillStopping,
         schedule: Schedule.spaced("200 millis"),
-        times: 25
+        times: 50
       }),
       Effect.as("session released"),
       Effect.catch((error) =>
@@ -64,6 +64,16 @@ const session = (
         : Effect.fail(error)
     )
   )
+
+// How the server says a session's operation has not yet stopped: 4.2 with an error class; 4.0
+// with a bare IllegalStateException ("operationId: … with status ReadyForExecution is not within
+// statuses List(Finished, Failed, Canceled) for event Closed").
+const operationsStillStopping = (error: {
+  readonly errorClass?: string | undefined
+  readonly classes: ReadonlyArray<string>
+}): boolean =>
+  error.errorClass?.startsWith("SPARK_CONNECT_ILLEGAL_STATE") === true ||
+  error.classes.includes("java.lang.IllegalStateException")
 
 interface Fenced {
   readonly stopped: ReadonlyArray<string>
