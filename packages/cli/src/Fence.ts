@@ -66,14 +66,17 @@ const session = (
   )
 
 // How the server says a session's operation has not yet stopped: 4.2 with an error class; 4.0
-// with a bare IllegalStateException ("operationId: … with status ReadyForExecution is not within
-// statuses List(Finished, Failed, Canceled) for event Closed").
+// with a bare IllegalStateException whose text is all that names the case ("operationId: … with
+// status ReadyForExecution is not within statuses List(Finished, Failed, Canceled) for event
+// Closed"). Only decides whether to ask again; the fence has already been proven by then.
 const operationsStillStopping = (error: {
   readonly errorClass?: string | undefined
   readonly classes: ReadonlyArray<string>
+  readonly message: string
 }): boolean =>
   error.errorClass?.startsWith("SPARK_CONNECT_ILLEGAL_STATE") === true ||
-  error.classes.includes("java.lang.IllegalStateException")
+  error.classes.includes("java.lang.IllegalStateException") ||
+  /is not within statuses .* for event Closed/s.test(error.message)
 
 interface Fenced {
   readonly stopped: ReadonlyArray<string>
