@@ -19,6 +19,9 @@ export const sparkSession: Layer.Layer<SparkSession.SparkSession> = Layer.succee
     sparkVersion: "(validation only)",
     remote: "(validation only)",
     sql: () => misuse("sql"),
+    query: () => {
+      throw new Error("a runner used the Spark session (query) during static validation")
+    },
     table: () => {
       throw new Error("a runner used the Spark session (table) during static validation")
     },

@@ -73,6 +73,13 @@ export interface Session {
   readonly remote: string
   /** Runs SQL as the official clients do (SqlCommand): commands run now, queries on collect. */
   readonly sql: (query: string, options?: SqlOptions) => Effect.Effect<DataFrame, SparkError.SparkError>
+  /**
+   * A query as a plan, built here and not sent: Spark parses and analyses it where it is used
+   * (a view, a count, a collect), with `params` bound by Spark. It is the relation `sql` gets
+   * back for a query, without `sql`'s round trip; for a statement that may be a command, use
+   * `sql`, which runs a command at once.
+   */
+  readonly query: (query: string, params?: Plan.Params) => DataFrame
   /** A catalog table or view. */
   readonly table: (name: string) => DataFrame
   /** Files through a data source (parquet, csv, json, orc, text…). */

@@ -43,6 +43,18 @@ describe("Plan builders", () => {
     expect(positional.relType.value.posArguments).toHaveLength(2)
   })
 
+  it("3.5's SQL relation carries the parameters as literals (args, pos_args), never in the text", () => {
+    const named = Plan.literalSql("SELECT :a", { a: "x'--" })
+    const positional = Plan.literalSql("SELECT ?, ?", [1, 2])
+    if (named.relType.case !== "sql" || positional.relType.case !== "sql")
+      throw new Error("sql relation expected")
+    expect(named.relType.value.query).toBe("SELECT :a")
+    expect(named.relType.value.args["a"]?.literalType).toEqual({ case: "string", value: "x'--" })
+    expect(named.relType.value.namedArguments).toEqual({})
+    expect(positional.relType.value.posArgs.map((l) => l.literalType.value)).toEqual([1, 2])
+    expect(positional.relType.value.posArguments).toEqual([])
+  })
+
   const sqlCommandOf = (plan: ReturnType<typeof Plan.sqlCommand>) => {
     if (plan.opType.case !== "command" || plan.opType.value.commandType.case !== "sqlCommand")
       throw new Error("sqlCommand expected")

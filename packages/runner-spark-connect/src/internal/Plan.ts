@@ -74,6 +74,17 @@ export const sql = (query: string, params?: Params): Relation => {
   })
 }
 
+/**
+ * The SQL relation of Spark 3.5, which has no expression arguments: the parameters as literals
+ * (`args`, `pos_args`), as a 3.5 server returns it for a query.
+ */
+export const literalSql = (query: string, params?: Params): Relation => {
+  const { args, posArgs } = literalArguments(params)
+  return create(RelationSchema, {
+    relType: { case: "sql", value: create(SQLSchema, { query, args, posArgs }) }
+  })
+}
+
 /** A plan whose root is a relation (a query). */
 export const root = (relation: Relation): PlanMessage =>
   create(PlanSchema, { opType: { case: "root", value: relation } })
@@ -91,12 +102,18 @@ export const sqlCommand = (relation: Relation): PlanMessage =>
  * literals in the command itself (fields 4.0 keeps, deprecated, for such servers).
  */
 export const inlineSqlCommand = (query: string, params?: Params): PlanMessage => {
+  const { args, posArgs } = literalArguments(params)
+  return command({ case: "sqlCommand", value: create(SqlCommandSchema, { sql: query, args, posArgs }) })
+}
+
+// Parameters as 3.5's literal arguments: named in `args`, positional in `posArgs`.
+const literalArguments = (params: Params | undefined) => {
   const args: Record<string, Expression_Literal> = {}
   const posArgs: Array<Expression_Literal> = []
   if (Array.isArray(params)) for (const v of params as ReadonlyArray<ParamValue>) posArgs.push(literal(v))
   else if (params !== undefined)
     for (const [k, v] of Object.entries(params as Readonly<Record<string, ParamValue>>)) args[k] = literal(v)
-  return command({ case: "sqlCommand", value: create(SqlCommandSchema, { sql: query, args, posArgs }) })
+  return { args, posArgs }
 }
 
 /** A catalog table by its (possibly qualified) name. */

@@ -254,6 +254,9 @@ export const make = (
             )
           })
         ),
+      query: (query, params) => ({
+        relation: dialect.inlineSqlCommand ? Plan.literalSql(query, params) : Plan.sql(query, params)
+      }),
       table: (name) => ({ relation: Plan.table(name) }),
       read: (o) => ({ relation: Plan.read(o) }),
       schema: (df) =>

@@ -33,6 +33,37 @@ describe("SparkSession queries", () => {
     expect(rows).toEqual([{ total: 42, half: 0.5 }])
   })
 
+  it("query: a plan made without a round trip, its parameters bound by Spark where it is used", async () => {
+    const hostile = "x'; DROP TABLE t; --"
+    const result = await session((spark) =>
+      Effect.gen(function* () {
+        const named = spark.query("SELECT :s AS s, :n AS n, :nothing AS nothing", {
+          s: hostile,
+          n: 42,
+          nothing: null
+        })
+        const positional = spark.query("SELECT ? + ? AS total", [40, 2])
+        const view = unique("query_view")
+        yield* spark.createTempView(positional, view)
+        return {
+          named: yield* spark.collect(named),
+          viewed: yield* spark.collect(spark.table(view)),
+          counted: yield* spark.count(spark.query("SELECT * FROM range(5)"))
+        }
+      })
+    )
+    expect(result).toEqual({
+      named: [{ s: hostile, n: 42, nothing: null }],
+      viewed: [{ total: 42 }],
+      counted: 5n
+    })
+  })
+
+  it("query: a bad query fails where it is used, as Spark's SQL error", async () => {
+    const exit = await session((spark) => Effect.exit(spark.collect(spark.query("SELECT nope FROM range(1)"))))
+    expect(String(exit)).toContain("UNRESOLVED_COLUMN")
+  })
+
   it("returns an Arrow table with Spark's schema", async () => {
     const table = await session((spark) =>
       Effect.flatMap(spark.sql("SELECT id, id * 2 AS twice FROM range(5)"), (df) => spark.toArrow(df))
