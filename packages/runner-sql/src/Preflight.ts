@@ -15,7 +15,8 @@
  *   after the rule). The first other statement ends the rule's analysis as `NotAnalysed`; it
  *   and the statements after it are only parsed (`EXPLAIN`, which plans and runs nothing).
  * - The last statement's result becomes the rule's view (which resolves it), and the
- *   expectations' queries are analysed.
+ *   expectations' queries are analysed. A last query without parameters is defined by its text,
+ *   which Spark resolves again at each use, so `run` keeps that view (see RuleViews).
  * - A rule whose SQL names another rule's target directly (a path in the text, a qualified
  *   table name) is `NotAnalysed`: what it reads is being replaced by this run.
  *
@@ -25,8 +26,9 @@
  *
  * @example
  * import { Preflight } from "@spark-etl/runner-sql"
- * const views = Preflight.makeViews()
- * const analysis = yield* Preflight.analyse(spark, views, ctx, { tags: [tag] })
+ * const analysis = yield* Preflight.analyse(spark, Preflight.makeViews(), Preflight.makeRuleViews(), ctx, {
+ *   tags: [tag]
+ * })
  */
 import { Effect, Option } from "effect"
 import { Failure, Plugin } from "@spark-etl/core"
@@ -65,44 +67,36 @@ export const makeViews = (): Views => {
 }
 
 /**
- * The analysed results of rules' last statements, for `run` to reuse: a query comes back from
- * Spark as its own text (a SQL relation, not run), so sending the same text again when the rule
- * runs would only cost a round trip per rule. Spark analyses the relation again where `run` uses
- * it (creating the rule's view), so what changed since preflight still fails there.
+ * The rules' own views that preflight defined by their query's text (`CREATE OR REPLACE
+ * TEMPORARY VIEW <rule> AS <query>`). Spark keeps such a view as text and resolves it again at
+ * every use, so when the rule runs the view reads what is there then, exactly as a view made
+ * then would: `run` keeps it and saves a round trip per rule. Only while the session is as
+ * preflight left it: a run whose preflight met a `SET`, a command, or an input standing in for
+ * an upstream rule's target has every view made again by `run`, as the rules' own statements
+ * and inputs then make the session differ from what the views were defined against.
  */
-export interface Results {
-  readonly record: (
-    runId: string,
-    ruleId: string,
-    sql: string,
-    result: SparkSession.DataFrame
-  ) => Effect.Effect<void>
-  /** The result preflight recorded for this statement of this rule of this run; forgets it. */
-  readonly take: (
-    runId: string,
-    ruleId: string,
-    sql: string
-  ) => Effect.Effect<Option.Option<SparkSession.DataFrame>>
+export interface RuleViews {
+  readonly record: (runId: string, ruleId: string, sql: string) => Effect.Effect<void>
+  /** Marks the run's session as changed by preflight's own work: no view is kept. */
+  readonly unsettle: (runId: string) => Effect.Effect<void>
+  /** Whether `run` may keep the view preflight defined for this query of this rule; forgets it. */
+  readonly take: (runId: string, ruleId: string, sql: string) => Effect.Effect<boolean>
 }
 
-/** An empty record of results; one per runner. */
-export const makeResults = (): Results => {
-  const made = new Map<string, SparkSession.DataFrame>()
-  const key = (runId: string, ruleId: string, sql: string) => JSON.stringify([runId, ruleId, sql])
+/** An empty record of rule views; one per runner. */
+export const makeRuleViews = (): RuleViews => {
+  const defined = new Map<string, string>()
+  const unsettled = new Set<string>()
+  const key = (runId: string, ruleId: string) => JSON.stringify([runId, ruleId])
   return {
-    record: (runId, ruleId, sql, result) =>
-      Effect.sync(() => {
-        // Only a relation that is the query's text is safe to send later: a command's result (a
-        // local relation of its rows) is not what running the statement again would give.
-        const rel = result.relation.relType
-        if (rel.case === "sql" && rel.value.query === sql) made.set(key(runId, ruleId, sql), result)
-      }),
+    record: (runId, ruleId, sql) => Effect.sync(() => void defined.set(key(runId, ruleId), sql)),
+    unsettle: (runId) => Effect.sync(() => void unsettled.add(runId)),
     take: (runId, ruleId, sql) =>
       Effect.sync(() => {
-        const k = key(runId, ruleId, sql)
-        const found = made.get(k)
-        made.delete(k)
-        return Option.fromNullishOr(found)
+        const k = key(runId, ruleId)
+        const found = defined.get(k)
+        defined.delete(k)
+        return found === sql && !unsettled.has(runId)
       })
   }
 }
@@ -176,9 +170,9 @@ const isNotFound = (e: SparkError.SparkError): boolean => e.errorClass === "TABL
 export const analyse = (
   spark: SparkSession.Session,
   views: Views,
+  ruleViews: RuleViews,
   ctx: Plugin.PreflightContext<SqlOptions.SqlOptions>,
-  operation: SparkSession.OperationOptions,
-  results?: Results
+  operation: SparkSession.OperationOptions
 ): Effect.Effect<Plugin.Analysis, Failure.RuleFailure> =>
   Effect.gen(function* () {
     const { options, rule, batch, runId } = ctx
@@ -211,6 +205,7 @@ export const analyse = (
       const path = Script.resolvePath(batch.dir, input.path)
       const at = `input ${view} (${input.path})`
       const upstream = upstreamOf(path, rule.id, ctx.targets)
+      if (upstream !== undefined) yield* ruleViews.unsettle(runId)
       const register = (df: SparkSession.DataFrame) =>
         spark.createTempView(df, view, { ...operation, replace: true })
       if (upstream === undefined) {
@@ -262,6 +257,24 @@ export const analyse = (
         Effect.logWarning(`preflight of rule ${rule.id}: could not put configuration back: ${e.message}`)
       )
     )
+    // The rule's view of its last query, which creating it resolves: a parse error, a missing
+    // table or column fails here. Defined by its text when it binds no parameter (Spark refuses
+    // parameters in a view's text), so that `run` may keep it (see RuleViews); if Spark refuses
+    // that, the view of the query's plan gives the error at the positions of the rule's own text.
+    const defineView = (sql: string, at: string) =>
+      Effect.gen(function* () {
+        const params = Parameters.bind(sql, batch.parameters)
+        if (Object.keys(params).length === 0) {
+          const byText = yield* spark
+            .sql(`CREATE OR REPLACE TEMPORARY VIEW ${Expectations.quote(rule.id)} AS ${sql}`, operation)
+            .pipe(Effect.result)
+          if (byText._tag === "Success") return yield* ruleViews.record(runId, rule.id, sql)
+        }
+        yield* spark
+          .createTempView(spark.query(sql, params), rule.id, { ...operation, replace: true })
+          .pipe(classified("sql", at))
+      })
+
     // Parsing is safe where analysis is not: EXPLAIN plans a statement and runs nothing.
     const parseOnly = (from: number) =>
       Effect.forEach(
@@ -280,21 +293,27 @@ export const analyse = (
         const at = where(s, i)
         const kind = Statements.classify(s.sql)
         if (kind._tag === "Command") {
+          yield* ruleViews.unsettle(runId)
           yield* parseOnly(i)
           return Plugin.notAnalysed(`${at} is a command (${kind.keyword}), which preflight does not run`)
         }
-        if (kind._tag === "SetConf" && !saved.has(kind.key)) {
-          saved.set(kind.key, yield* spark.getConf(kind.key).pipe(classified("sql", at)))
+        if (kind._tag === "SetConf") {
+          yield* ruleViews.unsettle(runId)
+          if (!saved.has(kind.key))
+            saved.set(kind.key, yield* spark.getConf(kind.key).pipe(classified("sql", at)))
+        }
+        const last = i === statements.length - 1
+        if (last && kind._tag === "Query") {
+          yield* defineView(s.sql, at)
+          continue
         }
         const result = yield* spark.sql(s.sql, bound(s.sql)).pipe(classified("sql", at))
         if (kind._tag === "TempView" && !kind.replace) yield* views.record(runId, rule.id, kind.view)
-        if (i === statements.length - 1) {
+        if (last) {
           // Creating the view resolves the plan: a missing table or column fails here.
           yield* spark
             .createTempView(result, rule.id, { ...operation, replace: true })
             .pipe(classified("sql", at))
-          if (results !== undefined && kind._tag === "Query")
-            yield* results.record(runId, rule.id, s.sql, result)
         }
       }
       if (options.expect !== undefined) {

@@ -69,10 +69,10 @@ const onServerInterruptible = <A>(
   }).pipe(Effect.annotateLogs({ rule: ruleId }))
 
 const run =
-  (views: Preflight.Views, results: Preflight.Results) =>
+  (views: Preflight.Views, ruleViews: Preflight.RuleViews) =>
   (ctx: Plugin.RunContext<Options>): Effect.Effect<void, Failure.RuleFailure, SparkSession.SparkSession> =>
     onServerInterruptible(ctx.runId, ctx.rule.id, (spark, operation) =>
-      body(spark, views, results, ctx, operation)
+      body(spark, views, ruleViews, ctx, operation)
     )
 
 // Before a retry: every operation of the rule still on the server (the failed attempt's) is
@@ -83,12 +83,12 @@ const abandon = (ctx: Plugin.RunContext<Options>): Effect.Effect<void, never, Sp
   )
 
 const preflight =
-  (views: Preflight.Views, results: Preflight.Results) =>
+  (views: Preflight.Views, ruleViews: Preflight.RuleViews) =>
   (
     ctx: Plugin.PreflightContext<Options>
   ): Effect.Effect<Plugin.Analysis, Failure.RuleFailure, SparkSession.SparkSession> =>
     onServerInterruptible(ctx.runId, ctx.rule.id, (spark, operation) =>
-      Preflight.analyse(spark, views, ctx, operation, results)
+      Preflight.analyse(spark, views, ruleViews, ctx, operation)
     )
 
 const restore = (
@@ -142,7 +142,7 @@ const stopOnServer = (
 const body = (
   spark: SparkSession.Session,
   views: Preflight.Views,
-  results: Preflight.Results,
+  ruleViews: Preflight.RuleViews,
   ctx: Plugin.RunContext<Options>,
   operation: SparkSession.OperationOptions
 ): Effect.Effect<void | Plugin.Committed, Failure.RuleFailure> =>
@@ -183,13 +183,23 @@ const body = (
       )
     for (const [i, s] of statements.slice(0, -1).entries()) yield* send(s, i)
     const lastWhere = where(last, statements.length - 1)
-    // The query preflight analysed comes back as its own text: no need to send it again.
-    const analysed = yield* results.take(ctx.runId, rule.id, last.sql)
-    const result = Option.isSome(analysed) ? analysed.value : yield* send(last, statements.length - 1)
-    // Creating the view analyses the plan, so a missing column surfaces here as a SQL error.
-    yield* spark
-      .createTempView(result, rule.id, { ...operation, replace: true })
-      .pipe(classified("sql", lastWhere))
+    const query = Statements.classify(last.sql)._tag === "Query"
+    // The view preflight defined by this query's text resolves it anew at each use: kept. The
+    // checks and the write below use it; with neither, it is resolved here, so what went away
+    // since preflight still fails this rule, as SQL.
+    if (query && (yield* ruleViews.take(ctx.runId, rule.id, last.sql))) {
+      if (options.expect === undefined && rule.target === undefined)
+        yield* spark.schema(spark.table(rule.id)).pipe(classified("sql", lastWhere))
+    } else {
+      // A query is its own plan (Spark returns a query's text as its relation): no round trip.
+      const result = query
+        ? spark.query(last.sql, Parameters.bind(last.sql, batch.parameters))
+        : yield* send(last, statements.length - 1)
+      // Creating the view analyses the plan, so a missing column surfaces here as a SQL error.
+      yield* spark
+        .createTempView(result, rule.id, { ...operation, replace: true })
+        .pipe(classified("sql", lastWhere))
+    }
 
     if (options.cache === true) {
       yield* spark
@@ -255,14 +265,14 @@ export interface Config {
 /** A `sql` runner with the given configuration. */
 export const make = (config: Config = {}): Plugin.Runner<Options, SparkSession.SparkSession> => {
   const views = Preflight.makeViews()
-  const results = Preflight.makeResults()
+  const ruleViews = Preflight.makeRuleViews()
   return Plugin.make({
     kind: "sql",
     options: SqlOptions.SqlOptions,
     validate,
-    run: run(views, results),
+    run: run(views, ruleViews),
     prepare,
-    preflight: preflight(views, results),
+    preflight: preflight(views, ruleViews),
     fingerprint: Fingerprint.of,
     restore,
     abandon,

@@ -29,7 +29,7 @@ const preflightAll = (specs: ReadonlyArray<RuleSpec>) => {
 const schemaOf = (view: string) =>
   Effect.flatMap(SparkSession.SparkSession, (spark) => spark.schema(spark.table(view)))
 
-/** The session with the texts sent as SQL recorded in `sent`. */
+/** The session with the texts sent as SQL, and the views made from plans, recorded in `sent`. */
 const recordingSql = (sent: Array<string>) =>
   Layer.effect(
     SparkSession.SparkSession,
@@ -38,34 +38,62 @@ const recordingSql = (sent: Array<string>) =>
       sql: (query: string, options?: SparkSession.SqlOptions) => {
         sent.push(query)
         return spark.sql(query, options)
+      },
+      createTempView: (df, name, options) => {
+        sent.push(`view ${name}`)
+        return spark.createTempView(df, name, options)
       }
     }))
   )
 
-describe("preflight: the run reuses what it analysed", () => {
-  it("a rule's last query is not sent again when the rule runs, and the rule's view holds its result", async () => {
+/** Preflights then runs one rule, as core does, recording what each sends. */
+const preflightThenRun = (rule: RuleSpec, sent: Array<string>) =>
+  run(
+    Effect.gen(function* () {
+      const analysis = yield* preflightRule(rule)
+      const byPreflight = [...sent]
+      yield* runRule(rule)
+      return {
+        analysis,
+        byPreflight,
+        byRun: sent.slice(byPreflight.length),
+        rows: yield* rows(`SELECT * FROM ${rule.id}`)
+      }
+    }).pipe(Effect.provide(recordingSql(sent)))
+  )
+
+describe("preflight: the rule's view, made once", () => {
+  it("a last query without parameters is defined by its text in preflight, and the run keeps that view", async () => {
     const sent: Array<string> = []
     const rule = {
-      id: unique("reused"),
+      id: unique("kept"),
       runId: unique("run"),
-      options: { sql: "SELECT :n AS n", expect: { row_count: { min: 1, max: 1 } } },
-      parameters: { n: { type: "int", value: 7, text: "7" } } as const
+      options: { sql: "SELECT 7 AS n", expect: { row_count: { min: 1, max: 1 } } }
     }
-    const result = await run(
-      Effect.gen(function* () {
-        const analysis = yield* preflightRule(rule)
-        const before = sent.length
-        yield* runRule(rule)
-        return { analysis, sentByRun: sent.slice(before), rows: yield* rows(`SELECT * FROM ${rule.id}`) }
-      }).pipe(Effect.provide(recordingSql(sent)))
-    )
+    const result = await preflightThenRun(rule, sent)
     expect(result.analysis).toEqual(Plugin.analysed)
-    expect(sent).toContain("SELECT :n AS n")
-    expect(result.sentByRun.filter((q) => q === "SELECT :n AS n")).toEqual([])
+    expect(result.byPreflight).toEqual([`CREATE OR REPLACE TEMPORARY VIEW \`${rule.id}\` AS SELECT 7 AS n`])
+    expect(result.byRun).toEqual([])
     expect(result.rows).toEqual([{ n: 7 }])
   })
 
-  it("a reused query is analysed again when the rule runs: what went away since preflight fails it as SQL", async () => {
+  it("a kept view reads what is there when the rule runs, not what preflight saw", async () => {
+    const source = unique("source")
+    const rule = { id: unique("reader"), runId: unique("run"), options: { sql: `SELECT a FROM ${source}` } }
+    const result = await run(
+      Effect.gen(function* () {
+        const spark = yield* SparkSession.SparkSession
+        yield* spark.sql(`CREATE OR REPLACE TEMPORARY VIEW ${source} AS SELECT 1 AS a`)
+        expect(yield* preflightRule(rule)).toEqual(Plugin.analysed)
+        yield* spark.sql(`CREATE OR REPLACE TEMPORARY VIEW ${source} AS SELECT 2 AS a`)
+        yield* runRule(rule)
+        return yield* rows(`SELECT * FROM ${rule.id}`)
+      })
+    )
+    expect(result).toEqual([{ a: 2 }])
+  })
+
+  it("a kept view is resolved again when the rule runs: what went away since preflight fails it as SQL", async () => {
     const source = unique("source")
     const rule = { id: unique("reader"), runId: unique("run"), options: { sql: `SELECT a FROM ${source}` } }
     const failure = await failureOf(
@@ -78,15 +106,57 @@ describe("preflight: the run reuses what it analysed", () => {
       })
     )
     expect(failure).toMatchObject({ _tag: "SqlError", ruleId: rule.id })
+    expect(failure.message).toContain("TABLE_OR_VIEW_NOT_FOUND")
+    expect(failure.message).toContain("statement 1 (line 1)")
   })
 
-  it("a rule that was not preflighted sends its query as before", async () => {
+  it("a query with parameters is a view of its plan: preflight sends no SQL text, and the run makes the view again", async () => {
+    const sent: Array<string> = []
+    const rule = {
+      id: unique("bound"),
+      runId: unique("run"),
+      options: { sql: "SELECT :n AS n", expect: { row_count: { min: 1, max: 1 } } },
+      parameters: { n: { type: "int", value: 7, text: "7" } } as const
+    }
+    const result = await preflightThenRun(rule, sent)
+    expect(result.analysis).toEqual(Plugin.analysed)
+    expect(result.byPreflight).toEqual([`view ${rule.id}`])
+    expect(result.byRun).toEqual([`view ${rule.id}`])
+    expect(result.rows).toEqual([{ n: 7 }])
+  })
+
+  it("after a SET met in preflight, the run makes every view again (the session is no longer the one the views saw)", async () => {
+    const sent: Array<string> = []
+    const runId = unique("run")
+    const setter = { id: unique("setter"), runId, options: { sql: "SET spark.sql.shuffle.partitions=3;\nSELECT 1 AS n" } }
+    const plain = { id: unique("plain"), runId, options: { sql: "SELECT 2 AS n" } }
+    const byRun = await run(
+      Effect.gen(function* () {
+        yield* preflightRule(plain)
+        yield* preflightRule(setter)
+        const before = sent.length
+        yield* runRule(plain)
+        return sent.slice(before)
+      }).pipe(Effect.provide(recordingSql(sent)))
+    )
+    expect(byRun).toEqual([`view ${plain.id}`])
+  })
+
+  it("a query Spark refuses fails with positions in the rule's own text, not in the view's definition", async () => {
+    const rule = { id: unique("broken"), options: { sql: "SELECT nope FROM range(3)" } }
+    const failure = await failureOf(preflightRule(rule))
+    expect(failure).toMatchObject({ _tag: "SqlError", ruleId: rule.id })
+    expect(failure.message).toContain("UNRESOLVED_COLUMN")
+    expect(failure.message).toContain("line 1 pos 7")
+  })
+
+  it("a rule that was not preflighted makes its view from the query's plan when it runs", async () => {
     const sent: Array<string> = []
     const rule = { id: unique("fresh"), options: { sql: "SELECT 3 AS n" } }
     const result = await run(
-      Effect.andThen(runRule(rule), rows(`SELECT * FROM ${rule.id}`)).pipe(Effect.provide(recordingSql(sent)))
+      Effect.andThen(runRule(rule).pipe(Effect.provide(recordingSql(sent))), rows(`SELECT * FROM ${rule.id}`))
     )
-    expect(sent).toContain("SELECT 3 AS n")
+    expect(sent).toEqual([`view ${rule.id}`])
     expect(result).toEqual([{ n: 3 }])
   })
 })
