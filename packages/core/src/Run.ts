@@ -223,7 +223,6 @@ const runWithId = (options: Options, runId: string): Effect.Effect<Outcome, neve
         ...routing,
         ...extra
       }))
-    const emit: Emit = (type, extra) => Effect.flatMap(makeEvent(type, extra), sink.publish)
 
     // Secrets an engine quoted back leave no trace in what a run says (set once the batch is loaded).
     let scrub = (text: string): string => text
@@ -297,7 +296,7 @@ const runWithId = (options: Options, runId: string): Effect.Effect<Outcome, neve
     parameters = Parameter.toText(batch.parameters)
     routing = routingOf(options, batch)
     scrub = Parameter.scrubber(batch.parameters)
-    return yield* Effect.scoped(execute(options, batch, runId, host, pid, emit, conclude, scrub)).pipe(
+    return yield* Effect.scoped(execute(options, batch, runId, host, pid, makeEvent, conclude, scrub)).pipe(
       Effect.provideService(Parameter.Secrets, scrub)
     )
   }).pipe(
@@ -306,7 +305,7 @@ const runWithId = (options: Options, runId: string): Effect.Effect<Outcome, neve
     Effect.annotateLogs({ runId })
   )
 
-type Emit = (type: Event.EventType, extra?: Partial<Event.Event>) => Effect.Effect<void>
+type MakeEvent = (type: Event.EventType, extra?: Partial<Event.Event>) => Effect.Effect<Event.Event>
 type Conclude = (
   ending: Ending,
   targetsTouched: boolean
@@ -344,7 +343,7 @@ const execute = (
   runId: string,
   host: string,
   pid: number,
-  emit: Emit,
+  makeEvent: MakeEvent,
   conclude: Conclude,
   /** Removes the batch's secret values from a text. */
   secretsOut: (text: string) => string
@@ -434,6 +433,27 @@ const execute = (
     let resumed: Outcome["resumed"]
     let drainJournal: Effect.Effect<void> = Effect.void
 
+    // The run's events leave in the order they happen, each stamped when it happens, but a rule
+    // does not wait for Kafka's acknowledgement of its own: one publisher sends them behind the
+    // rules (the sink never fails; an event Kafka refuses goes to its outbox). The close waits
+    // for all of them, so the terminal event still comes last. After a stop the process has
+    // seconds left: events are spooled as the terminal one is, and a publish still waiting for
+    // Kafka is cut short (the sink spools its event).
+    const events = yield* Queue.unbounded<Event.Event, Cause.Done>()
+    const send = (event: Event.Event): Effect.Effect<void> =>
+      Deferred.isDoneUnsafe(stop)
+        ? sink.spool(event)
+        : Effect.asVoid(Effect.raceFirst(sink.publish(event), Deferred.await(stop)))
+    const publisher = yield* Queue.takeAll(events).pipe(
+      Effect.flatMap((group) => Effect.forEach(group, send, { discard: true })),
+      Effect.forever,
+      Effect.catchIf(Cause.isDone, () => Effect.void),
+      Effect.forkScoped
+    )
+    const emit = (type: Event.EventType, extra?: Partial<Event.Event>): Effect.Effect<void> =>
+      Effect.flatMap(makeEvent(type, extra), (event) => Effect.asVoid(Queue.offer(events, event)))
+    const drainEvents = Effect.andThen(Queue.end(events), Fiber.join(publisher))
+
     // The outcome goes into the ledger with its terminal event before the event is published,
     // and the event is marked sent after: a kill in between leaves the event for the next run
     // to send (same id), never a second, different terminal event.
@@ -447,6 +467,7 @@ const execute = (
           )
         }
         yield* drainJournal
+        yield* drainEvents
         const { event, outcome } = yield* conclude(ending, touched)
         const endedAt = yield* Clock.currentTimeMillis
         // Ended before execution: no rule ran; the one preflight failed on says so.

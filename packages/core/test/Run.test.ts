@@ -50,6 +50,10 @@ interface SetupOptions {
   readonly stubborn?: Effect.Effect<void>
   /** Sees each event as it is published (not spooled), before the sink keeps it. */
   readonly onPublish?: (event: Event.Event) => void
+  /** Each publish waits for this first (a slow Kafka). */
+  readonly publishAfter?: Effect.Effect<void>
+  /** Runs after each rule's runner succeeds. */
+  readonly afterRun?: (ruleId: string) => Effect.Effect<void>
 }
 
 // The run's world: runners, store and sink that say what was done to them, in `steps`
@@ -66,7 +70,10 @@ const setup = (options: SetupOptions = {}) => {
   const { preflight } = options
   const probe = (runner: Plugin.Runner<Testing.ScriptedOptions>): Plugin.Runner<Testing.ScriptedOptions> => ({
     ...runner,
-    run: (ctx) => Effect.andThen(step(`run ${ctx.rule.id}`), runner.run(ctx)),
+    run: (ctx) =>
+      Effect.andThen(step(`run ${ctx.rule.id}`), runner.run(ctx)).pipe(
+        Effect.tap(() => options.afterRun?.(ctx.rule.id) ?? Effect.void)
+      ),
     ...(preflight === undefined
       ? {}
       : {
@@ -122,7 +129,10 @@ const setup = (options: SetupOptions = {}) => {
         ...inner,
         publish: (event) =>
           Effect.andThen(
-            Effect.sync(() => options.onPublish?.(event)),
+            Effect.andThen(
+              options.publishAfter ?? Effect.void,
+              Effect.sync(() => options.onPublish?.(event))
+            ),
             inner.publish(event)
           ),
         spool: (event) =>
@@ -186,6 +196,25 @@ const rules3 = `  - { id: extract, kind: scripted, target: out/extract, options:
   - { id: transform, kind: scripted, depends_on: [extract], target: out/transform, options: { ms: 5 } }
   - { id: publish, kind: scripted, depends_on: [transform], options: { ms: 5 } }`
 
+// After a stop, the events not yet sent (the interrupted rule's and the terminal one at least)
+// are spooled, in order: the tail of what the run emitted.
+const expectSpooledAfterStop = (t: { events: ReadonlyArray<Event.Event>; spooled: ReadonlyArray<string> }) => {
+  expect(t.spooled.slice(-2)).toEqual(["rule.interrupted", "batch.aborted"])
+  expect(t.events.slice(t.events.length - t.spooled.length).map((e) => e.type)).toEqual(t.spooled)
+}
+
+// The events of rules3's successful run, in order.
+const rules3Succeeded = [
+  "batch.started",
+  "rule.started extract",
+  "rule.succeeded extract",
+  "rule.started transform",
+  "rule.succeeded transform",
+  "rule.started publish",
+  "rule.succeeded publish",
+  "batch.succeeded"
+]
+
 // A predecessor that died mid-run on another host: its record still running, its lock in place.
 // With `overrides` and no `lock`, an earlier run in whatever state they say.
 const crashedPredecessor = (
@@ -222,6 +251,31 @@ const crashedPredecessor = (
 }
 
 describe("Run", () => {
+  it.live("rules do not wait for their events to be acknowledged; the events still leave in order, the terminal one last", () =>
+    Effect.gen(function* () {
+      const { file, ledgerDir } = batchFile(rules3)
+      // Kafka acknowledges nothing until the last rule has run: a rule waiting for its
+      // rule.started to be acknowledged would never get there.
+      const lastRan = yield* Deferred.make<void>()
+      const t = setup({
+        publishAfter: Deferred.await(lastRan),
+        afterRun: (id) => (id === "publish" ? Deferred.succeed(lastRan, undefined) : Effect.void)
+      })
+      const outcome = yield* Run.run({
+        batchFile: file,
+        ledgerDir,
+        params: { run_date: "2026-11-26" },
+        runId: "run-slow-kafka"
+      }).pipe(Effect.provide(t.layer), Effect.timeout("20 seconds"))
+      expect(outcome).toMatchObject({ status: "succeeded", exitCode: 0 })
+      expect(types(t.events)).toEqual(rules3Succeeded)
+      // Each event is stamped when it happened, not when Kafka took it.
+      const started = t.events.find((e) => e.type === "rule.started" && e.ruleId === "extract")!
+      const ended = t.events.find((e) => e.type === "rule.succeeded" && e.ruleId === "publish")!
+      expect(Date.parse(started.time)).toBeLessThanOrEqual(Date.parse(ended.time))
+    })
+  )
+
   it.live("succeeds: cleans targets, then runs every rule, publishing each transition", () =>
     Effect.gen(function* () {
       const { file, ledgerDir } = batchFile(rules3)
@@ -235,16 +289,7 @@ describe("Run", () => {
       }).pipe(Effect.provide(t.layer))
       expect(outcome).toMatchObject({ runId: "run-ok", status: "succeeded", exitCode: 0 })
       expect(t.cleaned).toEqual(["out/extract", "out/transform"])
-      expect(types(t.events)).toEqual([
-        "batch.started",
-        "rule.started extract",
-        "rule.succeeded extract",
-        "rule.started transform",
-        "rule.succeeded transform",
-        "rule.started publish",
-        "rule.succeeded publish",
-        "batch.succeeded"
-      ])
+      expect(types(t.events)).toEqual(rules3Succeeded)
       for (const e of t.events) {
         expect(decodeEvent(e)).toEqual(e)
         expect(e).toMatchObject({
@@ -399,10 +444,29 @@ describe("Run", () => {
         "batch.aborted"
       ])
       expect(t.events.find((e) => e.type === "rule.interrupted")?.causedBy).toBe("signal:SIGINT")
-      // The process has seconds left: the terminal event is spooled, every other one published.
-      expect(t.spooled).toEqual(["batch.aborted"])
+      // The process has seconds left: what was not sent when the stop came is spooled, in order.
+      expectSpooledAfterStop(t)
       const [record] = yield* Ledger.list(ledgerDir, "nightly").pipe(Effect.provide(node))
       expect(record?.status).toBe("aborted")
+    })
+  )
+
+  it.live("a publish still waiting for Kafka when the stop comes is cut short: the run closes, the rest spooled", () =>
+    Effect.gen(function* () {
+      const { file, ledgerDir } = longBatch()
+      // Kafka never answers: every publish hangs until it is cut short.
+      const t = setup({ publishAfter: Effect.never })
+      const stop = yield* Deferred.make<Failure.Interrupted>()
+      const fiber = yield* whileLongRuns(t, {
+        batchFile: file,
+        ledgerDir,
+        params: { run_date: "2026-11-26" },
+        stop: Deferred.await(stop)
+      })
+      yield* Deferred.succeed(stop, new Failure.Interrupted({ message: "SIGTERM received", signal: "SIGTERM" }))
+      const outcome = yield* Fiber.join(fiber).pipe(Effect.timeout("10 seconds"))
+      expect(outcome).toMatchObject({ status: "aborted", exitCode: 143 })
+      expect(t.spooled.slice(-2)).toEqual(["rule.interrupted", "batch.aborted"])
     })
   )
 
@@ -1046,7 +1110,7 @@ rules:
             "batch.aborted"
           ])
           expect(t.events.find((e) => e.type === "rule.interrupted")?.causedBy).toBe("signal:SIGTERM")
-          expect(t.spooled).toEqual(["batch.aborted"])
+          expectSpooledAfterStop(t)
           expect(yield* recordOf(ledgerDir, "run-deaf")).toMatchObject({
             status: "aborted",
             phase: "execution",
