@@ -198,7 +198,10 @@ const rules3 = `  - { id: extract, kind: scripted, target: out/extract, options:
 
 // After a stop, the events not yet sent (the interrupted rule's and the terminal one at least)
 // are spooled, in order: the tail of what the run emitted.
-const expectSpooledAfterStop = (t: { events: ReadonlyArray<Event.Event>; spooled: ReadonlyArray<string> }) => {
+const expectSpooledAfterStop = (t: {
+  events: ReadonlyArray<Event.Event>
+  spooled: ReadonlyArray<string>
+}) => {
   expect(t.spooled.slice(-2)).toEqual(["rule.interrupted", "batch.aborted"])
   expect(t.events.slice(t.events.length - t.spooled.length).map((e) => e.type)).toEqual(t.spooled)
 }
@@ -251,29 +254,31 @@ const crashedPredecessor = (
 }
 
 describe("Run", () => {
-  it.live("rules do not wait for their events to be acknowledged; the events still leave in order, the terminal one last", () =>
-    Effect.gen(function* () {
-      const { file, ledgerDir } = batchFile(rules3)
-      // Kafka acknowledges nothing until the last rule has run: a rule waiting for its
-      // rule.started to be acknowledged would never get there.
-      const lastRan = yield* Deferred.make<void>()
-      const t = setup({
-        publishAfter: Deferred.await(lastRan),
-        afterRun: (id) => (id === "publish" ? Deferred.succeed(lastRan, undefined) : Effect.void)
+  it.live(
+    "rules do not wait for their events to be acknowledged; the events still leave in order, the terminal one last",
+    () =>
+      Effect.gen(function* () {
+        const { file, ledgerDir } = batchFile(rules3)
+        // Kafka acknowledges nothing until the last rule has run: a rule waiting for its
+        // rule.started to be acknowledged would never get there.
+        const lastRan = yield* Deferred.make<void>()
+        const t = setup({
+          publishAfter: Deferred.await(lastRan),
+          afterRun: (id) => (id === "publish" ? Deferred.succeed(lastRan, undefined) : Effect.void)
+        })
+        const outcome = yield* Run.run({
+          batchFile: file,
+          ledgerDir,
+          params: { run_date: "2026-11-26" },
+          runId: "run-slow-kafka"
+        }).pipe(Effect.provide(t.layer), Effect.timeout("20 seconds"))
+        expect(outcome).toMatchObject({ status: "succeeded", exitCode: 0 })
+        expect(types(t.events)).toEqual(rules3Succeeded)
+        // Each event is stamped when it happened, not when Kafka took it.
+        const started = t.events.find((e) => e.type === "rule.started" && e.ruleId === "extract")!
+        const ended = t.events.find((e) => e.type === "rule.succeeded" && e.ruleId === "publish")!
+        expect(Date.parse(started.time)).toBeLessThanOrEqual(Date.parse(ended.time))
       })
-      const outcome = yield* Run.run({
-        batchFile: file,
-        ledgerDir,
-        params: { run_date: "2026-11-26" },
-        runId: "run-slow-kafka"
-      }).pipe(Effect.provide(t.layer), Effect.timeout("20 seconds"))
-      expect(outcome).toMatchObject({ status: "succeeded", exitCode: 0 })
-      expect(types(t.events)).toEqual(rules3Succeeded)
-      // Each event is stamped when it happened, not when Kafka took it.
-      const started = t.events.find((e) => e.type === "rule.started" && e.ruleId === "extract")!
-      const ended = t.events.find((e) => e.type === "rule.succeeded" && e.ruleId === "publish")!
-      expect(Date.parse(started.time)).toBeLessThanOrEqual(Date.parse(ended.time))
-    })
   )
 
   it.live("succeeds: cleans targets, then runs every rule, publishing each transition", () =>
@@ -451,23 +456,28 @@ describe("Run", () => {
     })
   )
 
-  it.live("a publish still waiting for Kafka when the stop comes is cut short: the run closes, the rest spooled", () =>
-    Effect.gen(function* () {
-      const { file, ledgerDir } = longBatch()
-      // Kafka never answers: every publish hangs until it is cut short.
-      const t = setup({ publishAfter: Effect.never })
-      const stop = yield* Deferred.make<Failure.Interrupted>()
-      const fiber = yield* whileLongRuns(t, {
-        batchFile: file,
-        ledgerDir,
-        params: { run_date: "2026-11-26" },
-        stop: Deferred.await(stop)
+  it.live(
+    "a publish still waiting for Kafka when the stop comes is cut short: the run closes, the rest spooled",
+    () =>
+      Effect.gen(function* () {
+        const { file, ledgerDir } = longBatch()
+        // Kafka never answers: every publish hangs until it is cut short.
+        const t = setup({ publishAfter: Effect.never })
+        const stop = yield* Deferred.make<Failure.Interrupted>()
+        const fiber = yield* whileLongRuns(t, {
+          batchFile: file,
+          ledgerDir,
+          params: { run_date: "2026-11-26" },
+          stop: Deferred.await(stop)
+        })
+        yield* Deferred.succeed(
+          stop,
+          new Failure.Interrupted({ message: "SIGTERM received", signal: "SIGTERM" })
+        )
+        const outcome = yield* Fiber.join(fiber).pipe(Effect.timeout("10 seconds"))
+        expect(outcome).toMatchObject({ status: "aborted", exitCode: 143 })
+        expect(t.spooled.slice(-2)).toEqual(["rule.interrupted", "batch.aborted"])
       })
-      yield* Deferred.succeed(stop, new Failure.Interrupted({ message: "SIGTERM received", signal: "SIGTERM" }))
-      const outcome = yield* Fiber.join(fiber).pipe(Effect.timeout("10 seconds"))
-      expect(outcome).toMatchObject({ status: "aborted", exitCode: 143 })
-      expect(t.spooled.slice(-2)).toEqual(["rule.interrupted", "batch.aborted"])
-    })
   )
 
   it.live("refuses to start while another live run holds the batch (exit 3)", () =>

@@ -60,7 +60,9 @@ describe("SparkSession queries", () => {
   })
 
   it("query: a bad query fails where it is used, as Spark's SQL error", async () => {
-    const exit = await session((spark) => Effect.exit(spark.collect(spark.query("SELECT nope FROM range(1)"))))
+    const exit = await session((spark) =>
+      Effect.exit(spark.collect(spark.query("SELECT nope FROM range(1)")))
+    )
     expect(String(exit)).toContain("UNRESOLVED_COLUMN")
   })
 

@@ -128,7 +128,11 @@ describe("preflight: the rule's view, made once", () => {
   it("after a SET met in preflight, the run makes every view again (the session is no longer the one the views saw)", async () => {
     const sent: Array<string> = []
     const runId = unique("run")
-    const setter = { id: unique("setter"), runId, options: { sql: "SET spark.sql.shuffle.partitions=3;\nSELECT 1 AS n" } }
+    const setter = {
+      id: unique("setter"),
+      runId,
+      options: { sql: "SET spark.sql.shuffle.partitions=3;\nSELECT 1 AS n" }
+    }
     const plain = { id: unique("plain"), runId, options: { sql: "SELECT 2 AS n" } }
     const byRun = await run(
       Effect.gen(function* () {
