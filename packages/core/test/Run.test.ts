@@ -206,6 +206,21 @@ const expectSpooledAfterStop = (t: {
   expect(t.events.slice(t.events.length - t.spooled.length).map((e) => e.type)).toEqual(t.spooled)
 }
 
+// The long batch, stopped by `signal` once its rule runs.
+const stopLongRun = (t: ReturnType<typeof setup>, signal: "SIGINT" | "SIGTERM") =>
+  Effect.gen(function* () {
+    const { file, ledgerDir } = longBatch()
+    const stop = yield* Deferred.make<Failure.Interrupted>()
+    const fiber = yield* whileLongRuns(t, {
+      batchFile: file,
+      ledgerDir,
+      params: { run_date: "2026-11-26" },
+      stop: Deferred.await(stop)
+    })
+    yield* Deferred.succeed(stop, new Failure.Interrupted({ message: `${signal} received`, signal }))
+    return { ledgerDir, outcome: yield* Fiber.join(fiber), t }
+  })
+
 // The events of rules3's successful run, in order.
 const rules3Succeeded = [
   "batch.started",
@@ -428,17 +443,7 @@ describe("Run", () => {
 
   it.live("stops on a signal: in-flight rule interrupted, batch.aborted, exit 130", () =>
     Effect.gen(function* () {
-      const { file, ledgerDir } = longBatch()
-      const t = setup()
-      const stop = yield* Deferred.make<Failure.Interrupted>()
-      const fiber = yield* whileLongRuns(t, {
-        batchFile: file,
-        ledgerDir,
-        params: { run_date: "2026-11-26" },
-        stop: Deferred.await(stop)
-      })
-      yield* Deferred.succeed(stop, new Failure.Interrupted({ message: "SIGINT received", signal: "SIGINT" }))
-      const outcome = yield* Fiber.join(fiber)
+      const { ledgerDir, outcome, t } = yield* stopLongRun(setup(), "SIGINT")
       expect(outcome).toMatchObject({ status: "aborted", exitCode: 130 })
       expect(t.log.events).toContainEqual({ rule: "long", event: "interrupted" })
       expect(t.events.at(-1)).toMatchObject({ type: "batch.aborted", exitCode: 130 })
@@ -460,21 +465,10 @@ describe("Run", () => {
     "a publish still waiting for Kafka when the stop comes is cut short: the run closes, the rest spooled",
     () =>
       Effect.gen(function* () {
-        const { file, ledgerDir } = longBatch()
         // Kafka never answers: every publish hangs until it is cut short.
-        const t = setup({ publishAfter: Effect.never })
-        const stop = yield* Deferred.make<Failure.Interrupted>()
-        const fiber = yield* whileLongRuns(t, {
-          batchFile: file,
-          ledgerDir,
-          params: { run_date: "2026-11-26" },
-          stop: Deferred.await(stop)
-        })
-        yield* Deferred.succeed(
-          stop,
-          new Failure.Interrupted({ message: "SIGTERM received", signal: "SIGTERM" })
+        const { outcome, t } = yield* stopLongRun(setup({ publishAfter: Effect.never }), "SIGTERM").pipe(
+          Effect.timeout("10 seconds")
         )
-        const outcome = yield* Fiber.join(fiber).pipe(Effect.timeout("10 seconds"))
         expect(outcome).toMatchObject({ status: "aborted", exitCode: 143 })
         expect(t.spooled.slice(-2)).toEqual(["rule.interrupted", "batch.aborted"])
       })
