@@ -13,6 +13,7 @@ import {
   batchFile,
   cli,
   endless,
+  distinctOfType,
   events,
   eventually,
   kafka,
@@ -531,9 +532,10 @@ describe("Spark frozen: fencing and signals", () => {
       expect(flushed.stdout).toMatch(/delivered [1-9]\d*, remaining 0/)
       const again = await flush()
       expect(again.code, again.stderr).toBe(0)
+      // At least once: an event sent into the frozen broker may arrive besides its outbox copy.
       const all = events(t, broker.brokers)
-      expect(ofType(all, "batch.started")).toHaveLength(1)
-      expect(ofType(all, "batch.aborted")).toHaveLength(1)
+      expect(distinctOfType(all, "batch.started")).toHaveLength(1)
+      expect(distinctOfType(all, "batch.aborted")).toHaveLength(1)
       expect(ofType(all, "batch.aborted")[0]).toMatchObject({ runId, exitCode: 130 })
 
       // Leave the server as found: the aborted run's scan is fenced by `status`.

@@ -13,6 +13,7 @@ import {
   batchFile,
   cli,
   endless,
+  distinctOfType,
   events,
   kafka,
   ofType,
@@ -225,9 +226,10 @@ describe("signals while Kafka is frozen", () => {
       t
     ])
     expect(flushed.code, flushed.stderr).toBe(0)
+    // At least once: an event sent into the frozen broker may arrive besides its outbox copy.
     const all = events(t, brokers)
-    expect(ofType(all, "batch.started")).toHaveLength(1)
-    expect(ofType(all, "batch.aborted")).toHaveLength(1)
+    expect(distinctOfType(all, "batch.started")).toHaveLength(1)
+    expect(distinctOfType(all, "batch.aborted")).toHaveLength(1)
     expect(ofType(all, "batch.failed")).toHaveLength(0)
   })
 

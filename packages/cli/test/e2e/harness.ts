@@ -151,6 +151,19 @@ export const ofType = (all: ReturnType<typeof events>, type: string) =>
     .filter((e) => e.value["type"] === `spark-etl.${type}`)
     .map((e) => e.value["data"] as Record<string, unknown>)
 
+/**
+ * The `data` of CloudEvents of a given type, once per event id, as a consumer that
+ * deduplicates sees them: delivery is at least once, and an event spooled while Kafka was
+ * frozen may also have reached it (the same event, the same id, twice on the topic).
+ */
+export const distinctOfType = (all: ReturnType<typeof events>, type: string) => {
+  const seen = new Set<unknown>()
+  return ofType(
+    all.filter((e) => (seen.has(e.value["id"]) ? false : (seen.add(e.value["id"]), true))),
+    type
+  )
+}
+
 /** The JSON lines of a run's log file, named in the summary line. */
 export const logLines = (stdout: string): ReadonlyArray<Record<string, unknown>> => {
   const file = /log=(\S+)/.exec(stdout)?.[1]
