@@ -22,7 +22,7 @@
  */
 import { Effect, Fiber, Option } from "effect"
 import { Failure, Plugin } from "@spark-etl/core"
-import { SparkSession } from "@spark-etl/runner-spark-connect"
+import { SparkError, SparkSession } from "@spark-etl/runner-spark-connect"
 import * as Classify from "./Classify.js"
 import * as Expectations from "./Expectations.js"
 import * as Fingerprint from "./Fingerprint.js"
@@ -244,8 +244,17 @@ const body = (
       .write(spark.table(rule.id), write, operation)
       .pipe(classified("write", `writing target ${target.declared}`))
     // The output's schema goes with the checkpoint: a resume reads the output back with it, so
-    // Spark infers nothing (no job) and the columns keep the result's order.
-    const columns = yield* Effect.option(spark.schema(spark.table(rule.id)))
+    // Spark infers nothing (no job) and the columns keep the result's order. Without it the
+    // resume only infers; but a server that no longer answers fails the rule here (the batch
+    // meets it at its next call anyway, after spending another connection budget there).
+    const columns = yield* spark.schema(spark.table(rule.id)).pipe(
+      Effect.map(Option.some),
+      Effect.catchIf(
+        (e) => SparkError.category[e._tag] === "capturable",
+        () => Effect.succeed(Option.none())
+      ),
+      classified("write", `writing target ${target.declared}`)
+    )
     return Option.isSome(columns) ? Restore.note(columns.value) : undefined
   })
 
