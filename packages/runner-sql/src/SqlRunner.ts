@@ -253,7 +253,7 @@ const body = (
         (e) => SparkError.category[e._tag] === "capturable",
         () => Effect.succeed(Option.none())
       ),
-      classified("write", `writing target ${target.declared}`)
+      classified("write", `after writing target ${target.declared} (reading its schema for the checkpoint)`)
     )
     return Option.isSome(columns) ? Restore.note(columns.value) : undefined
   })
