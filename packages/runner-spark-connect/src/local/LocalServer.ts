@@ -49,10 +49,7 @@ const mllibVersion = (sparkVersion: string): string | undefined =>
   majorOf(sparkVersion) < 4 ? undefined : sparkVersion.startsWith("4.1.") ? "4.1.0" : sparkVersion
 
 // 3.x's SparkConnectServer binds every interface (no binding address setting before 4.0):
-// libexec/LoopbackConnectServer.java starts the same service on 127.0.0.1.
-const loopbackLauncher = path.join(packageRoot, "libexec", "LoopbackConnectServer.java")
-const mainOf = (sparkVersion: string): string =>
-  majorOf(sparkVersion) < 4 ? loopbackLauncher : "org.apache.spark.sql.connect.service.SparkConnectServer"
+// libexec/LoopbackConnectServer.java starts the same service on 127.0.0.1 (see javaArguments).
 
 export interface Options {
   /** Spark version to fetch and run; default {@link defaultSparkVersion}. */
@@ -146,6 +143,58 @@ const tail = (file: string, bytes = 3000): string => {
   }
 }
 
+/** Where a launch finds the server's jars, its data and the launcher of Spark 3.x's loopback server. */
+export interface Launch extends Omit<Options, "port" | "startTimeout" | "dataDir"> {
+  readonly sparkVersion: string
+  readonly port: number
+  /** Absolute. */
+  readonly dataDir: string
+  /** The folder of the server's jars (see {@link resolveJars}). */
+  readonly jars: string
+  /** The folder holding LoopbackConnectServer.java. */
+  readonly launcherDir: string
+  /** The address the gRPC service binds; default 127.0.0.1. */
+  readonly bindAddress?: string
+}
+
+/**
+ * The `java` arguments that start a Spark Connect server: the same for a child JVM here and in
+ * a container (tools/infra's images), so both paths run one server.
+ */
+export const javaArguments = (launch: Launch): ReadonlyArray<string> => {
+  const conf: Record<string, string> = {
+    "spark.master": launch.master ?? "local[*]",
+    "spark.app.name": "spark-etl-local",
+    "spark.connect.grpc.binding.address": launch.bindAddress ?? "127.0.0.1",
+    "spark.connect.grpc.binding.port": String(launch.port),
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.sql.warehouse.dir": path.join(launch.dataDir, "warehouse"),
+    "spark.local.dir": path.join(launch.dataDir, "tmp"),
+    "spark.ui.enabled": String(launch.ui ?? false),
+    "spark.ui.port": "0",
+    "spark.sql.shuffle.partitions": "4",
+    ...(launch.token !== undefined ? { "spark.connect.authenticate.token": launch.token } : {}),
+    ...launch.conf
+  }
+  return [
+    `-Xmx${launch.heap ?? "2g"}`,
+    ...moduleFlags,
+    "-Dio.netty.tryReflectionSetAccessible=true",
+    `-Djava.io.tmpdir=${path.join(launch.dataDir, "tmp")}`,
+    `-Dderby.system.home=${launch.dataDir}`,
+    ...Object.entries(conf).map(([k, v]) => `-D${k}=${v}`),
+    "-cp",
+    `${launch.jars}/*`,
+    majorOf(launch.sparkVersion) < 4
+      ? path.join(launch.launcherDir, "LoopbackConnectServer.java")
+      : "org.apache.spark.sql.connect.service.SparkConnectServer"
+  ]
+}
+
+/** The folder of LoopbackConnectServer.java in this package (or the release). */
+export const launcherDir: string = path.join(packageRoot, "libexec")
+
 /**
  * Starts a Spark Connect server and waits until it answers; the server stops when the
  * scope closes.
@@ -171,34 +220,11 @@ export const start = (
     const dataDir = path.resolve(options.dataDir)
     fs.mkdirSync(path.join(dataDir, "tmp"), { recursive: true })
     const logFile = path.join(dataDir, "spark-connect.log")
-    const conf: Record<string, string> = {
-      "spark.master": options.master ?? "local[*]",
-      "spark.app.name": "spark-etl-local",
-      "spark.connect.grpc.binding.address": "127.0.0.1",
-      "spark.connect.grpc.binding.port": String(port),
-      "spark.driver.host": "127.0.0.1",
-      "spark.driver.bindAddress": "127.0.0.1",
-      "spark.sql.warehouse.dir": path.join(dataDir, "warehouse"),
-      "spark.local.dir": path.join(dataDir, "tmp"),
-      "spark.ui.enabled": String(options.ui ?? false),
-      "spark.ui.port": "0",
-      "spark.sql.shuffle.partitions": "4",
-      ...(options.token !== undefined ? { "spark.connect.authenticate.token": options.token } : {}),
-      ...options.conf
-    }
     const args = [
       tetherScript,
       logFile,
       "java",
-      `-Xmx${options.heap ?? "2g"}`,
-      ...moduleFlags,
-      "-Dio.netty.tryReflectionSetAccessible=true",
-      `-Djava.io.tmpdir=${path.join(dataDir, "tmp")}`,
-      `-Dderby.system.home=${dataDir}`,
-      ...Object.entries(conf).map(([k, v]) => `-D${k}=${v}`),
-      "-cp",
-      `${jars}/*`,
-      mainOf(sparkVersion)
+      ...javaArguments({ ...options, sparkVersion, port, dataDir, jars, launcherDir })
     ]
     const handle = yield* ChildProcess.make("sh", args, {
       cwd: dataDir,
@@ -243,5 +269,8 @@ export const start = (
   })
 
 /** Asks a server for its Spark version over a real RPC; `address` is `host:port`. */
-export const probe = (address: string, timeoutMs: number): Effect.Effect<string, Probe.RpcFailure> =>
-  Probe.sparkVersion(address, timeoutMs)
+export const probe = (
+  address: string,
+  timeoutMs: number,
+  token?: string
+): Effect.Effect<string, Probe.RpcFailure> => Probe.sparkVersion(address, timeoutMs, token)
