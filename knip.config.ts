@@ -41,9 +41,16 @@ const config: KnipConfig = {
       entry: ["test/**/*.test.ts", "*.config.ts"],
       project: ["src/**/*.ts", "test/**/*.ts", "*.config.ts"]
     },
-    // bin of `npm run infra` and of the test/bench scripts: node tools/infra/dist/cli.js.
+    // bins of `npm run infra`, of the test/bench scripts (node tools/infra/dist/cli.js) and of
+    // `npm run bench` and `bench:containers`.
     "tools/infra": {
-      entry: ["src/cli.ts", "src/benchTable.ts", "test/**/*.test.ts", "*.config.ts"],
+      entry: [
+        "src/cli.ts",
+        "src/benchTable.ts",
+        "src/benchContainers.ts",
+        "test/**/*.test.ts",
+        "*.config.ts"
+      ],
       project: ["src/**/*.ts", "test/**/*.ts", "*.config.ts"]
     }
   }

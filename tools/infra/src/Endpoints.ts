@@ -1,23 +1,27 @@
 /**
  * Where integration tests find Spark Connect, Kafka and PostgreSQL, in order: SPARK_REMOTE /
- * KAFKA_BROKERS / PG_HOST (with PG_PORT, PG_USER, PG_PASSWORD, PG_DATABASE) when set; else
- * containers for Spark and Kafka when a Docker engine answers; else local processes. PostgreSQL
- * is always a local process (Debian's package), and a run that needs it takes a local Spark too:
- * a containerised Spark would neither reach 127.0.0.1 here nor have the JDBC driver. The secured
- * Kafka (SASL_SSL, SCRAM-SHA-512) comes from KAFKA_SECURE_BROKERS (with KAFKA_SECURE_CA_FILE,
+ * KAFKA_BROKERS / PG_HOST (with PG_PORT, PG_USER, PG_PASSWORD, PG_DATABASE) when set; else Spark
+ * and Kafka start as containers or as local processes, as SPARK_ETL_TEST_INFRA says
+ * (containers | processes | auto, the default: containers when a Docker engine answers a ping);
+ * an explicit `containers` never falls back. Containers run our own images (Images: built here,
+ * cached by content) on the host's network, bound to 127.0.0.1, so they reach PostgreSQL as a
+ * local Spark does. PostgreSQL is always a local process (Debian's package). The secured Kafka
+ * (SASL_SSL, SCRAM-SHA-512) comes from KAFKA_SECURE_BROKERS (with KAFKA_SECURE_CA_FILE,
  * KAFKA_SECURE_USER, KAFKA_SECURE_PASSWORD_FILE), else is always a local process: its
  * certificates and users are made by the harness. HDFS comes from HDFS_URI, else is a local
- * process (Hadoop's mini cluster). Whatever is
- * started lives in the caller's scope. No endpoint at all is an error, never a skip.
- * Spark's version is a parameter (default LocalServer.defaultSparkVersion): the local server's
- * jars and the container's image tag; a server named by SPARK_REMOTE is asked its version.
+ * process (Hadoop's mini cluster). Whatever is started lives in the caller's scope. No endpoint
+ * at all is an error, never a skip. Spark's version is a parameter (default
+ * LocalServer.defaultSparkVersion): the local server's jars and the image's tag; a server named
+ * by SPARK_REMOTE is asked its version.
  */
-import { Data, Effect, Result, Scope } from "effect"
+import { Config, Data, Effect, Result, Scope } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
 import { ConnectionString } from "@spark-etl/runner-spark-connect"
 import { LocalServer } from "@spark-etl/runner-spark-connect/local"
-import * as fs from "node:fs"
 import * as path from "node:path"
+import * as Containers from "./Containers.js"
+import * as Docker from "./Docker.js"
+import * as Images from "./Images.js"
 import * as KafkaSecurity from "./KafkaSecurity.js"
 import * as LocalHdfs from "./LocalHdfs.js"
 import * as LocalKafka from "./LocalKafka.js"
@@ -41,6 +45,8 @@ export interface Endpoints {
   readonly sparkVersion: string | undefined
   /** How each endpoint was obtained, for the test log. */
   readonly origin: { readonly [N in Need]: Origin }
+  /** Whether Spark and Kafka were to start as containers or processes, and why, for the test log. */
+  readonly infra: { readonly path: "containers" | "processes"; readonly reason: string }
 }
 
 export type Origin = "environment" | "container" | "local-process"
@@ -53,6 +59,10 @@ export type Need = "spark" | "kafka" | "postgres" | "kafka-secure" | "hdfs"
  */
 export const isSparkVersion = (version: string): boolean => /^\d+\.\d+\.\d+$/.test(version)
 
+/** The line that says whether Spark and Kafka were to be containers or processes, and why. */
+export const describePath = (endpoints: Endpoints): string =>
+  `Spark and Kafka as ${endpoints.infra.path}: ${endpoints.infra.reason}`
+
 /** One line per endpoint for the run's log, by need. */
 export const describe = (endpoints: Endpoints): { readonly [N in Need]: string } => ({
   spark: `spark=${endpoints.sparkRemote} (${endpoints.origin.spark}${endpoints.sparkVersion ? `, Spark ${endpoints.sparkVersion}` : ""})`,
@@ -61,9 +71,6 @@ export const describe = (endpoints: Endpoints): { readonly [N in Need]: string }
   "kafka-secure": `kafka-secure=${endpoints.kafkaSecure?.brokers ?? ""} (${endpoints.origin["kafka-secure"]})`,
   hdfs: `hdfs=${endpoints.hdfsUri ?? ""} (${endpoints.origin.hdfs})`
 })
-
-const dockerAnswers = (): boolean =>
-  process.env["DOCKER_HOST"] !== undefined || fs.existsSync("/var/run/docker.sock")
 
 /** The version a Spark Connect server reports, or undefined when it does not answer in 3 s. */
 const reportedSparkVersion = (remote: string): Effect.Effect<string | undefined> => {
@@ -75,45 +82,65 @@ const reportedSparkVersion = (remote: string): Effect.Effect<string | undefined>
   )
 }
 
-// Spark 3.x images have no Connect server among their jars (it came into the distribution with
-// 4.0): start-connect-server.sh fetches it, into a cache the image's user can write.
-const connectPackages = (sparkVersion: string): ReadonlyArray<string> =>
-  Number(sparkVersion.split(".")[0]) < 4
-    ? [
-        "--packages",
-        `org.apache.spark:spark-connect_${LocalServer.scalaBinaryVersion(sparkVersion)}:${sparkVersion}`,
-        "--conf",
-        "spark.jars.ivy=/tmp/.ivy2"
-      ]
-    : []
+/** Where Spark and Kafka run when the environment names none: `SPARK_ETL_TEST_INFRA`. */
+export type InfraMode = "containers" | "processes" | "auto"
 
-const fromContainers = (needs: ReadonlyArray<Need>, sparkVersion: string) =>
+const infraMode = Config.Literals(["containers", "processes", "auto"] as const, "SPARK_ETL_TEST_INFRA").pipe(
+  Config.withDefault("auto" as const)
+)
+
+/**
+ * containers or processes, and why: an explicit mode is obeyed (containers never fall back: no
+ * engine is an error); auto takes containers when an engine answers a ping, else processes.
+ */
+export const choosePath = Effect.gen(function* () {
+  const mode = yield* infraMode.pipe(
+    Effect.catch(() =>
+      Config.String("SPARK_ETL_TEST_INFRA").pipe(
+        Effect.orElseSucceed(() => ""),
+        Effect.flatMap(
+          (raw) =>
+            new NoEndpoint({
+              message: `SPARK_ETL_TEST_INFRA=${JSON.stringify(raw)}: expected containers, processes or auto`
+            })
+        )
+      )
+    )
+  )
+  if (mode === "processes") return { path: "processes" as const, reason: "SPARK_ETL_TEST_INFRA=processes" }
+  const engine = yield* Effect.result(Docker.ping())
+  if (Result.isSuccess(engine))
+    return {
+      path: "containers" as const,
+      reason: `${mode === "auto" ? "SPARK_ETL_TEST_INFRA=auto and " : "SPARK_ETL_TEST_INFRA=containers; "}a Docker engine answers at ${Docker.host()} (${engine.success})`
+    }
+  if (mode === "containers")
+    return yield* new NoEndpoint({
+      message: `SPARK_ETL_TEST_INFRA=containers, but ${engine.failure.message} (containers never fall back to processes)`
+    })
+  return { path: "processes" as const, reason: `SPARK_ETL_TEST_INFRA=auto and ${engine.failure.message}` }
+})
+
+const fromContainers = (needs: ReadonlyArray<Need>, sparkVersion: string, workDir: string) =>
   Effect.gen(function* () {
-    const { GenericContainer, Wait } = yield* Effect.promise(() => import("testcontainers"))
-    const { KafkaContainer } = yield* Effect.promise(() => import("@testcontainers/kafka"))
+    const built = yield* Images.buildAll({ sparkVersion }).pipe(
+      Effect.mapError((e) => new NoEndpoint({ message: `containers: ${e.message}` }))
+    )
+    for (const image of built.filter((b) => b.built))
+      console.info(`[infra] built ${image.image} in ${image.seconds.toFixed(1)} s`)
+    const run = yield* Containers.run
     const spark = needs.includes("spark")
-      ? yield* Effect.acquireRelease(
-          Effect.tryPromise(() =>
-            new GenericContainer(process.env["SPARK_IMAGE"] ?? `apache/spark:${sparkVersion}`)
-              .withExposedPorts(15002)
-              .withEnvironment({ SPARK_NO_DAEMONIZE: "1" })
-              .withCommand(["/opt/spark/sbin/start-connect-server.sh", ...connectPackages(sparkVersion)])
-              .withWaitStrategy(Wait.forLogMessage(/Spark Connect server started/))
-              .start()
-          ),
-          (c) => Effect.promise(() => c.stop())
-        ).pipe(Effect.map((c) => `sc://${c.getHost()}:${c.getMappedPort(15002)}`))
+      ? (yield* Containers.startSpark({ run, sparkVersion, dataDir: path.join(workDir, "spark") })).remote
       : ""
     const kafka = needs.includes("kafka")
-      ? yield* Effect.acquireRelease(
-          Effect.tryPromise(() =>
-            new KafkaContainer(process.env["KAFKA_IMAGE"] ?? "confluentinc/cp-kafka:7.9.0").start()
-          ),
-          (c) => Effect.promise(() => c.stop())
-        ).pipe(Effect.map((c) => `${c.getHost()}:${c.getMappedPort(9093)}`))
+      ? (yield* Containers.startKafka({ run, dataDir: path.join(workDir, "kafka") })).brokers
       : ""
     return { spark, kafka }
-  })
+  }).pipe(
+    Effect.mapError((e) =>
+      e instanceof NoEndpoint ? e : new NoEndpoint({ message: `containers: ${e.message}` })
+    )
+  )
 
 /**
  * Resolves the endpoints a test run needs, starting what is missing inside the scope.
@@ -151,21 +178,21 @@ export const resolve = (options: {
       hdfs: (process.env["HDFS_URI"] ? "environment" : "local-process") as Origin
     }
     const missing = options.needs.filter(
-      (n) =>
-        (n === "spark" && !sparkRemote && !options.needs.includes("postgres")) ||
-        (n === "kafka" && !kafkaBrokers)
+      (n) => (n === "spark" && !sparkRemote) || (n === "kafka" && !kafkaBrokers)
     )
-    if (missing.length > 0 && dockerAnswers()) {
-      const started = yield* fromContainers(missing, sparkVersion).pipe(
-        Effect.mapError(
-          (e) =>
-            new NoEndpoint({ message: `a Docker engine seemed present but containers failed: ${String(e)}` })
-        )
-      )
-      if (started.spark) [sparkRemote, origin.spark] = [started.spark, "container"]
+    let startedVersion: string | undefined
+    // Chosen even when the environment names every server: tests that start servers of their
+    // own (fault tests) start them on the same path.
+    const infra =
+      options.needs.includes("spark") || options.needs.includes("kafka")
+        ? yield* choosePath
+        : { path: "processes" as const, reason: "neither Spark nor Kafka is needed" }
+    if (missing.length > 0 && infra.path === "containers") {
+      const started = yield* fromContainers(missing, sparkVersion, options.workDir)
+      if (started.spark)
+        [sparkRemote, origin.spark, startedVersion] = [started.spark, "container", sparkVersion]
       if (started.kafka) [kafkaBrokers, origin.kafka] = [started.kafka, "container"]
     }
-    let startedVersion: string | undefined
     if (options.needs.includes("spark") && !sparkRemote) {
       const server = yield* LocalServer.start({
         dataDir: path.join(options.workDir, "spark"),
@@ -206,10 +233,19 @@ export const resolve = (options: {
       )
       hdfsUri = started.uri
     }
-    // A server started here runs the version asked for; any other is asked: a container may
-    // run SPARK_IMAGE, SPARK_REMOTE's server anything.
+    // A server started here, process or container of that version's image, runs the version
+    // asked for; SPARK_REMOTE's server may run anything, so it is asked.
     const foundVersion = !options.needs.includes("spark")
       ? undefined
       : (startedVersion ?? (yield* reportedSparkVersion(sparkRemote)) ?? sparkVersion)
-    return { sparkRemote, kafkaBrokers, postgres, kafkaSecure, hdfsUri, sparkVersion: foundVersion, origin }
+    return {
+      sparkRemote,
+      kafkaBrokers,
+      postgres,
+      kafkaSecure,
+      hdfsUri,
+      sparkVersion: foundVersion,
+      origin,
+      infra
+    }
   })

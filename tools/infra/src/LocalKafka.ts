@@ -67,7 +67,7 @@ export const resolveJars = (
     properties: { "kafka.version": kafkaVersion }
   })
 
-const plaintextListeners = (port: number, controllerPort: number): ReadonlyArray<string> => [
+export const plaintextListeners = (port: number, controllerPort: number): ReadonlyArray<string> => [
   `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
   `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
   "controller.listener.names=CONTROLLER",
@@ -75,7 +75,7 @@ const plaintextListeners = (port: number, controllerPort: number): ReadonlyArray
   "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
 ]
 
-const serverProperties = (
+export const serverProperties = (
   controllerPort: number,
   listeners: ReadonlyArray<string>,
   logDirs: string
@@ -98,10 +98,13 @@ const serverProperties = (
     ""
   ].join("\n")
 
-const java = (jars: string, logFile: string, main: string, args: ReadonlyArray<string>, heap: string) => [
-  tether,
-  logFile,
-  "java",
+/** The `java` arguments that run one of Kafka's mains: the same here and in a container. */
+export const javaArguments = (
+  jars: string,
+  main: string,
+  args: ReadonlyArray<string>,
+  heap: string
+): ReadonlyArray<string> => [
   `-Xmx${heap}`,
   "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
   "-Dorg.slf4j.simpleLogger.showDateTime=true",
@@ -111,11 +114,18 @@ const java = (jars: string, logFile: string, main: string, args: ReadonlyArray<s
   ...args
 ]
 
+const java = (jars: string, logFile: string, main: string, args: ReadonlyArray<string>, heap: string) => [
+  tether,
+  logFile,
+  "java",
+  ...javaArguments(jars, main, args, heap)
+]
+
 // A java @argfile: each argument quoted, so that no path or value is split or unescaped.
 const argfile = (args: ReadonlyArray<string>): string =>
   `${args.map((a) => `"${a.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`).join("\n")}\n`
 
-const metadata = (
+export const metadata = (
   brokers: string,
   security: Pick<KafkaConfig, "ssl" | "sasl">
 ): Effect.Effect<void, unknown> =>

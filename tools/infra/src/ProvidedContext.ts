@@ -21,5 +21,10 @@ declare module "vitest" {
      * requested (SPARK_ETL_SPARK_VERSION, default LocalServer.defaultSparkVersion).
      */
     sparkVersion: string
+    /**
+     * Where servers start, shared ones and a test's own (SPARK_ETL_TEST_INFRA, see Endpoints):
+     * fault tests freeze and kill a container as they do a process.
+     */
+    infraPath: "containers" | "processes"
   }
 }

@@ -16,6 +16,10 @@
  *                                   --spark-version (else SPARK_ETL_SPARK_VERSION, else the
  *                                   default); COMMAND gets SPARK_ETL_SPARK_VERSION, the version it
  *                                   talks to, when the run started Spark or was given a version
+ *   infra images build [--spark-version X.Y.Z]
+ *                                   build the container path's images where missing or changed
+ *                                   (see Images): spark-etl/base, spark-etl/spark-connect:<version>,
+ *                                   spark-etl/kafka:<version>; needs a Docker engine and mmdebstrap
  *   infra compat [--versions 3.5.7,4.0.1,4.1.2] -- COMMAND [ARG...]
  *                                   the compatibility run: Kafka once (unless KAFKA_BROKERS is set),
  *                                   then for each version a Spark of its own, COMMAND run with it
@@ -39,7 +43,9 @@ import * as path from "node:path"
 import { parseArgs } from "node:util"
 import { Kafka, logLevel } from "kafkajs"
 import { LocalServer } from "@spark-etl/runner-spark-connect/local"
+import * as Docker from "./Docker.js"
 import * as Endpoints from "./Endpoints.js"
+import * as Images from "./Images.js"
 import * as KafkaSecurity from "./KafkaSecurity.js"
 import * as LocalCluster from "./LocalCluster.js"
 import * as LocalHdfs from "./LocalHdfs.js"
@@ -384,8 +390,9 @@ const runWith = (
       ...(sparkVersion !== undefined ? { sparkVersion } : {})
     })
     const described = Endpoints.describe(endpoints)
+    yield* Console.error(`[infra] ${Endpoints.describePath(endpoints)}`)
     yield* Console.error(`[infra] ${needs.map((n) => described[n]).join(" ")}`)
-    // A server from SPARK_REMOTE (or SPARK_IMAGE) can be another version: say so, not quietly.
+    // A server from SPARK_REMOTE can be another version: say so, not quietly.
     if (
       sparkVersion !== undefined &&
       endpoints.sparkVersion !== undefined &&
@@ -444,8 +451,45 @@ const compat = (versions: ReadonlyArray<string>, command: ReadonlyArray<string>)
     return results.every((r) => r.code === 0) ? 0 : 1
   }).pipe(Effect.scoped)
 
+/** `images build`: what was built and what the engine already had, with time and size. */
+const buildImages = (sparkVersion: string) =>
+  Effect.gen(function* () {
+    const engine = yield* Docker.ping().pipe(
+      Effect.mapError((e) => `images build needs a Docker engine: ${e.message}`)
+    )
+    yield* Console.error(`[infra] Docker engine at ${Docker.host()} (${engine})`)
+    const built = yield* Images.buildAll({ sparkVersion }).pipe(Effect.mapError((e) => e.message))
+    for (const b of built)
+      yield* Console.log(
+        `${b.image} ${b.built ? "built" : "unchanged"} in ${b.seconds.toFixed(1)} s, ${(b.bytes / 2 ** 20).toFixed(0)} MiB`
+      )
+    return 0
+  }).pipe(Effect.catch((message) => Console.error(`infra: ${message}`).pipe(Effect.as(1))))
+
 const main = async () => {
   const argv = process.argv.slice(2)
+  if (argv[0] === "images") {
+    const { values, positionals } = parsed(() =>
+      parseArgs({
+        args: argv.slice(1),
+        allowPositionals: true,
+        options: { "spark-version": { type: "string" } }
+      })
+    )
+    if (positionals.join(" ") !== "build")
+      return fail("usage: infra images build [--spark-version X.Y.Z]", 64)
+    const sparkVersion =
+      sparkVersionArg("--spark-version", values["spark-version"]) ??
+      sparkVersionArg("SPARK_ETL_SPARK_VERSION", process.env["SPARK_ETL_SPARK_VERSION"] || undefined) ??
+      LocalServer.defaultSparkVersion
+    NodeRuntime.runMain(
+      buildImages(sparkVersion).pipe(
+        Effect.flatMap((code) => Effect.sync(() => (process.exitCode = code))),
+        Effect.provide(NodeServices.layer)
+      )
+    )
+    return
+  }
   if (argv[0] === "compat") {
     const dash = argv.indexOf("--")
     const { values } = parsed(() =>
@@ -505,6 +549,7 @@ const main = async () => {
         "usage: infra spark start|stop|status [--version X.Y.Z] [--port N]",
         "       infra kafka|postgres|kafka-secure|hdfs|cluster start|stop|status [--port N]",
         "       infra postgres|kafka-secure env",
+        "       infra images build [--spark-version X.Y.Z]",
         "       infra run [--needs spark,kafka,postgres,kafka-secure,hdfs] [--spark-version X.Y.Z] -- COMMAND",
         `Spark versions: default ${LocalServer.defaultSparkVersion}; tested ${LocalServer.testedSparkVersions.join(", ")}`
       ].join("\n"),

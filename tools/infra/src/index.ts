@@ -1,4 +1,7 @@
+export * as Containers from "./Containers.js"
+export * as Docker from "./Docker.js"
 export * as Endpoints from "./Endpoints.js"
+export * as Images from "./Images.js"
 export * as KafkaSecurity from "./KafkaSecurity.js"
 export * as LocalCluster from "./LocalCluster.js"
 export * as LocalHdfs from "./LocalHdfs.js"

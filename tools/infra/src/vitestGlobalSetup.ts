@@ -35,11 +35,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const endpoints = exit.value
   project.provide("sparkRemote", endpoints.sparkRemote)
   project.provide("kafkaBrokers", endpoints.kafkaBrokers)
+  project.provide("infraPath", endpoints.infra.path)
   if (endpoints.postgres) project.provide("postgres", endpoints.postgres)
   if (endpoints.kafkaSecure) project.provide("kafkaSecure", endpoints.kafkaSecure)
   if (endpoints.hdfsUri) project.provide("hdfsUri", endpoints.hdfsUri)
   if (endpoints.sparkVersion) project.provide("sparkVersion", endpoints.sparkVersion)
   const described = Endpoints.describe(endpoints)
-  if (needs.length > 0) console.info(`[infra] ${needs.map((n) => described[n]).join(" ")}`)
+  if (needs.length > 0) {
+    console.info(`[infra] ${Endpoints.describePath(endpoints)}`)
+    console.info(`[infra] ${needs.map((n) => described[n]).join(" ")}`)
+  }
   return teardown
 }
