@@ -2,10 +2,6 @@
 // and two runs of one batch at once. Real processes, real Spark and Kafka. A fault meant to land
 // mid-scan lands once the scan runs on a Spark server of these tests' own: its UI's view of its
 // jobs is the witness.
-import { NodeServices } from "@effect/platform-node"
-import { LocalKafka } from "@spark-etl/infra"
-import { Effect, Exit, Scope } from "effect"
-import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -26,7 +22,7 @@ import {
   waitFor,
   type Started
 } from "./harness.js"
-import { launchRunning, startSpark, type OwnSpark } from "./servers.js"
+import { launchRunning, startKafka, startSpark, type OwnKafka, type OwnSpark } from "./servers.js"
 
 // One Spark server of the file's own (one core, its UI on), for the runs faulted mid-scan.
 let own: OwnSpark
@@ -158,26 +154,17 @@ describe("system-level failures", () => {
 
 // A broker of these tests' own, frozen with SIGSTOP: connections stay open, nothing answers.
 describe("signals while Kafka is frozen", () => {
-  const scope = Effect.runSync(Scope.make())
-  const dataDir = path.resolve(".spark-etl", `frozen-kafka-${Date.now()}`)
+  let broker: OwnKafka
   let brokers = ""
-  const jvm = () =>
-    execFileSync("pgrep", ["-f", `java.*${dataDir}`], { encoding: "utf8" })
-      .split("\n")
-      .filter((p) => p !== "")
-      .map(Number)
-  const freeze = () => jvm().forEach((pid) => process.kill(pid, "SIGSTOP"))
-  const thaw = () => jvm().forEach((pid) => process.kill(pid, "SIGCONT"))
+  const freeze = () => broker.freeze()
+  const thaw = () => broker.thaw()
 
   beforeAll(async () => {
-    const broker = await Effect.runPromise(
-      LocalKafka.start({ dataDir }).pipe(Scope.provide(scope), Effect.provide(NodeServices.layer))
-    )
+    broker = await startKafka("system-frozen")
     brokers = broker.brokers
   })
   afterAll(async () => {
-    thaw()
-    await Effect.runPromise(Scope.close(scope, Exit.void))
+    await broker.close()
   })
 
   // Runs the endless rule with Kafka healthy, and freezes Kafka once the scan runs on Spark.

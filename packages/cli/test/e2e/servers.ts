@@ -1,15 +1,19 @@
 /**
- * Servers of a test's own — Spark Connect and Kafka as local JVMs, each in its own data dir —
- * for faults the shared servers must never see: a JVM frozen with SIGSTOP (connections stay
- * open, nothing answers), thawed with SIGCONT, or killed outright. Everything started here
- * stops when its scope closes; a frozen JVM is thawed first.
+ * Servers of a test's own — Spark Connect and Kafka, each in its own data dir — for faults the
+ * shared servers must never see: frozen (connections stay open, nothing answers), thawed, or
+ * killed outright. On the process path they are local JVMs (SIGSTOP, SIGCONT, SIGKILL); on the
+ * container path (`inject("infraPath")`), containers of our images (`docker pause`, `unpause`,
+ * `kill`), with the same expectations. Everything started here stops when its scope closes; a
+ * frozen server is thawed first.
  */
 import { NodeServices } from "@effect/platform-node"
-import { LocalKafka } from "@spark-etl/infra"
+import { Containers, LocalKafka } from "@spark-etl/infra"
 import { eventually } from "@spark-etl/testing"
-import { LocalServer } from "@spark-etl/runner-spark-connect/local"
+import { LocalServer, type LocalServerError } from "@spark-etl/runner-spark-connect/local"
 import { Effect, Exit, Schema, Scope } from "effect"
+import type { ChildProcessSpawner } from "effect/process"
 import { execFileSync, type ChildProcess } from "node:child_process"
+import { inject } from "vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 
@@ -60,6 +64,22 @@ const freezable = (dataDir: string): Freezable => ({
   kill: () => signalAll(dataDir, "SIGKILL")
 })
 
+/** A container of the test's own: the cgroup freezer stops every process in it, as SIGSTOP does. */
+const containerFreezable = (dataDir: string, containerId: string): Freezable => ({
+  dataDir,
+  freeze: () => void execFileSync("docker", ["pause", containerId]),
+  thaw: () => {
+    try {
+      execFileSync("docker", ["unpause", containerId], { stdio: "ignore" })
+    } catch {
+      // not paused, or already gone
+    }
+  },
+  kill: () => void execFileSync("docker", ["kill", containerId])
+})
+
+const inContainers = (): boolean => inject("infraPath") === "containers"
+
 /** Runs `use` with the JVM frozen, and thaws it whatever happens. */
 export const whileFrozen = async <A>(jvm: Freezable, use: () => Promise<A>): Promise<A> => {
   jvm.freeze()
@@ -84,7 +104,7 @@ const Jobs = Schema.Array(
 export type Job = (typeof Jobs.Type)[number]
 
 export interface OwnSpark extends Freezable {
-  readonly server: LocalServer.LocalServer
+  readonly server: { readonly port: number }
   readonly remote: string
   /**
    * The driver's own view of its jobs, through the Spark UI's REST API (only with `ui`; only
@@ -106,20 +126,36 @@ export const startSpark = async (
   const scope = Effect.runSync(Scope.make())
   const dataDir = path.resolve(".spark-etl", `own-spark-${name}-${Date.now()}`)
   const uiPort = options.ui === true ? await Effect.runPromise(LocalServer.freePort) : undefined
+  const serverOptions = {
+    dataDir,
+    master: options.master ?? "local[1]",
+    heap: "1g",
+    ...(uiPort !== undefined ? { ui: true, conf: { "spark.ui.port": String(uiPort) } } : { ui: false }),
+    ...(options.token !== undefined ? { token: options.token } : {})
+  }
+  const start: Effect.Effect<
+    { readonly remote: string; readonly port: number; readonly jvm: Freezable },
+    Containers.ContainerError | LocalServerError,
+    Scope.Scope | ChildProcessSpawner.ChildProcessSpawner
+  > = inContainers()
+    ? Effect.gen(function* () {
+        const run = yield* Containers.run
+        const spark = yield* Containers.startSpark({
+          run,
+          sparkVersion: LocalServer.defaultSparkVersion,
+          ...serverOptions
+        })
+        return { ...spark, jvm: containerFreezable(dataDir, spark.containerId) }
+      })
+    : LocalServer.start(serverOptions).pipe(Effect.map((server) => ({ ...server, jvm: freezable(dataDir) })))
   const started = await Effect.runPromiseExit(
-    LocalServer.start({
-      dataDir,
-      master: options.master ?? "local[1]",
-      heap: "1g",
-      ...(uiPort !== undefined ? { ui: true, conf: { "spark.ui.port": String(uiPort) } } : {}),
-      ...(options.token !== undefined ? { token: options.token } : {})
-    }).pipe(Scope.provide(scope), Effect.provide(NodeServices.layer))
+    start.pipe(Scope.provide(scope), Effect.provide(NodeServices.layer))
   )
   if (Exit.isFailure(started)) {
     await Effect.runPromise(Scope.close(scope, Exit.void))
     throw new Error(`own Spark server did not start: ${String(started.cause)}`)
   }
-  const jvm = freezable(dataDir)
+  const jvm = started.value.jvm
   const jobs = async (): Promise<ReadonlyArray<Job>> => {
     if (uiPort === undefined) throw new Error("this server was started without its UI")
     const base = `http://127.0.0.1:${uiPort}/api/v1/applications`
@@ -131,7 +167,7 @@ export const startSpark = async (
   }
   return {
     ...jvm,
-    server: started.value,
+    server: { port: started.value.port },
     remote: started.value.remote,
     jobs,
     close: async () => {
@@ -185,14 +221,25 @@ export interface OwnKafka extends Freezable {
 export const startKafka = async (name: string): Promise<OwnKafka> => {
   const scope = Effect.runSync(Scope.make())
   const dataDir = path.resolve(".spark-etl", `own-kafka-${name}-${Date.now()}`)
+  const start: Effect.Effect<
+    { readonly brokers: string; readonly jvm: Freezable },
+    Containers.ContainerError | LocalKafka.LocalKafkaError,
+    Scope.Scope | ChildProcessSpawner.ChildProcessSpawner
+  > = inContainers()
+    ? Effect.gen(function* () {
+        const run = yield* Containers.run
+        const kafka = yield* Containers.startKafka({ run, dataDir })
+        return { ...kafka, jvm: containerFreezable(dataDir, kafka.containerId) }
+      })
+    : LocalKafka.start({ dataDir }).pipe(Effect.map((kafka) => ({ ...kafka, jvm: freezable(dataDir) })))
   const started = await Effect.runPromiseExit(
-    LocalKafka.start({ dataDir }).pipe(Scope.provide(scope), Effect.provide(NodeServices.layer))
+    start.pipe(Scope.provide(scope), Effect.provide(NodeServices.layer))
   )
   if (Exit.isFailure(started)) {
     await Effect.runPromise(Scope.close(scope, Exit.void))
     throw new Error(`own Kafka broker did not start: ${String(started.cause)}`)
   }
-  const jvm = freezable(dataDir)
+  const jvm = started.value.jvm
   return {
     ...jvm,
     brokers: started.value.brokers,
