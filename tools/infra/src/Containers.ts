@@ -131,8 +131,9 @@ const startContainer = (options: {
           })
       )
     )
+    // A container a fault test killed is already stopped: its stop may fail, the reaper removes it.
     yield* Effect.addFinalizer(() =>
-      Effect.promise(() => started.stop({ timeout: 20_000 })).pipe(Effect.ignore)
+      Effect.tryPromise(() => started.stop({ timeout: 20_000 })).pipe(Effect.ignore)
     )
     return started
   })
