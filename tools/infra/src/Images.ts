@@ -37,7 +37,7 @@ export const layout = {
 
 const debian = {
   suite: "bookworm",
-  mirror: process.env["SPARK_ETL_DEBIAN_MIRROR"] ?? "http://deb.debian.org/debian",
+  mirror: "http://deb.debian.org/debian",
   packages: ["openjdk-17-jre-headless", "netcat-openbsd"]
 } as const
 

@@ -57,6 +57,50 @@ describe("images", () => {
   })
 })
 
+describe("images build --spark-version", () => {
+  it("builds that version's image from that version's jars, with 3.x's loopback launcher", async () => {
+    const cli = path.resolve(import.meta.dirname, "../..", "dist", "cli.js")
+    const out = execFileSync(process.execPath, [cli, "images", "build", "--spark-version", "3.5.7"], {
+      encoding: "utf8"
+    })
+    expect(out).toMatch(/^spark-etl\/spark-connect:3\.5\.7 (built|unchanged) in /m)
+    const command = docker("image", "inspect", "--format", "{{json .Config.Cmd}}", Images.sparkImage("3.5.7"))
+    expect(command).toContain(`${Images.layout.root}/LoopbackConnectServer.java`)
+    const jars = docker(
+      "run",
+      "--rm",
+      "--entrypoint",
+      "sh",
+      Images.sparkImage("3.5.7"),
+      "-c",
+      `ls ${Images.layout.sparkJars}`
+    )
+    expect(jars).toContain("spark-connect_2.12-3.5.7.jar")
+  })
+})
+
+describe("libexec/docker-engine.sh", () => {
+  it("SPARK_ETL_DOCKER_STORAGE_DRIVER chooses the engine's storage driver; stop removes its root", async () => {
+    const script = path.resolve(import.meta.dirname, "../..", "libexec", "docker-engine.sh")
+    const root = path.join(dir, "engine")
+    const started = execFileSync(script, ["start", root], {
+      encoding: "utf8",
+      env: { ...process.env, SPARK_ETL_DOCKER_STORAGE_DRIVER: "vfs" }
+    })
+    try {
+      expect(started.trim()).toBe(`export DOCKER_HOST=unix://${root}/docker.sock`)
+      const driver = execFileSync("docker", ["info", "--format", "{{.Driver}}"], {
+        encoding: "utf8",
+        env: { ...process.env, DOCKER_HOST: `unix://${root}/docker.sock` }
+      })
+      expect(driver.trim()).toBe("vfs")
+    } finally {
+      execFileSync(script, ["stop", root])
+    }
+    expect(fs.existsSync(root)).toBe(false)
+  })
+})
+
 describe("containers", () => {
   it("Kafka in a container answers on 127.0.0.1 only, and is gone when its scope closes", async () => {
     let runId = ""
