@@ -124,11 +124,11 @@ const debianRootfs: Effect.Effect<string, ImageError, ChildProcessSpawner.ChildP
 /** What an image adds to the root filesystem: files by their path inside it, all under `layout.root`. */
 interface Addition {
   readonly image: string
-  readonly files: ReadonlyArray<{ readonly target: string; readonly source: string; readonly mode?: number }>
+  readonly files: ReadonlyArray<{ readonly target: string; readonly content: string; readonly mode?: number }>
   readonly folders: ReadonlyArray<{ readonly target: string; readonly source: string }>
   /** `docker import --change` instructions (the label is added). */
   readonly changes: ReadonlyArray<string>
-  /** Inputs not visible in the lists above (file contents, jar listings). */
+  /** Inputs not visible in the lists above: the folders' listings. */
   readonly fingerprint: ReadonlyArray<string>
 }
 
@@ -141,7 +141,7 @@ const build = (
     const hash = hashOf([
       rootfsHash,
       JSON.stringify(addition.changes),
-      JSON.stringify(addition.files.map((f) => [f.target, f.mode ?? 0o644])),
+      JSON.stringify(addition.files.map((f) => [f.target, f.mode ?? 0o644, f.content])),
       JSON.stringify(addition.folders.map((f) => f.target)),
       ...addition.fingerprint
     ])
@@ -166,9 +166,7 @@ const build = (
             }
             for (const file of addition.files) {
               fs.mkdirSync(path.dirname(path.join(tree, file.target)), { recursive: true })
-              fs.writeFileSync(path.join(tree, file.target), fs.readFileSync(file.source), {
-                mode: file.mode ?? 0o644
-              })
+              fs.writeFileSync(path.join(tree, file.target), file.content, { mode: file.mode ?? 0o644 })
             }
             fs.copyFileSync(rootfs, path.join(dir, "image.tar"))
           })
@@ -230,13 +228,15 @@ export const buildSpark = (
     return yield* build({
       image: sparkImage(sparkVersion),
       folders: [{ target: layout.sparkJars, source: jars }],
-      files: [{ target: `${layout.root}/LoopbackConnectServer.java`, source: launcher }],
+      files: [
+        { target: `${layout.root}/LoopbackConnectServer.java`, content: fs.readFileSync(launcher, "utf8") }
+      ],
       changes: [
         ...common("SPARK_CONNECT_PORT", 15002),
         'ENTRYPOINT ["java"]',
         `CMD ${JSON.stringify(command)}`
       ],
-      fingerprint: [fs.readFileSync(launcher, "utf8"), folderListing(jars)]
+      fingerprint: [folderListing(jars)]
     })
   })
 
@@ -282,29 +282,16 @@ export const buildKafka = (
       ],
       path.posix.join(layout.home, "kraft-logs")
     )
-    const entrypoint = kafkaEntrypoint()
-    return yield* withStaging((dir) =>
-      Effect.gen(function* () {
-        yield* attempt("cannot write the broker's files", () => {
-          fs.writeFileSync(path.join(dir, "server.properties"), properties)
-          fs.writeFileSync(path.join(dir, "kafka-entrypoint.sh"), entrypoint)
-        })
-        return yield* build({
-          image: kafkaImage(kafkaVersion),
-          folders: [{ target: layout.kafkaLibs, source: libs }],
-          files: [
-            { target: `${layout.root}/kafka/server.properties`, source: path.join(dir, "server.properties") },
-            {
-              target: `${layout.root}/kafka/kafka-entrypoint.sh`,
-              source: path.join(dir, "kafka-entrypoint.sh"),
-              mode: 0o755
-            }
-          ],
-          changes: [...common("KAFKA_PORT", 9092), `ENTRYPOINT ["${layout.root}/kafka/kafka-entrypoint.sh"]`],
-          fingerprint: [properties, entrypoint, folderListing(libs)]
-        })
-      })
-    )
+    return yield* build({
+      image: kafkaImage(kafkaVersion),
+      folders: [{ target: layout.kafkaLibs, source: libs }],
+      files: [
+        { target: `${layout.root}/kafka/server.properties`, content: properties },
+        { target: `${layout.root}/kafka/kafka-entrypoint.sh`, content: kafkaEntrypoint(), mode: 0o755 }
+      ],
+      changes: [...common("KAFKA_PORT", 9092), `ENTRYPOINT ["${layout.root}/kafka/kafka-entrypoint.sh"]`],
+      fingerprint: [folderListing(libs)]
+    })
   })
 
 /**
