@@ -3,10 +3,10 @@
  * socket file that may be stale), and the few `docker` CLI calls that testcontainers does not
  * make for us (image imports and their labels).
  */
-import { Data, Effect, Stream } from "effect"
-import { ChildProcess } from "effect/process"
+import { Data, Effect } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
 import * as http from "node:http"
+import * as Exec from "./Exec.js"
 
 export class DockerError extends Data.TaggedError("DockerError")<{ readonly message: string }> {}
 
@@ -47,31 +47,20 @@ export const ping = (timeoutMs = 3000): Effect.Effect<string, DockerError> =>
     return Effect.sync(() => request.destroy())
   })
 
-/** Runs a command to its end; its output when it exits 0, else a DockerError with the output's tail. */
+/** Runs a command to its end; its stdout when it exits 0, else a DockerError with what it said. */
 export const run = (
   command: string,
   args: ReadonlyArray<string>,
   env: Readonly<Record<string, string>> = {}
 ): Effect.Effect<string, DockerError, ChildProcessSpawner.ChildProcessSpawner> =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const handle = yield* ChildProcess.make(command, args, { stdin: "ignore", extendEnv: true, env })
-      const [output, exitCode] = yield* Effect.all(
-        [Stream.mkString(Stream.decodeText(handle.all)), handle.exitCode],
-        {
-          concurrency: 2
-        }
-      )
-      return { output, exitCode }
-    })
-  ).pipe(
+  Exec.toEnd(command, args, env).pipe(
     Effect.mapError((e) => new DockerError({ message: `cannot run ${command}: ${e.message}` })),
-    Effect.flatMap(({ output, exitCode }) =>
-      exitCode === 0
-        ? Effect.succeed(output)
+    Effect.flatMap((finished) =>
+      finished.exitCode === 0
+        ? Effect.succeed(finished.stdout)
         : Effect.fail(
             new DockerError({
-              message: `${command} ${args[0] ?? ""} exited with ${exitCode}: ${output.trim().slice(-2000)}`
+              message: `${command} ${args[0] ?? ""} exited with ${finished.exitCode}: ${Exec.said(finished)}`
             })
           )
     )

@@ -4,13 +4,13 @@
  * metadata log when the storage is formatted, and the endpoint clients need (brokers, CA file,
  * user, password file). Passwords live only in files of mode 0600, never on a command line.
  */
-import { Data, Effect, Redacted, Stream } from "effect"
-import { ChildProcess } from "effect/process"
+import { Data, Effect, Redacted } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
 import type { KafkaConfig } from "kafkajs"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as Exec from "./Exec.js"
 
 export class KafkaSecurityError extends Data.TaggedError("KafkaSecurityError")<{
   readonly message: string
@@ -58,18 +58,9 @@ const readPassword = (file: string): string => fs.readFileSync(file, "utf8").tri
 const newPassword = (file: string): void =>
   fs.writeFileSync(file, `${randomBytes(24).toString("base64url")}\n`, { mode: 0o600 })
 
-/** Runs openssl to its end; its combined output only when it fails (keys never reach it). */
+/** Runs openssl to its end; its output is only read when it fails (keys never reach it). */
 const openssl = (args: ReadonlyArray<string>) =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const handle = yield* ChildProcess.make("openssl", args, { stdin: "ignore" })
-      const [output, exitCode] = yield* Effect.all(
-        [Stream.mkString(Stream.decodeText(handle.all)), handle.exitCode],
-        { concurrency: 2 }
-      )
-      return { output, exitCode }
-    })
-  ).pipe(
+  Exec.toEnd("openssl", args).pipe(
     Effect.mapError(
       (e) =>
         new KafkaSecurityError({
@@ -80,10 +71,10 @@ const openssl = (args: ReadonlyArray<string>) =>
 
 const opensslOk = (what: string, args: ReadonlyArray<string>) =>
   openssl(args).pipe(
-    Effect.flatMap(({ output, exitCode }) =>
-      exitCode === 0
+    Effect.flatMap((finished) =>
+      finished.exitCode === 0
         ? Effect.void
-        : Effect.fail(new KafkaSecurityError({ message: `openssl ${what} failed: ${output.slice(-2000)}` }))
+        : Effect.fail(new KafkaSecurityError({ message: `openssl ${what} failed: ${Exec.said(finished)}` }))
     )
   )
 

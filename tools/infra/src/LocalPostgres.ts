@@ -8,13 +8,14 @@
  * `postgres` system user through `setpriv` (util-linux), which changes the ids and then execs:
  * no extra process stands between the tether and the postmaster, so its stop signal arrives.
  */
-import { Data, Duration, Effect, Redacted, Scope, Stream } from "effect"
+import { Data, Duration, Effect, Redacted, Scope } from "effect"
 import { ChildProcess } from "effect/process"
 import type { ChildProcessSpawner } from "effect/process"
 import { LocalServer, Ready } from "@spark-etl/runner-spark-connect/local"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as Exec from "./Exec.js"
 
 export class LocalPostgresError extends Data.TaggedError("LocalPostgresError")<{
   readonly message: string
@@ -119,33 +120,9 @@ const tail = (file: string): string => {
   }
 }
 
-/** Runs a command to its end: its exit code and its output. */
-const run = (
-  command: readonly [string, ReadonlyArray<string>],
-  env: Record<string, string | Redacted.Redacted<string>> = {}
-) =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const handle = yield* ChildProcess.make(command[0], command[1], {
-        stdin: "ignore",
-        env,
-        extendEnv: true
-      })
-      const [stdout, stderr, exitCode] = yield* Effect.all(
-        [
-          Stream.mkString(Stream.decodeText(handle.stdout)),
-          Stream.mkString(Stream.decodeText(handle.stderr)),
-          handle.exitCode
-        ],
-        { concurrency: 3 }
-      )
-      return { stdout, stderr, exitCode }
-    })
-  )
-
 /** Numeric ids of the system user, for the folders it must own. */
 const idsOf = (name: string) =>
-  run(["getent", ["passwd", name]]).pipe(
+  Exec.toEnd("getent", ["passwd", name]).pipe(
     Effect.mapError((e) => new LocalPostgresError({ message: `cannot run getent: ${e.message}` })),
     Effect.flatMap(({ stdout, exitCode }) => {
       const [, , uid, gid] = stdout.trim().split(":")
@@ -198,8 +175,8 @@ export const start = (
     if (owner) for (const p of [cluster, socketDir, passwordFile]) fs.chownSync(p, owner.uid, owner.gid)
 
     // --no-sync: the new files are not flushed; the cluster is thrown away with the next start.
-    const initdb = yield* run(
-      asSystemUser(path.join(bin, "initdb"), [
+    const initdb = yield* Exec.toEnd(
+      ...asSystemUser(path.join(bin, "initdb"), [
         `--pgdata=${cluster}`,
         `--username=${user}`,
         `--pwfile=${passwordFile}`,
@@ -286,22 +263,20 @@ export const query = (
   endpoint: PostgresEndpoint,
   sql: string
 ): Effect.Effect<string, QueryFailed, ChildProcessSpawner.ChildProcessSpawner> =>
-  run(
+  Exec.toEnd(
+    path.join(binDir() ?? "/usr/bin", "psql"),
     [
-      path.join(binDir() ?? "/usr/bin", "psql"),
-      [
-        "--no-psqlrc",
-        "--quiet",
-        "--no-password",
-        "--tuples-only",
-        "--no-align",
-        "--set=ON_ERROR_STOP=1",
-        `--host=${endpoint.host}`,
-        `--port=${endpoint.port}`,
-        `--username=${endpoint.user}`,
-        `--dbname=${endpoint.database}`,
-        `--command=${sql}`
-      ]
+      "--no-psqlrc",
+      "--quiet",
+      "--no-password",
+      "--tuples-only",
+      "--no-align",
+      "--set=ON_ERROR_STOP=1",
+      `--host=${endpoint.host}`,
+      `--port=${endpoint.port}`,
+      `--username=${endpoint.user}`,
+      `--dbname=${endpoint.database}`,
+      `--command=${sql}`
     ],
     { PGPASSWORD: Redacted.make(endpoint.password), PGCONNECT_TIMEOUT: "2" }
   ).pipe(

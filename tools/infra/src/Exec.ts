@@ -1,0 +1,48 @@
+/**
+ * A command run to its end with its output kept: how infra calls the tools whose result is all it
+ * needs (docker, mmdebstrap, tar, openssl, getent, initdb, psql). Servers, which outlive the
+ * call, are started with `ChildProcess.make` and a tether instead.
+ */
+import { Effect, Stream } from "effect"
+import type { Redacted } from "effect"
+import type { PlatformError } from "effect/PlatformError"
+import { ChildProcess } from "effect/process"
+import type { ChildProcessSpawner } from "effect/process"
+
+export interface Finished {
+  readonly stdout: string
+  readonly stderr: string
+  readonly exitCode: number
+}
+
+/**
+ * Runs `command` with no stdin and this process's environment plus `env` (a Redacted value is
+ * passed to the child and never logged). Fails only when the command cannot be run; an exit code
+ * other than 0 is the caller's to judge.
+ *
+ * @example
+ * const { stdout, exitCode } = yield* Exec.toEnd("getent", ["passwd", "postgres"])
+ */
+export const toEnd = (
+  command: string,
+  args: ReadonlyArray<string>,
+  env: Readonly<Record<string, string | Redacted.Redacted<string>>> = {}
+): Effect.Effect<Finished, PlatformError, ChildProcessSpawner.ChildProcessSpawner> =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const handle = yield* ChildProcess.make(command, args, { stdin: "ignore", env, extendEnv: true })
+      const [stdout, stderr, exitCode] = yield* Effect.all(
+        [
+          Stream.mkString(Stream.decodeText(handle.stdout)),
+          Stream.mkString(Stream.decodeText(handle.stderr)),
+          handle.exitCode
+        ],
+        { concurrency: "unbounded" }
+      )
+      return { stdout, stderr, exitCode: Number(exitCode) }
+    })
+  )
+
+/** What a failed command said, for an error message: its stderr, else its stdout, the last part. */
+export const said = (finished: Finished, maxChars = 2000): string =>
+  (finished.stderr.trim() !== "" ? finished.stderr : finished.stdout).trim().slice(-maxChars)
