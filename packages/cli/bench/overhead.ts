@@ -2,6 +2,8 @@
  * Framework overhead per rule: a batch of 50 trivial SQL rules run by `spark-etl run` as a
  * process (as AutoSys would), against the same 50 statements run by the official Python client
  * (`pyspark-client`) in one session, on the same Spark Connect server, alternating A B A B.
+ * Both also run 10 of them: the difference between the two sizes is what one more rule costs
+ * (each side's fixed cost, from process start to the session's close, cancels out).
  *
  *   SPARK_REMOTE=sc://127.0.0.1:15002 node bench/overhead.ts [runs]
  *
@@ -39,27 +41,32 @@ if (!fs.existsSync(python)) {
   })
 }
 const rules = 50
+const fewRules = 10
 const here = import.meta.dirname
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "spark-etl-bench-"))
-const batch = path.join(dir, "batch.yaml")
-fs.writeFileSync(
-  batch,
-  [
-    "batch: overhead",
-    "rules:",
-    ...Array.from({ length: rules }, (_, i) => {
-      const n = i + 1
-      return [
-        `  - id: r${String(n).padStart(2, "0")}`,
-        "    kind: sql",
-        "    options:",
-        `      sql: SELECT ${n} AS n`,
-        "      expect:",
-        "        row_count: { min: 1, max: 1 }"
-      ].join("\n")
-    })
-  ].join("\n") + "\n"
-)
+const batchOf = (count: number): string => {
+  const file = path.join(dir, `batch-${count}.yaml`)
+  fs.writeFileSync(
+    file,
+    [
+      "batch: overhead",
+      "rules:",
+      ...Array.from({ length: count }, (_, i) => {
+        const n = i + 1
+        return [
+          `  - id: r${String(n).padStart(2, "0")}`,
+          "    kind: sql",
+          "    options:",
+          `      sql: SELECT ${n} AS n`,
+          "      expect:",
+          "        row_count: { min: 1, max: 1 }"
+        ].join("\n")
+      })
+    ].join("\n") + "\n"
+  )
+  return file
+}
+const batches: Record<number, string> = { [rules]: batchOf(rules), [fewRules]: batchOf(fewRules) }
 
 const brokers = process.env["KAFKA_BROKERS"]
 const topic = `spark-etl-bench-${process.pid}-${Date.now()}`
@@ -84,10 +91,45 @@ const time = (f: () => void): number => {
 }
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
-const ours: Array<number> = []
-const theirs: Array<number> = []
-const theirsLoop: Array<number> = []
+interface Sample {
+  /** `spark-etl run`, whole process. */
+  readonly ours: number
+  /** pyspark-client, whole process. */
+  readonly theirs: number
+  /** pyspark-client's statement loop alone (after connecting). */
+  readonly theirsLoop: number
+}
+const samples: Record<number, Array<Sample>> = { [rules]: [], [fewRules]: [] }
 const cli = path.resolve(here, "..", "dist", "main.js")
+const sample = (count: number): Sample => {
+  const ours = time(() =>
+    execFileSync(
+      process.execPath,
+      [
+        cli,
+        "run",
+        batches[count]!,
+        "--remote",
+        remote,
+        "--state-dir",
+        path.join(dir, "state"),
+        ...(brokers ? ["--kafka-brokers", brokers, "--kafka-topic", topic] : [])
+      ],
+      { stdio: "ignore" }
+    )
+  )
+  let theirsLoop = 0
+  const theirs = time(() => {
+    theirsLoop = Number(
+      execFileSync(python, [path.join(here, "overhead.py"), remote, String(count)], {
+        encoding: "utf8",
+        // pyspark warns that it does not support pandas 3 yet (which it does not use here).
+        env: { ...process.env, PYTHONWARNINGS: "ignore::FutureWarning" }
+      }).trim()
+    )
+  })
+  return { ours, theirs, theirsLoop }
+}
 // The machine may be shared: the load says how far to trust one sitting's figures.
 const loadAverage = (): string =>
   os
@@ -99,38 +141,11 @@ console.log(
 )
 console.log(`load average at the start:    ${loadAverage()}`)
 for (let i = 0; i < runs + 1; i++) {
-  const a = time(() =>
-    execFileSync(
-      process.execPath,
-      [
-        cli,
-        "run",
-        batch,
-        "--remote",
-        remote,
-        "--state-dir",
-        path.join(dir, "state"),
-        ...(brokers ? ["--kafka-brokers", brokers, "--kafka-topic", topic] : [])
-      ],
-      {
-        stdio: "ignore"
-      }
-    )
-  )
-  let loop = 0
-  const b = time(() => {
-    loop = Number(
-      execFileSync(python, [path.join(here, "overhead.py"), remote, String(rules)], {
-        encoding: "utf8",
-        // pyspark warns that it does not support pandas 3 yet (which it does not use here).
-        env: { ...process.env, PYTHONWARNINGS: "ignore::FutureWarning" }
-      }).trim()
-    )
-  })
+  const many = sample(rules)
+  const few = sample(fewRules)
   if (i === 0) continue // warm-up: the server's first queries compile code paths
-  ours.push(a)
-  theirs.push(b)
-  theirsLoop.push(loop)
+  samples[rules]!.push(many)
+  samples[fewRules]!.push(few)
 }
 
 console.log(`load average at the end:      ${loadAverage()} (${os.cpus().length} cores)`)
@@ -138,23 +153,37 @@ const outbox = path.join(dir, "state", "outbox.jsonl")
 if (brokers && fs.existsSync(outbox) && fs.readFileSync(outbox, "utf8").trim() !== "") {
   console.log(`warning: events were spooled to ${outbox}, not delivered: Kafka's figure is the outbox's`)
 }
-const o = median(ours)
-const t = median(theirs)
-const loop = median(theirsLoop)
-console.log(`rules per batch:              ${rules}`)
+const medianOf = (count: number, key: keyof Sample) => median(samples[count]!.map((x) => x[key]))
+const o = medianOf(rules, "ours")
+const t = medianOf(rules, "theirs")
+const loop = medianOf(rules, "theirsLoop")
+// What one more rule costs: the slope between the two batch sizes, in ms.
+const slope = (key: keyof Sample) =>
+  ((medianOf(rules, key) - medianOf(fewRules, key)) / (rules - fewRules)) * 1000
+const oursPerRule = slope("ours")
+const theirsPerStatement = slope("theirsLoop")
+console.log(`rules per batch:              ${rules} (and ${fewRules}, for the cost of one more)`)
 console.log(`spark-etl run (whole process): median ${o.toFixed(2)} s over ${runs}`)
 console.log(
   `pyspark-client (whole process): median ${t.toFixed(2)} s over ${runs} (statement loop ${loop.toFixed(2)} s)`
 )
 console.log(`ratio ours / pyspark-client:   ${(o / t).toFixed(2)}`)
 console.log(
-  `overhead per rule vs the official client's statement loop: ${(((o - loop) / rules) * 1000).toFixed(1)} ms (ours minus the loop, which bounds Spark's own time from above)`
+  `one more rule: ours ${oursPerRule.toFixed(1)} ms, pyspark-client's statement ${theirsPerStatement.toFixed(1)} ms: ${(oursPerRule - theirsPerStatement).toFixed(1)} ms of overhead per rule beyond the official client's loop`
+)
+console.log(
+  `whole process minus the client's loop, per rule: ${(((o - loop) / rules) * 1000).toFixed(1)} ms (it charges our fixed cost, from process start to exit, to the ${rules} rules)`
 )
 // `npm run bench` at the root collects every bench's figures (one JSON line each) into one table.
 const results = process.env["SPARK_ETL_BENCH_RESULTS"]
 if (results)
   fs.appendFileSync(
     results,
-    `${JSON.stringify({ figure: `${rules} trivial rules, whole process`, unit: "s", ours: o, against: t, againstName: "pyspark-client 4.2.0 (same statements)" })}\n`
+    [
+      { figure: `${rules} trivial rules, whole process`, unit: "s", ours: o, against: t },
+      { figure: "one more trivial rule", unit: "ms", ours: oursPerRule, against: theirsPerStatement }
+    ]
+      .map((f) => `${JSON.stringify({ ...f, againstName: "pyspark-client 4.2.0 (same statements)" })}\n`)
+      .join("")
   )
 fs.rmSync(dir, { recursive: true, force: true })
