@@ -47,27 +47,12 @@ export const ping = (timeoutMs = 3000): Effect.Effect<string, DockerError> =>
     return Effect.sync(() => request.destroy())
   })
 
-/** Runs a command to its end; its stdout when it exits 0, else a DockerError with what it said. */
-export const run = (
-  command: string,
+/** Runs the docker CLI to its end: its stdout, else a DockerError with what it said. */
+export const docker = (
   args: ReadonlyArray<string>,
   env: Readonly<Record<string, string>> = {}
 ): Effect.Effect<string, DockerError, ChildProcessSpawner.ChildProcessSpawner> =>
-  Exec.toEnd(command, args, env).pipe(
-    Effect.mapError((e) => new DockerError({ message: `cannot run ${command}: ${e.message}` })),
-    Effect.flatMap((finished) =>
-      finished.exitCode === 0
-        ? Effect.succeed(finished.stdout)
-        : Effect.fail(
-            new DockerError({
-              message: `${command} ${args[0] ?? ""} exited with ${finished.exitCode}: ${Exec.said(finished)}`
-            })
-          )
-    )
-  )
-
-export const docker = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}) =>
-  run("docker", args, env)
+  Exec.stdoutOf("docker", args, env).pipe(Effect.mapError((e) => new DockerError({ message: e.message })))
 
 /** A label of a local image, or undefined when the image or the label is absent. */
 export const imageLabel = (

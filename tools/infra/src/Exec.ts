@@ -3,11 +3,14 @@
  * needs (docker, mmdebstrap, tar, openssl, getent, initdb, psql). Servers, which outlive the
  * call, are started with `ChildProcess.make` and a tether instead.
  */
-import { Effect, Stream } from "effect"
+import { Data, Effect, Stream } from "effect"
 import type { Redacted } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import { ChildProcess } from "effect/process"
 import type { ChildProcessSpawner } from "effect/process"
+
+/** A command that could not be run, or that exited with a code other than 0. */
+export class ExecError extends Data.TaggedError("ExecError")<{ readonly message: string }> {}
 
 export interface Finished {
   readonly stdout: string
@@ -46,3 +49,26 @@ export const toEnd = (
 /** What a failed command said, for an error message: its stderr, else its stdout, the last part. */
 export const said = (finished: Finished, maxChars = 2000): string =>
   (finished.stderr.trim() !== "" ? finished.stderr : finished.stdout).trim().slice(-maxChars)
+
+/**
+ * Runs `command` to its end like `toEnd`; its stdout when it exits 0, else an ExecError naming the
+ * command, its exit code and what it said. stdout only: a warning on stderr never reaches a value
+ * the caller parses.
+ */
+export const stdoutOf = (
+  command: string,
+  args: ReadonlyArray<string>,
+  env: Readonly<Record<string, string | Redacted.Redacted<string>>> = {}
+): Effect.Effect<string, ExecError, ChildProcessSpawner.ChildProcessSpawner> =>
+  toEnd(command, args, env).pipe(
+    Effect.mapError((e) => new ExecError({ message: `cannot run ${command}: ${e.message}` })),
+    Effect.flatMap((finished) =>
+      finished.exitCode === 0
+        ? Effect.succeed(finished.stdout)
+        : Effect.fail(
+            new ExecError({
+              message: `${command} ${args[0] ?? ""} exited with ${finished.exitCode}: ${said(finished)}`
+            })
+          )
+    )
+  )

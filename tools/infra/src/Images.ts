@@ -18,6 +18,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Docker from "./Docker.js"
+import * as Exec from "./Exec.js"
 import * as LocalKafka from "./LocalKafka.js"
 
 export class ImageError extends Data.TaggedError("ImageError")<{ readonly message: string }> {}
@@ -67,7 +68,8 @@ const folderListing = (dir: string): string =>
     .map((f) => `${f} ${fs.statSync(path.join(dir, f)).size}`)
     .join("\n")
 
-const fail = (what: string) => (e: Docker.DockerError) => new ImageError({ message: `${what}: ${e.message}` })
+const fail = (what: string) => (e: { readonly message: string }) =>
+  new ImageError({ message: `${what}: ${e.message}` })
 
 const attempt = <A>(what: string, f: () => A): Effect.Effect<A, ImageError> =>
   Effect.try({ try: f, catch: (e) => new ImageError({ message: `${what}: ${String(e)}` }) })
@@ -87,7 +89,7 @@ const rootfsHash = hashOf([JSON.stringify(debian), JSON.stringify(layout)])
 export const makeRootfs = (
   tar: string
 ): Effect.Effect<void, ImageError, ChildProcessSpawner.ChildProcessSpawner> =>
-  Docker.run("mmdebstrap", [
+  Exec.stdoutOf("mmdebstrap", [
     "--quiet",
     "--variant=minbase",
     `--include=${debian.packages.join(",")}`,
@@ -170,7 +172,7 @@ const build = (
             }
             fs.copyFileSync(rootfs, path.join(dir, "image.tar"))
           })
-          yield* Docker.run("tar", [
+          yield* Exec.stdoutOf("tar", [
             "--append",
             "--file",
             path.join(dir, "image.tar"),

@@ -3,7 +3,6 @@
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
-import * as Docker from "../src/Docker.js"
 import * as Exec from "../src/Exec.js"
 
 const run = <A, E>(effect: Effect.Effect<A, E, NodeServices.NodeServices>) =>
@@ -31,21 +30,19 @@ describe("Exec.toEnd", () => {
   })
 })
 
-describe("Docker.run", () => {
+describe("Exec.stdoutOf", () => {
   it("returns stdout only, so a warning on stderr never reaches a parsed value", async () => {
-    const exit = await run(Docker.run("sh", ["-c", "echo warning >&2; echo 42"]))
+    const exit = await run(Exec.stdoutOf("sh", ["-c", "echo warning >&2; echo 42"]))
     expect(exit).toStrictEqual(Exit.succeed("42\n"))
   })
 
   it("fails naming the command, its exit code and what it said", async () => {
-    const exit = await run(Docker.run("sh", ["-c", "echo started; echo 'disk full' >&2; exit 4"]))
-    expect(exit).toStrictEqual(
-      Exit.fail(new Docker.DockerError({ message: "sh -c exited with 4: disk full" }))
-    )
+    const exit = await run(Exec.stdoutOf("sh", ["-c", "echo started; echo 'disk full' >&2; exit 4"]))
+    expect(exit).toStrictEqual(Exit.fail(new Exec.ExecError({ message: "sh -c exited with 4: disk full" })))
   })
 
   it("fails naming the command when it cannot be run", async () => {
-    const exit = await run(Docker.run("spark-etl-no-such-command", ["x"]))
+    const exit = await run(Exec.stdoutOf("spark-etl-no-such-command", ["x"]))
     expect(Exit.isFailure(exit) && String(exit.cause)).toContain("cannot run spark-etl-no-such-command")
   })
 })
