@@ -46,3 +46,27 @@ describe("Rpc.toRpcFailure", () => {
     })
   })
 })
+
+describe("Rpc.deadlineOrCancel", () => {
+  const cancelled = Rpc.toRpcFailure(serviceError(grpc.status.CANCELLED, "Call cancelled"))
+  const call = { cancelledHere: false, deadline: 10_000, timeoutMs: 1500 }
+
+  it("reads a CANCELLED this client did not cause, at its deadline, as the deadline (the server's timer won the race)", () => {
+    const failure = Rpc.deadlineOrCancel(cancelled, call, 10_000)
+    expect(failure.code).toBe(grpc.status.DEADLINE_EXCEEDED)
+    expect(failure.details).toBe("deadline of 1500 ms exceeded (the server ended the call: Call cancelled)")
+    expect(SparkError.classify(failure)).toMatchObject({ _tag: "SparkDeadlineExceeded" })
+  })
+
+  it("keeps CANCELLED when this client cancelled, or long before the deadline", () => {
+    expect(Rpc.deadlineOrCancel(cancelled, { ...call, cancelledHere: true }, 10_000).code).toBe(
+      grpc.status.CANCELLED
+    )
+    expect(Rpc.deadlineOrCancel(cancelled, call, 5_000).code).toBe(grpc.status.CANCELLED)
+  })
+
+  it("leaves every other status as it is", () => {
+    const unavailable = Rpc.toRpcFailure(serviceError(grpc.status.UNAVAILABLE, "gone"))
+    expect(Rpc.deadlineOrCancel(unavailable, call, 20_000)).toBe(unavailable)
+  })
+})

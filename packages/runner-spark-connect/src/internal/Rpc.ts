@@ -42,6 +42,30 @@ export const toRpcFailure = (u: unknown): RpcFailure =>
         metadata: undefined
       }
 
+// How early a server may end a call at its deadline, against the client's clock: the deadline
+// travels as a relative timeout, and the server's timer is its own.
+const serverDeadlineSlackMs = 250
+
+/**
+ * A call this client did not cancel that ends CANCELLED at (or just before) its deadline was ended
+ * by the server's deadline timer: grpc-java resets the stream (RST_STREAM CANCEL), which grpc-js
+ * reports as "Call cancelled", racing the client's own DEADLINE_EXCEEDED. It is the deadline.
+ */
+export const deadlineOrCancel = (
+  failure: RpcFailure,
+  call: { readonly cancelledHere: boolean; readonly deadline: number; readonly timeoutMs: number },
+  now: number
+): RpcFailure =>
+  failure.code === grpc.status.CANCELLED &&
+  !call.cancelledHere &&
+  now >= call.deadline - serverDeadlineSlackMs
+    ? {
+        ...failure,
+        code: grpc.status.DEADLINE_EXCEEDED,
+        details: `deadline of ${call.timeoutMs} ms exceeded (the server ended the call: ${failure.details})`
+      }
+    : failure
+
 const path = (method: { readonly name: string; readonly parent: { readonly typeName: string } }) =>
   `/${method.parent.typeName}/${method.name}`
 
@@ -58,10 +82,6 @@ export interface CallOptions {
   readonly metadata: grpc.Metadata
   readonly timeoutMs: number
 }
-
-const callOptions = (options: CallOptions): grpc.CallOptions => ({
-  deadline: Date.now() + options.timeoutMs
-})
 
 /**
  * Waits until the channel has a live HTTP/2 connection (the server's SETTINGS received), at
@@ -102,20 +122,28 @@ export const unary = <I extends DescMessage, O extends DescMessage>(
 ): Effect.Effect<MessageShape<O>, RpcFailure> =>
   Effect.callback<MessageShape<O>, RpcFailure>((resume) => {
     const { deserialize, serialize } = codec(method.input, method.output)
+    const state = {
+      cancelledHere: false,
+      deadline: Date.now() + options.timeoutMs,
+      timeoutMs: options.timeoutMs
+    }
     const call = client.makeUnaryRequest(
       path(method),
       serialize,
       deserialize,
       request,
       options.metadata,
-      callOptions(options),
+      { deadline: state.deadline },
       (error, response) => {
-        if (error) resume(Effect.fail(toRpcFailure(error)))
+        if (error) resume(Effect.fail(deadlineOrCancel(toRpcFailure(error), state, Date.now())))
         else if (response === undefined) resume(Effect.fail(toRpcFailure(new Error("empty response"))))
         else resume(Effect.succeed(response))
       }
     )
-    return Effect.sync(() => call.cancel())
+    return Effect.sync(() => {
+      state.cancelledHere = true
+      call.cancel()
+    })
   })
 
 /**
@@ -130,27 +158,35 @@ export const serverStream = <I extends DescMessage, O extends DescMessage>(
   options: CallOptions,
   decode?: (bytes: Uint8Array) => MessageShape<O>
 ): Stream.Stream<MessageShape<O>, RpcFailure> =>
-  Stream.fromAsyncIterable(
-    {
-      [Symbol.asyncIterator]: () => {
-        const { deserialize, serialize } = codec(method.input, method.output, decode)
-        const call = client.makeServerStreamRequest(
-          path(method),
-          serialize,
-          deserialize,
-          request,
-          options.metadata,
-          callOptions(options)
-        )
-        const iterator = call[Symbol.asyncIterator]() as AsyncIterator<MessageShape<O>>
-        return {
-          next: () => iterator.next(),
-          return: (value?: unknown) => {
-            call.cancel()
-            return Promise.resolve({ done: true as const, value: value as MessageShape<O> })
+  Stream.suspend(() => {
+    const state = {
+      cancelledHere: false,
+      deadline: Date.now() + options.timeoutMs,
+      timeoutMs: options.timeoutMs
+    }
+    return Stream.fromAsyncIterable(
+      {
+        [Symbol.asyncIterator]: () => {
+          const { deserialize, serialize } = codec(method.input, method.output, decode)
+          const call = client.makeServerStreamRequest(
+            path(method),
+            serialize,
+            deserialize,
+            request,
+            options.metadata,
+            { deadline: state.deadline }
+          )
+          const iterator = call[Symbol.asyncIterator]() as AsyncIterator<MessageShape<O>>
+          return {
+            next: () => iterator.next(),
+            return: (value?: unknown) => {
+              state.cancelledHere = true
+              call.cancel()
+              return Promise.resolve({ done: true as const, value: value as MessageShape<O> })
+            }
           }
         }
-      }
-    },
-    toRpcFailure
-  )
+      },
+      (e) => deadlineOrCancel(toRpcFailure(e), state, Date.now())
+    )
+  })
