@@ -11,7 +11,7 @@
  * one given by SPARK_REMOTE is never stopped.
  */
 import { NodeServices } from "@effect/platform-node"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { SparkSession } from "@spark-etl/runner-spark-connect"
 import { spawn, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"

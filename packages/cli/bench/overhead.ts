@@ -14,7 +14,7 @@
  * measure the outbox instead of Kafka.
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { ReporterConfig, Topic } from "@spark-etl/kafka-reporter"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"

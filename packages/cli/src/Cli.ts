@@ -4,7 +4,7 @@
  * ExitStatus for program.ts.
  */
 import type * as NodeServices from "@effect/platform-node/NodeServices"
-import { Command } from "effect/cli"
+import * as Command from "effect/cli/Command"
 import type * as ExitStatus from "./ExitStatus.js"
 import * as Config from "./commands/config.js"
 import * as Events from "./commands/events.js"

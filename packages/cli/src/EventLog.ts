@@ -3,7 +3,8 @@
  * written to the run's log as a structured line, so nothing is silently dropped, and the
  * operator is told at start that escalation is off.
  */
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { Event } from "@spark-etl/core"
 
 export const layer: Layer.Layer<Event.EventSink> = Layer.effect(

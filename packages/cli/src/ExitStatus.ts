@@ -3,7 +3,11 @@
  * as `Effect<void>` and `Command.runWith` returns nothing of it, so each handler's `ExitCode` is
  * recorded here, in a Ref that program.ts provides and reads once the command has finished.
  */
-import { Context, Effect, Layer, Option, Ref } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import type { ExitCode } from "@spark-etl/core"
 
 export class ExitStatus extends Context.Service<ExitStatus, Ref.Ref<Option.Option<ExitCode>>>()(

@@ -9,7 +9,9 @@
  * "release failed: …", or not offered by a 3.5 server, whose sessions end by idle timeout).
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Duration, Effect, Schedule } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import { Failure, type Ledger } from "@spark-etl/core"
 import { ConnectionString, SparkSession } from "@spark-etl/runner-spark-connect"
 

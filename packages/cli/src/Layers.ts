@@ -3,7 +3,13 @@
  * store, the event sink (Kafka, or the log when Kafka is not configured) and Node's platform.
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Context, Duration, Effect, FileSystem, Layer, Option, Redacted } from "effect"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as path from "node:path"
 import { Event, Plugin, TargetStore } from "@spark-etl/core"
 import { KafkaReporter, ReporterConfig, ReporterError } from "@spark-etl/kafka-reporter"

@@ -4,7 +4,10 @@
  * touch Spark: a batch rejected for its config exits 3 even when Spark is down. A session that
  * cannot be opened reaches the rule as `EngineUnreachable` (a system failure, exit 2).
  */
-import { Context, Effect, Layer, Scope } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
 import { Failure, Plugin } from "@spark-etl/core"
 import type { TargetStore } from "@spark-etl/core"
 

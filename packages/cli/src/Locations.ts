@@ -4,7 +4,7 @@
  * full disk or a mistyped --state-dir is a rejected batch (exit 3) naming the path, not a run
  * that cleaned its targets and then could not record or report what it did.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { Failure } from "@spark-etl/core"
 import * as fs from "node:fs"
 import * as path from "node:path"

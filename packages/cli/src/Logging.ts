@@ -4,7 +4,12 @@
  * watching AutoSys' std_err_file. Writes are synchronous, so nothing is lost when the process
  * exits right after a failure. Secrets never reach either stream.
  */
-import { Cause, Effect, Layer, Logger, References, Scope } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as References from "effect/References"
+import * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import pino from "pino"

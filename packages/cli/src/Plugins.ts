@@ -6,7 +6,9 @@
  * anything is touched. Every package's runners are then registered the same lazy way
  * (Layers, ValidationOnly).
  */
-import { Effect, FileSystem, Result } from "effect"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Result from "effect/Result"
 import { Batch, Failure, Plugin } from "@spark-etl/core"
 import type { SparkSession } from "@spark-etl/runner-spark-connect"
 import { plugin as sqlPlugin } from "@spark-etl/runner-sql"

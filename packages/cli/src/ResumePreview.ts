@@ -3,7 +3,10 @@
  * --dry-run --resume`); or the refusal the run itself would give — the same RESUME_REFUSED
  * rejection (exit 3) with the same reason, so what the preview says is what the job would do.
  */
-import { Effect, type FileSystem, type Path, Result } from "effect"
+import * as Effect from "effect/Effect"
+import type * as FileSystem from "effect/FileSystem"
+import type * as Path from "effect/Path"
+import * as Result from "effect/Result"
 import { Batch, Failure, Plugin, Resume, type TargetStore } from "@spark-etl/core"
 
 /** A resume request: `--resume` (the latest run) or `--resume=<run-id>`. */

@@ -6,7 +6,11 @@
  * secret one is `***` in the ledger: it comes from the environment, or the load says what is
  * missing) — and its output looked for where the target store can tell without Spark.
  */
-import { Effect, type FileSystem, Option, Path, Result } from "effect"
+import * as Effect from "effect/Effect"
+import type * as FileSystem from "effect/FileSystem"
+import * as Option from "effect/Option"
+import * as Path from "effect/Path"
+import * as Result from "effect/Result"
 import {
   Batch,
   Checkpoint,

@@ -5,7 +5,12 @@
  * wins over the default. An empty variable counts as unset. Each setting keeps its origin, for
  * `spark-etl config` and for naming what to fix.
  */
-import { Config, ConfigProvider, Duration, Effect, Option, type Redacted } from "effect"
+import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Origin from "./Origin.js"

@@ -6,7 +6,7 @@
  * about 5), and whatever is left to release then (a Kafka producer, a Spark session) is not
  * worth a SIGKILL.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { Failure, forSignal } from "@spark-etl/core"
 
 type Signal = "SIGINT" | "SIGTERM"

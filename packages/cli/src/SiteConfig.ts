@@ -7,7 +7,15 @@
  * YamlSource, the batch file's reader, so both report their YAML alike.
  */
 import { Failure, YamlSource } from "@spark-etl/core"
-import { Config, Context, Effect, FileSystem, Option, Path, Result, Schema, SchemaIssue } from "effect"
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Option from "effect/Option"
+import * as Path from "effect/Path"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
 import * as Origin from "./Origin.js"
 
 /** The variable naming the site config. */

@@ -3,7 +3,9 @@
  * must not reach the engine; if a runner tries, that is a bug in the runner, reported loudly.
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Effect, Layer, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import { Plugin, TargetStore } from "@spark-etl/core"
 import { SparkSession } from "@spark-etl/runner-spark-connect"
 import type * as Plugins from "./Plugins.js"

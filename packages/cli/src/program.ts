@@ -3,8 +3,11 @@
  * of the contract table; a command line it cannot parse exits 64 after saying why.
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Cause, Effect, Exit, Option } from "effect"
-import { Command } from "effect/cli"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Command from "effect/cli/Command"
 import { ExitCode } from "@spark-etl/core"
 import * as Cli from "./Cli.js"
 import * as ExitStatus from "./ExitStatus.js"

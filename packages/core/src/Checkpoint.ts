@@ -13,7 +13,11 @@
  * A secret parameter's value is not part of any fingerprint: it never reaches the disk, hashed
  * or not.
  */
-import { Effect, FileSystem, Option, Path, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Option from "effect/Option"
+import * as Path from "effect/Path"
+import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
 import type * as Batch from "./Batch.js"
 import { LedgerError } from "./Errors.js"

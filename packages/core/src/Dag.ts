@@ -4,7 +4,9 @@
  * unknown references and a cycle (with its path) together, by rule index, so the batch loader
  * can point at the YAML.
  */
-import { Graph, Option, Result } from "effect"
+import * as Graph from "effect/Graph"
+import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 
 /** What the DAG needs to know about a rule. */
 export interface Node {

@@ -1,5 +1,6 @@
 // One home: Failure.ts is the taxonomy a batch ends with (users see it); every other core error is here.
-import { Data, type Option } from "effect"
+import * as Data from "effect/Data"
+import type * as Option from "effect/Option"
 import type { Holder } from "./internal/fileLock.js"
 
 /** The run ledger could not be read or written. */

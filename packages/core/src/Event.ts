@@ -5,7 +5,10 @@
  *
  * The wire envelope (CloudEvents) belongs to the reporter; this is the payload.
  */
-import { Context, Effect, Layer, Schema } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
 
 /** Version of the payload schema; bump on any incompatible change. */
 export const schemaVersion = "1.0"

@@ -10,7 +10,13 @@
  * stays within the rule's deadline, and only the last attempt's failure fails the batch. Rules
  * a resume skips count as done for the rules after them.
  */
-import { Clock, Deferred, Duration, Effect, Exit, Fiber, Queue } from "effect"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Queue from "effect/Queue"
 import type * as Dag from "./Dag.js"
 import * as Failure from "./Failure.js"
 import * as Retry from "./Retry.js"

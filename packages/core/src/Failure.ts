@@ -7,7 +7,9 @@
  * Runners map their engine errors into these classes in one place (their `classify`), so core
  * never matches message text.
  */
-import { Cause, Data, Result } from "effect"
+import * as Cause from "effect/Cause"
+import * as Data from "effect/Data"
+import * as Result from "effect/Result"
 import type * as Event from "./Event.js"
 import { ExitCode, forSignal } from "./ExitCode.js"
 

@@ -10,7 +10,14 @@
  * Rules are keyed by id with a state, an attempt count, timings and the error. Their
  * checkpoints are in the run's journal beside the record (see Checkpoint).
  */
-import { Duration, Effect, FileSystem, Option, Path, Schedule, Schema, Semaphore } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Option from "effect/Option"
+import * as Path from "effect/Path"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as Semaphore from "effect/Semaphore"
 import type * as Scope from "effect/Scope"
 import { LedgerError } from "./Errors.js"
 import * as Event from "./Event.js"

@@ -10,7 +10,10 @@
  * parameters, and `scrubber` removes its value from any text that quotes it back (an engine's
  * error message, a cause chain).
  */
-import { Context, Redacted, Result, Schema } from "effect"
+import * as Context from "effect/Context"
+import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 
 /** The parameter types a batch file may declare. */
 export const Type = Schema.Literals(["string", "int", "date", "timestamp", "boolean", "enum"])

@@ -16,7 +16,14 @@
  * and its runners. A batch file names the packages it needs (`plugins:`); the CLI imports them,
  * refuses one built for another API version, and registers their kinds beside the built-in ones.
  */
-import { Context, Effect, FileSystem, Layer, Option, Path, Result, Schema } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Path from "effect/Path"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import * as Failure from "./Failure.js"
 import type * as Parameter from "./Parameter.js"
 import type * as TargetStore from "./TargetStore.js"

@@ -8,7 +8,11 @@
  * @example
  * const decisions = yield* Resume.plan(batch.plan, (id) => Effect.succeed(Resume.compare(now.get(id)!, saved.get(id))))
  */
-import { Effect, FileSystem, Option, Path, Result } from "effect"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Option from "effect/Option"
+import * as Path from "effect/Path"
+import * as Result from "effect/Result"
 import type * as Batch from "./Batch.js"
 import * as Checkpoint from "./Checkpoint.js"
 import type * as Dag from "./Dag.js"

@@ -10,8 +10,10 @@
  * // retry: { attempts: 3, delay: 10s, backoff: exponential, on: [system, SESSION_LOST] }
  * const policy = Retry.policy(rule.retry) // 3 attempts at most: 10 s, then 20 s between them
  */
-import { Duration, Schedule, Schema } from "effect"
-import type { Effect } from "effect"
+import * as Duration from "effect/Duration"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import type * as Effect from "effect/Effect"
 import type * as Failure from "./Failure.js"
 
 const DelayText = Schema.String.check(

@@ -9,7 +9,12 @@
  * file's directory. It re-checks right before deleting.
  * Other stores (Spark tables, object stores) implement the same service.
  */
-import { Context, Effect, FileSystem, Layer, Option, Path } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Path from "effect/Path"
 import * as Failure from "./Failure.js"
 
 /** A rule's target as declared in the batch file. */

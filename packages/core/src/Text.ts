@@ -3,7 +3,7 @@
  * otherwise become U+FFFD and flow into SQL and data unnoticed; instead it is reported with
  * the line and column where it stands. A leading byte-order mark is accepted and dropped.
  */
-import { Result } from "effect"
+import * as Result from "effect/Result"
 
 /** Where the first byte that is not UTF-8 stands (1-based; the column counts characters). */
 export interface InvalidUtf8 {

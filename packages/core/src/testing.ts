@@ -12,7 +12,14 @@
  *
  * Use `it.live` (real clock): the kit's deadlines are real time.
  */
-import { Duration, Effect, Exit, Fiber, Latch, Option, Result, Schema } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Latch from "effect/Latch"
+import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import type * as FileSystem from "effect/FileSystem"
 import type * as Path from "effect/Path"
 import { ConformanceError } from "./Errors.js"

@@ -2,7 +2,7 @@
 // to fall back to the outbox when the broker refuses connections or drops packets.
 import { NodeFileSystem } from "@effect/platform-node"
 import { Event } from "@spark-etl/core"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { expect, inject, it } from "vitest"
 import * as KafkaReporter from "../src/KafkaReporter.js"
 import * as Outbox from "../src/internal/outbox.js"

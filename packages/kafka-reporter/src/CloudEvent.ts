@@ -5,7 +5,8 @@
  */
 import { Event } from "@spark-etl/core"
 import { CloudEvent as SdkEvent, Kafka as SdkKafka } from "cloudevents"
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { sanitize } from "./internal/sanitize.js"
 import { Topic } from "./ReporterConfig.js"
 import { EnvelopeError } from "./ReporterError.js"

@@ -8,7 +8,14 @@
  * Nothing here fails: a failure to escalate must never change or hide the batch's outcome.
  */
 import { Event } from "@spark-etl/core"
-import { Clock, Duration, Effect, FileSystem, Layer, Option, Scope, Semaphore } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
 import type * as net from "node:net"
 import type * as tls from "node:tls"
 import * as CloudEvent from "./CloudEvent.js"

@@ -3,7 +3,9 @@
  * take, and where the outbox lives. Decoded from untrusted input (the CLI's config file or
  * environment) with a Schema; secrets are `Redacted` from the moment they are decoded.
  */
-import { Effect, Schema, SchemaIssue } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
 import { ConfigError, type ConfigIssue } from "./ReporterError.js"
 
 const NonEmpty = Schema.String.check(Schema.isMinLength(1))

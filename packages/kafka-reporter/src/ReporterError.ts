@@ -2,7 +2,7 @@
  * The errors of the Kafka reporter: one flat set of tagged errors, a failed Kafka call keyed by a
  * stable code onto which the client's own errors are mapped (internally, by `classify`).
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /** Stable codes of a failed Kafka call, as they appear in logs. */
 export type ProducerErrorCode =

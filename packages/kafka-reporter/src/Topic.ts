@@ -2,8 +2,8 @@
  * The events topic. The reporter never creates topics as it sends, so an operator creates each
  * one once, with the documented settings: the command printed here, or through the admin API.
  */
-import { Effect } from "effect"
-import type { FileSystem } from "effect"
+import * as Effect from "effect/Effect"
+import type * as FileSystem from "effect/FileSystem"
 import { Event } from "@spark-etl/core"
 import * as Producer from "./internal/producer.js"
 import type { ReporterConfig } from "./ReporterConfig.js"

@@ -3,7 +3,7 @@
 // alone), each beside the same work through Spark's own JDBC source driven by pyspark-client 4.2.0 on the
 // same server (bench/pyspark_jdbc.py, its venv made on first use as the client bench makes it).
 // Prints rows per second and the ratio; asserts only that every row arrived. `npm run bench`.
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { SparkSession } from "@spark-etl/runner-spark-connect"
 import { expect, inject, it } from "vitest"
 import { execFileSync } from "node:child_process"

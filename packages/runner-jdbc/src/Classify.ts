@@ -20,7 +20,7 @@
  * database's condition (`UNDEFINED_TABLE`, `UNIQUE_VIOLATION`…), else Spark's errorClass, so
  * events say what the database said. Spark's own class stays in `engineDetail`.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { Failure } from "@spark-etl/core"
 import { SparkError } from "@spark-etl/runner-spark-connect"
 import type { SparkSession } from "@spark-etl/runner-spark-connect"

@@ -15,7 +15,7 @@
  *     partition: { column: id, lower_bound: 1, upper_bound: 1000000, num_partitions: 8 }
  *     cache: true
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /** A reference to a batch parameter: `{ param: db_password }`. */
 export const ParamRef = Schema.Struct({ param: Schema.NonEmptyString })

@@ -25,7 +25,8 @@
  * import { JdbcRunner } from "@spark-etl/runner-jdbc"
  * const registry = Plugin.layer([Plugin.load(JdbcRunner.runner)]) // needs a SparkSession
  */
-import { Effect, Result } from "effect"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
 import { Failure, Plugin } from "@spark-etl/core"
 import type { TargetStore } from "@spark-etl/core"
 import type { SparkSession } from "@spark-etl/runner-spark-connect"

@@ -5,7 +5,7 @@
  * Usage: node bench/with-server.ts COMMAND [ARG...]
  */
 import { NodeServices } from "@effect/platform-node"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { spawnSync } from "node:child_process"
 import * as path from "node:path"
 import { LocalServer } from "@spark-etl/runner-spark-connect/local"

@@ -4,7 +4,9 @@
 // Run: RUNNER_SQL_BENCH=1 npx vitest run --root packages/runner-sql bench/pathStore.bench.ts
 import { NodeServices } from "@effect/platform-node"
 import { SparkSession } from "@spark-etl/runner-spark-connect"
-import { Effect, Layer, ManagedRuntime } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
 import { randomUUID } from "node:crypto"
 import * as fs from "node:fs"
 import { afterAll, expect, inject, it } from "vitest"

@@ -22,7 +22,7 @@
  * import { Classify } from "@spark-etl/runner-sql"
  * const failure = Classify.classify(sparkError, { ruleId: "daily_totals", phase: "sql" })
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { Failure } from "@spark-etl/core"
 import { SparkError } from "@spark-etl/runner-spark-connect"
 import type { SparkSession } from "@spark-etl/runner-spark-connect"

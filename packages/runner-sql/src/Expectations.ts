@@ -12,7 +12,8 @@
  * import { Expectations } from "@spark-etl/runner-sql"
  * yield* Expectations.check(spark, { ruleId: "orders_clean", view: "orders_clean", expect, params: {}, operation: {} })
  */
-import { Effect, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import { Failure, Plugin } from "@spark-etl/core"
 import type { Parameter } from "@spark-etl/core"
 import type { Rows, SparkError, SparkSession } from "@spark-etl/runner-spark-connect"

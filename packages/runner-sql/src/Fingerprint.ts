@@ -11,7 +11,10 @@
  * @example
  * const definition = yield* Fingerprint.of(ctx) // { text: "<the file's SQL>", parameters: ["run_date"] }
  */
-import { Effect, FileSystem, Path, Result } from "effect"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Path from "effect/Path"
+import * as Result from "effect/Result"
 import { Text } from "@spark-etl/core"
 import type { Plugin } from "@spark-etl/core"
 import * as Parameters from "./Parameters.js"

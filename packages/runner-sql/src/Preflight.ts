@@ -30,7 +30,8 @@
  *   tags: [tag]
  * })
  */
-import { Effect, Option } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { Failure, Plugin } from "@spark-etl/core"
 import type { TargetStore } from "@spark-etl/core"
 import type { SparkError, SparkSession } from "@spark-etl/runner-spark-connect"

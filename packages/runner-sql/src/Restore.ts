@@ -24,7 +24,9 @@
  * @example
  * const restoration = yield* Restore.restore(spark, ctx, { tags: [tag] })
  */
-import { Effect, Option, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import { Failure, Plugin } from "@spark-etl/core"
 import type { TargetStore } from "@spark-etl/core"
 import type { SparkSession } from "@spark-etl/runner-spark-connect"

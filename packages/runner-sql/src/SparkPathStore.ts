@@ -24,7 +24,7 @@
  *     target: hdfs://nn:8020/data/sales/daily_totals
  *     options: { sql: "SELECT …" }
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { Failure, TargetStore } from "@spark-etl/core"
 import { SparkError, SparkSession } from "@spark-etl/runner-spark-connect"
 import * as Classify from "./Classify.js"

@@ -16,7 +16,7 @@
  *     unique: [order_date]
  *     assert_empty: SELECT * FROM daily_totals WHERE total < 0
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_]*$/
 

@@ -20,7 +20,9 @@
  * import { SqlRunner } from "@spark-etl/runner-sql"
  * const registry = Plugin.layer([Plugin.load(SqlRunner.runner)]) // needs a SparkSession
  */
-import { Effect, Fiber, Option } from "effect"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import { Failure, Plugin } from "@spark-etl/core"
 import { SparkError, SparkSession } from "@spark-etl/runner-spark-connect"
 import * as Classify from "./Classify.js"

@@ -9,8 +9,12 @@
  * Every container carries its run's label; a reaper process (libexec/reap-containers.sh)
  * removes them when the scope closes or the harness dies, SIGKILL included.
  */
-import { Data, Duration, Effect, Schedule, Scope } from "effect"
-import type { ChildProcessSpawner } from "effect/process"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import { LocalServer } from "@spark-etl/runner-spark-connect/local"
 import { spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"

@@ -3,8 +3,9 @@
  * socket file that may be stale), and the few `docker` CLI calls that testcontainers does not
  * make for us (image imports and their labels).
  */
-import { Data, Effect } from "effect"
-import type { ChildProcessSpawner } from "effect/process"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import * as http from "node:http"
 import * as Exec from "./Exec.js"
 

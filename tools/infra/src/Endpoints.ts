@@ -14,8 +14,12 @@
  * LocalServer.defaultSparkVersion): the local server's jars and the image's tag; a server named
  * by SPARK_REMOTE is asked its version.
  */
-import { Config, Data, Effect, Result, Scope } from "effect"
-import type { ChildProcessSpawner } from "effect/process"
+import * as Config from "effect/Config"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import * as Scope from "effect/Scope"
+import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import { ConnectionString } from "@spark-etl/runner-spark-connect"
 import { LocalServer } from "@spark-etl/runner-spark-connect/local"
 import * as path from "node:path"

@@ -3,11 +3,13 @@
  * needs (docker, mmdebstrap, tar, openssl, getent, initdb, psql). Servers, which outlive the
  * call, are started with `ChildProcess.make` and a tether instead.
  */
-import { Data, Effect, Stream } from "effect"
-import type { Redacted } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import type * as Redacted from "effect/Redacted"
 import type { PlatformError } from "effect/PlatformError"
-import { ChildProcess } from "effect/process"
-import type { ChildProcessSpawner } from "effect/process"
+import * as ChildProcess from "effect/process/ChildProcess"
+import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 
 /** A command that could not be run, or that exited with a code other than 0. */
 export class ExecError extends Data.TaggedError("ExecError")<{ readonly message: string }> {}

@@ -10,8 +10,9 @@
  * classic builder copies the whole filesystem for every instruction, so a nine-line Dockerfile
  * cost a minute where an import costs seconds; and no BuildKit image can be pulled here.
  */
-import { Data, Effect } from "effect"
-import type { ChildProcessSpawner } from "effect/process"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import { LocalServer, Maven } from "@spark-etl/runner-spark-connect/local"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"

@@ -4,8 +4,10 @@
  * metadata log when the storage is formatted, and the endpoint clients need (brokers, CA file,
  * user, password file). Passwords live only in files of mode 0600, never on a command line.
  */
-import { Data, Effect, Redacted } from "effect"
-import type { ChildProcessSpawner } from "effect/process"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import type { KafkaConfig } from "kafkajs"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"

@@ -14,9 +14,12 @@
  * reach executors through `spark.executor.extraJavaOptions`, which the driver's SparkContext
  * supplements with Spark's own list (JavaModuleOptions) before it asks for executors.
  */
-import { Data, Duration, Effect, Scope } from "effect"
-import { ChildProcess } from "effect/process"
-import type { ChildProcessSpawner } from "effect/process"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Scope from "effect/Scope"
+import * as ChildProcess from "effect/process/ChildProcess"
+import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import { LocalServer, Ready } from "@spark-etl/runner-spark-connect/local"
 import * as fs from "node:fs"
 import * as path from "node:path"

@@ -5,9 +5,12 @@
  * ready once the program reports both nodes up, stopped when its scope closes (and, through
  * the tether, when this process dies). Spark reaches it by URI: `hdfs://127.0.0.1:<port>/…`.
  */
-import { Data, Duration, Effect, Scope } from "effect"
-import { ChildProcess } from "effect/process"
-import type { ChildProcessSpawner } from "effect/process"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Scope from "effect/Scope"
+import * as ChildProcess from "effect/process/ChildProcess"
+import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import { LocalServer, Maven, Ready } from "@spark-etl/runner-spark-connect/local"
 import * as fs from "node:fs"
 import * as path from "node:path"

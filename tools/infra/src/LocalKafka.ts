@@ -4,9 +4,12 @@
  * closes (and, through the tether, when this process dies). With `security: "sasl_ssl"` its
  * client port takes only SASL_SSL with SCRAM-SHA-512 (see KafkaSecurity).
  */
-import { Data, Duration, Effect, Scope } from "effect"
-import { ChildProcess } from "effect/process"
-import type { ChildProcessSpawner } from "effect/process"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Scope from "effect/Scope"
+import * as ChildProcess from "effect/process/ChildProcess"
+import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import { LocalServer, Maven, type MavenError, Ready } from "@spark-etl/runner-spark-connect/local"
 import { Kafka, type KafkaConfig, logLevel } from "kafkajs"
 import { randomBytes } from "node:crypto"

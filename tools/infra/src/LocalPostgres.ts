@@ -8,9 +8,13 @@
  * `postgres` system user through `setpriv` (util-linux), which changes the ids and then execs:
  * no extra process stands between the tether and the postmaster, so its stop signal arrives.
  */
-import { Data, Duration, Effect, Redacted, Scope } from "effect"
-import { ChildProcess } from "effect/process"
-import type { ChildProcessSpawner } from "effect/process"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
+import * as ChildProcess from "effect/process/ChildProcess"
+import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import { LocalServer, Ready } from "@spark-etl/runner-spark-connect/local"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"

@@ -8,8 +8,8 @@
  * Prints one table with medians and the load average; the engine and its data are removed.
  */
 import { NodeServices } from "@effect/platform-node"
-import { Effect } from "effect"
-import type { ChildProcessSpawner } from "effect/process"
+import * as Effect from "effect/Effect"
+import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import { LocalServer } from "@spark-etl/runner-spark-connect/local"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"

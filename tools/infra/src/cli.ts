@@ -34,8 +34,9 @@
  * filesystem (its endpoint is the Connect server's; `status` names the master and HDFS).
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Console, Effect } from "effect"
-import { ChildProcess } from "effect/process"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as ChildProcess from "effect/process/ChildProcess"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"

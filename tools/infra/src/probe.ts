@@ -1,6 +1,7 @@
 /** Status probes for the infra CLI. */
 import { NodeServices } from "@effect/platform-node"
-import { Effect, Result } from "effect"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
 import { ConnectionString } from "@spark-etl/runner-spark-connect"
 import { LocalServer } from "@spark-etl/runner-spark-connect/local"
 import * as LocalPostgres from "./LocalPostgres.js"

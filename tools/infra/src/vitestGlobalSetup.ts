@@ -8,7 +8,9 @@
  * Any failure to obtain an endpoint fails the run with the reason.
  */
 import { NodeServices } from "@effect/platform-node"
-import { Effect, Exit, Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
 import * as path from "node:path"
 import type { TestProject } from "vitest/node"
 import * as Endpoints from "./Endpoints.js"

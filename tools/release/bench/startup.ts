@@ -9,7 +9,7 @@
  *
  *   npm run bench   (from tools/release; starts Spark unless SPARK_REMOTE is set)
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"

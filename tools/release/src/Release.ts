@@ -13,7 +13,8 @@
  *   schema/ docs/ examples/
  *   install.sh  VERSION  LICENSE  THIRD-PARTY-NOTICES.txt
  */
-import { Data, Effect } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
 import * as esbuild from "esbuild"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"

@@ -3,7 +3,8 @@
  * (run after `nx run-many -t build`, which generates the Spark Connect stubs the bundle needs).
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Console, Effect } from "effect"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
 import { parseArgs } from "node:util"
 import * as Release from "./Release.js"
 

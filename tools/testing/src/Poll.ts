@@ -6,7 +6,10 @@
  * await eventually(async () => (await jobs()).some((j) => j.status === "RUNNING"), 60_000)
  * yield* Poll.until(running, { what: "the scan to run on Spark", within: "60 seconds" })
  */
-import { Data, Duration, Effect, Schedule } from "effect"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 
 /** Resolves after `ms`; only for pacing a poll or a fault's chosen moment, never to wait for a state. */
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))

@@ -2,8 +2,12 @@
  * `spark-etl config`: the settings a command would use here, one per line, each with where it
  * came from (flag, environment variable, site config line, default). Secrets show as `***`.
  */
-import { Console, Duration, Effect, Option, Result } from "effect"
-import { Command } from "effect/cli"
+import * as Console from "effect/Console"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import * as Command from "effect/cli/Command"
 import { ExitCode } from "@spark-etl/core"
 import { ConnectionString } from "@spark-etl/runner-spark-connect"
 import * as ExitStatus from "../ExitStatus.js"

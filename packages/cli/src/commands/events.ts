@@ -4,8 +4,10 @@
  * as it sends; the topic is created once, here or by the Kafka team.
  */
 import type * as NodeServices from "@effect/platform-node/NodeServices"
-import { Console, Effect } from "effect"
-import { Command, Flag } from "effect/cli"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Command from "effect/cli/Command"
+import * as Flag from "effect/cli/Flag"
 import { ExitCode } from "@spark-etl/core"
 import type { ReporterConfig, ReporterError, Topic } from "@spark-etl/kafka-reporter"
 import * as ExitStatus from "../ExitStatus.js"

@@ -1,6 +1,7 @@
 /** The arguments and flags the commands share; each command module takes the ones it reads. */
-import { Option } from "effect"
-import { Argument, Flag } from "effect/cli"
+import * as Option from "effect/Option"
+import * as Argument from "effect/cli/Argument"
+import * as Flag from "effect/cli/Flag"
 import type * as ResumePreview from "../ResumePreview.js"
 import * as Settings from "../Settings.js"
 import * as SiteConfig from "../SiteConfig.js"

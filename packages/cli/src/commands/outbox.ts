@@ -1,6 +1,7 @@
 /** `spark-etl outbox flush`: delivers the events waiting in the outbox to Kafka, in order. */
-import { Console, Effect } from "effect"
-import { Command } from "effect/cli"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Command from "effect/cli/Command"
 import { ExitCode } from "@spark-etl/core"
 import * as ExitStatus from "../ExitStatus.js"
 import { kafkaBrokers, kafkaTopic, siteConfig, stateDir } from "./flags.js"

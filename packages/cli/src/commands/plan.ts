@@ -2,8 +2,11 @@
  * `spark-etl plan`: the order in which a batch's rules run, as text or Mermaid; with `--resume`,
  * what a resumed run would skip and run, and why, without touching Spark.
  */
-import { Console, Effect, Option } from "effect"
-import { Command, Flag } from "effect/cli"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Command from "effect/cli/Command"
+import * as Flag from "effect/cli/Flag"
 import { Dag, ExitCode } from "@spark-etl/core"
 import * as ExitStatus from "../ExitStatus.js"
 import * as ResumePreview from "../ResumePreview.js"

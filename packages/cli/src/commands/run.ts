@@ -6,8 +6,13 @@
  * rejection).
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Console, Duration, Effect, Option, Result } from "effect"
-import { Command, Flag } from "effect/cli"
+import * as Console from "effect/Console"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import * as Command from "effect/cli/Command"
+import * as Flag from "effect/cli/Flag"
 import { Batch, Dag, ExitCode, type Failure, Run } from "@spark-etl/core"
 import { ConnectionString } from "@spark-etl/runner-spark-connect"
 import { randomUUID } from "node:crypto"

@@ -3,7 +3,10 @@
  * how a refusal is told (each ends in an exit code of the contract table).
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { type Config, Console, Effect, Option } from "effect"
+import type * as Config from "effect/Config"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { Batch, ExitCode, Failure } from "@spark-etl/core"
 import type * as KafkaReporterModule from "@spark-etl/kafka-reporter"
 import type { ReporterConfig } from "@spark-etl/kafka-reporter"

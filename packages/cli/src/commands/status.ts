@@ -5,8 +5,13 @@
  * adds each rule of the newest runs, with whether its checkpoint would let a resume skip it.
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Console, Duration, Effect, Option } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import * as Console from "effect/Console"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Argument from "effect/cli/Argument"
+import * as Command from "effect/cli/Command"
+import * as Flag from "effect/cli/Flag"
 import { Event, ExitCode, Ledger, Run } from "@spark-etl/core"
 import * as os from "node:os"
 import * as ExitStatus from "../ExitStatus.js"

@@ -1,6 +1,6 @@
 /** `spark-etl validate`: checks a batch file without touching anything. */
 import type { Batch } from "@spark-etl/core"
-import { Command } from "effect/cli"
+import * as Command from "effect/cli/Command"
 import * as ExitStatus from "../ExitStatus.js"
 import { batchFile, kafkaBrokers, kafkaTopic, params, siteConfig, stateDir } from "./flags.js"
 import { withLoaded } from "./shared.js"

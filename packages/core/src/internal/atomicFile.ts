@@ -4,7 +4,8 @@
  * fsync'd, renamed over the target, and then the directory is fsync'd: without that last step
  * a crash can bring back the old entry (or none) even though the new content was on disk.
  */
-import { Effect, FileSystem } from "effect"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
 import * as NodePath from "node:path"
 import { AtomicFileError } from "../Errors.js"
 

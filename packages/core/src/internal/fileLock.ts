@@ -17,7 +17,13 @@
  * A breaker that died while breaking leaves its claim; that claim is itself a lock (it names its
  * owner) and is broken the same way once stale.
  */
-import { Duration, Effect, FileSystem, Option, Random, Schema, Scope } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
 import * as Os from "node:os"
 import { FileLockError, LockBusy } from "../Errors.js"

@@ -1,5 +1,5 @@
 /** Flattens a Schema decoding error into leaf issues with their paths. */
-import { SchemaIssue } from "effect"
+import * as SchemaIssue from "effect/SchemaIssue"
 import type * as Schema from "effect/Schema"
 
 /** A leaf problem at a path inside the decoded value. */

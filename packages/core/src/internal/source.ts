@@ -4,10 +4,11 @@
  * document, with positions, is built only when a position is asked for (an issue to report),
  * or up front when the fast reader declined (so syntax errors are `yaml`'s, as always).
  */
-import { Result } from "effect"
-import * as Yaml from "yaml"
+import * as Result from "effect/Result"
+import type * as Yaml from "yaml"
 import type * as Failure from "../Failure.js"
 import * as FastYaml from "./fastYaml.js"
+import { yaml } from "./lazyYaml.js"
 
 /** A 1-based line and column. */
 interface Position {
@@ -30,6 +31,7 @@ interface Positioned {
 }
 
 const withPositions = (text: string): Positioned => {
+  const Yaml = yaml()
   const lineCounter = new Yaml.LineCounter()
   const doc = Yaml.parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false })
   return { doc, lineCounter }
@@ -101,6 +103,7 @@ const itemLine = (fast: FastYaml.Read, path: ReadonlyArray<string | number>): nu
 
 // Offset of the node at `path` (its key when `atKey`), else of the nearest enclosing node.
 const locate = (doc: Yaml.Document, path: ReadonlyArray<string | number>, atKey: boolean): number => {
+  const Yaml = yaml()
   let node: unknown = doc.contents
   let offset = doc.contents?.range?.[0] ?? 0
   for (const segment of path) {

@@ -6,7 +6,10 @@
  * this host or it went unrefreshed for `staleAfter`.
  */
 import { FileLock } from "@spark-etl/core/fs"
-import { Duration, Effect, FileSystem, Scope } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Scope from "effect/Scope"
 import * as nodePath from "node:path"
 import { OutboxError } from "../ReporterError.js"
 

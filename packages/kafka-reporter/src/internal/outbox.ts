@@ -6,7 +6,10 @@
  * write, a hand edit) is moved to `<outbox>.quarantine` and never blocks the others.
  */
 import { AtomicFile } from "@spark-etl/core/fs"
-import { Duration, Effect, FileSystem, Option } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Option from "effect/Option"
 import * as nodePath from "node:path"
 import * as CloudEvent from "../CloudEvent.js"
 import { withLock } from "./fileLock.js"

@@ -5,7 +5,13 @@
  * the kafkajs producer is retired and the next call starts a fresh one: its sequence numbers may
  * no longer match the broker's, and a fresh producer id cannot collide with a half-sent batch.
  */
-import { Duration, Effect, Exit, FileSystem, Redacted, Scope, Semaphore } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FileSystem from "effect/FileSystem"
+import * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
 import kafkajs, {
   type Admin,
   type ISocketFactory,

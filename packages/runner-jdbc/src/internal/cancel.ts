@@ -6,7 +6,7 @@
  * cancel its own backends). Other databases are not told (see the README).
  */
 import { createHash } from "node:crypto"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { SparkSession } from "@spark-etl/runner-spark-connect"
 
 /**

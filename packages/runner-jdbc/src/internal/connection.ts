@@ -5,7 +5,7 @@
  * (`spark.redaction.regex`), and core scrubs its value from any failure text.
  */
 import { Failure, Parameter } from "@spark-etl/core"
-import { Result } from "effect"
+import * as Result from "effect/Result"
 import type * as JdbcOptions from "../JdbcOptions.js"
 
 const asText = (v: string | number | boolean): string => String(v)

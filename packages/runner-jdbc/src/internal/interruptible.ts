@@ -4,7 +4,8 @@
  * operation of the rule, including one just starting), then the client's streams are torn
  * down — the other order would leave a window where a read or an insert runs on.
  */
-import { Effect, Fiber } from "effect"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import type { Failure } from "@spark-etl/core"
 import { SparkSession } from "@spark-etl/runner-spark-connect"
 

@@ -13,7 +13,7 @@
  * go as the read's `sessionInitStatement`, which Spark runs on the read's one connection before
  * its query (`SELECT 1`) — and only then, not when it resolves the read's columns.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { SparkError, SparkSession } from "@spark-etl/runner-spark-connect"
 import type * as JdbcOptions from "../JdbcOptions.js"
 

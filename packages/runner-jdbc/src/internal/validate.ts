@@ -1,5 +1,5 @@
 /** The static check of a `jdbc` rule: its id names a view, its parameters are declared and secret. */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { Parameter } from "@spark-etl/core"
 import type { Plugin } from "@spark-etl/core"
 import type * as JdbcOptions from "../JdbcOptions.js"

@@ -6,7 +6,7 @@
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
-import type { ChildProcessSpawner } from "effect/process"
+import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 
 /** What a server's start reports of itself. */
 export interface Wait<E, R> {

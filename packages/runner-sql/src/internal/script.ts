@@ -1,5 +1,6 @@
 /** A rule's SQL text, inline or read from its file at run time. */
-import { Effect, Result } from "effect"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
 import { Failure, Text } from "@spark-etl/core"
 import { readFile } from "node:fs/promises"
 import * as NodePath from "node:path"

@@ -1,5 +1,8 @@
 /** The static check of a `sql` rule: its SQL file, statements, parameters and id. */
-import { Effect, FileSystem, Path, Result } from "effect"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Path from "effect/Path"
+import * as Result from "effect/Result"
 import { Plugin, Text } from "@spark-etl/core"
 import * as Parameters from "../Parameters.js"
 import type * as SqlOptions from "../SqlOptions.js"
