@@ -7,6 +7,9 @@
  *
  *   SPARK_REMOTE=sc://127.0.0.1:15002 node bench/overhead.ts [runs]
  *
+ * Ours is the source tree (`node dist/main.js`) unless SPARK_ETL_CLI names a launcher: the
+ * release's bench passes its installed `bin/spark-etl`, the CLI as a scheduler runs it.
+ *
  * The official client comes from its own venv, made on first use (as runner-spark-connect's
  * bench does): `${SPARK_ETL_CACHE:-~/.cache/spark-etl}/pyspark-client-4.2.0`. Both sides include
  * their process start. With KAFKA_BROKERS set (as `npm run bench` does), events go to a topic
@@ -100,13 +103,16 @@ interface Sample {
   readonly theirsLoop: number
 }
 const samples: Record<number, Array<Sample>> = { [rules]: [], [fewRules]: [] }
-const cli = path.resolve(here, "..", "dist", "main.js")
+const launcher = process.env["SPARK_ETL_CLI"]
+const cli = launcher
+  ? { command: launcher, prefix: [], form: ", release (bin/spark-etl)" }
+  : { command: process.execPath, prefix: [path.resolve(here, "..", "dist", "main.js")], form: "" }
 const sample = (count: number): Sample => {
   const ours = time(() =>
     execFileSync(
-      process.execPath,
+      cli.command,
       [
-        cli,
+        ...cli.prefix,
         "run",
         batches[count]!,
         "--remote",
@@ -163,7 +169,7 @@ const slope = (key: keyof Sample) =>
 const oursPerRule = slope("ours")
 const theirsPerStatement = slope("theirsLoop")
 console.log(`rules per batch:              ${rules} (and ${fewRules}, for the cost of one more)`)
-console.log(`spark-etl run (whole process): median ${o.toFixed(2)} s over ${runs}`)
+console.log(`spark-etl run${cli.form} (whole process): median ${o.toFixed(2)} s over ${runs}`)
 console.log(
   `pyspark-client (whole process): median ${t.toFixed(2)} s over ${runs} (statement loop ${loop.toFixed(2)} s)`
 )
@@ -180,8 +186,13 @@ if (results)
   fs.appendFileSync(
     results,
     [
-      { figure: `${rules} trivial rules, whole process`, unit: "s", ours: o, against: t },
-      { figure: "one more trivial rule", unit: "ms", ours: oursPerRule, against: theirsPerStatement }
+      { figure: `${rules} trivial rules, whole process${cli.form}`, unit: "s", ours: o, against: t },
+      {
+        figure: `one more trivial rule${cli.form}`,
+        unit: "ms",
+        ours: oursPerRule,
+        against: theirsPerStatement
+      }
     ]
       .map((f) => `${JSON.stringify({ ...f, againstName: "pyspark-client 4.2.0 (same statements)" })}\n`)
       .join("")

@@ -5,7 +5,8 @@
  * - `--help`; `validate` of the sample batch (touches no server);
  * - start to first Spark answer: spawning `spark-etl run` to its log line saying the engine
  *   session is open (opening it is the first RPC).
- * Also the artifact's size, its build time and its install time (install.sh into a fresh prefix).
+ * Also the artifact's size, its build time and its install time (install.sh into a fresh prefix),
+ * and the CLI's 50-rule overhead bench (packages/cli/bench/overhead.ts) run on the release.
  *
  *   npm run bench   (from tools/release; starts Spark unless SPARK_REMOTE is set)
  */
@@ -22,6 +23,7 @@ if (!remote) {
   process.exit(1)
 }
 const runs = 10
+const overheadRuns = 5
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const ms = (since: bigint) => Number(process.hrtime.bigint() - since) / 1e6
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "spark-etl-startup-"))
@@ -145,6 +147,13 @@ for (const cli of clis) {
     median(figures.rpc).toFixed(0)
   ])
 }
+// The CLI's per-rule overhead bench, on the release as installed: 50 trivial rules against
+// pyspark-client's same statements (it reports its figures itself).
+execFileSync(
+  process.execPath,
+  [path.join(Release.repoRoot, "packages", "cli", "bench", "overhead.ts"), String(overheadRuns)],
+  { stdio: "inherit", env: { ...process.env, SPARK_ETL_CLI: path.join(work, "opt-0", "bin", "spark-etl") } }
+)
 fs.rmSync(work, { recursive: true, force: true })
 
 console.log(`load average: ${fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`)
