@@ -58,23 +58,16 @@ export default tseslint.config(
   },
   {
     // Every process pays for what its modules load at start (#17): a barrel evaluates all of
-    // its modules, and `yaml` is needed only when a batch file needs positions.
+    // its modules.
     files: ["**/src/**/*.ts"],
     rules: {
       "@typescript-eslint/no-restricted-imports": [
         "error",
         {
-          paths: [
-            ...["effect", "effect/cli", "effect/process"].map((name) => ({
-              name,
-              message: `import the module itself (${name === "effect" ? "effect/Effect" : `${name}/…`}): the barrel loads every module it names`
-            })),
-            {
-              name: "yaml",
-              allowTypeImports: true,
-              message: "load it with core's internal/lazyYaml: most runs never need its 72 modules"
-            }
-          ]
+          paths: ["effect", "effect/cli", "effect/process"].map((name) => ({
+            name,
+            message: `import the module itself (${name === "effect" ? "effect/Effect" : `${name}/…`}): the barrel loads every module it names`
+          }))
         }
       ]
     }

@@ -11,6 +11,7 @@ import * as Option from "effect/Option"
 import * as Path from "effect/Path"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as Yaml from "yaml"
 import * as Dag from "./Dag.js"
 import * as Failure from "./Failure.js"
 import * as Parameter from "./Parameter.js"
@@ -21,7 +22,6 @@ import * as Text from "./Text.js"
 import * as Issues from "./internal/issues.js"
 import * as Source from "./internal/source.js"
 import * as FastYaml from "./internal/fastYaml.js"
-import { yaml } from "./internal/lazyYaml.js"
 
 const Name = Schema.String.check(
   Schema.isPattern(/^[A-Za-z][A-Za-z0-9_.-]{0,127}$/, {
@@ -205,7 +205,7 @@ export const peek = (
     const text = yield* Effect.option(fs.readFileString(file))
     // The fast reader when the text is in its subset (the same value), else `yaml`.
     const doc: unknown = Option.isSome(text)
-      ? (FastYaml.read(text.value)?.value ?? yaml().parseDocument(text.value, { prettyErrors: false }).toJS())
+      ? (FastYaml.read(text.value)?.value ?? Yaml.parseDocument(text.value, { prettyErrors: false }).toJS())
       : undefined
     const top = typeof doc === "object" && doc !== null ? (doc as Record<string, unknown>) : {}
     const specs =

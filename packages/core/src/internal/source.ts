@@ -5,10 +5,9 @@
  * or up front when the fast reader declined (so syntax errors are `yaml`'s, as always).
  */
 import * as Result from "effect/Result"
-import type * as Yaml from "yaml"
+import * as Yaml from "yaml"
 import type * as Failure from "../Failure.js"
 import * as FastYaml from "./fastYaml.js"
-import { yaml } from "./lazyYaml.js"
 
 /** A 1-based line and column. */
 interface Position {
@@ -31,7 +30,6 @@ interface Positioned {
 }
 
 const withPositions = (text: string): Positioned => {
-  const Yaml = yaml()
   const lineCounter = new Yaml.LineCounter()
   const doc = Yaml.parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false })
   return { doc, lineCounter }
@@ -103,7 +101,6 @@ const itemLine = (fast: FastYaml.Read, path: ReadonlyArray<string | number>): nu
 
 // Offset of the node at `path` (its key when `atKey`), else of the nearest enclosing node.
 const locate = (doc: Yaml.Document, path: ReadonlyArray<string | number>, atKey: boolean): number => {
-  const Yaml = yaml()
   let node: unknown = doc.contents
   let offset = doc.contents?.range?.[0] ?? 0
   for (const segment of path) {
