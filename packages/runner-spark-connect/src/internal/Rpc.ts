@@ -10,7 +10,12 @@ import type {
   DescMethodUnary,
   MessageShape
 } from "@bufbuild/protobuf"
+import * as Arr from "effect/Array"
+import * as Cause from "effect/Cause"
+import * as Channel from "effect/Channel"
 import * as Effect from "effect/Effect"
+import type * as Pull from "effect/Pull"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
 /** A failed gRPC call: the status and whatever the server attached, still undecoded. */
@@ -146,10 +151,19 @@ export const unary = <I extends DescMessage, O extends DescMessage>(
     })
   })
 
+// Messages held before the call stops reading from the connection (HTTP/2 flow control then
+// holds the server): a Readable's default, as before.
+const highWaterMark = 16
+
 /**
  * A server-streaming call as a Stream. The deadline bounds the whole stream; a consumer that
  * stops early (or is interrupted) cancels the call. `decode` replaces the plain protobuf
  * decoding of each message (it gets the message's own buffer).
+ *
+ * Each pull takes every message that has arrived since the last one, as one chunk: a response
+ * stream's messages often come in one read (a query's schema, batch, metrics and end), and a
+ * promise per message through the call's async iterator cost a small query a third of its
+ * allocations.
  */
 export const serverStream = <I extends DescMessage, O extends DescMessage>(
   client: grpc.Client,
@@ -158,35 +172,75 @@ export const serverStream = <I extends DescMessage, O extends DescMessage>(
   options: CallOptions,
   decode?: (bytes: Uint8Array) => MessageShape<O>
 ): Stream.Stream<MessageShape<O>, RpcFailure> =>
-  Stream.suspend(() => {
-    const state = {
-      cancelledHere: false,
-      deadline: Date.now() + options.timeoutMs,
-      timeoutMs: options.timeoutMs
-    }
-    return Stream.fromAsyncIterable(
-      {
-        [Symbol.asyncIterator]: () => {
-          const { deserialize, serialize } = codec(method.input, method.output, decode)
-          const call = client.makeServerStreamRequest(
-            path(method),
-            serialize,
-            deserialize,
-            request,
-            options.metadata,
-            { deadline: state.deadline }
-          )
-          const iterator = call[Symbol.asyncIterator]() as AsyncIterator<MessageShape<O>>
-          return {
-            next: () => iterator.next(),
-            return: (value?: unknown) => {
-              state.cancelledHere = true
-              call.cancel()
-              return Promise.resolve({ done: true as const, value: value as MessageShape<O> })
-            }
-          }
+  Stream.fromChannel(
+    Channel.fromTransform((_, scope) =>
+      Effect.suspend(() => {
+        const state = {
+          cancelledHere: false,
+          deadline: Date.now() + options.timeoutMs,
+          timeoutMs: options.timeoutMs
         }
-      },
-      (e) => deadlineOrCancel(toRpcFailure(e), state, Date.now())
+        const { deserialize, serialize } = codec(method.input, method.output, decode)
+        const call = client.makeServerStreamRequest(
+          path(method),
+          serialize,
+          deserialize,
+          request,
+          options.metadata,
+          { deadline: state.deadline }
+        )
+        let buffer: Array<MessageShape<O>> = []
+        let paused = false
+        let ended = false
+        let failure: RpcFailure | undefined
+        let wake: (() => void) | undefined
+        call.on("data", (message: MessageShape<O>) => {
+          buffer.push(message)
+          if (buffer.length >= highWaterMark && !paused) {
+            paused = true
+            call.pause()
+          }
+          wake?.()
+        })
+        // Always listened to: an unheard "error" event would crash the process.
+        call.on("error", (error: unknown) => {
+          failure = deadlineOrCancel(toRpcFailure(error), state, Date.now())
+          wake?.()
+        })
+        call.on("end", () => {
+          ended = true
+          wake?.()
+        })
+        const pull: Pull.Pull<Arr.NonEmptyReadonlyArray<MessageShape<O>>, RpcFailure> = Effect.suspend(() => {
+          if (Arr.isArrayNonEmpty(buffer)) {
+            const chunk = buffer
+            buffer = []
+            if (paused) {
+              paused = false
+              call.resume()
+            }
+            return Effect.succeed(chunk)
+          }
+          if (failure !== undefined) return Effect.fail(failure)
+          if (ended) return Cause.done()
+          return Effect.callback<Arr.NonEmptyReadonlyArray<MessageShape<O>>, RpcFailure | Cause.Done>(
+            (resume) => {
+              wake = () => {
+                wake = undefined
+                resume(pull)
+              }
+              return Effect.sync(() => void (wake = undefined))
+            }
+          )
+        })
+        return Scope.addFinalizer(
+          scope,
+          Effect.sync(() => {
+            if (ended || failure !== undefined) return
+            state.cancelledHere = true
+            call.cancel()
+          })
+        ).pipe(Effect.as(pull))
+      })
     )
-  })
+  )
