@@ -178,22 +178,27 @@ export const execute = (
       // Before the first response we cannot know the server has the operation: send it again.
       // Each attempt first waits for a connection within the unary deadline; once connected,
       // keepalive pings (see SparkSession) detect a link that stops answering mid-stream.
-      Stream.fromEffect(Rpc.ready(ctx.client, ctx.rpcTimeoutMs)).pipe(
-        Stream.flatMap(() => (state.started ? reattach() : first())),
+      Stream.unwrap(
+        Effect.map(Rpc.ready(ctx.client, ctx.rpcTimeoutMs), () => (state.started ? reattach() : first()))
+      ).pipe(
         Stream.mapError((f) => SparkError.classify(f, operationId)),
-        Stream.mapEffect((response) => {
-          const changed = checkServerSession(ctx, response.serverSideSessionId)
-          if (changed) return Effect.fail(changed)
-          state.started = true
-          state.lastResponseId = response.responseId
-          if (response.responseType.case === "resultComplete") state.complete = true
-          else if (++state.unreleased >= releaseEvery) {
-            state.unreleased = 0
-            return ctx
-              .background(releaseExecute(ctx, operationId, response.responseId))
-              .pipe(Effect.as(response))
+        // A chunk holds the responses that arrived together; one release covers all of them.
+        Stream.mapArrayEffect((responses) => {
+          let releaseUntil: string | undefined
+          for (const response of responses) {
+            const changed = checkServerSession(ctx, response.serverSideSessionId)
+            if (changed) return Effect.fail(changed)
+            state.started = true
+            state.lastResponseId = response.responseId
+            if (response.responseType.case === "resultComplete") state.complete = true
+            else if (++state.unreleased >= releaseEvery) {
+              state.unreleased = 0
+              releaseUntil = response.responseId
+            }
           }
-          return Effect.succeed(response)
+          return releaseUntil === undefined
+            ? Effect.succeed(responses)
+            : ctx.background(releaseExecute(ctx, operationId, releaseUntil)).pipe(Effect.as(responses))
         }),
         Stream.concat(
           Stream.suspend(() => {

@@ -11,19 +11,28 @@ import type { ExecutePlanResponse } from "../generated/spark/connect/base_pb.js"
 import type { DataType } from "../generated/spark/connect/types_pb.js"
 import * as Rows from "../Rows.js"
 
-/** The rows of each response, in order (none for responses without an Arrow batch). */
+/**
+ * The rows of the responses, in order: one array per chunk of responses that arrived together
+ * (empty for a chunk without an Arrow batch).
+ */
 export const rowBatches = <E>(
   responses: Stream.Stream<ExecutePlanResponse, E>
 ): Stream.Stream<Array<Rows.Row>, E | Rows.RowsError> =>
   Stream.suspend(() => {
     let schema: DataType | undefined
     return responses.pipe(
-      Stream.mapEffect((response) => {
-        if (response.schema !== undefined) schema = response.schema
-        if (response.responseType.case !== "arrowBatch") return Effect.succeed([])
-        const batches = tableFromIPC(response.responseType.value.data).batches
-        const decoded = Result.all(batches.map((batch) => Rows.fromBatch(batch, schema)))
-        return Effect.fromResult(Result.map(decoded, (rows) => rows.flat()))
+      Stream.mapArrayEffect((chunk) => {
+        let rows: Array<Rows.Row> = []
+        for (const response of chunk) {
+          if (response.schema !== undefined) schema = response.schema
+          if (response.responseType.case !== "arrowBatch") continue
+          for (const batch of tableFromIPC(response.responseType.value.data).batches) {
+            const decoded = Rows.fromBatch(batch, schema)
+            if (Result.isFailure(decoded)) return Effect.fail(decoded.failure)
+            rows = rows.length === 0 ? decoded.success : rows.concat(decoded.success)
+          }
+        }
+        return Effect.succeed([rows] as const)
       })
     )
   })
