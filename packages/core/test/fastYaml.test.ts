@@ -14,7 +14,8 @@ const corpusFiles = ["valid", "malformed"].flatMap((dir) =>
 )
 
 // What the fast reader accepts, `yaml` (as the loader calls it) reads without error to the same
-// value, and each item of a block sequence starts on the line `yaml` places it.
+// value, each item of a block sequence starts on the line `yaml` places it, and the second
+// reading places every key and value (and a missing child: at its parent) where `yaml` does.
 const agreesWithYaml = (text: string): FastYaml.Read | undefined => {
   const fast = FastYaml.read(text)
   if (fast === undefined) return undefined
@@ -39,6 +40,37 @@ const agreesWithYaml = (text: string): FastYaml.Read | undefined => {
     }
   }
   lines(doc.contents, fast.value)
+  const located = FastYaml.locate(text)
+  expect(located?.value).toStrictEqual(fast.value)
+  const at = (node: unknown): FastYaml.Position => {
+    const pos = lineCounter.linePos(Yaml.isNode(node) && node.range ? node.range[0] : 0)
+    return { line: pos.line, column: pos.col }
+  }
+  const positions = (
+    node: unknown,
+    path: ReadonlyArray<string | number>,
+    enclosing: FastYaml.Position
+  ): void => {
+    const where = (p: ReadonlyArray<string | number>, atKey = false) => FastYaml.position(located!, p, atKey)
+    expect(where([...path, "(missing)"]), `${text}\n${path.join(".")}`).toEqual(enclosing)
+    if (Yaml.isSeq(node)) {
+      expect(where([...path, node.items.length])).toEqual(enclosing)
+      node.items.forEach((item, i) => {
+        expect(where([...path, i]), `${text}\n${[...path, i].join(".")}`).toEqual(at(item))
+        positions(item, [...path, i], at(item))
+      })
+    } else if (Yaml.isMap(node)) {
+      for (const pair of node.items) {
+        const key = Yaml.isScalar(pair.key) ? pair.key.value : undefined
+        if (typeof key !== "string") continue
+        const child = [...path, key]
+        expect(where(child), `${text}\n${child.join(".")}`).toEqual(at(pair.value))
+        expect(where(child, true)).toEqual(at(pair.key))
+        positions(pair.value, child, at(pair.value))
+      }
+    }
+  }
+  positions(doc.contents, [], at(doc.contents))
   return fast
 }
 

@@ -5,7 +5,8 @@
  * - `--help`; `validate` of the sample batch (touches no server);
  * - start to first Spark answer: spawning `spark-etl run` to its log line saying the engine
  *   session is open (opening it is the first RPC).
- * Also the artifact's size, its build time and its install time (install.sh into a fresh prefix),
+ * Also `validate` of 10,000 rules, valid and with two issues to report (each with its position),
+ * the artifact's size, its build time and its install time (install.sh into a fresh prefix),
  * and the CLI's 50-rule overhead bench (packages/cli/bench/overhead.ts) run on the release.
  *
  *   npm run bench   (from tools/release; starts Spark unless SPARK_REMOTE is set)
@@ -102,30 +103,67 @@ const firstRpc = (cli: Cli, i: number): number => {
   return opened - spawnedAt
 }
 
-// 10,000 sql rules (a third depending on earlier ones, half writing a target) for `validate`.
-const tenThousand = path.join(work, "orders", "ten-thousand.yaml")
-fs.writeFileSync(
-  tenThousand,
-  `batch: ten_thousand\ntargets:\n  roots: [output]\nrules:\n${Array.from({ length: 10_000 }, (_, i) => {
+// 10,000 sql rules (a third depending on earlier ones, half writing a target) for `validate`;
+// and the same with two issues near the end: an unknown dependency, a target outside the roots.
+const tenThousandText = `batch: ten_thousand\ntargets:\n  roots: [output]\nrules:\n${Array.from(
+  { length: 10_000 },
+  (_, i) => {
     const deps = i % 3 === 0 && i > 0 ? `    depends_on: [r${i - 1}]\n` : ""
     const target = i % 2 ? `    target: output/r${i}\n` : ""
     return `  - id: r${i}\n    kind: sql\n${deps}${target}    options:\n      sql: SELECT ${i} AS n\n`
-  }).join("")}`
+  }
+).join("")}`
+const tenThousand = path.join(work, "orders", "ten-thousand.yaml")
+fs.writeFileSync(tenThousand, tenThousandText)
+const tenThousandRejected = path.join(work, "orders", "ten-thousand-rejected.yaml")
+fs.writeFileSync(
+  tenThousandRejected,
+  tenThousandText
+    .replace("depends_on: [r8999]", "depends_on: [r8999, nope]")
+    .replace("target: output/r9999", "target: elsewhere/r9999")
 )
 
-/** `validate` of the 10,000 rules: wall time and the process's peak RSS (by GNU time). */
-const validateTenThousand = (cli: Cli): { readonly ms: number; readonly rssMb: number } => {
+/** `validate` of a 10,000-rule file: wall time and the process's peak RSS (by GNU time). */
+const validateTenThousand = (
+  cli: Cli,
+  file: string,
+  expected: { readonly status: number; readonly lines: ReadonlyArray<string> }
+): { readonly ms: number; readonly rssMb: number } => {
   const t = process.hrtime.bigint()
-  const run = spawnSync("/usr/bin/time", ["-f", "%M", cli.command, ...cli.prefix, "validate", tenThousand], {
+  const run = spawnSync("/usr/bin/time", ["-f", "%M", cli.command, ...cli.prefix, "validate", file], {
     encoding: "utf8"
   })
-  if (run.status !== 0) throw new Error(`validate of 10,000 rules failed (${run.status}): ${run.stderr}`)
+  const missing = expected.lines.filter((l) => !`${run.stdout}${run.stderr}`.includes(l))
+  if (run.status !== expected.status || missing.length > 0)
+    throw new Error(`validate of ${file}: exit ${run.status}, missing ${missing.join("; ")}: ${run.stderr}`)
   // GNU time writes the peak RSS (KiB) as the last line of stderr.
   return { ms: ms(t), rssMb: Number(run.stderr.trim().split("\n").at(-1)) / 1024 }
 }
+const valid = { status: 0, lines: ["is valid (10000 rules"] }
+const rejected = {
+  status: 3,
+  lines: [
+    `${tenThousandRejected}:43506:25: rules[9000].depends_on[1]`,
+    `${tenThousandRejected}:48335:13: rules[9999].target`
+  ]
+}
 
 const rows: Array<[string, string, string, string]> = []
-const large: Array<{ readonly name: string; readonly ms: number; readonly rssMb: number }> = []
+interface Large {
+  readonly name: string
+  readonly ms: number
+  readonly rssMb: number
+}
+const large: Array<Large> = []
+const largeRejected: Array<Large> = []
+const medianOf = (
+  name: string,
+  vs: ReadonlyArray<{ readonly ms: number; readonly rssMb: number }>
+): Large => ({
+  name,
+  ms: median(vs.map((v) => v.ms)),
+  rssMb: median(vs.map((v) => v.rssMb))
+})
 for (const cli of clis) {
   const figures = { help: [] as Array<number>, validate: [] as Array<number>, rpc: [] as Array<number> }
   for (let i = 0; i <= runs; i++) {
@@ -138,8 +176,15 @@ for (const cli of clis) {
     figures.validate.push(validate)
     figures.rpc.push(rpc)
   }
-  const tenK = Array.from({ length: 6 }, () => validateTenThousand(cli)).slice(1)
-  large.push({ name: cli.name, ms: median(tenK.map((v) => v.ms)), rssMb: median(tenK.map((v) => v.rssMb)) })
+  large.push(
+    medianOf(cli.name, Array.from({ length: 6 }, () => validateTenThousand(cli, tenThousand, valid)).slice(1))
+  )
+  largeRejected.push(
+    medianOf(
+      cli.name,
+      Array.from({ length: 6 }, () => validateTenThousand(cli, tenThousandRejected, rejected)).slice(1)
+    )
+  )
   rows.push([
     cli.name,
     median(figures.help).toFixed(0),
@@ -164,27 +209,40 @@ console.log(
 console.log(`median of ${runs}, ms          --help  validate  start→first RPC`)
 for (const [name, help, validate, rpc] of rows)
   console.log(`${name.padEnd(34)}${help.padStart(6)}${validate.padStart(10)}${rpc.padStart(17)}`)
-console.log("validate of 10,000 sql rules, median of 5:")
-for (const l of large)
-  console.log(
-    `${l.name.padEnd(34)}${l.ms.toFixed(0).padStart(6)} ms ${l.rssMb.toFixed(0).padStart(6)} MiB peak RSS`
-  )
+for (const [title, ls] of [
+  ["validate of 10,000 sql rules, median of 5:", large],
+  ["validate of the 10,000 rules with two issues, median of 5:", largeRejected]
+] as const) {
+  console.log(title)
+  for (const l of ls)
+    console.log(
+      `${l.name.padEnd(34)}${l.ms.toFixed(0).padStart(6)} ms ${l.rssMb.toFixed(0).padStart(6)} MiB peak RSS`
+    )
+}
 
 // `npm run bench` at the root collects every bench's figures (one JSON line each) into one table.
 const results = process.env["SPARK_ETL_BENCH_RESULTS"]
 if (results) {
   const [before, after] = rows
   const [largeBefore, largeAfter] = large
+  const [rejectedBefore, rejectedAfter] = largeRejected
   const against = "the source tree (node dist/main.js)"
   const line = (figure: string, unit: string, ours: number, was: number) =>
     `${JSON.stringify({ figure, unit, ours, against: was, againstName: against })}\n`
-  if (before && after && largeBefore && largeAfter)
+  if (before && after && largeBefore && largeAfter && rejectedBefore && rejectedAfter)
     fs.appendFileSync(
       results,
       line("release: --help", "ms", Number(after[1]), Number(before[1])) +
         line("release: validate of the sample", "ms", Number(after[2]), Number(before[2])) +
         line("release: start to first Spark RPC", "ms", Number(after[3]), Number(before[3])) +
         line("release: validate of 10,000 rules", "ms", largeAfter.ms, largeBefore.ms) +
-        line("release: validate of 10,000 rules, peak RSS", "MiB", largeAfter.rssMb, largeBefore.rssMb)
+        line("release: validate of 10,000 rules, peak RSS", "MiB", largeAfter.rssMb, largeBefore.rssMb) +
+        line("release: validate of 10,000 rules with two issues", "ms", rejectedAfter.ms, rejectedBefore.ms) +
+        line(
+          "release: validate of 10,000 rules with two issues, peak RSS",
+          "MiB",
+          rejectedAfter.rssMb,
+          rejectedBefore.rssMb
+        )
     )
 }

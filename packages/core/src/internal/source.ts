@@ -1,19 +1,15 @@
 /**
  * The batch file's YAML: its value, and the positions of its nodes for issue messages. The
- * value comes from the fast reader when the text is in its subset; the `yaml` library's
- * document, with positions, is built only when a position is asked for (an issue to report),
- * or up front when the fast reader declined (so syntax errors are `yaml`'s, as always).
+ * value comes from the fast reader when the text is in its subset, and positions from its second
+ * reading, only when one is asked for (an issue to report). The `yaml` library's document is
+ * built only when the fast reader declined (so syntax errors are `yaml`'s, as always).
  */
 import * as Result from "effect/Result"
 import * as Yaml from "yaml"
 import type * as Failure from "../Failure.js"
 import * as FastYaml from "./fastYaml.js"
 
-/** A 1-based line and column. */
-interface Position {
-  readonly line: number
-  readonly column: number
-}
+type Position = FastYaml.Position
 
 /** A parsed batch file. */
 export interface Source {
@@ -53,9 +49,12 @@ export const read = (
 ): Result.Result<Source, ReadonlyArray<Failure.ConfigIssue>> => {
   const fast = FastYaml.read(text)
   if (fast !== undefined) {
-    let positioned: Positioned | undefined
-    const position = (path: ReadonlyArray<string | number>, atKey = false) =>
-      positionIn((positioned ??= withPositions(text)), path, atKey)
+    // The second reading cannot decline what the first accepted; `yaml` stays the fallback.
+    let located: FastYaml.Located | Positioned | undefined
+    const position = (path: ReadonlyArray<string | number>, atKey = false) => {
+      located ??= FastYaml.locate(text) ?? withPositions(text)
+      return "root" in located ? FastYaml.position(located, path, atKey) : positionIn(located, path, atKey)
+    }
     return Result.succeed({
       value: fast.value,
       position,
