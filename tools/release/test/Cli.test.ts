@@ -1,0 +1,38 @@
+/** `npm run release`'s command line: its help, and the flags it refuses before building anything. */
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { describe, expect, it } from "vitest"
+
+const cli = path.join(import.meta.dirname, "..", "dist", "cli.js")
+
+const release = (args: ReadonlyArray<string>) => {
+  const out = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8" })
+  return { code: out.status, stdout: out.stdout, stderr: out.stderr }
+}
+
+describe("release command line", () => {
+  it("lists its flags on --help", () => {
+    const { code, stdout } = release(["--help"])
+    expect(code).toBe(0)
+    expect(stdout).toContain("--arch choice")
+    expect(stdout).toContain("(choices: x64, arm64)")
+    expect(stdout).toContain("--out string")
+  })
+
+  it("refuses an architecture it cannot ship, naming the flag and the value, and writes nothing", () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "spark-etl-release-cli-"))
+    const { code, stderr } = release(["--arch", "sparc", "--out", out])
+    expect(code).toBe(1)
+    expect(stderr).toContain('Invalid value for flag --arch: "sparc". Expected: "x64" | "arm64"')
+    expect(fs.readdirSync(out)).toEqual([])
+    fs.rmSync(out, { recursive: true })
+  })
+
+  it("refuses an unknown flag by name", () => {
+    const { code, stderr } = release(["--outdir", "/tmp/x"])
+    expect(code).toBe(1)
+    expect(stderr).toContain("Unrecognized flag: --outdir in command release")
+  })
+})
