@@ -3,13 +3,19 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { stripVTControlCharacters } from "node:util"
 import { describe, expect, it } from "vitest"
 
 const cli = path.join(import.meta.dirname, "..", "dist", "cli.js")
 
 const release = (args: ReadonlyArray<string>) => {
   const out = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8" })
-  return { code: out.status, stdout: out.stdout, stderr: out.stderr }
+  // Under CI (FORCE_COLOR) the help is coloured; the words are what is checked.
+  return {
+    code: out.status,
+    stdout: stripVTControlCharacters(out.stdout),
+    stderr: stripVTControlCharacters(out.stderr)
+  }
 }
 
 describe("release command line", () => {
