@@ -36,6 +36,16 @@ describe("release command line", () => {
     fs.rmSync(out, { recursive: true })
   })
 
+  it("writes the tarball where --out says", () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "spark-etl-release-cli-"))
+    const { code, stdout } = release(["--out", out])
+    expect(code).toBe(0)
+    const [tarball] = fs.readdirSync(out)
+    expect(tarball).toMatch(new RegExp(`^spark-etl-.+-linux-${process.arch}\\.tar\\.gz$`))
+    expect(stdout).toContain(path.join(out, tarball!))
+    fs.rmSync(out, { recursive: true })
+  })
+
   it("refuses an unknown flag by name", () => {
     const { code, stderr } = release(["--outdir", "/tmp/x"])
     expect(code).toBe(1)
