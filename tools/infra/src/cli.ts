@@ -44,6 +44,7 @@ import * as path from "node:path"
 import { parseArgs } from "node:util"
 import { Kafka, logLevel } from "kafkajs"
 import { LocalServer } from "@spark-etl/runner-spark-connect/local"
+import { quietKafkajsTimerWarning } from "@spark-etl/testing/warnings"
 import * as Docker from "./Docker.js"
 import * as Endpoints from "./Endpoints.js"
 import * as Images from "./Images.js"
@@ -53,6 +54,8 @@ import * as LocalHdfs from "./LocalHdfs.js"
 import * as LocalKafka from "./LocalKafka.js"
 import * as LocalPostgres from "./LocalPostgres.js"
 import { postgresVersionOf, sparkVersionOf } from "./probe.js"
+
+quietKafkajsTimerWarning()
 
 const services = ["spark", "kafka", "postgres", "kafka-secure", "hdfs", "cluster"] as const
 // What `infra run` starts by default: the cluster is started by the tests that need it (they

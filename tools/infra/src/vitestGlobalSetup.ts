@@ -13,10 +13,13 @@ import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import * as path from "node:path"
 import type { TestProject } from "vitest/node"
+import { quietKafkajsTimerWarning } from "@spark-etl/testing/warnings"
 import * as Endpoints from "./Endpoints.js"
 import "./ProvidedContext.js"
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // The main vitest process probes Kafka with kafkajs too (the workers get vitestSetup).
+  quietKafkajsTimerWarning()
   const needs = project.getProvidedContext().infraNeeds ?? []
   const scope = Effect.runSync(Scope.make())
   const workDir = path.resolve(project.config.root, ".spark-etl", `test-${process.pid}`)
