@@ -8,14 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 remote="${SPARK_REMOTE:?set SPARK_REMOTE=sc://host:port (npm run infra -- spark start prints one)}"
 version="${SPARK_VERSION:-4.2.0}"
-# 3.x's connect extra pins numpy<2, which pyarrow 26 refuses at import.
-if [ "${version%%.*}" -ge 4 ]; then py=pyspark-client dir=pyspark-client pkgs=("pyspark-client==$version")
-else py="pyspark[connect]" dir=pyspark-connect pkgs=("pyspark[connect]==$version" "pyarrow<26"); fi
-venv="${SPARK_ETL_CACHE:-$HOME/.cache/spark-etl}/$dir-$version"
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q "${pkgs[@]}"
-fi
+# The label of the Python client in the table; bench/pyspark-venv.sh installs it.
+if [ "${version%%.*}" -ge 4 ]; then py=pyspark-client; else py="pyspark[connect]"; fi
+python=$(bench/pyspark-venv.sh "$version")
 node=../../node_modules/.bin/node
 "$node" ../../node_modules/typescript/bin/tsc -p tsconfig.build.json
 # The measured process runs plain JavaScript, as a deployed program would: Node's on-the-fly
@@ -38,7 +33,7 @@ declare -A label=([select1]="SELECT 1, median of 200" [arrow]="1M×5 → Arrow" 
 cases=${BENCH_CASES:-select1 arrow rows stream}
 command_of() {
   if [ "$1" = spark-etl ]; then cmd=("$node" "$client_js" "$2" "$remote")
-  else cmd=("$venv/bin/python" bench/pyspark_client.py "$2" "$remote"); fi
+  else cmd=("$python" bench/pyspark_client.py "$2" "$remote"); fi
 }
 # A fresh server is slow until its JIT has compiled the query paths, and the client measured
 # second would get the warm server: the first 1M-row Arrow case ran 1.37× slower first than second

@@ -92,6 +92,32 @@ describe("repeated names", () => {
   })
 })
 
+describe("strings whose bytes are not UTF-8", () => {
+  // Spark's strings can hold any bytes; pyspark-client fails such a read (UnicodeDecodeError).
+  it.each([
+    ["FF41", "\uFFFDA"],
+    ["41C328", "A\uFFFD("],
+    ["C0AF", "\uFFFD\uFFFD"],
+    ["F09F98", "\uFFFD"],
+    ["EDA080", "\uFFFD\uFFFD\uFFFD"]
+  ])("X'%s' reads as %j: one U+FFFD per bad sequence", async (hex, text) => {
+    const [row] = await rowsOf(`SELECT s, array(s) AS a FROM (SELECT CAST(X'${hex}' AS STRING) AS s)`)
+    expect([row!["s"], row!["a"]]).toEqual([text, [text]])
+  })
+
+  it("read as the server's own JVM writes them, but for an encoded surrogate", async () => {
+    const [row] = await rowsOf(
+      "SELECT s, to_json(named_struct('s', s)) AS j FROM (SELECT CAST(X'FF41' AS STRING) AS s)"
+    )
+    expect(row!["s"]).toBe((JSON.parse(row!["j"] as string) as { s: string }).s)
+    // ED A0 80 (a UTF-16 surrogate written as UTF-8) is one U+FFFD to the JVM, three to us.
+    const [surrogate] = await rowsOf(
+      "SELECT to_json(named_struct('s', CAST(X'EDA080' AS STRING))) AS j"
+    )
+    expect(JSON.parse(surrogate!["j"] as string)).toEqual({ s: "\uFFFD" })
+  })
+})
+
 // The ISO text of Spark's own calendar fields, to check ours against it value by value.
 const isoYear = (year: number) =>
   year >= 0 && year <= 9999

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Prints the python of a venv holding Spark's official Python client for a server version,
+# making the venv first when it is missing: pyspark-client of that version for 4.x,
+# pyspark[connect] for 3.x. Used by bench/run.sh and by test/integration/Differential.test.ts.
+# Usage: bench/pyspark-venv.sh [VERSION]   (default 4.2.0; pip's output goes to stderr)
+set -euo pipefail
+version="${1:-4.2.0}"
+# 3.x's connect extra pins numpy<2, which pyarrow 26 refuses at import.
+if [ "${version%%.*}" -ge 4 ]; then dir=pyspark-client pkgs=("pyspark-client==$version")
+else dir=pyspark-connect pkgs=("pyspark[connect]==$version" "pyarrow<26"); fi
+venv="${SPARK_ETL_CACHE:-$HOME/.cache/spark-etl}/$dir-$version"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import pyspark.sql.connect" 2>/dev/null; then
+  rm -rf "$venv"
+  python3 -m venv "$venv" >&2
+  "$venv/bin/pip" install -q "${pkgs[@]}" >&2
+fi
+echo "$venv/bin/python"
