@@ -2,7 +2,7 @@
 // that found issue #17's defects, kept as a test. The Python side (differential.py) writes each
 // pyspark value in the form our README's type table documents for its Spark type, so a value we
 // lose, round or write differently fails here with the query and the column.
-import { Effect } from "effect"
+import { Effect, Stream } from "effect"
 import { execFileSync } from "node:child_process"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
@@ -149,8 +149,11 @@ const ours = (): Promise<ReadonlyArray<ReadonlyArray<Result>>> =>
           Effect.gen(function* () {
             const df = yield* spark.sql(query)
             const columns = (yield* spark.schema(df)).map((c) => c.name)
-            const rows = yield* spark.collect(df)
-            return { columns, rows: rows.map((r) => columns.map((c) => tagged(r[c]!))) }
+            const rows = (all: ReadonlyArray<Rows.Row>) => all.map((r) => columns.map((c) => tagged(r[c]!)))
+            const collected = rows(yield* spark.collect(df))
+            // streamRows decodes batch by batch: it must give the same rows.
+            expect(rows(yield* Stream.runCollect(spark.streamRows(df))), query).toStrictEqual(collected)
+            return { columns, rows: collected }
           })
         )
       )
