@@ -10,8 +10,8 @@
  * Ours is the source tree (`node dist/main.js`) unless SPARK_ETL_CLI names a launcher: the
  * release's bench passes its installed `bin/spark-etl`, the CLI as a scheduler runs it.
  *
- * The official client comes from its own venv, made on first use (as runner-spark-connect's
- * bench does): `${SPARK_ETL_CACHE:-~/.cache/spark-etl}/pyspark-client-4.2.0`. Both sides include
+ * The official client comes from runner-spark-connect's venv (bench/pyspark-venv.sh, made on first
+ * use): `${SPARK_ETL_CACHE:-~/.cache/spark-etl}/pyspark-client-4.2.0`. Both sides include
  * their process start. With KAFKA_BROKERS set (as `npm run bench` does), events go to a topic
  * of the bench's own, created first: the reporter never creates topics, and a missing one would
  * measure the outbox instead of Kafka.
@@ -31,18 +31,13 @@ if (!remote) {
 }
 const runs = Number(process.argv[2] ?? "5")
 
-// The same venv as packages/runner-spark-connect/bench/run.sh: the system python3 has no pyspark.
-const cache = process.env["SPARK_ETL_CACHE"] ?? path.join(os.homedir(), ".cache", "spark-etl")
-const venv = path.join(cache, "pyspark-client-4.2.0")
-const python = path.join(venv, "bin", "python")
-if (!fs.existsSync(python)) {
-  console.error(`making ${venv} (pyspark-client 4.2.0)`)
-  fs.mkdirSync(cache, { recursive: true })
-  execFileSync("python3", ["-m", "venv", venv], { stdio: "inherit" })
-  execFileSync(path.join(venv, "bin", "pip"), ["install", "-q", "pyspark-client==4.2.0"], {
-    stdio: "inherit"
-  })
-}
+// pyspark-client 4.2.0 in the venv runner-spark-connect's bench and differential test use (made on
+// first use): the system python3 has no pyspark.
+const python = execFileSync(
+  path.join(import.meta.dirname, "../../runner-spark-connect/bench/pyspark-venv.sh"),
+  ["4.2.0"],
+  { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }
+).trim()
 const rules = 50
 const fewRules = 10
 const here = import.meta.dirname

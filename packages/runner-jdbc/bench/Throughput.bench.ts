@@ -8,23 +8,19 @@ import type { SparkSession } from "@spark-etl/runner-spark-connect"
 import { expect, inject, it } from "vitest"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { connection, psql, run, runRule, sparkRows, unique } from "../test/integration/harness.js"
 
-// The venv of packages/runner-spark-connect/bench/run.sh: the system python3 has no pyspark.
-const venv = path.join(
-  process.env["SPARK_ETL_CACHE"] ?? path.join(os.homedir(), ".cache", "spark-etl"),
-  "pyspark-client-4.2.0"
-)
-const python = path.join(venv, "bin", "python")
+/** pyspark-client 4.2.0, in runner-spark-connect's venv (made on first use). */
+const pythonOfPyspark = (): string =>
+  execFileSync(path.join(import.meta.dirname, "../../runner-spark-connect/bench/pyspark-venv.sh"), ["4.2.0"], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"]
+  }).trim()
 
 /** Seconds pyspark-client takes for the same work (`read` or `write`) on the same server. */
 const pyspark = (mode: "read" | "write", table: string): number => {
-  if (!fs.existsSync(python)) {
-    execFileSync("python3", ["-m", "venv", venv])
-    execFileSync(path.join(venv, "bin", "pip"), ["install", "-q", "pyspark-client==4.2.0"])
-  }
+  const python = pythonOfPyspark()
   const db = inject("postgres")
   const out = execFileSync(
     python,
