@@ -13,10 +13,14 @@ import { connection, psql, run, runRule, sparkRows, unique } from "../test/integ
 
 /** pyspark-client 4.2.0, in runner-spark-connect's venv (made on first use). */
 const pythonOfPyspark = (): string =>
-  execFileSync(path.join(import.meta.dirname, "../../runner-spark-connect/bench/pyspark-venv.sh"), ["4.2.0"], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"]
-  }).trim()
+  execFileSync(
+    path.join(import.meta.dirname, "../../runner-spark-connect/bench/pyspark-venv.sh"),
+    ["4.2.0"],
+    {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"]
+    }
+  ).trim()
 
 /** Seconds pyspark-client takes for the same work (`read` or `write`) on the same server. */
 const pyspark = (mode: "read" | "write", table: string): number => {

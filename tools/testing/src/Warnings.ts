@@ -7,6 +7,7 @@
 export const quietKafkajsTimerWarning = (): void => {
   process.removeAllListeners("warning")
   process.on("warning", (warning) => {
-    if (warning.name !== "TimeoutNegativeWarning") process.stderr.write(`${warning.name}: ${warning.message}\n`)
+    if (warning.name !== "TimeoutNegativeWarning")
+      process.stderr.write(`${warning.name}: ${warning.message}\n`)
   })
 }

@@ -161,18 +161,26 @@ const ours = (): Promise<ReadonlyArray<ReadonlyArray<Result>>> =>
   )
 
 describe("our rows against pyspark-client's, same server", () => {
-  it(`agree value by value on ${queries.length + zoned.length} queries over every type`, { timeout: 900_000 }, async () => {
-    const [reference, ourResults] = [theirs(), await ours()]
-    expect(reference).toHaveLength(runs.length)
-    runs.forEach((run, r) => {
-      expect(reference[r]).toHaveLength(run.queries.length)
-      run.queries.forEach((query, i) => {
-        const expected = reference[r]![i]!
-        expect(expected.error, `pyspark-client failed on: ${query}`).toBeUndefined()
-        expect(ourResults[r]![i], `${run.conf["spark.sql.session.timeZone"]}: ${query}`).toStrictEqual(expected)
+  it(
+    `agree value by value on ${queries.length + zoned.length} queries over every type`,
+    { timeout: 900_000 },
+    async () => {
+      const [reference, ourResults] = [theirs(), await ours()]
+      expect(reference).toHaveLength(runs.length)
+      runs.forEach((run, r) => {
+        expect(reference[r]).toHaveLength(run.queries.length)
+        run.queries.forEach((query, i) => {
+          const expected = reference[r]![i]!
+          expect(expected.error, `pyspark-client failed on: ${query}`).toBeUndefined()
+          expect(ourResults[r]![i], `${run.conf["spark.sql.session.timeZone"]}: ${query}`).toStrictEqual(
+            expected
+          )
+        })
       })
-    })
-    // It compared values: every query but the one over range(0) returned rows.
-    expect(reference.flat().filter((r) => (r.rows?.length ?? 0) > 0)).toHaveLength(queries.length + zoned.length - 1)
-  })
+      // It compared values: every query but the one over range(0) returned rows.
+      expect(reference.flat().filter((r) => (r.rows?.length ?? 0) > 0)).toHaveLength(
+        queries.length + zoned.length - 1
+      )
+    }
+  )
 })

@@ -111,9 +111,7 @@ describe("strings whose bytes are not UTF-8", () => {
     )
     expect(row!["s"]).toBe((JSON.parse(row!["j"] as string) as { s: string }).s)
     // ED A0 80 (a UTF-16 surrogate written as UTF-8) is one U+FFFD to the JVM, three to us.
-    const [surrogate] = await rowsOf(
-      "SELECT to_json(named_struct('s', CAST(X'EDA080' AS STRING))) AS j"
-    )
+    const [surrogate] = await rowsOf("SELECT to_json(named_struct('s', CAST(X'EDA080' AS STRING))) AS j")
     expect(JSON.parse(surrogate!["j"] as string)).toEqual({ s: "\uFFFD" })
   })
 })
