@@ -64,10 +64,18 @@ export default tseslint.config(
       "@typescript-eslint/no-restricted-imports": [
         "error",
         {
-          paths: ["effect", "effect/cli", "effect/process"].map((name) => ({
-            name,
-            message: `import the module itself (${name === "effect" ? "effect/Effect" : `${name}/…`}): the barrel loads every module it names`
-          }))
+          paths: [
+            ...["effect", "effect/cli", "effect/process"].map((name) => ({
+              name,
+              message: `import the module itself (${name === "effect" ? "effect/Effect" : `${name}/…`}): the barrel loads every module it names`
+            })),
+            {
+              name: "@spark-etl/runner-spark-connect",
+              allowTypeImports: true,
+              message:
+                "import the module itself (@spark-etl/runner-spark-connect/SparkSession…): the barrel loads apache-arrow"
+            }
+          ]
         }
       ]
     }

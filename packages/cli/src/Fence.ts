@@ -13,7 +13,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import { Failure, type Ledger } from "@spark-etl/core"
-import { ConnectionString, SparkSession } from "@spark-etl/runner-spark-connect"
+import * as ConnectionString from "@spark-etl/runner-spark-connect/ConnectionString"
+import * as SparkSession from "@spark-etl/runner-spark-connect/SparkSession"
 
 // The one answer that proves nothing of the session can run: the server no longer has it.
 const sessionGone = (error: { readonly _tag: string; readonly errorClass?: string | undefined }) =>

@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { Plugin, TargetStore } from "@spark-etl/core"
-import { SparkSession } from "@spark-etl/runner-spark-connect"
+import * as SparkSession from "@spark-etl/runner-spark-connect/SparkSession"
 import type * as Plugins from "./Plugins.js"
 
 const misuse = (what: string) =>

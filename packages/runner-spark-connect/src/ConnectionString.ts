@@ -7,7 +7,7 @@
  * with `SparkError.ConnectionStringError`.
  *
  * @example
- * import { ConnectionString } from "@spark-etl/runner-spark-connect"
+ * import * as ConnectionString from "@spark-etl/runner-spark-connect/ConnectionString"
  * const remote = ConnectionString.parse("sc://spark:15002/;use_ssl=true;token=abc")
  */
 import * as Redacted from "effect/Redacted"

@@ -5,7 +5,7 @@
  * long, so our default budget is 30 seconds.
  *
  * @example
- * import { Retry } from "@spark-etl/runner-spark-connect"
+ * import * as Retry from "@spark-etl/runner-spark-connect/Retry"
  * const schedule = Retry.schedule({ budget: "10 seconds" })
  */
 import * as Duration from "effect/Duration"

@@ -31,7 +31,7 @@
  * a repeated column or struct-field name is refused (see {@link fromBatch}).
  *
  * @example
- * import { Rows } from "@spark-etl/runner-spark-connect"
+ * import * as Rows from "@spark-etl/runner-spark-connect/Rows"
  * const rows = Rows.fromTable(table) // Result.succeed([{ id: 1n, amount: "12.34", day: "2026-11-26" }])
  */
 import type { Data, Field, RecordBatch, Table, Vector } from "apache-arrow"

@@ -1,29 +1,19 @@
 /**
- * Every failure of the Spark Connect client, as a flat union of tagged errors, and the one
- * place (`classify`) where a raw gRPC failure becomes one of them. Classification reads the
- * server's google.rpc.ErrorInfo (exception classes, errorClass, sqlState). Message text is read
- * in one case only: a Spark 3.5 server sends no error class, so it is taken from the `[CLASS]`
- * its messages start with (see {@link errorClassOfMessage}), and its SQLSTATE from Spark 3.5's
- * error catalog (generated into src/generated at build time).
+ * Every failure of the Spark Connect client, as a flat union of tagged errors, with what callers
+ * need to act on one: its category, whether a retry may help, and its text for a log line. (A
+ * session makes them from gRPC failures in one place, internal/Classify.ts, which reads the
+ * server's google.rpc.ErrorInfo; this module loads neither grpc-js nor protobuf-es, so a process
+ * that only names or classifies these errors, like `spark-etl validate`, does not pay for them.)
  * Also here, outside the union, the two a session can meet before any RPC:
  * `ConnectionStringError` and, for `local[N]`, `LocalServerError` (defined by the local entry).
  *
  * @example
- * import { SparkError } from "@spark-etl/runner-spark-connect"
+ * import * as SparkError from "@spark-etl/runner-spark-connect/SparkError"
  * const onFailure = (e: SparkError.SparkError) =>
  *   `${e._tag} ${e.errorClass ?? ""} retryable=${SparkError.isRetryable(e)}`
  */
-import { fromBinary } from "@bufbuild/protobuf"
-import { anyUnpack } from "@bufbuild/protobuf/wkt"
-import type * as grpc from "@grpc/grpc-js"
 import * as Data from "effect/Data"
-import * as Option from "effect/Option"
-import * as Predicate from "effect/Predicate"
-import { ErrorInfoSchema } from "./generated/google/rpc/error_details_pb.js"
-import { sqlStateByErrorClass } from "./generated/spark35SqlStates.js"
-import { StatusSchema } from "./generated/google/rpc/status_pb.js"
 import type { FetchErrorDetailsResponse } from "./generated/spark/connect/base_pb.js"
-import type * as Rpc from "./internal/Rpc.js"
 
 /** A connection string that cannot be used, naming the offending part. */
 export class ConnectionStringError extends Data.TaggedError("ConnectionStringError")<{
@@ -195,53 +185,6 @@ export interface ErrorInfo {
   readonly errorId?: string | undefined
 }
 
-// Plain JSON checks rather than Schema: Schema's module graph is about 8 MiB of every
-// process's memory, for two shapes this small.
-const parseJson = Option.liftThrowable((text: string): unknown => JSON.parse(text))
-const decodeList = (text: string | undefined): Option.Option<ReadonlyArray<string>> =>
-  Option.filter(
-    text === undefined ? Option.none() : parseJson(text),
-    (u): u is ReadonlyArray<string> => Array.isArray(u) && u.every(Predicate.isString)
-  )
-const decodeMap = (text: string | undefined): Option.Option<Readonly<Record<string, string>>> =>
-  Option.filter(
-    text === undefined ? Option.none() : parseJson(text),
-    (u): u is Readonly<Record<string, string>> =>
-      Predicate.isObject(u) && Object.values(u).every(Predicate.isString)
-  )
-
-/** A decoded `grpc-status-details-bin` trailer: the status text and its ErrorInfo, if any. */
-interface DecodedStatus {
-  readonly message: string
-  readonly info: ErrorInfo | undefined
-}
-
-const decodeStatus = (statusDetails: Uint8Array): DecodedStatus | undefined => {
-  const status = Option.liftThrowable(() => fromBinary(StatusSchema, statusDetails))()
-  if (Option.isNone(status)) return undefined
-  for (const any of status.value.details) {
-    const info = anyUnpack(any, ErrorInfoSchema)
-    if (info === undefined) continue
-    const md = info.metadata
-    return {
-      message: status.value.message,
-      info: {
-        reason: info.reason,
-        classes: Option.getOrElse(decodeList(md["classes"]), () => (info.reason ? [info.reason] : [])),
-        errorClass: md["errorClass"],
-        sqlState: md["sqlState"],
-        messageParameters: Option.getOrElse(decodeMap(md["messageParameters"]), () => ({})),
-        errorId: md["errorId"]
-      }
-    }
-  }
-  return { message: status.value.message, info: undefined }
-}
-
-/** Decodes the ErrorInfo from a `grpc-status-details-bin` trailer (a google.rpc.Status). */
-export const decodeErrorInfo = (statusDetails: Uint8Array): ErrorInfo | undefined =>
-  decodeStatus(statusDetails)?.info
-
 const isBlank = (text: string | undefined): boolean => text === undefined || text.trim() === ""
 
 /**
@@ -255,69 +198,6 @@ export const renderMessage = (
   const parameters = Object.entries(messageParameters).map(([k, v]) => `${k}=${v}`)
   if (errorClass === undefined && parameters.length === 0) return undefined
   return [...(errorClass !== undefined ? [`[${errorClass}]`] : []), ...parameters].join(" ")
-}
-
-const has = (classes: ReadonlyArray<string>, simpleName: string) =>
-  classes.some((c) => c === simpleName || c.endsWith(`.${simpleName}`))
-
-// gRPC's canonical status codes by number (fixed by the protocol): spelled out so that the
-// errors can be named without loading grpc-js (a runner validating a batch imports them).
-const grpcStatusNames = [
-  "OK",
-  "CANCELLED",
-  "UNKNOWN",
-  "INVALID_ARGUMENT",
-  "DEADLINE_EXCEEDED",
-  "NOT_FOUND",
-  "ALREADY_EXISTS",
-  "PERMISSION_DENIED",
-  "RESOURCE_EXHAUSTED",
-  "FAILED_PRECONDITION",
-  "ABORTED",
-  "OUT_OF_RANGE",
-  "UNIMPLEMENTED",
-  "INTERNAL",
-  "UNAVAILABLE",
-  "DATA_LOSS",
-  "UNAUTHENTICATED"
-] as const
-
-/** Picks the kind of a server-reported failure from its error class, classes and SQLSTATE. */
-export const kindOf = (grpcCode: grpc.status, info: ErrorInfo | undefined): Tag => {
-  const errorClass = info?.errorClass ?? ""
-  const classes = info?.classes ?? []
-  if (errorClass.startsWith("INVALID_HANDLE.SESSION")) return "SparkSessionLost"
-  if (errorClass.startsWith("INVALID_CURSOR.")) return "SparkStreamBroken"
-  if (errorClass.startsWith("INVALID_HANDLE.OPERATION")) return "SparkOperationLost"
-  if (errorClass === "OPERATION_CANCELED" || has(classes, "SparkInterruptedException"))
-    return "SparkInterrupted"
-  if (has(classes, "ParseException") || errorClass.startsWith("PARSE_")) return "SparkParseError"
-  if (has(classes, "AnalysisException")) return "SparkAnalysisError"
-  if (
-    info?.sqlState?.startsWith("22") === true ||
-    has(classes, "ArithmeticException") ||
-    has(classes, "NumberFormatException") ||
-    has(classes, "DateTimeException")
-  )
-    return "SparkDataError"
-  if (info !== undefined) return "SparkExecutionError"
-  switch (grpcStatusNames[grpcCode]) {
-    case "UNAVAILABLE":
-      return "SparkUnavailable"
-    case "DEADLINE_EXCEEDED":
-      return "SparkDeadlineExceeded"
-    case "UNAUTHENTICATED":
-    case "PERMISSION_DENIED":
-      return "SparkUnauthenticated"
-    case "CANCELLED":
-      return "SparkInterrupted"
-    // A stream reset or torn down mid-flight (RST_STREAM, GOAWAY) comes back as INTERNAL
-    // without ErrorInfo: the official clients reattach in that case, and so do we.
-    case "INTERNAL":
-      return "SparkStreamBroken"
-    default:
-      return "SparkExecutionError"
-  }
 }
 
 const errorClassPattern = String.raw`[A-Z][A-Z0-9_]*(?:\.[A-Z][A-Z0-9_]*)*`
@@ -339,42 +219,6 @@ const innermostTaskClass = (message: string): string | undefined =>
  */
 export const errorClassOfMessage = (message: string | undefined): string | undefined =>
   innermostTaskClass(message ?? "") ?? leadingClass.exec(message ?? "")?.[1]
-
-/** Maps a raw gRPC failure to its tagged error: the single conversion point. */
-export const classify = (failure: Rpc.RpcFailure, operationId?: string): SparkError => {
-  const bin = failure.metadata?.get("grpc-status-details-bin")[0]
-  const status = bin instanceof Buffer ? decodeStatus(bin) : undefined
-  const info =
-    status?.info !== undefined && status.info.errorClass === undefined
-      ? withClassOfMessage(status.info, failure.details || status.message)
-      : status?.info
-  const grpcCode = grpcStatusNames[failure.code] ?? String(failure.code)
-  // Never empty: the status text (the grpc-message header, else the one inside the details
-  // trailer), else the error class and its parameters, else the bare gRPC code.
-  const message =
-    [failure.details, status?.message].find((m): m is string => !isBlank(m)) ??
-    renderMessage(info?.errorClass, info?.messageParameters ?? {}) ??
-    `${grpcCode} without a message`
-  return make(kindOf(failure.code, info), {
-    message,
-    grpcCode,
-    errorClass: info?.errorClass,
-    sqlState: info?.sqlState,
-    messageParameters: info?.messageParameters ?? {},
-    errorId: info?.errorId,
-    classes: info?.classes ?? [],
-    operationId
-  })
-}
-
-// The SQLSTATE follows from the class, by Spark 3.5's own error catalog (a subclass has its
-// top-level class's state).
-const withClassOfMessage = (info: ErrorInfo, message: string): ErrorInfo => {
-  const errorClass = errorClassOfMessage(message)
-  if (errorClass === undefined) return info
-  const sqlState = info.sqlState ?? sqlStateByErrorClass[errorClass.replace(/\..*/, "")]
-  return { ...info, errorClass, sqlState }
-}
 
 /** The cause chain of a FetchErrorDetails answer, outermost first. */
 export const causesOf = (response: FetchErrorDetailsResponse): ReadonlyArray<CauseLink> => {

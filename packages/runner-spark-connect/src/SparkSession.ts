@@ -6,7 +6,7 @@
  * interrupt one rule's work on the server.
  *
  * @example
- * import { SparkSession } from "@spark-etl/runner-spark-connect"
+ * import * as SparkSession from "@spark-etl/runner-spark-connect/SparkSession"
  * const program = Effect.gen(function* () {
  *   const spark = yield* SparkSession.SparkSession
  *   const df = yield* spark.sql("SELECT id FROM range(:n)", { params: { n: 10 } })

@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js"
 import { describe, expect, it } from "vitest"
 import * as Rpc from "../src/internal/Rpc.js"
-import * as SparkError from "../src/SparkError.js"
+import * as Classify from "../src/internal/Classify.js"
 
 // What grpc-js hands a callback when nothing listens: an Error with the status fields on it.
 const serviceError = (code: grpc.status, details: string): grpc.ServiceError =>
@@ -20,7 +20,7 @@ describe("Rpc.toRpcFailure", () => {
     expect(failure.details).toBe(
       "No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1."
     )
-    expect(SparkError.classify(failure)).toMatchObject({
+    expect(Classify.classify(failure)).toMatchObject({
       _tag: "SparkUnavailable",
       message: "No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1."
     })
@@ -40,7 +40,7 @@ describe("Rpc.toRpcFailure", () => {
     expect(Rpc.tidyDetails("Stream closed; last frame:")).toBe("Stream closed")
     expect(Rpc.tidyDetails("Resolution note: ")).toBe("")
     expect(
-      SparkError.classify(Rpc.toRpcFailure(serviceError(grpc.status.UNAVAILABLE, "Resolution note: ")))
+      Classify.classify(Rpc.toRpcFailure(serviceError(grpc.status.UNAVAILABLE, "Resolution note: ")))
     ).toMatchObject({
       message: "UNAVAILABLE without a message"
     })
@@ -55,7 +55,7 @@ describe("Rpc.deadlineOrCancel", () => {
     const failure = Rpc.deadlineOrCancel(cancelled, call, 10_000)
     expect(failure.code).toBe(grpc.status.DEADLINE_EXCEEDED)
     expect(failure.details).toBe("deadline of 1500 ms exceeded (the server ended the call: Call cancelled)")
-    expect(SparkError.classify(failure)).toMatchObject({ _tag: "SparkDeadlineExceeded" })
+    expect(Classify.classify(failure)).toMatchObject({ _tag: "SparkDeadlineExceeded" })
   })
 
   it("keeps CANCELLED when this client cancelled, or long before the deadline", () => {

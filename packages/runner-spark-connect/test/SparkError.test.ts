@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest"
 import { ErrorInfoSchema, RetryInfoSchema } from "../src/generated/google/rpc/error_details_pb.js"
 import { StatusSchema } from "../src/generated/google/rpc/status_pb.js"
 import { FetchErrorDetailsResponseSchema } from "../src/generated/spark/connect/base_pb.js"
+import * as Classify from "../src/internal/Classify.js"
 import * as SparkError from "../src/SparkError.js"
 
 const failure = (code: grpc.status, info?: Record<string, string>, reason = "") => {
@@ -34,9 +35,9 @@ const sparkInfo = (classes: ReadonlyArray<string>, errorClass: string, sqlState:
   errorId: "0f6c2f6e-7b7c-4c61-8d51-0d2d1c3b2a10"
 })
 
-describe("SparkError.classify", () => {
+describe("Classify.classify", () => {
   it("decodes ErrorInfo: classes, errorClass, sqlState, parameters and errorId", () => {
-    const e = SparkError.classify(
+    const e = Classify.classify(
       failure(
         grpc.status.INTERNAL,
         sparkInfo(
@@ -89,7 +90,7 @@ describe("SparkError.classify", () => {
     [["org.apache.spark.SparkException"], "OPERATION_CANCELED", "HY008", "SparkInterrupted"]
   ] as const)("maps %s / %s to its kind", (classes, errorClass, sqlState, tag) => {
     expect(
-      SparkError.classify(failure(grpc.status.INTERNAL, sparkInfo(classes, errorClass, sqlState)))._tag
+      Classify.classify(failure(grpc.status.INTERNAL, sparkInfo(classes, errorClass, sqlState)))._tag
     ).toBe(tag)
   })
 
@@ -102,7 +103,7 @@ describe("SparkError.classify", () => {
     [grpc.status.INTERNAL, "SparkStreamBroken", true],
     [grpc.status.UNKNOWN, "SparkExecutionError", false]
   ] as const)("maps gRPC %s without ErrorInfo to %s (retryable %s)", (code, tag, retryable) => {
-    const e = SparkError.classify(failure(code))
+    const e = Classify.classify(failure(code))
     expect(e._tag).toBe(tag)
     expect(SparkError.isRetryable(e)).toBe(retryable)
     expect(e.grpcCode).toBe(grpc.status[code])
@@ -111,11 +112,11 @@ describe("SparkError.classify", () => {
   it("names every gRPC status code as grpc-js does (the table SparkError keeps to avoid loading grpc-js)", () => {
     const codes = Object.values(grpc.status).filter((v): v is number => typeof v === "number")
     expect(codes.length).toBe(17)
-    for (const code of codes) expect(SparkError.classify(failure(code)).grpcCode).toBe(grpc.status[code])
+    for (const code of codes) expect(Classify.classify(failure(code)).grpcCode).toBe(grpc.status[code])
   })
 
   it("keeps going when the metadata JSON is malformed", () => {
-    const e = SparkError.classify(
+    const e = Classify.classify(
       failure(grpc.status.INTERNAL, { classes: "not json", messageParameters: "{", errorClass: "X" }, "a.b.C")
     )
     expect(e).toMatchObject({
@@ -129,7 +130,7 @@ describe("SparkError.classify", () => {
   it("ignores status details that are not a google.rpc.Status", () => {
     const metadata = new grpc.Metadata()
     metadata.set("grpc-status-details-bin", Buffer.from([0xff, 0xff, 0xff]))
-    expect(SparkError.classify({ code: grpc.status.UNAVAILABLE, details: "d", metadata })._tag).toBe(
+    expect(Classify.classify({ code: grpc.status.UNAVAILABLE, details: "d", metadata })._tag).toBe(
       "SparkUnavailable"
     )
   })
@@ -195,7 +196,7 @@ describe("SparkError.classify", () => {
 
   it("takes the status text from the details trailer when the grpc-message is empty", () => {
     const metadata = failure(grpc.status.INTERNAL, sparkInfo(["x.AnalysisException"], "E", "42000")).metadata
-    const e = SparkError.classify({ code: grpc.status.INTERNAL, details: "", metadata })
+    const e = Classify.classify({ code: grpc.status.INTERNAL, details: "", metadata })
     expect(e.message).toBe("m")
   })
 
@@ -208,7 +209,7 @@ describe("SparkError.classify", () => {
     })
     const metadata = new grpc.Metadata()
     metadata.set("grpc-status-details-bin", Buffer.from(toBinary(StatusSchema, status)))
-    const e = SparkError.classify({ code: grpc.status.INTERNAL, details: "", metadata })
+    const e = Classify.classify({ code: grpc.status.INTERNAL, details: "", metadata })
     expect(e.message).toBe("[TABLE_OR_VIEW_NOT_FOUND] objectName=`x`")
     // FetchErrorDetails' text, when it comes, is better than our rendering.
     const link = {
@@ -217,7 +218,7 @@ describe("SparkError.classify", () => {
       messageParameters: {}
     }
     expect(SparkError.withCauses(e, [link]).message).toBe(link.message)
-    expect(SparkError.classify({ code: grpc.status.UNKNOWN, details: "", metadata: undefined }).message).toBe(
+    expect(Classify.classify({ code: grpc.status.UNKNOWN, details: "", metadata: undefined }).message).toBe(
       "UNKNOWN without a message"
     )
   })
@@ -328,13 +329,13 @@ describe("SparkError.classify of a Spark 3.5 failure (no errorClass in the Error
       "42703"
     ]
   ] as const)("reads %o as %s / %s / %s", (message, classes, tag, errorClass, sqlState) => {
-    const e = SparkError.classify(spark35Failure(message, classes))
+    const e = Classify.classify(spark35Failure(message, classes))
     expect(e).toMatchObject({ _tag: tag, errorClass, sqlState, message, grpcCode: "INTERNAL", classes })
   })
 
   it("reads the class from the details trailer's text when the grpc-message is empty", () => {
     const message = "[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'.(line 1, pos 0)"
-    const e = SparkError.classify(
+    const e = Classify.classify(
       spark35Failure(message, ["org.apache.spark.sql.catalyst.parser.ParseException"], "")
     )
     expect(e).toMatchObject({
@@ -347,7 +348,7 @@ describe("SparkError.classify of a Spark 3.5 failure (no errorClass in the Error
 
   it("leaves errorClass and sqlState empty when the message names no class", () => {
     const message = abortedJob("java.lang.RuntimeException: boom")
-    const e = SparkError.classify(spark35Failure(message, ["org.apache.spark.SparkException"]))
+    const e = Classify.classify(spark35Failure(message, ["org.apache.spark.SparkException"]))
     expect(e._tag).toBe("SparkExecutionError")
     expect(e.errorClass).toBeUndefined()
     expect(e.sqlState).toBeUndefined()
@@ -362,7 +363,7 @@ describe("SparkError.classify of a Spark 3.5 failure (no errorClass in the Error
     )
     const { metadata } = failure(grpc.status.INTERNAL, info, "org.apache.spark.sql.AnalysisException")
     const message = "[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'.(line 1, pos 0)"
-    const e = SparkError.classify({ code: grpc.status.INTERNAL, details: message, metadata })
+    const e = Classify.classify({ code: grpc.status.INTERNAL, details: message, metadata })
     expect(e).toMatchObject({
       _tag: "SparkAnalysisError",
       errorClass: "TABLE_OR_VIEW_NOT_FOUND",

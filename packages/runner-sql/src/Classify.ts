@@ -24,7 +24,7 @@
  */
 import * as Effect from "effect/Effect"
 import { Failure } from "@spark-etl/core"
-import { SparkError } from "@spark-etl/runner-spark-connect"
+import * as SparkError from "@spark-etl/runner-spark-connect/SparkError"
 import type { SparkSession } from "@spark-etl/runner-spark-connect"
 
 /**

@@ -18,7 +18,8 @@
  */
 import * as Effect from "effect/Effect"
 import { Failure, TargetStore } from "@spark-etl/core"
-import { SparkError, SparkSession } from "@spark-etl/runner-spark-connect"
+import * as SparkError from "@spark-etl/runner-spark-connect/SparkError"
+import * as SparkSession from "@spark-etl/runner-spark-connect/SparkSession"
 import * as Classify from "./Classify.js"
 
 /** The name a batch file selects this store by. */

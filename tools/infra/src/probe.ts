@@ -2,7 +2,7 @@
 import { NodeServices } from "@effect/platform-node"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
-import { ConnectionString } from "@spark-etl/runner-spark-connect"
+import * as ConnectionString from "@spark-etl/runner-spark-connect/ConnectionString"
 import { LocalServer } from "@spark-etl/runner-spark-connect/local"
 import * as LocalPostgres from "./LocalPostgres.js"
 

@@ -7,7 +7,7 @@
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import type { Failure } from "@spark-etl/core"
-import { SparkSession } from "@spark-etl/runner-spark-connect"
+import * as SparkSession from "@spark-etl/runner-spark-connect/SparkSession"
 
 // The operation tag of a rule's Spark work, made safe for Spark (no comma, its separator).
 const tagFor = (runId: string, ruleId: string): string =>

@@ -24,6 +24,7 @@ import {
   SparkConnectService
 } from "../generated/spark/connect/base_pb.js"
 import * as SparkError from "../SparkError.js"
+import * as Classify from "./Classify.js"
 import * as Rpc from "./Rpc.js"
 import * as Wire from "./Wire.js"
 
@@ -82,7 +83,7 @@ export const unary = <I extends DescMessage, O extends DescMessage>(
   request: MessageShape<I>
 ): Effect.Effect<MessageShape<O>, SparkError.SparkError> =>
   Rpc.unary(ctx.client, method, request, { metadata: ctx.metadata, timeoutMs: ctx.rpcTimeoutMs }).pipe(
-    Effect.mapError((f) => SparkError.classify(f)),
+    Effect.mapError((f) => Classify.classify(f)),
     Effect.retry(ctx.retry)
   )
 
@@ -181,7 +182,7 @@ export const execute = (
       Stream.unwrap(
         Effect.map(Rpc.ready(ctx.client, ctx.rpcTimeoutMs), () => (state.started ? reattach() : first()))
       ).pipe(
-        Stream.mapError((f) => SparkError.classify(f, operationId)),
+        Stream.mapError((f) => Classify.classify(f, operationId)),
         // A chunk holds the responses that arrived together; one release covers all of them.
         Stream.mapArrayEffect((responses) => {
           let releaseUntil: string | undefined

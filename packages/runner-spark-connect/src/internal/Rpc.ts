@@ -1,6 +1,6 @@
 /**
  * The one place where grpc-js meets protobuf-es: typed unary and server-streaming calls on a
- * channel, each with a deadline, as Effects and Streams. Error decoding lives in SparkError.ts.
+ * channel, each with a deadline, as Effects and Streams. Error decoding lives in Classify.ts.
  */
 import * as grpc from "@grpc/grpc-js"
 import { fromBinary, toBinary } from "@bufbuild/protobuf"

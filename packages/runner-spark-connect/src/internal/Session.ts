@@ -38,6 +38,7 @@ import * as Rpc from "./Rpc.js"
 import * as LocalServer from "../local/LocalServer.js"
 import * as Retry from "../Retry.js"
 import * as SparkError from "../SparkError.js"
+import * as Classify from "./Classify.js"
 import {
   clientVersion,
   type DataFrame,
@@ -187,7 +188,7 @@ export const make = (
               create(ReleaseSessionRequestSchema, { ...base }),
               { metadata, timeoutMs: Math.min(ctx.rpcTimeoutMs, 10_000) }
             ).pipe(
-              Effect.mapError((f) => SparkError.classify(f)),
+              Effect.mapError((f) => Classify.classify(f)),
               Effect.andThen(Effect.sync(() => void (released = true)))
             )
           : Effect.fail(Dialect.unsupported(dialect, "ReleaseSession", "4.0.0"))
