@@ -4,7 +4,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { batchFile, cli } from "./harness.js"
-import { cyclic } from "../support/Batches.js"
+import { cyclic, twoRules } from "../support/Batches.js"
 
 const deadSpark = "sc://127.0.0.1:1"
 
@@ -124,16 +124,7 @@ parameters:
     expect(v.code).toBe(3)
     expect(v.stderr).toMatch(/cycle/i)
     expect(v.stderr).toMatch(/a → b → a|a -> b -> a|b → a → b|b -> a -> b/)
-    const good = batchFile(`batch: good
-rules:
-  - id: a
-    kind: sql
-    options: { sql: SELECT 1 }
-  - id: b
-    kind: sql
-    depends_on: [a]
-    options: { sql: SELECT 2 }
-`)
+    const good = batchFile(twoRules("good"))
     const ok = await cli(["validate", good.batch])
     expect(ok.code, ok.stderr).toBe(0)
     const plan = await cli(["plan", good.batch, "--format", "mermaid"])

@@ -7,6 +7,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
+import { twoRules } from "../support/Batches.js"
 import { cliMain } from "./harness.js"
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "spark-etl-start-cost-"))
@@ -22,19 +23,7 @@ process.on("exit", () => writeFileSync(process.env.MODULES_OUT, urls.join("\\n")
 `
 )
 const batch = path.join(dir, "batch.yaml")
-fs.writeFileSync(
-  batch,
-  `batch: start_cost
-rules:
-  - id: a
-    kind: sql
-    options: { sql: SELECT 1 }
-  - id: b
-    kind: sql
-    depends_on: [a]
-    options: { sql: SELECT 2 }
-`
-)
+fs.writeFileSync(batch, twoRules("start_cost"))
 
 const heavy = /node_modules\/(apache-arrow|@grpc\/grpc-js|@bufbuild\/protobuf|kafkajs)\//
 

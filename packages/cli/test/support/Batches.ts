@@ -29,6 +29,18 @@ export const endless = (name: string): string => oneScan(name, "100000000000", 1
  */
 export const short = (name: string): string => oneScan(name, "1000", 6)
 
+/** A valid batch of two rules, `b` depending on `a`, each a constant SELECT. */
+export const twoRules = (name: string): string => `batch: ${name}
+rules:
+  - id: a
+    kind: sql
+    options: { sql: SELECT 1 }
+  - id: b
+    kind: sql
+    depends_on: [a]
+    options: { sql: SELECT 2 }
+`
+
 /** A batch whose rules depend on each other: rejected (exit 3). */
 export const cyclic = `batch: cyclic
 rules:
