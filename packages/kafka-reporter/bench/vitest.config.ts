@@ -10,6 +10,8 @@ export default defineConfig({
   ssr: { resolve: { conditions } },
   test: {
     include: ["bench/**/*.run.ts"],
+    // The workers' setup of every test project: kafkajs' negative-timer warning stays out of the figures.
+    setupFiles: ["../../tools/testing/src/vitestSetup.ts"],
     globalSetup: ["../../tools/infra/src/vitestGlobalSetup.ts"],
     provide: { infraNeeds: ["kafka"] },
     testTimeout: 600_000,

@@ -153,6 +153,8 @@ describe("containers", () => {
       `import { NodeServices } from "@effect/platform-node"
        import { Effect } from "effect"
        import { Containers } from ${JSON.stringify(path.resolve(import.meta.dirname, "../../dist/index.js"))}
+       import { quietKafkajsTimerWarning } from "@spark-etl/testing/warnings"
+       quietKafkajsTimerWarning() // its stderr is the test run's: no kafkajs timer warning there
        await Effect.runPromise(Effect.scoped(Effect.gen(function* () {
          const reaper = yield* Containers.run
          yield* Containers.startKafka({ run: reaper, dataDir: ${JSON.stringify(path.join(dir, "killed-kafka"))} })
