@@ -3,7 +3,8 @@
  * process (as AutoSys would), against the same 50 statements run by the official Python client
  * (`pyspark-client`) in one session, on the same Spark Connect server, alternating A B A B.
  * Both also run 10 of them: the difference between the two sizes is what one more rule costs
- * (each side's fixed cost, from process start to the session's close, cancels out).
+ * (each side's fixed cost, from process start to the session's close, cancels out). The ratios
+ * of the pairs, each run back to back, show how far the load of the moment moves the figure.
  *
  *   SPARK_REMOTE=sc://127.0.0.1:15002 node bench/overhead.ts [runs]
  *
@@ -33,7 +34,7 @@ if (!remote) {
   console.error("set SPARK_REMOTE (npm run bench starts a local server and sets it)")
   process.exit(1)
 }
-const runs = Number(process.argv[2] ?? "5")
+const runs = Number(process.argv[2] ?? "7")
 
 // pyspark-client 4.2.0 in the venv runner-spark-connect's bench and differential test use (made on
 // first use): the system python3 has no pyspark.
@@ -173,6 +174,13 @@ console.log(
   `pyspark-client (whole process): median ${t.toFixed(2)} s over ${runs} (statement loop ${loop.toFixed(2)} s)`
 )
 console.log(`ratio ours / pyspark-client:   ${(o / t).toFixed(2)}`)
+// Each pair (ours, then theirs, back to back) shares the machine's load of its moment: the range
+// of the pairs' ratios is how far this sitting's noise moves the figure.
+const pairRatios = samples[rules]!.map((x) => x.ours / x.theirs).sort((a, b) => a - b)
+const spread = { low: pairRatios[0]!, high: pairRatios[pairRatios.length - 1]! }
+console.log(
+  `${`ratios of the ${pairRatios.length} pairs:`.padEnd(31)}${pairRatios.map((r) => r.toFixed(2)).join(" ")} (median ${median(pairRatios).toFixed(2)})`
+)
 console.log(
   `one more rule: ours ${oursPerRule.toFixed(1)} ms, pyspark-client's statement ${theirsPerStatement.toFixed(1)} ms: ${(oursPerRule - theirsPerStatement).toFixed(1)} ms of overhead per rule beyond the official client's loop`
 )
@@ -185,7 +193,7 @@ if (results)
   fs.appendFileSync(
     results,
     [
-      { figure: `${rules} trivial rules, whole process${cli.form}`, unit: "s", ours: o, against: t },
+      { figure: `${rules} trivial rules, whole process${cli.form}`, unit: "s", ours: o, against: t, spread },
       {
         figure: `one more trivial rule${cli.form}`,
         unit: "ms",

@@ -15,6 +15,8 @@ interface Figure {
   readonly ours: number
   readonly against?: number
   readonly againstName?: string
+  /** The lowest and highest ratio of the bench's paired runs (ours, then theirs, back to back). */
+  readonly spread?: { readonly low: number; readonly high: number }
 }
 
 const loadAverage = () => fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")
@@ -39,9 +41,10 @@ const rows = figures.map((f) => [
   cell(f.ours, f.unit),
   cell(f.against, f.unit),
   f.against === undefined || f.against === 0 ? "" : (f.ours / f.against).toFixed(2),
+  f.spread === undefined ? "" : `${f.spread.low.toFixed(2)}–${f.spread.high.toFixed(2)}`,
   f.againstName ?? ""
 ])
-const header = ["figure", "ours", "against", "ratio", "against what"]
+const header = ["figure", "ours", "against", "ratio", "pairs' ratios", "against what"]
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
 const line = (cells: ReadonlyArray<string>) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`
 console.log(

@@ -24,7 +24,7 @@ if (!remote) {
   process.exit(1)
 }
 const runs = 10
-const overheadRuns = 5
+const overheadRuns = 7
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const ms = (since: bigint) => Number(process.hrtime.bigint() - since) / 1e6
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "spark-etl-startup-"))
