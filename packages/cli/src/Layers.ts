@@ -12,7 +12,8 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as path from "node:path"
 import { Event, Plugin, TargetStore } from "@spark-etl/core"
-import { KafkaReporter, ReporterConfig, ReporterError } from "@spark-etl/kafka-reporter"
+import * as ReporterConfig from "@spark-etl/kafka-reporter/ReporterConfig"
+import * as ReporterError from "@spark-etl/kafka-reporter/ReporterError"
 import * as SparkSession from "@spark-etl/runner-spark-connect/SparkSession"
 import * as EventLog from "./EventLog.js"
 import * as LazyRunner from "./LazyRunner.js"
@@ -165,14 +166,24 @@ export const reporterConfig = (
     return sasl === undefined ? config : { ...config, sasl: yield* saslOf(sasl, settings.origins) }
   })
 
-/** The sink itself: Kafka when brokers are configured, else the log. */
+/**
+ * The sink itself: Kafka when brokers are configured, else the log. The reporter (and kafkajs,
+ * some 20 ms of a start) is loaded only when Kafka is.
+ */
 const eventSinkOf = (
   settings: Settings.Resolved
 ): Layer.Layer<Event.EventSink, ReporterError.ConfigError, FileSystem.FileSystem> =>
   Option.match(settings.kafka, {
     onNone: () => EventLog.layer,
     onSome: (kafka) =>
-      Layer.unwrap(reporterConfig(settings, kafka).pipe(Effect.map((config) => KafkaReporter.layer(config))))
+      Layer.unwrap(
+        Effect.zipWith(
+          reporterConfig(settings, kafka),
+          Effect.promise(() => import("@spark-etl/kafka-reporter/KafkaReporter")),
+          (config, KafkaReporter) => KafkaReporter.layer(config),
+          { concurrent: true }
+        )
+      )
   })
 
 /**

@@ -27,14 +27,14 @@ fs.writeFileSync(batch, twoRules("start_cost"))
 
 const heavy = /node_modules\/(apache-arrow|@grpc\/grpc-js|@bufbuild\/protobuf|kafkajs)\//
 
-const modulesOf = (nodeArgs: ReadonlyArray<string>, name: string): ReadonlyArray<string> => {
+const modulesOf = (nodeArgs: ReadonlyArray<string>, name: string, status = 0): ReadonlyArray<string> => {
   const out = path.join(dir, `modules-${name}.txt`)
   const r = spawnSync(process.execPath, ["--import", hook, ...nodeArgs], {
     cwd: import.meta.dirname,
     env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", MODULES_OUT: out },
     encoding: "utf8"
   })
-  expect(r.status, r.stderr).toBe(0)
+  expect(r.status, r.stderr).toBe(status)
   return fs.readFileSync(out, "utf8").split("\n")
 }
 
@@ -55,5 +55,50 @@ describe("commands that need neither Spark nor Kafka", () => {
       "barrel"
     )
     expect(modules.filter((u) => heavy.test(u)).length).toBeGreaterThan(0)
+  })
+})
+
+// A run opens Spark; it loads kafkajs only when Kafka is configured (most of a start's 20 ms of
+// kafkajs is spent otherwise in runs that send their events to the log). Spark is unreachable
+// here: the run fails in preflight, exit 2, after trying to connect.
+describe("a run", () => {
+  const run = (name: string, ...kafka: ReadonlyArray<string>) =>
+    modulesOf(
+      [
+        cliMain,
+        "run",
+        batch,
+        "--remote",
+        "sc://127.0.0.1:1",
+        "--spark-timeout",
+        "1",
+        "--state-dir",
+        path.join(dir, `state-${name}`),
+        ...kafka
+      ],
+      `run-${name}`,
+      2
+    )
+  const kafkajs = /node_modules\/kafkajs\//
+  const grpc = /node_modules\/@grpc\/grpc-js\//
+
+  it("without Kafka loads no kafkajs (it did load gRPC, to reach Spark)", () => {
+    const modules = run("log")
+    expect(modules.filter((u) => grpc.test(u)).length).toBeGreaterThan(0)
+    expect(modules.filter((u) => kafkajs.test(u))).toEqual([])
+  })
+
+  it("the reporter's configuration module alone loads no kafkajs", () => {
+    const modules = modulesOf(
+      ["--input-type=module", "-e", 'await import("@spark-etl/kafka-reporter/ReporterConfig")'],
+      "reporter-config"
+    )
+    expect(modules.some((u) => u.includes("/packages/kafka-reporter/dist/ReporterConfig.js"))).toBe(true)
+    expect(modules.filter((u) => kafkajs.test(u))).toEqual([])
+  })
+
+  it("with Kafka configured loads kafkajs", () => {
+    const modules = run("kafka", "--kafka-brokers", "127.0.0.1:1", "--kafka-topic", "start-cost")
+    expect(modules.filter((u) => kafkajs.test(u)).length).toBeGreaterThan(0)
   })
 })
