@@ -24,7 +24,6 @@ if (!remote) {
   process.exit(1)
 }
 const runs = 10
-const overheadRuns = 7
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const ms = (since: bigint) => Number(process.hrtime.bigint() - since) / 1e6
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "spark-etl-startup-"))
@@ -193,12 +192,11 @@ for (const cli of clis) {
   ])
 }
 // The CLI's per-rule overhead bench, on the release as installed: 50 trivial rules against
-// pyspark-client's same statements (it reports its figures itself).
-execFileSync(
-  process.execPath,
-  [path.join(Release.repoRoot, "packages", "cli", "bench", "overhead.ts"), String(overheadRuns)],
-  { stdio: "inherit", env: { ...process.env, SPARK_ETL_CLI: path.join(work, "opt-0", "bin", "spark-etl") } }
-)
+// pyspark-client's same statements, as many pairs as the source tree's (it reports its figures itself).
+execFileSync(process.execPath, [path.join(Release.repoRoot, "packages", "cli", "bench", "overhead.ts")], {
+  stdio: "inherit",
+  env: { ...process.env, SPARK_ETL_CLI: path.join(work, "opt-0", "bin", "spark-etl") }
+})
 fs.rmSync(work, { recursive: true, force: true })
 
 console.log(`load average: ${fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`)

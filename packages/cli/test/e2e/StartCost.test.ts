@@ -58,9 +58,9 @@ describe("commands that need neither Spark nor Kafka", () => {
   })
 })
 
-// A run opens Spark; it loads kafkajs only when Kafka is configured (most of a start's 20 ms of
-// kafkajs is spent otherwise in runs that send their events to the log). Spark is unreachable
-// here: the run fails in preflight, exit 2, after trying to connect.
+// A run loads kafkajs (some 20 ms of its start) only when Kafka is configured: a run whose events
+// go to the log needs none of it. Spark is unreachable here: the run fails in preflight, exit 2,
+// after trying to connect.
 describe("a run", () => {
   const run = (name: string, ...kafka: ReadonlyArray<string>) =>
     modulesOf(
