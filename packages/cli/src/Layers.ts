@@ -69,8 +69,25 @@ const registry = (options: Options): Layer.Layer<Plugin.Registry> =>
     })
   )
 
-/** Where a broker list or topic that cannot be used was given. */
-const brokersSource = `--kafka-brokers / ${Settings.variables.kafkaBrokers} / the site config's kafka.brokers`
+/** The setting each field of the reporter's configuration comes from, most specific first. */
+const settingOfField: ReadonlyArray<readonly [string, Settings.Setting]> = [
+  ["brokers", "kafkaBrokers"],
+  ["topic", "kafkaTopic"],
+  ["tls.caFile", "kafkaCaFile"],
+  ["tls.certFile", "kafkaCertFile"],
+  ["tls.keyFile", "kafkaKeyFile"],
+  ["tls.servername", "kafkaServername"],
+  ["tls", "kafkaTls"],
+  ["outboxFile", "stateDir"]
+]
+
+/** Where the field at `path` was given (`flag --kafka-topic`, `env KAFKA_BROKERS`, `file …:3`). */
+const sourceOfField =
+  (origins: Settings.Resolved["origins"]) =>
+  (path: string): string => {
+    const found = settingOfField.find(([field]) => path === field || path.startsWith(`${field}.`))
+    return found === undefined ? "the Kafka settings" : Origin.describe(origins[found[1]])
+  }
 
 const refused = (source: string, path: string, message: string) =>
   new ReporterError.ConfigError({ source, issues: [{ path, message }], message })
@@ -139,7 +156,7 @@ const saslOf = (
 
 /**
  * The Kafka reporter's configuration for these settings, TLS and SASL included; a malformed
- * broker list or topic is refused naming the flag and the variable, an incomplete SASL naming
+ * broker list or topic is refused naming where that value was given, an incomplete SASL naming
  * what is missing. The password stays Redacted: it is never put back into clear text here.
  */
 export const reporterConfig = (
@@ -161,7 +178,7 @@ export const reporterConfig = (
         outboxFile: settings.outboxFile,
         ...(tls !== undefined ? { tls } : {})
       },
-      brokersSource
+      sourceOfField(settings.origins)
     )
     return sasl === undefined ? config : { ...config, sasl: yield* saslOf(sasl, settings.origins) }
   })

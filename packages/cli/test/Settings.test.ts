@@ -87,15 +87,41 @@ describe("Settings.resolve", () => {
   })
 })
 
+const refusedReporterConfig = (settings: Settings.Resolved) =>
+  Effect.runPromise(
+    Effect.flip(Layers.reporterConfig(settings, Option.getOrThrow(settings.kafka))).pipe(
+      Effect.provide(NodeServices.layer)
+    )
+  )
+
 describe("a value that cannot be used is refused naming its variable", () => {
   it("KAFKA_BROKERS without ports", async () => {
-    const settings = resolve({}, { KAFKA_BROKERS: "kafka-1,kafka-2" })
-    const kafka = Option.getOrThrow(settings.kafka)
-    const refused = await Effect.runPromise(
-      Effect.flip(Layers.reporterConfig(settings, kafka)).pipe(Effect.provide(NodeServices.layer))
+    const refused = await refusedReporterConfig(resolve({}, { KAFKA_BROKERS: "kafka-1,kafka-2" }))
+    expect(refused.message).toMatch(
+      /^invalid Kafka reporter configuration: brokers\.0 \(env KAFKA_BROKERS\): .*host:port/
     )
-    expect(refused.message).toContain("--kafka-brokers / KAFKA_BROKERS")
-    expect(refused.message).toContain("host:port")
+    expect(refused.source).toBe("env KAFKA_BROKERS")
+  })
+
+  it("a bad topic names where the topic was given, not the brokers", async () => {
+    const fromFlag = await refusedReporterConfig(
+      resolve({ kafkaTopic: Option.some("bad topic!") }, { KAFKA_BROKERS: "kafka-1:9092" })
+    )
+    expect(fromFlag.message).toMatch(
+      /^invalid Kafka reporter configuration: topic \(flag --kafka-topic\): Expected a Kafka topic name/
+    )
+    expect(fromFlag.message).not.toContain("KAFKA_BROKERS")
+    const fromEnv = await refusedReporterConfig(
+      resolve({}, { KAFKA_BROKERS: "kafka-1:9092", SPARK_ETL_KAFKA_TOPIC: "bad topic!" })
+    )
+    expect(fromEnv.source).toBe("env SPARK_ETL_KAFKA_TOPIC")
+    // Both wrong: each field with its own source.
+    const both = await refusedReporterConfig(
+      resolve({ kafkaBrokers: Option.some("kafka-1") }, { SPARK_ETL_KAFKA_TOPIC: "bad topic!" })
+    )
+    expect(both.message).toContain("brokers.0 (flag --kafka-brokers): ")
+    expect(both.message).toContain("topic (env SPARK_ETL_KAFKA_TOPIC): ")
+    expect(both.source).toBe("flag --kafka-brokers, env SPARK_ETL_KAFKA_TOPIC")
   })
 
   it("SPARK_REMOTE with a token over plaintext, without echoing the token", () => {

@@ -88,23 +88,38 @@ const pathOf = (path: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }>
   (path ?? []).map((p) => String(typeof p === "object" ? p.key : p)).join(".")
 
 /**
+ * Where the input came from: one place (a file), or a place per field, for a configuration
+ * assembled from flags and variables (`path` is the field's dotted path, e.g. `brokers.0`).
+ */
+export type Source = string | ((path: string) => string)
+
+/**
  * Decodes untrusted input into a configuration; the error names the source and every bad field.
  *
  * @example
  * const config = yield* ReporterConfig.decode(yamlValue, "/etc/spark-etl/reporter.yaml")
  */
-export const decode = (input: unknown, source: string): Effect.Effect<ReporterConfig, ConfigError> =>
+export const decode = (input: unknown, source: Source): Effect.Effect<ReporterConfig, ConfigError> =>
   Schema.decodeUnknownEffect(ReporterConfig)(input, { errors: "all", onExcessProperty: "error" }).pipe(
     Effect.mapError((error) => {
       const issues: ReadonlyArray<ConfigIssue> = formatIssues(error.issue).issues.map((i) => ({
         path: pathOf(i.path),
         message: i.message
       }))
+      const field = (i: ConfigIssue) => (i.path === "" ? "(root)" : i.path)
+      if (typeof source === "string")
+        return new ConfigError({
+          source,
+          issues,
+          message: `invalid Kafka reporter configuration in ${source}: ${issues
+            .map((i) => `${field(i)}: ${i.message}`)
+            .join("; ")}`
+        })
       return new ConfigError({
-        source,
+        source: [...new Set(issues.map((i) => source(i.path)))].join(", "),
         issues,
-        message: `invalid Kafka reporter configuration in ${source}: ${issues
-          .map((i) => `${i.path === "" ? "(root)" : i.path}: ${i.message}`)
+        message: `invalid Kafka reporter configuration: ${issues
+          .map((i) => `${field(i)} (${source(i.path)}): ${i.message}`)
           .join("; ")}`
       })
     })

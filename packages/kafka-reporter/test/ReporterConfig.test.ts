@@ -89,4 +89,14 @@ describe("ReporterConfig.decode", () => {
       expect(error.message).toContain("brokers.0")
     })
   )
+
+  it.effect("names each bad field's own source when given a source per field", () =>
+    Effect.gen(function* () {
+      const sourceOf = (path: string) => (path.startsWith("brokers") ? "flag --brokers" : "env TOPIC")
+      const error = yield* ReporterConfig.decode({ ...minimal, topic: "a b" }, sourceOf).pipe(Effect.flip)
+      expect(error.source).toBe("env TOPIC")
+      expect(error.message).toMatch(/^invalid Kafka reporter configuration: topic \(env TOPIC\): Expected/)
+      expect(error.message).not.toContain("--brokers")
+    })
+  )
 })

@@ -40,7 +40,7 @@ describe("outbox flush", () => {
     const r = await handle(Outbox.handler(flags(state)), { KAFKA_BROKERS: "kafka-1" })
     expect(r.code).toBe(64)
     expect(r.stderr.join("\n")).toContain(
-      "invalid Kafka reporter configuration in --kafka-brokers / KAFKA_BROKERS"
+      "invalid Kafka reporter configuration: brokers.0 (env KAFKA_BROKERS): "
     )
     expect(fs.readdirSync(state)).toEqual([])
   })
