@@ -169,7 +169,7 @@ describe("the release tarball", () => {
     expect(run.stdout.trim().split("\n").at(-1)).toMatch(/^spark-etl SUCCEEDED batch=local_engine /)
   })
 
-  it("passes SIGINT through its launcher: the run ends 130 within 4 s", async () => {
+  it("passes SIGINT through its launcher (exec'd: its Node, its V8 flag): the run ends 130 within 4 s", async () => {
     const dir = path.join(work, "endless")
     fs.mkdirSync(path.join(dir, "output"), { recursive: true })
     fs.writeFileSync(
@@ -199,6 +199,16 @@ describe("the release tarball", () => {
       120_000
     )
     expect(started, "the rule started").toBe(true)
+    // The launcher's shell is gone: its pid is Node's, started with the young generation capped.
+    const commandLine = fs
+      .readFileSync(`/proc/${child.pid}/cmdline`, "utf8")
+      .split("\0")
+      .filter((a) => a !== "")
+    expect(commandLine.slice(0, 3)).toEqual([
+      path.join(prefix, "releases", artifact.name, "node", "bin", "node"),
+      "--max-semi-space-size=16",
+      path.join(prefix, "releases", artifact.name, "lib", "cli", "main.js")
+    ])
     child.kill("SIGINT")
     const code = await within(exited, 4_000, "the run's exit after SIGINT")
     expect(code).toBe(130)
