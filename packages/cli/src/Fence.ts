@@ -23,21 +23,23 @@ const sessionGone = (error: { readonly _tag: string; readonly errorClass?: strin
     error.errorClass === "INVALID_HANDLE.SESSION_NOT_FOUND")
 
 /**
- * Interrupts every operation of `sessionId` on `remote` within `timeout`. Succeeds with what
- * it stopped (nothing when the server no longer has the session); any other error — the
- * server unreachable, authentication refused, anything unexpected — fails: fencing fails
- * closed, because "we could not look" is not "nothing runs there".
+ * Interrupts every operation of `sessionId` on `remote`: each call within `timeout`, a
+ * refused or broken connection tried again for `retryBudget`. Succeeds with what it stopped
+ * (nothing when the server no longer has the session); any other error — the server
+ * unreachable, authentication refused, anything unexpected — fails: fencing fails closed,
+ * because "we could not look" is not "nothing runs there".
  */
 const session = (
   remote: string,
   sessionId: string,
-  timeout: Duration.Duration
+  timeout: Duration.Duration,
+  retryBudget: Duration.Duration = timeout
 ): Effect.Effect<Fenced, { readonly message: string }> =>
   Effect.gen(function* () {
     const spark = yield* SparkSession.make({
       remote: ConnectionString.withSessionId(remote, sessionId),
       rpcTimeout: timeout,
-      retry: { budget: timeout }
+      retry: { budget: retryBudget }
     })
     const stopped = yield* spark.interrupt("all")
     const released = yield* spark.release.pipe(
@@ -123,10 +125,18 @@ export const predecessor =
     )
   }
 
+// How long a run's own fence tries again after a refused or broken connection. The run is
+// ending, and a server that refuses connections runs nothing of it; the next run fences what
+// this one could not, with its whole deadline. Waiting the whole deadline here too would only
+// delay the exit code (by 5 s with `--spark-timeout 5`) after the run already spent its retry
+// budget on that server.
+const selfRetryBudget = Duration.seconds(1)
+
 /**
  * This run's own fence, when it ends without a clean finish: interrupt whatever its session
- * still runs, within `timeout`. True when the server answered (or the engine dies with this
- * process), false when it did not: the run is then recorded unfenced.
+ * still runs, each call within `timeout`, a refused connection tried again for a second. True
+ * when the server answered (or the engine dies with this process), false when it did not: the
+ * run is then recorded unfenced.
  */
 export const self = (
   remote: string,
@@ -135,7 +145,10 @@ export const self = (
 ): Effect.Effect<boolean> =>
   !ConnectionString.isShared(remote)
     ? Effect.succeed(true)
-    : Effect.suspend(() => session(remote, sessionId, timeout())).pipe(
+    : Effect.suspend(() => {
+        const deadline = timeout()
+        return session(remote, sessionId, deadline, Duration.min(deadline, selfRetryBudget))
+      }).pipe(
         Effect.tap(({ stopped }) =>
           stopped.length > 0
             ? Effect.logWarning(

@@ -1,6 +1,7 @@
 // Fencing decides from the remote alone when no server can be asked; the sc:// rewriting it relies
 // on (ConnectionString.isShared, withSessionId) is tested in runner-spark-connect.
-import { Duration, Effect, Exit } from "effect"
+import { Duration, Effect, Exit, Logger } from "effect"
+import * as net from "node:net"
 import { describe, expect, it } from "vitest"
 import * as Fence from "../src/Fence.js"
 import { runningRecord } from "./support/LedgerRecord.js"
@@ -23,5 +24,39 @@ describe("Fence on an embedded local remote", () => {
   it("has nothing to fence for a predecessor without a session", async () => {
     const exit = await Effect.runPromiseExit(Fence.predecessor("local[2]", Duration.seconds(1))(record()))
     expect(exit._tag).toBe("Success")
+  })
+})
+
+// A port nothing listens on: taken from the system, then let go.
+const closedPort = async (): Promise<number> => {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const { port } = server.address() as net.AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+describe("a run's own fence on a server that refuses the connection", () => {
+  it("gives up after a second of retries, not the whole deadline: unfenced, for the next run", async () => {
+    const port = await closedPort()
+    const errors: Array<string> = []
+    const capture = Logger.layer([Logger.make(({ message }) => void errors.push(String(message)))])
+    const started = Date.now()
+    const confirmed = await Effect.runPromise(
+      Fence.self(`sc://127.0.0.1:${port}/;user_id=etl`, crypto.randomUUID(), () => Duration.seconds(20)).pipe(
+        Effect.provide(capture)
+      )
+    )
+    const ms = Date.now() - started
+    expect(confirmed).toBe(false)
+    // What the log says of it names the refusal, for L2.
+    expect(errors).toEqual([
+      expect.stringMatching(
+        new RegExp(`^could not stop this run's work on the server: .*ECONNREFUSED 127.0.0.1:${port}`)
+      )
+    ])
+    // The retries stop at 1 s; the rest is headroom for a loaded machine, far below the 20 s
+    // that the predecessor's fence (and this one, before) would wait.
+    expect(ms).toBeLessThan(8_000)
   })
 })
