@@ -70,8 +70,13 @@ export interface OwnSpark {
   readonly freeze: () => void
   /** SIGCONTs a frozen JVM; a no-op when none is frozen. Always call it (in a finally). */
   readonly thaw: () => void
-  /** Replaces the server (after a kill) by a fresh one on a new port; the old one is stopped. */
+  /**
+   * Replaces the server (after a kill) by a fresh one on a new port, the spare when there is
+   * one; the old one is stopped.
+   */
   readonly restart: () => Promise<void>
+  /** Starts a spare in the background if there is none: call it when a rerun has ended. */
+  readonly replenish: () => void
   readonly close: () => Promise<void>
   /** The rows of each query over Parquet files (views name → path), read through this server in one session. */
   readonly readBack: (
@@ -117,7 +122,8 @@ export const spark = async (): Promise<OwnSpark> => {
     return { ...server, dataDir }
   }
   // A killed server is replaced by a spare started (and warmed) in the background beforehand:
-  // a Spark start costs 10-20 s on this machine, and the soak kills Spark about ten times.
+  // a Spark start costs 10-20 s on this machine, and the soak kills Spark about ten times. The
+  // soak asks for the next spare (`replenish`) once the replacement's rerun is over.
   type Server = Awaited<ReturnType<typeof startOne>>
   const spareOf = () => {
     const p = startOne()
@@ -126,7 +132,7 @@ export const spark = async (): Promise<OwnSpark> => {
     return p
   }
   let current: Server = await startOne()
-  let spare: Promise<Server> = spareOf()
+  let spare: Promise<Server> | undefined = spareOf()
   let killed = false
   let frozen: number | undefined
   const thaw = () => {
@@ -172,15 +178,18 @@ export const spark = async (): Promise<OwnSpark> => {
     restart: async () => {
       thaw()
       const old = current
-      current = await spare
+      current = await (spare ?? startOne())
       killed = false
-      spare = spareOf()
+      spare = undefined
       await retire(old)
+    },
+    replenish: () => {
+      spare ??= spareOf()
     },
     close: async () => {
       // A frozen JVM would ignore the tether's SIGTERM until its SIGKILL 15 s later.
       thaw()
-      await Promise.all([retire(current), spare.then(retire, () => undefined)])
+      await Promise.all([retire(current), spare?.then(retire, () => undefined)])
     },
     readBack: (views, queries) => collectAll(current.value.remote, views, queries)
   }

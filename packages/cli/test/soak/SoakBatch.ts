@@ -10,7 +10,7 @@ import * as path from "node:path"
 export const batchName = "soak"
 
 /** Rows of the scan's range; the only knob of the slow rule's duration. */
-const scanRows = 2_000_000_000n
+const scanRows = 1_000_000_000n
 const numbersUpTo = 40
 
 const yaml = `batch: ${batchName}
