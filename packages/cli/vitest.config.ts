@@ -2,9 +2,11 @@ import { project } from "../../vitest.shared.js"
 
 // The end-to-end tests start CLI processes that each use Spark; one file at a time. HDFS for
 // the batches whose inputs and targets are hdfs:// URIs; the broker requiring SASL_SSL for the
-// site config's Kafka security.
+// site config's Kafka security. The soak runs at the same time, in a vitest of its own
+// (vitest.soak.config.ts; `npm test` here starts both).
 export default project({
   needs: ["spark", "kafka", "hdfs", "kafka-secure"],
   testTimeoutMs: 180_000,
-  fileParallelism: false
+  fileParallelism: false,
+  exclude: ["test/soak/**"]
 })
