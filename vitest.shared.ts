@@ -3,7 +3,7 @@
  * differs (the servers it needs, its timeouts).
  */
 import * as path from "node:path"
-import { configDefaults, defineConfig, type ViteUserConfig } from "vitest/config"
+import { defineConfig, type ViteUserConfig } from "vitest/config"
 
 const root = import.meta.dirname
 
@@ -20,8 +20,6 @@ export interface ProjectTests {
   readonly fileParallelism?: boolean
   /** Test files, relative to the project (default `test/**\/*.test.ts`). */
   readonly include?: ReadonlyArray<string>
-  /** Files among those that this configuration leaves to another (besides vitest's defaults). */
-  readonly exclude?: ReadonlyArray<string>
 }
 
 export const project = (options: ProjectTests = {}): ViteUserConfig => {
@@ -31,7 +29,6 @@ export const project = (options: ProjectTests = {}): ViteUserConfig => {
     ssr: { resolve: { conditions } },
     test: {
       include: [...(options.include ?? ["test/**/*.test.ts"])],
-      ...(options.exclude === undefined ? {} : { exclude: [...configDefaults.exclude, ...options.exclude] }),
       setupFiles: [path.join(root, "tools/testing/src/vitestSetup.ts")],
       ...(needs.length > 0
         ? {
