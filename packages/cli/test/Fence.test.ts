@@ -1,5 +1,6 @@
-// Fencing decides from the remote alone when no server can be asked; the sc:// rewriting it relies
-// on (ConnectionString.isShared, withSessionId) is tested in runner-spark-connect.
+// Fencing decides from the remote alone when no server can be asked, and a run's own fence gives
+// up soon on a server that refuses it; the sc:// rewriting it relies on
+// (ConnectionString.isShared, withSessionId) is tested in runner-spark-connect.
 import { Duration, Effect, Exit, Logger } from "effect"
 import * as net from "node:net"
 import { describe, expect, it } from "vitest"
