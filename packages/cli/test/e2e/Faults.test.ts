@@ -1,11 +1,23 @@
-// Faults a run cannot capture itself: the Spark server killed mid-rule, and a network black hole
-// between the CLI and Spark. Each test runs its own Spark server (the shared one is never touched).
+// Faults a run cannot capture itself: a network black hole between the CLI and Spark, and the
+// Spark server killed mid-rule. Both on one Spark server of the file's own (the shared one is
+// never touched), in that order: the kill ends it.
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { describe, expect, it } from "vitest"
-import { batchFile, endless, events, logLines, ofType, runArgs, start, topic } from "./harness.js"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import {
+  batchFile,
+  cli,
+  endless,
+  eventually,
+  events,
+  logLines,
+  ofType,
+  runArgs,
+  start,
+  topic
+} from "./harness.js"
 import * as Proxy from "./proxy.js"
-import { launchRunning, withServer, type OwnSpark } from "./servers.js"
+import { launchRunning, startSpark, type OwnSpark } from "./servers.js"
 
 // The deadline of each Spark call and the retry budget, in seconds (`--spark-timeout`).
 const sparkTimeout = 5
@@ -60,30 +72,43 @@ const expectSystemFailure = (name: string, r: Awaited<ReturnType<typeof faultMid
   expect(JSON.stringify(log.at(-1))).toMatch(/exit|FAILED|failed/)
 }
 
+let own: OwnSpark
+beforeAll(async () => {
+  own = await startSpark("faults", { ui: true })
+}, 180_000)
+afterAll(async () => {
+  await own?.close()
+})
+
 describe("system faults mid-rule", () => {
-  it("Spark killed (-9) mid-rule: exit 2 within the deadline, batch.failed system, ledger closed", async () => {
-    await withServer("killed", async (own) => {
-      const r = await faultMidRule("spark_killed", own, own.remote, own.kill)
-      expectSystemFailure("spark_killed", r)
-      console.log(`spark killed: detected and exited in ${r.ms} ms`)
-      // The retry budget plus a few seconds of reporting.
-      expect(r.ms).toBeLessThan(sparkTimeout * 1000 + 10_000)
-    })
+  it("network black hole mid-rule: keepalive and deadlines detect it, exit 2, no hang", async () => {
+    const proxy = await Proxy.start({ host: "127.0.0.1", port: own.server.port })
+    try {
+      const r = await faultMidRule("black_hole", own, `sc://127.0.0.1:${proxy.port}`, proxy.freeze)
+      expectSystemFailure("black_hole", r)
+      console.log(`network black hole: detected and exited in ${r.ms} ms`)
+      // Keepalive (ping every ${sparkTimeout} s, answer within ${sparkTimeout} s), one reconnect
+      // attempt and the bounded cleanup calls, each within the Spark deadline; plus reporting.
+      expect(r.ms).toBeLessThan(blackHoleBound)
+      // Its own fence went into the black hole too: its scan runs on, until `status` (as L2
+      // would run it) fences it over a working network. That also frees the server's one task
+      // slot for the next test.
+      const looked = await cli(["status", "black_hole", "--remote", own.remote, "--state-dir", r.b.stateDir])
+      expect(looked.code, looked.stderr).toBe(0)
+      expect(looked.stdout).toMatch(/had ended unfenced: its Spark session is fenced now/)
+      expect(
+        await eventually(async () => (await own.jobs()).every((j) => j.status !== "RUNNING"), 30_000)
+      ).toBe(true)
+    } finally {
+      await proxy.close()
+    }
   })
 
-  it("network black hole mid-rule: keepalive and deadlines detect it, exit 2, no hang", async () => {
-    await withServer("blackhole", async (own) => {
-      const proxy = await Proxy.start({ host: "127.0.0.1", port: own.server.port })
-      try {
-        const r = await faultMidRule("black_hole", own, `sc://127.0.0.1:${proxy.port}`, proxy.freeze)
-        expectSystemFailure("black_hole", r)
-        console.log(`network black hole: detected and exited in ${r.ms} ms`)
-        // Keepalive (ping every ${sparkTimeout} s, answer within ${sparkTimeout} s), one reconnect
-        // attempt and the bounded cleanup calls, each within the Spark deadline; plus reporting.
-        expect(r.ms).toBeLessThan(blackHoleBound)
-      } finally {
-        await proxy.close()
-      }
-    })
+  it("Spark killed (-9) mid-rule: exit 2 within the deadline, batch.failed system, ledger closed", async () => {
+    const r = await faultMidRule("spark_killed", own, own.remote, own.kill)
+    expectSystemFailure("spark_killed", r)
+    console.log(`spark killed: detected and exited in ${r.ms} ms`)
+    // The retry budget plus a few seconds of reporting.
+    expect(r.ms).toBeLessThan(sparkTimeout * 1000 + 10_000)
   })
 })

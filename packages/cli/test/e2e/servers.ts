@@ -202,16 +202,6 @@ export const launchRunning = async <R extends { readonly child: ChildProcess }>(
 export const jobOn = async (own: OwnSpark, jobId: number): Promise<Job | undefined> =>
   (await own.jobs()).find((j) => j.jobId === jobId)
 
-/** A Spark server of the test's own, its UI on, for the length of `use`. */
-export const withServer = async <A>(name: string, use: (own: OwnSpark) => Promise<A>): Promise<A> => {
-  const own = await startSpark(name, { ui: true })
-  try {
-    return await use(own)
-  } finally {
-    await own.close()
-  }
-}
-
 export interface OwnKafka extends Freezable {
   readonly brokers: string
   readonly close: () => Promise<void>
