@@ -6,10 +6,17 @@
 set -euo pipefail
 version="${1:-4.2.0}"
 # 3.x's connect extra pins numpy<2, which pyarrow 26 refuses at import.
-if [ "${version%%.*}" -ge 4 ]; then dir=pyspark-client pkgs=("pyspark-client==$version")
-else dir=pyspark-connect pkgs=("pyspark[connect]==$version" "pyarrow<26"); fi
+if [ "${version%%.*}" -ge 4 ]; then dir=pyspark-client dist=pyspark-client pkgs=("pyspark-client==$version")
+else dir=pyspark-connect dist=pyspark pkgs=("pyspark[connect]==$version" "pyarrow<26"); fi
 venv="${SPARK_ETL_CACHE:-$HOME/.cache/spark-etl}/$dir-$version"
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import pyspark.sql.connect" 2>/dev/null; then
+# Installed: the client at that version, with the libraries it talks through. (Importing
+# pyspark.sql.connect is no test: outside a Spark installation it exits 255, looking for
+# SPARK_HOME, and the venv was made again on every call.)
+installed() {
+  "$venv/bin/python" -c "import grpc, pyarrow, sys, importlib.metadata as m
+sys.exit(m.version('$dist') != '$version')" 2>/dev/null
+}
+if [ ! -x "$venv/bin/python" ] || ! installed; then
   rm -rf "$venv"
   python3 -m venv "$venv" >&2
   "$venv/bin/pip" install -q "${pkgs[@]}" >&2
