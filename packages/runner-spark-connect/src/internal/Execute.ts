@@ -6,7 +6,7 @@
  */
 import { create } from "@bufbuild/protobuf"
 import type { DescMessage, DescMethodUnary, MessageShape } from "@bufbuild/protobuf"
-import type * as grpc from "@grpc/grpc-js"
+import * as grpc from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
@@ -121,6 +121,48 @@ const interruptOperation = (ctx: Context, operationId: string) =>
     { metadata: ctx.metadata, timeoutMs: ctx.rpcTimeoutMs }
   )
 
+// How long a stopped consumer waits for the server to end its operation. Spark ends an
+// interrupted operation's stream only once the operation's thread has stopped; until then that
+// thread may still run and commit a write. (Seen on 4.1.2: an interrupt that landed in Hadoop's
+// local-filesystem mkdirs was swallowed there and the INSERT committed 8 s later, before the
+// stream ended with OPERATION_CANCELED.)
+const endWaitMs = 10_000
+
+/**
+ * Follows an operation until the server ends its stream: a clean end or an error the server
+ * reported (OPERATION_CANCELED, OPERATION_NOT_FOUND, the query's own) means the operation has
+ * stopped there. False when that could not be seen within `endWaitMs`: no connection, a
+ * deadline, a broken link.
+ */
+const followToEnd = (
+  ctx: Context,
+  operationId: string,
+  lastResponseId: string | undefined
+): Effect.Effect<boolean> =>
+  Effect.suspend(() =>
+    // No connection now: nothing to wait on (the operation may run on, as before).
+    ctx.client.getChannel().getConnectivityState(false) !== grpc.connectivityState.READY
+      ? Effect.succeed(false)
+      : Rpc.serverStream(
+          ctx.client,
+          SparkConnectService.method.reattachExecute,
+          create(ReattachExecuteRequestSchema, {
+            sessionId: ctx.sessionId,
+            userContext: ctx.userContext,
+            clientType: ctx.clientType,
+            ...observed(ctx),
+            operationId,
+            ...(lastResponseId !== undefined ? { lastResponseId } : {})
+          }),
+          { metadata: ctx.metadata, timeoutMs: endWaitMs },
+          Wire.decodeExecutePlanResponse
+        ).pipe(
+          Stream.runDrain,
+          Effect.as(true),
+          Effect.catch((f) => Effect.succeed(Classify.classify(f, operationId).errorClass !== undefined))
+        )
+  )
+
 /**
  * Executes a plan as a stream of responses (ResultComplete included). The stream survives
  * breaks through reattach; interrupting or abandoning it interrupts the operation on the server.
@@ -224,17 +266,33 @@ export const execute = (
         // A failure the server reported (it has an error class) ended the operation there;
         // anything else (interrupt, a consumer that stopped early, a deadline, a lost
         // connection) may leave it running, so interrupt it too.
+        const failure = Exit.isFailure(exit) && !Exit.hasInterrupts(exit)
         const failedOnServer =
-          Exit.isFailure(exit) &&
-          !Exit.hasInterrupts(exit) &&
-          Option.getOrUndefined(Exit.findErrorOption(exit))?.errorClass !== undefined
+          failure && Option.getOrUndefined(Exit.findErrorOption(exit))?.errorClass !== undefined
         if (state.complete || failedOnServer)
           return state.started ? ctx.background(releaseExecute(ctx, operationId, undefined)) : Effect.void
-        return ctx.background(
-          interruptOperation(ctx, operationId).pipe(
-            Effect.ignore,
-            Effect.andThen(releaseExecute(ctx, operationId, undefined))
-          )
+        const interruptAndRelease = interruptOperation(ctx, operationId).pipe(
+          Effect.ignore,
+          Effect.andThen(releaseExecute(ctx, operationId, undefined))
+        )
+        // A deadline or a lost link: the server may be out of reach, nothing to wait for.
+        if (failure) return ctx.background(interruptAndRelease)
+        // Stopped by its consumer: the stop holds only once the server has ended the operation,
+        // so the consumer waits for that (within endWaitMs) before it goes on.
+        // (Interruptible inside this finalizer, so that the deadline can cut it short.)
+        return interruptOperation(ctx, operationId).pipe(
+          Effect.ignore,
+          Effect.andThen(followToEnd(ctx, operationId, state.lastResponseId)),
+          Effect.interruptible,
+          Effect.timeoutOption(endWaitMs),
+          Effect.flatMap((ended) =>
+            Option.getOrElse(ended, () => false)
+              ? Effect.void
+              : Effect.logWarning(
+                  `operation ${operationId} was interrupted, but the server did not show its end within ${endWaitMs / 1000} s: it may still be running there`
+                )
+          ),
+          Effect.andThen(ctx.background(releaseExecute(ctx, operationId, undefined)))
         )
       })
     )
