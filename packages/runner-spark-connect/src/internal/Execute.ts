@@ -128,22 +128,34 @@ const interruptOperation = (ctx: Context, operationId: string) =>
 // stream ended with OPERATION_CANCELED.)
 const endWaitMs = 10_000
 
+// The server's answers that do not say the operation ended: a position it no longer holds, or
+// another attach (the operation's own client, still alive) that took its stream over; that one
+// is followed again.
+const notAnEnd = (errorClass: string) => errorClass.startsWith("INVALID_CURSOR")
+const takenOver = "INVALID_CURSOR.DISCONNECTED"
+
 /**
- * Follows an operation until the server ends its stream: a clean end or an error the server
- * reported (OPERATION_CANCELED, OPERATION_NOT_FOUND, the query's own) means the operation has
- * stopped there. False when that could not be seen within `endWaitMs`: no connection, a
- * deadline, a broken link.
+ * Follows an operation (ReattachExecute) until the server ends it: ResultComplete, or an error
+ * the server reports for it (OPERATION_CANCELED, OPERATION_NOT_FOUND, the query's own). A stream
+ * that ends without either (another client took the operation over, the server's own stream
+ * limit) is followed again. False when no end could be seen within `endWaitMs` (no connection, a
+ * deadline, a broken link) or the server no longer holds the responses to follow from.
  */
-const followToEnd = (
+const awaitEnd = (
   ctx: Context,
   operationId: string,
   lastResponseId: string | undefined
 ): Effect.Effect<boolean> =>
-  Effect.suspend(() =>
-    // No connection now: nothing to wait on (the operation may run on, as before).
-    ctx.client.getChannel().getConnectivityState(false) !== grpc.connectivityState.READY
-      ? Effect.succeed(false)
-      : Rpc.serverStream(
+  Effect.suspend(() => {
+    const deadline = Date.now() + endWaitMs
+    const state = { lastResponseId, complete: false }
+    const follow = (): Effect.Effect<boolean> =>
+      Effect.suspend(() => {
+        const left = deadline - Date.now()
+        // No connection now: nothing to wait on (the operation may run on, as before).
+        if (left <= 0 || ctx.client.getChannel().getConnectivityState(false) !== grpc.connectivityState.READY)
+          return Effect.succeed(false)
+        return Rpc.serverStream(
           ctx.client,
           SparkConnectService.method.reattachExecute,
           create(ReattachExecuteRequestSchema, {
@@ -152,16 +164,34 @@ const followToEnd = (
             clientType: ctx.clientType,
             ...observed(ctx),
             operationId,
-            ...(lastResponseId !== undefined ? { lastResponseId } : {})
+            ...(state.lastResponseId !== undefined ? { lastResponseId: state.lastResponseId } : {})
           }),
-          { metadata: ctx.metadata, timeoutMs: endWaitMs },
+          { metadata: ctx.metadata, timeoutMs: left },
           Wire.decodeExecutePlanResponse
         ).pipe(
-          Stream.runDrain,
-          Effect.as(true),
-          Effect.catch((f) => Effect.succeed(Classify.classify(f, operationId).errorClass !== undefined))
+          Stream.runForEachArray((responses) =>
+            Effect.sync(() => {
+              for (const response of responses) {
+                state.lastResponseId = response.responseId
+                if (response.responseType.case === "resultComplete") state.complete = true
+              }
+            })
+          ),
+          Effect.matchEffect({
+            // (A pause first: the other attach may take the stream back just as quickly.)
+            onSuccess: () =>
+              state.complete ? Effect.succeed(true) : Effect.andThen(Effect.sleep(100), follow()),
+            onFailure: (f) => {
+              const errorClass = Classify.classify(f, operationId).errorClass
+              return errorClass === takenOver
+                ? Effect.andThen(Effect.sleep(100), follow())
+                : Effect.succeed(errorClass !== undefined && !notAnEnd(errorClass))
+            }
+          })
         )
-  )
+      })
+    return follow()
+  })
 
 /**
  * Executes a plan as a stream of responses (ResultComplete included). The stream survives
@@ -282,7 +312,7 @@ export const execute = (
         // (Interruptible inside this finalizer, so that the deadline can cut it short.)
         return interruptOperation(ctx, operationId).pipe(
           Effect.ignore,
-          Effect.andThen(followToEnd(ctx, operationId, state.lastResponseId)),
+          Effect.andThen(awaitEnd(ctx, operationId, state.lastResponseId)),
           Effect.interruptible,
           Effect.timeoutOption(endWaitMs),
           Effect.flatMap((ended) =>
