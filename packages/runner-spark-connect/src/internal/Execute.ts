@@ -121,6 +121,28 @@ const interruptOperation = (ctx: Context, operationId: string) =>
     { metadata: ctx.metadata, timeoutMs: ctx.rpcTimeoutMs }
   )
 
+/** ReattachExecute: the operation's responses after `lastResponseId` (all, without one). */
+const reattachStream = (
+  ctx: Context,
+  operationId: string,
+  lastResponseId: string | undefined,
+  timeoutMs: number
+) =>
+  Rpc.serverStream(
+    ctx.client,
+    SparkConnectService.method.reattachExecute,
+    create(ReattachExecuteRequestSchema, {
+      sessionId: ctx.sessionId,
+      userContext: ctx.userContext,
+      clientType: ctx.clientType,
+      ...observed(ctx),
+      operationId,
+      ...(lastResponseId !== undefined ? { lastResponseId } : {})
+    }),
+    { metadata: ctx.metadata, timeoutMs },
+    Wire.decodeExecutePlanResponse
+  )
+
 // How long a stopped consumer waits for the server to end its operation. Spark ends an
 // interrupted operation's stream only once the operation's thread has stopped; until then that
 // thread may still run and commit a write. (Seen on 4.1.2: an interrupt that landed in Hadoop's
@@ -155,20 +177,7 @@ const awaitEnd = (
         // No connection now: nothing to wait on (the operation may run on, as before).
         if (left <= 0 || ctx.client.getChannel().getConnectivityState(false) !== grpc.connectivityState.READY)
           return Effect.succeed(false)
-        return Rpc.serverStream(
-          ctx.client,
-          SparkConnectService.method.reattachExecute,
-          create(ReattachExecuteRequestSchema, {
-            sessionId: ctx.sessionId,
-            userContext: ctx.userContext,
-            clientType: ctx.clientType,
-            ...observed(ctx),
-            operationId,
-            ...(state.lastResponseId !== undefined ? { lastResponseId: state.lastResponseId } : {})
-          }),
-          { metadata: ctx.metadata, timeoutMs: left },
-          Wire.decodeExecutePlanResponse
-        ).pipe(
+        return reattachStream(ctx, operationId, state.lastResponseId, left).pipe(
           Stream.runForEachArray((responses) =>
             Effect.sync(() => {
               for (const response of responses) {
@@ -232,21 +241,7 @@ export const execute = (
         streamOptions,
         Wire.decodeExecutePlanResponse
       )
-    const reattach = () =>
-      Rpc.serverStream(
-        ctx.client,
-        SparkConnectService.method.reattachExecute,
-        create(ReattachExecuteRequestSchema, {
-          sessionId: ctx.sessionId,
-          userContext: ctx.userContext,
-          clientType: ctx.clientType,
-          ...observed(ctx),
-          operationId,
-          ...(state.lastResponseId !== undefined ? { lastResponseId: state.lastResponseId } : {})
-        }),
-        streamOptions,
-        Wire.decodeExecutePlanResponse
-      )
+    const reattach = () => reattachStream(ctx, operationId, state.lastResponseId, ctx.streamTimeoutMs)
     const attempt = Stream.suspend(() =>
       // Before the first response we cannot know the server has the operation: send it again.
       // Each attempt first waits for a connection within the unary deadline; once connected,
