@@ -20,10 +20,13 @@ const withPassword: Plugin.Runner<JdbcRunner.Options, SparkSession.SparkSession>
   run: (ctx) => JdbcRunner.runner.run({ ...ctx, batch: { ...ctx.batch, parameters: secretPassword() } })
 }
 
-// The slow rule reads a query that sleeps in PostgreSQL; the witness is its backend there.
+// The slow rule reads a query that sleeps in PostgreSQL; the witness is its backend there, in
+// the sleep itself. (The query's text alone is not enough: Spark first resolves the schema with
+// `SELECT * FROM (<query>) WHERE 1=0`, which carries the marker, is active for a moment and sleeps
+// not at all. A witness that saw it let the kit interrupt the rule before its statement ran.)
 const marker = unique("conformance_slow")
 const activeSlow = psql(
-  `SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE '%${marker}%'`
+  `SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND wait_event = 'PgSleep' AND pid <> pg_backend_pid() AND query LIKE '%${marker}%'`
 ).pipe(Effect.map((out) => Number(out.trim())))
 
 const checks = Testing.conformance({
