@@ -15,6 +15,7 @@ const context = (address = "127.0.0.1:1"): Execute.Context => ({
   metadata: new grpc.Metadata(),
   rpcTimeoutMs: 1000,
   streamTimeoutMs: 1000,
+  interruptWaitMs: 1000,
   retry: Retry.schedule({ budget: "0 millis" }),
   serverSession: { id: undefined },
   background: () => Effect.void

@@ -7,6 +7,7 @@
 import { create } from "@bufbuild/protobuf"
 import type { DescMessage, DescMethodUnary, MessageShape } from "@bufbuild/protobuf"
 import * as grpc from "@grpc/grpc-js"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
@@ -39,6 +40,8 @@ export interface Context {
   readonly rpcTimeoutMs: number
   /** Deadline of each ExecutePlan / ReattachExecute stream (the server ends one every 2 min). */
   readonly streamTimeoutMs: number
+  /** How long a stopped consumer waits for the server to end the operation it interrupted. */
+  readonly interruptWaitMs: number
   /** Retry schedule for retryable failures; its input is the failure. */
   readonly retry: Schedule.Schedule<unknown, SparkError.SparkError>
   /** The server-side session id seen first; a change means the session was replaced. */
@@ -143,12 +146,11 @@ const reattachStream = (
     Wire.decodeExecutePlanResponse
   )
 
-// How long a stopped consumer waits for the server to end its operation. Spark ends an
-// interrupted operation's stream only once the operation's thread has stopped; until then that
-// thread may still run and commit a write. (Seen on 4.1.2: an interrupt that landed in Hadoop's
+// Why a stopped consumer waits for the server to end its operation: Spark ends an interrupted
+// operation's stream only once the operation's thread has stopped; until then that thread may
+// still run and commit a write. (Seen on 4.1.2: an interrupt that landed in Hadoop's
 // local-filesystem mkdirs was swallowed there and the INSERT committed 8 s later, before the
 // stream ended with OPERATION_CANCELED.)
-const endWaitMs = 10_000
 
 // The server's answers that do not say the operation ended: a position it no longer holds, or
 // another attach (the operation's own client, still alive) that took its stream over; that one
@@ -160,8 +162,8 @@ const takenOver = "INVALID_CURSOR.DISCONNECTED"
  * Follows an operation (ReattachExecute) until the server ends it: ResultComplete, or an error
  * the server reports for it (OPERATION_CANCELED, OPERATION_NOT_FOUND, the query's own). A stream
  * that ends without either (another client took the operation over, the server's own stream
- * limit) is followed again. False when no end could be seen within `endWaitMs` (no connection, a
- * deadline, a broken link) or the server no longer holds the responses to follow from.
+ * limit) is followed again. False when no end can be seen: no connection, a broken link, or the
+ * server no longer holds the responses to follow from. Its caller bounds how long it waits.
  */
 const awaitEnd = (
   ctx: Context,
@@ -169,37 +171,35 @@ const awaitEnd = (
   lastResponseId: string | undefined
 ): Effect.Effect<boolean> =>
   Effect.suspend(() => {
-    const deadline = Date.now() + endWaitMs
     const state = { lastResponseId, complete: false }
-    const follow = (): Effect.Effect<boolean> =>
-      Effect.suspend(() => {
-        const left = deadline - Date.now()
-        // No connection now: nothing to wait on (the operation may run on, as before).
-        if (left <= 0 || ctx.client.getChannel().getConnectivityState(false) !== grpc.connectivityState.READY)
-          return Effect.succeed(false)
-        return reattachStream(ctx, operationId, state.lastResponseId, left).pipe(
-          Stream.runForEachArray((responses) =>
-            Effect.sync(() => {
-              for (const response of responses) {
-                state.lastResponseId = response.responseId
-                if (response.responseType.case === "resultComplete") state.complete = true
+    const follow: Effect.Effect<"ended" | "unseen" | "again"> = Effect.suspend(() =>
+      // No connection now: nothing to wait on (the operation may run on, as before).
+      ctx.client.getChannel().getConnectivityState(false) !== grpc.connectivityState.READY
+        ? Effect.succeed("unseen")
+        : reattachStream(ctx, operationId, state.lastResponseId, ctx.streamTimeoutMs).pipe(
+            Stream.runForEachArray((responses) =>
+              Effect.sync(() => {
+                for (const response of responses) {
+                  state.lastResponseId = response.responseId
+                  if (response.responseType.case === "resultComplete") state.complete = true
+                }
+              })
+            ),
+            Effect.match({
+              onSuccess: () => (state.complete ? "ended" : "again"),
+              onFailure: (f) => {
+                const errorClass = Classify.classify(f, operationId).errorClass
+                if (errorClass === takenOver) return "again"
+                return errorClass !== undefined && !notAnEnd(errorClass) ? "ended" : "unseen"
               }
             })
-          ),
-          Effect.matchEffect({
-            // (A pause first: the other attach may take the stream back just as quickly.)
-            onSuccess: () =>
-              state.complete ? Effect.succeed(true) : Effect.andThen(Effect.sleep(100), follow()),
-            onFailure: (f) => {
-              const errorClass = Classify.classify(f, operationId).errorClass
-              return errorClass === takenOver
-                ? Effect.andThen(Effect.sleep(100), follow())
-                : Effect.succeed(errorClass !== undefined && !notAnEnd(errorClass))
-            }
-          })
-        )
-      })
-    return follow()
+          )
+    )
+    // (A pause between follows: the other attach may take the stream back just as quickly.)
+    return follow.pipe(
+      Effect.repeat({ while: (seen) => seen === "again", schedule: Schedule.spaced("100 millis") }),
+      Effect.map((seen) => seen === "ended")
+    )
   })
 
 /**
@@ -303,18 +303,18 @@ export const execute = (
         // A deadline or a lost link: the server may be out of reach, nothing to wait for.
         if (failure) return ctx.background(interruptAndRelease)
         // Stopped by its consumer: the stop holds only once the server has ended the operation,
-        // so the consumer waits for that (within endWaitMs) before it goes on.
-        // (Interruptible inside this finalizer, so that the deadline can cut it short.)
+        // so the consumer waits for that (within interruptWaitMs) before it goes on.
+        // (Interruptible inside this finalizer, so that the bound can cut it short.)
         return interruptOperation(ctx, operationId).pipe(
           Effect.ignore,
           Effect.andThen(awaitEnd(ctx, operationId, state.lastResponseId)),
           Effect.interruptible,
-          Effect.timeoutOption(endWaitMs),
+          Effect.timeoutOption(ctx.interruptWaitMs),
           Effect.flatMap((ended) =>
             Option.getOrElse(ended, () => false)
               ? Effect.void
               : Effect.logWarning(
-                  `operation ${operationId} was interrupted, but the server did not show its end within ${endWaitMs / 1000} s: it may still be running there`
+                  `operation ${operationId} was interrupted, but the server did not show its end within ${Duration.format(Duration.millis(ctx.interruptWaitMs))}: it may still be running there`
                 )
           ),
           Effect.andThen(ctx.background(releaseExecute(ctx, operationId, undefined)))

@@ -146,6 +146,7 @@ export const make = (
       metadata,
       rpcTimeoutMs: Duration.toMillis(options.rpcTimeout ?? "60 seconds"),
       streamTimeoutMs: Duration.toMillis(options.streamTimeout ?? "10 minutes"),
+      interruptWaitMs: Duration.toMillis(options.interruptWait ?? "10 seconds"),
       retry: Retry.schedule(options.retry),
       serverSession: { id: undefined },
       background: (effect) => FiberSet.run(background, Effect.ignore(effect)).pipe(Effect.asVoid)
