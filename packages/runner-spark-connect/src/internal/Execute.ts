@@ -172,11 +172,12 @@ const awaitEnd = (
 ): Effect.Effect<boolean> =>
   Effect.suspend(() => {
     const state = { lastResponseId, complete: false }
+    // A follow's deadline is the wait's bound, not the stream's own: that may be what ran out.
     const follow: Effect.Effect<"ended" | "unseen" | "again"> = Effect.suspend(() =>
       // No connection now: nothing to wait on (the operation may run on, as before).
       ctx.client.getChannel().getConnectivityState(false) !== grpc.connectivityState.READY
         ? Effect.succeed("unseen")
-        : reattachStream(ctx, operationId, state.lastResponseId, ctx.streamTimeoutMs).pipe(
+        : reattachStream(ctx, operationId, state.lastResponseId, ctx.interruptWaitMs).pipe(
             Stream.runForEachArray((responses) =>
               Effect.sync(() => {
                 for (const response of responses) {
@@ -300,10 +301,13 @@ export const execute = (
           Effect.ignore,
           Effect.andThen(releaseExecute(ctx, operationId, undefined))
         )
-        // A deadline or a lost link: the server may be out of reach, nothing to wait for.
-        if (failure) return ctx.background(interruptAndRelease)
-        // Stopped by its consumer: the stop holds only once the server has ended the operation,
-        // so the consumer waits for that (within interruptWaitMs) before it goes on.
+        // A lost link: the server is out of reach, nothing to wait for.
+        if (failure && ctx.client.getChannel().getConnectivityState(false) !== grpc.connectivityState.READY)
+          return ctx.background(interruptAndRelease)
+        // Stopped by its consumer, or failed with the server in reach (a deadline): the stop
+        // holds only once the server has ended the operation, so the consumer waits for that
+        // (within interruptWaitMs) before it goes on: a retry must not clean a target that the
+        // attempt before it may still write.
         // (Interruptible inside this finalizer, so that the bound can cut it short.)
         return interruptOperation(ctx, operationId).pipe(
           Effect.ignore,

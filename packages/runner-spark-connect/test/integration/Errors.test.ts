@@ -248,6 +248,58 @@ describe("errors from the real server", () => {
     expect(outcomes.some((o) => o.atStop)).toBe(true)
   })
 
+  // The same for a stream that failed on the client's side with the server still in reach: a
+  // rule attempt past its stream's deadline is retried, and the retry cleans the target again.
+  it("a stream past its deadline fails only once the server has ended the operation", async () => {
+    const values = Array.from({ length: 100_000 }, (_, i) => `(${i})`).join(",")
+    const outcomes = await session((checker) =>
+      Effect.gen(function* () {
+        const exists = (view: string) =>
+          Effect.flatMap(checker.sql(`SHOW VIEWS IN global_temp LIKE '${view}'`), (df) =>
+            checker.collect(df)
+          ).pipe(Effect.map((rows) => rows.length === 1))
+        const seen: Array<{
+          readonly deadlineMs: number
+          readonly failed: string | undefined
+          readonly atFailure: boolean
+          readonly later: boolean
+        }> = []
+        // A global view: the checker's session sees it. The deadline has to fall while the server
+        // parses the statement; a later one is tried when it fell before.
+        for (const deadlineMs of [400, 1000, 2000]) {
+          const view = unique("late_global_view")
+          const exit = yield* Effect.promise(() =>
+            withSession(
+              (spark) =>
+                spark.sql(`CREATE GLOBAL TEMPORARY VIEW ${view} AS SELECT * FROM VALUES ${values} AS t(x)`),
+              { streamTimeout: `${deadlineMs} millis`, interruptWait: "2 minutes" }
+            )
+          )
+          // Anything but the deadline (the statement ended first) leaves nothing tested: it fails below.
+          const failed = failureOf(exit)?._tag
+          const atFailure = yield* exists(view)
+          const later = atFailure
+            ? true
+            : yield* pollUntil(exists(view), (made) => made, {
+                what: "a view made after its statement failed",
+                within: "4 seconds"
+              }).pipe(Effect.catchTag("PollTimeout", () => Effect.succeed(false)))
+          yield* Effect.flatMap(checker.sql(`DROP VIEW IF EXISTS global_temp.${view}`), (df) =>
+            checker.collect(df)
+          )
+          seen.push({ deadlineMs, failed, atFailure, later })
+          if (atFailure || failed !== "SparkDeadlineExceeded") break
+        }
+        return seen
+      })
+    )
+    expect(outcomes.filter((o) => o.failed !== "SparkDeadlineExceeded" || o.atFailure !== o.later)).toEqual(
+      []
+    )
+    // At least one deadline fell while the server was at work on the statement.
+    expect(outcomes.some((o) => o.atFailure)).toBe(true)
+  })
+
   it("a stop that does not see the server end its operation within interruptWait goes on, saying it may still run", async () => {
     const messages: Array<string> = []
     const collector = Logger.make((options) => void messages.push(String(options.message)))
