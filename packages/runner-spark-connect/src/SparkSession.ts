@@ -155,9 +155,10 @@ export interface Options {
   /** Deadline of each result stream (the server ends one every 2 min and we reattach); default 10 min. */
   readonly streamTimeout?: Duration.Input
   /**
-   * How long a query whose consumer stopped (an interrupt, an early end) waits, once it has
-   * interrupted its operation, for the server to end it, before it goes on with a warning that
-   * the operation may still run; default 10 s.
+   * How long a query that stopped before its end (its consumer stopped it, or its stream failed
+   * past its deadline with the server in reach) waits, once it has interrupted its operation,
+   * for the server to end it, before it goes on with a warning that the operation may still
+   * run; default 10 s.
    */
   readonly interruptWait?: Duration.Input
   /** Retries of retryable failures (UNAVAILABLE, broken streams); default budget 30 s. */

@@ -40,7 +40,7 @@ export interface Context {
   readonly rpcTimeoutMs: number
   /** Deadline of each ExecutePlan / ReattachExecute stream (the server ends one every 2 min). */
   readonly streamTimeoutMs: number
-  /** How long a stopped consumer waits for the server to end the operation it interrupted. */
+  /** How long a stopped or failed stream waits for the server to end the operation it interrupted. */
   readonly interruptWaitMs: number
   /** Retry schedule for retryable failures; its input is the failure. */
   readonly retry: Schedule.Schedule<unknown, SparkError.SparkError>
@@ -146,12 +146,6 @@ const reattachStream = (
     Wire.decodeExecutePlanResponse
   )
 
-// Why a stopped consumer waits for the server to end its operation: Spark ends an interrupted
-// operation's stream only once the operation's thread has stopped; until then that thread may
-// still run and commit a write. (Seen on 4.1.2: an interrupt that landed in Hadoop's
-// local-filesystem mkdirs was swallowed there and the INSERT committed 8 s later, before the
-// stream ended with OPERATION_CANCELED.)
-
 // The server's answers that do not say the operation ended: a position it no longer holds, or
 // another attach (the operation's own client, still alive) that took its stream over; that one
 // is followed again.
@@ -159,6 +153,12 @@ const notAnEnd = (errorClass: string) => errorClass.startsWith("INVALID_CURSOR")
 const takenOver = "INVALID_CURSOR.DISCONNECTED"
 
 /**
+ * Why a stream that stopped before its end waits for the server to end its operation: Spark ends
+ * an interrupted operation's stream only once the operation's thread has stopped; until then
+ * that thread may still run and commit a write. (Seen on 4.1.2: an interrupt that landed in
+ * Hadoop's local-filesystem mkdirs was swallowed there and the INSERT committed 8 s later,
+ * before the stream ended with OPERATION_CANCELED.)
+ *
  * Follows an operation (ReattachExecute) until the server ends it: ResultComplete, or an error
  * the server reports for it (OPERATION_CANCELED, OPERATION_NOT_FOUND, the query's own). A stream
  * that ends without either (another client took the operation over, the server's own stream
