@@ -146,6 +146,10 @@ const reattachStream = (
     Wire.decodeExecutePlanResponse
   )
 
+/** Whether the channel has a live connection to the server now. */
+const connected = (ctx: Context) =>
+  ctx.client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY
+
 // The server's answers that do not say the operation ended: a position it no longer holds, or
 // another attach (the operation's own client, still alive) that took its stream over; that one
 // is followed again.
@@ -175,7 +179,7 @@ const awaitEnd = (
     // A follow's deadline is the wait's bound, not the stream's own: that may be what ran out.
     const follow: Effect.Effect<"ended" | "unseen" | "again"> = Effect.suspend(() =>
       // No connection now: nothing to wait on (the operation may run on, as before).
-      ctx.client.getChannel().getConnectivityState(false) !== grpc.connectivityState.READY
+      !connected(ctx)
         ? Effect.succeed("unseen")
         : reattachStream(ctx, operationId, state.lastResponseId, ctx.interruptWaitMs).pipe(
             Stream.runForEachArray((responses) =>
@@ -297,13 +301,14 @@ export const execute = (
           failure && Option.getOrUndefined(Exit.findErrorOption(exit))?.errorClass !== undefined
         if (state.complete || failedOnServer)
           return state.started ? ctx.background(releaseExecute(ctx, operationId, undefined)) : Effect.void
-        const interruptAndRelease = interruptOperation(ctx, operationId).pipe(
-          Effect.ignore,
-          Effect.andThen(releaseExecute(ctx, operationId, undefined))
-        )
         // A lost link: the server is out of reach, nothing to wait for.
-        if (failure && ctx.client.getChannel().getConnectivityState(false) !== grpc.connectivityState.READY)
-          return ctx.background(interruptAndRelease)
+        if (failure && !connected(ctx))
+          return ctx.background(
+            interruptOperation(ctx, operationId).pipe(
+              Effect.ignore,
+              Effect.andThen(releaseExecute(ctx, operationId, undefined))
+            )
+          )
         // Stopped by its consumer, or failed with the server in reach (a deadline): the stop
         // holds only once the server has ended the operation, so the consumer waits for that
         // (within interruptWaitMs) before it goes on: a retry must not clean a target that the
