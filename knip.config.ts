@@ -23,7 +23,8 @@ const config: KnipConfig = {
     // bin spark-etl is dist/main.js, built from src/main.ts.
     "packages/cli": { entry: ["src/main.ts", ...tested], project: sources },
     "packages/runner-spark-connect": {
-      entry: tested,
+      // crashing-owner.ts: a client process the integration tests spawn by path and kill.
+      entry: [...tested, "test/integration/crashing-owner.ts"],
       project: sources,
       // `buf generate` in scripts/generate.sh (a shell script knip does not read).
       ignoreDependencies: ["@bufbuild/buf"]

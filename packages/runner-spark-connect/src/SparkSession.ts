@@ -58,6 +58,17 @@ export interface SqlOptions extends OperationOptions {
   readonly params?: Plan.Params
 }
 
+/**
+ * What {@link Session.awaitEnd} saw of an operation:
+ * - `ended`: the server ended it (completed, failed, cancelled, or no longer has it);
+ * - `answered`: the server no longer holds its first response, which its own client read and
+ *   released: it cannot be followed from here. A command (a write, a view) sends its first
+ *   response once its work is done; a query's results write nothing;
+ * - `unknown`: no end within `interruptWait`, or no way to follow it (no connection): it may
+ *   still be running.
+ */
+export type OperationEnd = "ended" | "answered" | "unknown"
+
 /** Which operations {@link Session.interrupt} stops. */
 export type InterruptTarget = "all" | { readonly tag: string } | { readonly operationId: string }
 
@@ -126,6 +137,14 @@ export interface Session {
   /** Interrupts running operations on the server; returns the ids it interrupted. */
   readonly interrupt: (target: InterruptTarget) => Effect.Effect<ReadonlyArray<string>, SparkError.SparkError>
   /**
+   * Follows an operation of this session (one that `interrupt` returned, say) from its start, at
+   * most `interruptWait`, and says what the server showed of it (see {@link OperationEnd}). An
+   * interrupted operation may still run, and write, until its end: Spark stops it only where
+   * its work checks. A client still reading the operation loses its stream to this one for a
+   * moment and takes it back.
+   */
+  readonly awaitEnd: (operationId: string) => Effect.Effect<OperationEnd>
+  /**
    * Releases the session on the server now (ReleaseSession): it ends there, and any later call
    * fails with SparkSessionLost. Fails when the server refused or could not be reached, and with
    * SparkUnsupported on a 3.5 server (which has no such call; its sessions end by idle
@@ -158,7 +177,7 @@ export interface Options {
    * How long a query that stopped before its end (its consumer stopped it, or its stream failed
    * past its deadline with the server in reach) waits, once it has interrupted its operation,
    * for the server to end it, before it goes on with a warning that the operation may still
-   * run; default 10 s.
+   * run; and how long {@link Session.awaitEnd} follows an operation. Default 10 s.
    */
   readonly interruptWait?: Duration.Input
   /** Retries of retryable failures (UNAVAILABLE, broken streams); default budget 30 s. */

@@ -155,6 +155,8 @@ const connected = (ctx: Context) =>
 // is followed again.
 const notAnEnd = (errorClass: string) => errorClass.startsWith("INVALID_CURSOR")
 const takenOver = "INVALID_CURSOR.DISCONNECTED"
+// A response the server no longer holds: released by the client that read it.
+const positionGone = "INVALID_CURSOR.POSITION_NOT_AVAILABLE"
 
 /**
  * Why a stream that stopped before its end waits for the server to end its operation: Spark ends
@@ -166,18 +168,20 @@ const takenOver = "INVALID_CURSOR.DISCONNECTED"
  * Follows an operation (ReattachExecute) until the server ends it: ResultComplete, or an error
  * the server reports for it (OPERATION_CANCELED, OPERATION_NOT_FOUND, the query's own). A stream
  * that ends without either (another client took the operation over, the server's own stream
- * limit) is followed again. False when no end can be seen: no connection, a broken link, or the
- * server no longer holds the responses to follow from. Its caller bounds how long it waits.
+ * limit) is followed again. "answered" when, followed from its start, the server no longer holds
+ * its first response: its own client read and released it. "unseen" when no end can be seen: no
+ * connection, a broken link, or the server no longer holds the responses after our position. Its
+ * caller bounds how long it waits.
  */
 const awaitEnd = (
   ctx: Context,
   operationId: string,
   lastResponseId: string | undefined
-): Effect.Effect<boolean> =>
+): Effect.Effect<"ended" | "answered" | "unseen"> =>
   Effect.suspend(() => {
     const state = { lastResponseId, complete: false }
     // A follow's deadline is the wait's bound, not the stream's own: that may be what ran out.
-    const follow: Effect.Effect<"ended" | "unseen" | "again"> = Effect.suspend(() =>
+    const follow: Effect.Effect<"ended" | "answered" | "unseen" | "again"> = Effect.suspend(() =>
       // No connection now: nothing to wait on (the operation may run on, as before).
       !connected(ctx)
         ? Effect.succeed("unseen")
@@ -195,6 +199,7 @@ const awaitEnd = (
               onFailure: (f) => {
                 const errorClass = Classify.classify(f, operationId).errorClass
                 if (errorClass === takenOver) return "again"
+                if (errorClass === positionGone && state.lastResponseId === undefined) return "answered"
                 return errorClass !== undefined && !notAnEnd(errorClass) ? "ended" : "unseen"
               }
             })
@@ -203,9 +208,26 @@ const awaitEnd = (
     // (A pause between follows: the other attach may take the stream back just as quickly.)
     return follow.pipe(
       Effect.repeat({ while: (seen) => seen === "again", schedule: Schedule.spaced("100 millis") }),
-      Effect.map((seen) => seen === "ended")
+      Effect.map((seen) => (seen === "again" ? "unseen" : seen))
     )
   })
+
+/**
+ * What the server shows of an operation of this session within interruptWaitMs, followed from
+ * its start (see awaitEnd): for an operation this client did not start here, as a fence's in a
+ * session it attached to. "unknown" when it shows no end in time or cannot be followed.
+ */
+export const awaitOperationEnd = (
+  ctx: Context,
+  operationId: string
+): Effect.Effect<"ended" | "answered" | "unknown"> =>
+  awaitEnd(ctx, operationId, undefined).pipe(
+    Effect.timeoutOption(ctx.interruptWaitMs),
+    Effect.map((seen) => {
+      const end = Option.getOrElse(seen, () => "unseen" as const)
+      return end === "unseen" ? "unknown" : end
+    })
+  )
 
 /**
  * Executes a plan as a stream of responses (ResultComplete included). The stream survives
@@ -319,8 +341,8 @@ export const execute = (
           Effect.andThen(awaitEnd(ctx, operationId, state.lastResponseId)),
           Effect.interruptible,
           Effect.timeoutOption(ctx.interruptWaitMs),
-          Effect.flatMap((ended) =>
-            Option.getOrElse(ended, () => false)
+          Effect.flatMap((seen) =>
+            Option.getOrUndefined(seen) === "ended"
               ? Effect.void
               : Effect.logWarning(
                   `operation ${operationId} was interrupted, but the server did not show its end within ${Duration.format(Duration.millis(ctx.interruptWaitMs))}: it may still be running there`

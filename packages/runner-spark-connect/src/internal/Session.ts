@@ -328,6 +328,7 @@ export const make = (
             })
           )
         ).pipe(Effect.map((r) => r.interruptedIds)),
+      awaitEnd: (operationId) => Execute.awaitOperationEnd(ctx, operationId),
       release,
       // A 3.5 server keeps no cause chain to fetch: its error is all there is.
       errorDetails: (error) =>

@@ -1,6 +1,8 @@
 // Each error kind, produced by the real server and decoded from its ErrorInfo.
-import { Effect, Fiber, Logger, Stream } from "effect"
+import { type Duration, Effect, Fiber, Logger, Stream } from "effect"
+import { spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
+import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import type * as SparkSession from "../../src/SparkSession.js"
 import * as SparkError from "../../src/SparkError.js"
@@ -27,6 +29,99 @@ const failing = async (query: string) => {
     throw new Error(`expected a SparkError from ${query}, got ${String(exit)}`)
   return error
 }
+
+const ownerScript = path.resolve(import.meta.dirname, "crashing-owner.ts")
+
+/**
+ * Starts an endless scan in the session `attached` names, from another process that is killed
+ * once it has read `batches` batches (at 0: once it has sent the scan): a crashed run's query.
+ * The operation's id. Bounded by the calling test's timeout.
+ */
+const crashedScan = async (attached: string, batches: number): Promise<string> => {
+  const owner = spawn(process.execPath, [ownerScript, attached, "scan"], {
+    stdio: ["ignore", "pipe", "inherit"]
+  })
+  const exited = new Promise<void>((resolve) => owner.once("exit", () => resolve()))
+  const operationId = await new Promise<string>((resolve, reject) => {
+    let out = ""
+    owner.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString()
+      const id = /^operation (\S+)$/m.exec(out)?.[1]
+      if (id !== undefined && (batches === 0 || out.includes(`batches ${batches}\n`))) resolve(id)
+    })
+    owner.once("exit", (code) =>
+      reject(new Error(`the owner exited (${code}) before it read ${batches} batches`))
+    )
+  })
+  owner.kill("SIGKILL")
+  await exited
+  return operationId
+}
+
+/** One crashed statement fenced: what the fence saw, and whether its view was there then and later. */
+interface Fenced {
+  readonly interrupted: number
+  readonly ends: ReadonlyArray<SparkSession.OperationEnd>
+  readonly atFence: boolean
+  readonly later: boolean
+}
+
+/**
+ * A crashed client's slow statement (a global view over 100,000 literal rows, which Spark parses
+ * for about a second and makes after an interrupt), fenced from another session attached to its
+ * own: interrupted once the server has it, its client killed, then followed with awaitEnd within
+ * `interruptWait`. Tried up to 3 times, until `enough` holds of an outcome: the interrupt has to
+ * land while the server parses.
+ */
+const fenceCrashedStatements = (
+  interruptWait: Duration.Input,
+  enough: (outcome: Fenced) => boolean
+): Promise<ReadonlyArray<Fenced>> =>
+  session((checker) =>
+    Effect.gen(function* () {
+      const exists = (view: string) =>
+        Effect.flatMap(checker.sql(`SHOW VIEWS IN global_temp LIKE '${view}'`), (df) =>
+          checker.collect(df)
+        ).pipe(Effect.map((rows) => rows.length === 1))
+      const seen: Array<Fenced> = []
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const attached = `${harnessRemote()}/;session_id=${randomUUID()}`
+        const view = unique("fenced_view")
+        const owner = spawn(process.execPath, [ownerScript, attached, "view", view], { stdio: "inherit" })
+        const exited = new Promise<void>((resolve) => owner.once("exit", () => resolve()))
+        const fenced = yield* Effect.promise(() =>
+          session(
+            (fence) =>
+              Effect.gen(function* () {
+                const ids = yield* pollUntil(fence.interrupt("all"), (ids) => ids.length > 0, {
+                  what: "the owner's statement to run on the server",
+                  within: "60 seconds"
+                })
+                // The owner crashes: nothing reads the operation but the fence from here on.
+                owner.kill("SIGKILL")
+                yield* Effect.promise(() => exited)
+                const ends = yield* Effect.forEach(ids, fence.awaitEnd)
+                return { interrupted: ids.length, ends, atFence: yield* exists(view) }
+              }),
+            { remote: attached, interruptWait }
+          )
+        )
+        const later = fenced.atFence
+          ? true
+          : yield* pollUntil(exists(view), (made) => made, {
+              what: "a view made after its statement was fenced",
+              within: "4 seconds"
+            }).pipe(Effect.catchTag("PollTimeout", () => Effect.succeed(false)))
+        yield* Effect.flatMap(checker.sql(`DROP VIEW IF EXISTS global_temp.${view}`), (df) =>
+          checker.collect(df)
+        )
+        const outcome = { ...fenced, later }
+        seen.push(outcome)
+        if (enough(outcome)) break
+      }
+      return seen
+    })
+  )
 
 describe("errors from the real server", () => {
   it.each([
@@ -299,6 +394,43 @@ describe("errors from the real server", () => {
     // At least one deadline fell while the server was at work on the statement.
     expect(outcomes.some((o) => o.atFailure)).toBe(true)
   })
+
+  // A fence: a client attached to a crashed run's session interrupts all that runs there, and
+  // then the rerun cleans its targets. Interrupted is not ended (see above), so the fence follows
+  // each operation it interrupted to its end: what the statement did is then all there, and
+  // nothing of it comes after the fence.
+  it("awaitEnd: a client attached to a crashed client's session sees the end of an operation it interrupted there", async () => {
+    const outcomes = await fenceCrashedStatements("2 minutes", (o) => o.atFence)
+    expect(outcomes.filter((o) => o.ends.includes("unknown") || o.atFence !== o.later)).toEqual([])
+    // At least one interrupt landed while the server was at work on the statement.
+    expect(outcomes.some((o) => o.interrupted === 1 && o.atFence)).toBe(true)
+  })
+
+  it("awaitEnd: an operation that does not end within interruptWait is unknown", async () => {
+    const outcomes = await fenceCrashedStatements("200 millis", (o) => o.ends.includes("unknown"))
+    // No end claimed that the view contradicts.
+    expect(outcomes.filter((o) => o.ends.includes("ended") && o.atFence !== o.later)).toEqual([])
+    // One statement went on past the bound: unknown then, and its view made after.
+    expect(outcomes.some((o) => o.ends.includes("unknown") && !o.atFence && o.later)).toBe(true)
+  })
+
+  // A crashed client that had read, and released, the first results of its query: the server no
+  // longer holds them, so the operation cannot be followed from its start. awaitEnd says so at
+  // once instead of waiting out interruptWait for an end it cannot see.
+  it("awaitEnd: an operation whose own client had read past its first results is answered", async () => {
+    const attached = `${harnessRemote()}/;session_id=${randomUUID()}`
+    const operationId = await crashedScan(attached, 20)
+    const result = await session(
+      (fence) =>
+        Effect.gen(function* () {
+          // Followed while it still runs: interrupted, it would end at once, and that end is seen.
+          const end = yield* fence.awaitEnd(operationId)
+          return { end, interrupted: yield* fence.interrupt("all") }
+        }),
+      { remote: attached, interruptWait: "2 minutes" }
+    )
+    expect(result).toEqual({ end: "answered", interrupted: [operationId] })
+  }, 120_000)
 
   it("a stop that does not see the server end its operation within interruptWait goes on, saying it may still run", async () => {
     const messages: Array<string> = []
