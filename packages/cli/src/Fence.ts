@@ -4,11 +4,15 @@
  * crashed predecessor, for one that ended `unfenced`, and by a run on itself when it ends
  * without a clean finish. Only "the server no longer has this session" counts as nothing left
  * to stop; every other error fails the fence, and the batch stays fenced off until a later
- * attempt succeeds. The session is then released, so that nothing more can start in it; the
- * interrupt is the proof, the release's outcome is told apart in the log line ("released",
- * "release failed: …", or not offered by a 3.5 server, whose sessions end by idle timeout).
+ * attempt succeeds. Each operation interrupted is then followed until the server shows its end
+ * (or that its client had read it, see SparkSession.awaitEnd); one that shows none within the
+ * deadline fails the fence too. The session is then released, so that nothing more can start
+ * in it; the interrupt and the ends are the proof, the release's outcome is told apart in the
+ * log line ("released", "release failed: …", or not offered by a 3.5 server, whose sessions
+ * end by idle timeout).
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
@@ -23,11 +27,11 @@ const sessionGone = (error: { readonly _tag: string; readonly errorClass?: strin
     error.errorClass === "INVALID_HANDLE.SESSION_NOT_FOUND")
 
 /**
- * Interrupts every operation of `sessionId` on `remote`: each call within `timeout`, a
- * refused or broken connection tried again for `retryBudget`. Succeeds with what it stopped
- * (nothing when the server no longer has the session); any other error — the server
- * unreachable, authentication refused, anything unexpected — fails: fencing fails closed,
- * because "we could not look" is not "nothing runs there".
+ * Interrupts every operation of `sessionId` on `remote` and follows each to its end: each call
+ * within `timeout`, a refused or broken connection tried again for `retryBudget`. Succeeds with
+ * what it stopped (nothing when the server no longer has the session); any other error — the
+ * server unreachable, authentication refused, an end not shown in time, anything unexpected —
+ * fails: fencing fails closed, because "we could not look" is not "nothing runs there".
  */
 const session = (
   remote: string,
@@ -39,9 +43,28 @@ const session = (
     const spark = yield* SparkSession.make({
       remote: ConnectionString.withSessionId(remote, sessionId),
       rpcTimeout: timeout,
-      retry: { budget: retryBudget }
+      retry: { budget: retryBudget },
+      interruptWait: timeout
     })
     const stopped = yield* spark.interrupt("all")
+    // Interrupted is not ended: Spark stops an operation only where its work checks (a statement
+    // being parsed, a view being made run on), and what it still does would land in targets the
+    // run is about to clean. So the fence holds once the server has ended each one, or had
+    // answered it already: a command answers once its work is done, and a query writes nothing.
+    const ends = yield* Effect.forEach(
+      stopped,
+      (id) => Effect.map(spark.awaitEnd(id), (end) => ({ id, end })),
+      {
+        concurrency: "unbounded"
+      }
+    )
+    const running = ends.filter(({ end }) => end === "unknown").map(({ id }) => id)
+    if (running.length > 0)
+      return yield* Effect.fail(
+        new StillRunning({
+          message: `the server did not show the end of ${running.length} interrupted operation(s) within ${Duration.format(timeout)}, so they may still be running there: ${running.join(", ")}`
+        })
+      )
     const released = yield* spark.release.pipe(
       // Just after an interrupt the server may refuse to close a session whose operations are
       // still on their way to Canceled: ask again shortly.
@@ -59,7 +82,7 @@ const session = (
         )
       )
     )
-    return { stopped, released }
+    return { stopped: ends.map(({ id, end }) => `${id} (${endText[end]})`), released }
   }).pipe(
     Effect.scoped,
     Effect.provide(NodeServices.layer),
@@ -83,7 +106,18 @@ const operationsStillStopping = (error: {
   error.classes.includes("java.lang.IllegalStateException") ||
   /is not within statuses .* for event Closed/s.test(error.message)
 
+// What the log line says of each operation the fence interrupted.
+const endText: Record<SparkSession.OperationEnd, string> = {
+  ended: "ended",
+  answered: "answered before the fence",
+  unknown: "its end not seen"
+}
+
+/** Operations the fence interrupted whose end the server did not show in time. */
+class StillRunning extends Data.TaggedError("StillRunning")<{ readonly message: string }> {}
+
 interface Fenced {
+  /** Each operation interrupted, with what the server showed of its end. */
   readonly stopped: ReadonlyArray<string>
   /** What became of the session, for the log line. */
   readonly released: string

@@ -42,6 +42,7 @@ export const sparkSession: Layer.Layer<SparkSession.SparkSession> = Layer.succee
     setConf: () => misuse("setConf"),
     unsetConf: () => misuse("unsetConf"),
     interrupt: () => misuse("interrupt"),
+    awaitEnd: () => misuse("awaitEnd"),
     release: misuse("release"),
     errorDetails: (e) => Effect.succeed(e)
   })

@@ -47,7 +47,9 @@ describe("fencing a crashed run's session on the server", () => {
       Effect.scoped(program).pipe(Effect.provide(NodeServices.layer))
     )
     const fenced = lines.find((l) => l.startsWith("fenced crashed run r-fence: session "))
-    expect(fenced, lines.join("\n")).toMatch(/, 1 operation\(s\) interrupted: [0-9a-f-]{36}; /)
+    expect(fenced, lines.join("\n")).toMatch(
+      /, 1 operation\(s\) interrupted: [0-9a-f-]{36} \((ended|answered before the fence)\); /
+    )
     expect(["SparkInterrupted", "SparkSessionLost"]).toContain(ended._tag)
     if (inject("sparkVersion").startsWith("3.")) {
       expect(fenced).toMatch(
@@ -60,5 +62,46 @@ describe("fencing a crashed run's session on the server", () => {
         value: { _tag: "SparkSessionLost", errorClass: "INVALID_HANDLE.SESSION_CLOSED" }
       })
     }
+  })
+
+  // A statement Spark parses for seconds goes on after its interrupt (parsing does not check
+  // for it): a fence that does not see it end within its deadline fails closed, since the rerun
+  // would clean targets the statement may still write.
+  it("fails when an operation it interrupted does not end within its deadline", async () => {
+    const remote = sparkRemote()
+    const values = Array.from({ length: 100_000 }, (_, i) => `(${i})`).join(",")
+    const program = Effect.gen(function* () {
+      // The interrupt has to land while the server parses: one that came before the statement
+      // reached the server stopped nothing (and released the session), one after it ended in time.
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const sessionId = randomUUID()
+        const zombie = yield* SparkSession.make({ remote: ConnectionString.withSessionId(remote, sessionId) })
+        const statement = yield* Effect.forkChild(
+          Effect.exit(
+            zombie.sql(`CREATE TEMPORARY VIEW parsed_long AS SELECT * FROM VALUES ${values} AS t(x)`)
+          ),
+          { startImmediately: true }
+        )
+        const fenced = yield* Effect.exit(
+          Fence.predecessor(remote, Duration.millis(500))(runningRecord("r-slow", sessionId))
+        )
+        yield* Fiber.join(statement)
+        if (Exit.isFailure(fenced)) return fenced
+      }
+      return yield* Effect.die(
+        new Error("the fence held in 5 attempts: none of its interrupts landed while the server parsed")
+      )
+    })
+    const fenced = await Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(NodeServices.layer)))
+    expect(Exit.findErrorOption(fenced)).toMatchObject({
+      value: {
+        _tag: "EngineUnreachable",
+        code: "FENCE_FAILED",
+        restartable: true,
+        message: expect.stringMatching(
+          /^could not fence crashed run r-slow \(session [0-9a-f-]{36}\): the server did not show the end of 1 interrupted operation\(s\) within 500ms, so they may still be running there: [0-9a-f-]{36}; it keeps the batch until a run fences it, and no target was touched$/
+        )
+      }
+    })
   })
 })
