@@ -62,8 +62,9 @@ export interface SqlOptions extends OperationOptions {
  * What {@link Session.awaitEnd} saw of an operation:
  * - `ended`: the server ended it (completed, failed, cancelled, or no longer has it);
  * - `answered`: the server no longer holds its first response, which its own client read and
- *   released: it cannot be followed from here. A command (a write, a view) sends its first
- *   response once its work is done; a query's results write nothing;
+ *   released, so it cannot be followed from here. This client releases result batches only
+ *   (progress and metrics stay held until the end), so the operation is a query that returned
+ *   rows, and a query writes nothing;
  * - `unknown`: no end within `interruptWait`, or no way to follow it (no connection): it may
  *   still be running.
  */
@@ -180,6 +181,13 @@ export interface Options {
    * run; and how long {@link Session.awaitEnd} follows an operation. Default 10 s.
    */
   readonly interruptWait?: Duration.Input
+  /**
+   * Whether the scope's close releases the session on the server (ReleaseSession); default
+   * true. A fence that could not see the end of operations it interrupted keeps the session:
+   * Spark interrupts a released session's operations without waiting for them, and the next
+   * fence could no longer follow them there.
+   */
+  readonly releaseOnClose?: boolean
   /** Retries of retryable failures (UNAVAILABLE, broken streams); default budget 30 s. */
   readonly retry?: Retry.Policy
   /** Tags added to every operation of this session. */

@@ -58,7 +58,10 @@ export interface OperationOptions {
   readonly operationId?: string
 }
 
-// Release what was consumed every so many responses, so the server's retry buffer stays small.
+// Release what was consumed every so many result batches, so the server's retry buffer stays
+// small. Only batches count: a statement's other responses (progress every 2 s, metrics) are
+// small, and while none is released its operation can be followed from its start (a fence's
+// awaitEnd) for as long as it runs.
 const releaseEvery = 8
 
 const observed = (ctx: Context) =>
@@ -155,8 +158,9 @@ const connected = (ctx: Context) =>
 // is followed again.
 const notAnEnd = (errorClass: string) => errorClass.startsWith("INVALID_CURSOR")
 const takenOver = "INVALID_CURSOR.DISCONNECTED"
-// A response the server no longer holds: released by the client that read it.
-const positionGone = "INVALID_CURSOR.POSITION_NOT_AVAILABLE"
+// A position the server no longer holds: released by a client that read past it.
+const positionLost = (errorClass: string | undefined) =>
+  errorClass === "INVALID_CURSOR.POSITION_NOT_AVAILABLE" || errorClass === "INVALID_CURSOR.POSITION_NOT_FOUND"
 
 /**
  * Why a stream that stopped before its end waits for the server to end its operation: Spark ends
@@ -168,10 +172,12 @@ const positionGone = "INVALID_CURSOR.POSITION_NOT_AVAILABLE"
  * Follows an operation (ReattachExecute) until the server ends it: ResultComplete, or an error
  * the server reports for it (OPERATION_CANCELED, OPERATION_NOT_FOUND, the query's own). A stream
  * that ends without either (another client took the operation over, the server's own stream
- * limit) is followed again. "answered" when, followed from its start, the server no longer holds
- * its first response: its own client read and released it. "unseen" when no end can be seen: no
- * connection, a broken link, or the server no longer holds the responses after our position. Its
- * caller bounds how long it waits.
+ * limit) is followed again. Followed from its start (`lastResponseId` undefined: a fence's), an
+ * operation whose first response the server no longer holds is "answered": its own client read
+ * and released it, which this client does only for result batches, so it is a query that
+ * returned rows; and a position lost to another reader's release is followed from the start
+ * again. "unseen" when no end can be seen: no connection, a broken link, or the server no
+ * longer holds the responses after our own position. Its caller bounds how long it waits.
  */
 const awaitEnd = (
   ctx: Context,
@@ -199,7 +205,12 @@ const awaitEnd = (
               onFailure: (f) => {
                 const errorClass = Classify.classify(f, operationId).errorClass
                 if (errorClass === takenOver) return "again"
-                if (errorClass === positionGone && state.lastResponseId === undefined) return "answered"
+                if (lastResponseId === undefined && positionLost(errorClass)) {
+                  if (state.lastResponseId === undefined) return "answered"
+                  // Followed from its start, then another reader released past our position.
+                  state.lastResponseId = undefined
+                  return "again"
+                }
                 return errorClass !== undefined && !notAnEnd(errorClass) ? "ended" : "unseen"
               }
             })
@@ -286,7 +297,7 @@ export const execute = (
             state.started = true
             state.lastResponseId = response.responseId
             if (response.responseType.case === "resultComplete") state.complete = true
-            else if (++state.unreleased >= releaseEvery) {
+            else if (response.responseType.case === "arrowBatch" && ++state.unreleased >= releaseEvery) {
               state.unreleased = 0
               releaseUntil = response.responseId
             }

@@ -194,7 +194,7 @@ export const make = (
             )
           : Effect.fail(Dialect.unsupported(dialect, "ReleaseSession", "4.0.0"))
     )
-    yield* Effect.addFinalizer(() => Effect.ignore(release))
+    if (options.releaseOnClose !== false) yield* Effect.addFinalizer(() => Effect.ignore(release))
     // Runs before the release above: an operation's interrupt still under way when the session
     // closes (its stream just hit a deadline) must reach the server, or the operation runs on
     // there with nobody to stop it.
