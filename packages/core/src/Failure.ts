@@ -71,11 +71,21 @@ export class TargetError extends Data.TaggedError("TargetError")<Fields> {
 // ---- system: the platform failed, exit 2 ----
 
 /** The engine cannot be reached (connection refused, DNS, TLS). */
-export class EngineUnreachable extends Data.TaggedError("EngineUnreachable")<Fields> {
+export class EngineUnreachable extends Data.TaggedError("EngineUnreachable")<Fields & Pending> {
   readonly category = "system" as const
-  constructor(input: Input) {
+  constructor(input: Input & Pending) {
     super(withCode(input, "ENGINE_UNREACHABLE"))
   }
+}
+
+/** What a fence that failed for want of an end leaves to the next one. */
+interface Pending {
+  /**
+   * Engine operations the fence interrupted whose end it did not see: the run ledger keeps
+   * them, and the next fence waits for their end too (the engine interrupts an operation only
+   * once, so it would not name them again).
+   */
+  readonly pendingOperations?: ReadonlyArray<string>
 }
 
 /** The engine session or driver went away mid-run. */

@@ -73,6 +73,11 @@ export const Record = Schema.Struct({
    * interrupt): the next run of the batch, or `status`, fences its session before cleaning.
    */
   unfenced: Schema.optionalKey(Schema.Boolean),
+  /**
+   * Engine operations a fence interrupted without seeing their end (a fence of this run that
+   * failed for it, or this run's own): the next fence waits for their end as well.
+   */
+  pendingOperations: Schema.optionalKey(Schema.Array(Schema.String)),
   /** When, and by which run, an unfenced run's session was fenced. */
   fencedAt: Schema.optionalKey(Schema.String),
   fencedBy: Schema.optionalKey(Schema.String),
@@ -164,6 +169,25 @@ const writeAtomic = (file: string, text: string): Effect.Effect<void, LedgerErro
   AtomicFile.write(file, text).pipe(
     Effect.mapError((e) => new LedgerError({ path: file, message: e.message }))
   )
+
+/**
+ * A fence that failed leaving operations whose end it did not see: they go into the fenced
+ * run's record (`record`, without the ones it had before, which this fence waited for too), so
+ * that the next fence waits for them; the fence's failure stands.
+ */
+const keepPending =
+  (file: string, record: Record) =>
+  <R>(
+    fence: Effect.Effect<void, Failure.EngineUnreachable, R>
+  ): Effect.Effect<void, Failure.EngineUnreachable | LedgerError, R | FileSystem.FileSystem> =>
+    Effect.tapError(fence, (failure) =>
+      failure.pendingOperations === undefined || failure.pendingOperations.length === 0
+        ? Effect.void
+        : writeAtomic(
+            file,
+            JSON.stringify({ ...record, pendingOperations: failure.pendingOperations }, null, 2)
+          )
+    )
 
 /** Reads and validates one record. */
 export const read = (file: string): Effect.Effect<Record, LedgerError, FileSystem.FileSystem> =>
@@ -325,8 +349,9 @@ export const reap = (
       }
       let crashed = Option.none<Record>()
       if (Option.isSome(previous) && previous.value.status === "running") {
-        const stale = previous.value
-        if (options.fence !== undefined) yield* options.fence(stale)
+        const { pendingOperations: _, ...stale } = previous.value
+        if (options.fence !== undefined)
+          yield* options.fence(previous.value).pipe(keepPending(recordFile, stale))
         if (options.report !== undefined) yield* options.report(stale)
         const marked: Record = { ...stale, status: "crashed", endedAt: yield* nowIso }
         yield* writeAtomic(recordFile, JSON.stringify(marked, null, 2))
@@ -387,9 +412,10 @@ export const settle = (
         republished.push(record)
       }
       if (record.unfenced === true && options.fence !== undefined) {
-        yield* options.fence(record)
+        const { pendingOperations: _, ...rest } = record
+        yield* options.fence(record).pipe(keepPending(file, rest))
         record = {
-          ...record,
+          ...rest,
           unfenced: false,
           fencedAt: yield* nowIso,
           ...(options.runId !== undefined ? { fencedBy: options.runId } : {})

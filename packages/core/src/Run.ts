@@ -36,6 +36,14 @@ import * as Resume from "./Resume.js"
 import * as Retry from "./Retry.js"
 
 /** How to run. */
+/**
+ * What a run's fence of its own engine work saw: the engine confirmed that it stopped, or not,
+ * with the operations it interrupted whose end it did not see (empty when it could not look).
+ */
+export type SelfFence =
+  | { readonly confirmed: true }
+  | { readonly confirmed: false; readonly pendingOperations: ReadonlyArray<string> }
+
 export interface Options {
   readonly batchFile: string
   /** `--param name=value` pairs. */
@@ -71,9 +79,10 @@ export interface Options {
   /**
    * Stops this run's own engine work when it ends without a clean finish (a failure or a stop
    * once rules may have run): succeeds with whether the engine confirmed. Unconfirmed, the run
-   * is recorded `unfenced` and the next run fences it. Must bound itself in time.
+   * is recorded `unfenced` (with the operations it interrupted whose end it did not see) and
+   * the next run fences it. Must bound itself in time.
    */
-  readonly fenceSelf?: Effect.Effect<boolean>
+  readonly fenceSelf?: Effect.Effect<SelfFence>
   /**
    * After a stop request, how long the running rules may take to end (their engine interrupts
    * included) before the run closes without them; default: no bound.
@@ -469,7 +478,9 @@ const execute = (
     const close = (ending: Ending): Effect.Effect<Outcome> =>
       Effect.gen(function* () {
         const mayRun = ending.status !== "succeeded" && (phase !== "preflight" || ending.status === "aborted")
-        const confirmed = mayRun && options.fenceSelf !== undefined ? yield* options.fenceSelf : true
+        const fenced: SelfFence =
+          mayRun && options.fenceSelf !== undefined ? yield* options.fenceSelf : { confirmed: true }
+        const confirmed = fenced.confirmed
         if (!confirmed) {
           yield* Effect.logError(
             `run ${runId}: the engine did not confirm that this run's work stopped; recorded unfenced, the next run fences it before cleaning`
@@ -499,7 +510,14 @@ const execute = (
             status: outcome.status === "rejected" ? "failed" : outcome.status,
             endedAt: iso(endedAt),
             ...(ending.phase !== undefined ? { phase: ending.phase } : {}),
-            ...(confirmed ? {} : { unfenced: true }),
+            ...(fenced.confirmed
+              ? {}
+              : {
+                  unfenced: true,
+                  ...(fenced.pendingOperations.length > 0
+                    ? { pendingOperations: fenced.pendingOperations }
+                    : {})
+                }),
             outcome: {
               exitCode: outcome.exitCode,
               ...(outcome.failure?.ruleId !== undefined ? { ruleId: outcome.failure.ruleId } : {}),

@@ -211,6 +211,40 @@ describe("Ledger", () => {
   )
 
   it.effect(
+    "keeps the operations a failed fence did not see end in the stale record, for the next fence to wait for",
+    () =>
+      Effect.gen(function* () {
+        const dir = tempDir()
+        staleHolder(dir)
+        yield* TestClock.setTime(60_000)
+        const stillRunning = new Failure.EngineUnreachable({
+          code: "FENCE_FAILED",
+          message: "the server did not show the end of 1 interrupted operation(s) within 10s",
+          pendingOperations: ["op-1"]
+        })
+        const exit = yield* Effect.exit(
+          Ledger.open({ dir, record: record("new"), fence: () => Effect.fail(stillRunning) })
+        )
+        expect(Exit.findErrorOption(exit)).toEqual(Option.some(stillRunning))
+        expect(readJson(path.join(dir, "daily", "old.json"))).toMatchObject({
+          status: "running",
+          pendingOperations: ["op-1"]
+        })
+
+        const given: Array<ReadonlyArray<string> | undefined> = []
+        const { crashed } = yield* Ledger.open({
+          dir,
+          record: record("again"),
+          fence: (stale) => Effect.sync(() => void given.push(stale.pendingOperations))
+        })
+        expect(given).toEqual([["op-1"]])
+        // Fenced now: nothing left pending in its record.
+        expect(Option.map(crashed, (r) => r.pendingOperations)).toEqual(Option.some(undefined))
+        expect(readJson(path.join(dir, "daily", "old.json"))).not.toHaveProperty("pendingOperations")
+      }).pipe(Effect.scoped, Effect.provide(node))
+  )
+
+  it.effect(
     "refuses while another successor is taking a stale holder over, and steps in if that one died",
     () =>
       Effect.gen(function* () {
@@ -477,6 +511,44 @@ describe("Ledger", () => {
           const again = yield* Ledger.settle({ dir, batch: "daily", runId: "next", fence: () => Effect.void })
           expect(again.fenced.map((r) => [r.runId, r.fencedBy])).toEqual([["old", "next"]])
         }).pipe(Effect.provide(node))
+    )
+
+    it.effect("keeps the operations a failed fence did not see end, for the next fence to wait for", () =>
+      Effect.gen(function* () {
+        const dir = tempDir()
+        put(dir, unsettled("old", { terminalEventSent: true, pendingOperations: ["op-0"] }))
+        const stillRunning = new Failure.EngineUnreachable({
+          code: "FENCE_FAILED",
+          message: "the server did not show the end of 1 interrupted operation(s) within 10s",
+          pendingOperations: ["op-1"]
+        })
+        const given: Array<ReadonlyArray<string> | undefined> = []
+        const exit = yield* Effect.exit(
+          Ledger.settle({
+            dir,
+            batch: "daily",
+            runId: "new",
+            fence: (r) =>
+              Effect.andThen(
+                Effect.sync(() => void given.push(r.pendingOperations)),
+                Effect.fail(stillRunning)
+              )
+          })
+        )
+        expect(Exit.findErrorOption(exit)).toEqual(Option.some(stillRunning))
+        // What this fence left replaces what it was given (it waited for that too).
+        expect(readJson(fileOf(dir, "old"))).toMatchObject({ unfenced: true, pendingOperations: ["op-1"] })
+
+        yield* Ledger.settle({
+          dir,
+          batch: "daily",
+          runId: "next",
+          fence: (r) => Effect.sync(() => void given.push(r.pendingOperations))
+        })
+        expect(given).toEqual([["op-0"], ["op-1"]])
+        expect(readJson(fileOf(dir, "old"))).toMatchObject({ unfenced: false, fencedBy: "next" })
+        expect(readJson(fileOf(dir, "old"))).not.toHaveProperty("pendingOperations")
+      }).pipe(Effect.provide(node))
     )
 
     it.effect("skips a record it cannot read (a newer version's) instead of blocking every run", () =>

@@ -707,7 +707,12 @@ rules:
     // Counts the calls of `fenceSelf`, which answers that the engine did not confirm.
     const unconfirmedFence = () => {
       const calls = { count: 0 }
-      return { calls, fenceSelf: Effect.sync(() => (calls.count++, false)) }
+      return {
+        calls,
+        fenceSelf: Effect.sync(
+          (): Run.SelfFence => (calls.count++, { confirmed: false, pendingOperations: [] })
+        )
+      }
     }
 
     it.live("fails before any target is touched when a rule does not analyse: exit 1, one batch.failed", () =>
@@ -1005,10 +1010,14 @@ rules:
             ledgerDir: failing.ledgerDir,
             params,
             runId: "run-1",
-            fenceSelf: Effect.succeed(false)
+            // Its fence interrupted op-1 and did not see it end.
+            fenceSelf: Effect.succeed({ confirmed: false, pendingOperations: ["op-1"] })
           }).pipe(Effect.provide(first.layer))
           expect(outcome).toMatchObject({ status: "failed", exitCode: 1, phase: "execution", unfenced: true })
-          expect(yield* recordOf(failing.ledgerDir, "run-1")).toMatchObject({ unfenced: true })
+          expect(yield* recordOf(failing.ledgerDir, "run-1")).toMatchObject({
+            unfenced: true,
+            pendingOperations: ["op-1"]
+          })
 
           // The same batch, fixed, against the same ledger.
           const fixed = batchFile(`  - { id: a, kind: scripted, target: out/a }`)
@@ -1020,16 +1029,29 @@ rules:
             params,
             runId: "run-2",
             fence: (r) =>
-              Effect.sync(() => void second.steps.push(`fence ${r.runId} (unfenced: ${r.unfenced})`)),
-            fenceSelf: Effect.sync(() => (fenceSelfCalls.count++, false))
+              Effect.sync(
+                () =>
+                  void second.steps.push(
+                    `fence ${r.runId} (unfenced: ${r.unfenced}, pending: ${r.pendingOperations?.join()})`
+                  )
+              ),
+            fenceSelf: Effect.sync(
+              (): Run.SelfFence => (fenceSelfCalls.count++, { confirmed: false, pendingOperations: [] })
+            )
           }).pipe(Effect.provide(second.layer))
           expect(next).toMatchObject({ status: "succeeded", unfenced: false })
-          expect(second.steps).toEqual(["fence run-1 (unfenced: true)", "clean out/a", "run a"])
+          // The fence is given what the run's own fence left, to wait for.
+          expect(second.steps).toEqual([
+            "fence run-1 (unfenced: true, pending: op-1)",
+            "clean out/a",
+            "run a"
+          ])
           // A clean finish leaves nothing to fence.
           expect(fenceSelfCalls.count).toBe(0)
           const fenced = yield* recordOf(failing.ledgerDir, "run-1")
           expect(fenced).toMatchObject({ status: "failed", unfenced: false, fencedBy: "run-2" })
           expect(fenced.fencedAt).toBeDefined()
+          expect(fenced.pendingOperations).toBeUndefined()
           expect((yield* recordOf(failing.ledgerDir, "run-2")).unfenced).toBeUndefined()
         })
     )
@@ -1093,7 +1115,7 @@ rules:
             runId: "run-deaf",
             stop: Deferred.await(stop),
             stopGrace: Duration.millis(50),
-            fenceSelf: Effect.succeed(false)
+            fenceSelf: Effect.succeed({ confirmed: false, pendingOperations: [] })
           }).pipe(
             Effect.provide(t.layer),
             // Only now does the engine let go (the rule's fiber must end before this test's does).
