@@ -16,7 +16,7 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
-import { Failure, type Ledger } from "@spark-etl/core"
+import { Failure, type Ledger, type Run } from "@spark-etl/core"
 import * as ConnectionString from "@spark-etl/runner-spark-connect/ConnectionString"
 import * as SparkSession from "@spark-etl/runner-spark-connect/SparkSession"
 
@@ -36,33 +36,40 @@ const sessionGone = (error: { readonly _tag: string; readonly errorClass?: strin
 const session = (
   remote: string,
   sessionId: string,
-  timeout: Duration.Duration,
-  retryBudget: Duration.Duration = timeout
-): Effect.Effect<Fenced, { readonly message: string }> =>
+  options: {
+    readonly timeout: Duration.Duration
+    readonly retryBudget: Duration.Duration
+    /** What an earlier fence interrupted without seeing its end: interrupted once, never named again. */
+    readonly pending: ReadonlyArray<string>
+  }
+): Effect.Effect<Fenced, StillRunning | { readonly message: string }> =>
   Effect.gen(function* () {
     const spark = yield* SparkSession.make({
       remote: ConnectionString.withSessionId(remote, sessionId),
-      rpcTimeout: timeout,
-      retry: { budget: retryBudget },
-      interruptWait: timeout
+      rpcTimeout: options.timeout,
+      retry: { budget: options.retryBudget },
+      interruptWait: options.timeout,
+      // Released below once the fence holds; left to the next fence otherwise (a released
+      // session's operations run on unseen).
+      releaseOnClose: false
     })
     const stopped = yield* spark.interrupt("all")
+    const earlier = options.pending.filter((id) => !stopped.includes(id))
     // Interrupted is not ended: Spark stops an operation only where its work checks (a statement
     // being parsed, a view being made run on), and what it still does would land in targets the
     // run is about to clean. So the fence holds once the server has ended each one, or had
-    // answered it already: a command answers once its work is done, and a query writes nothing.
+    // answered it already (see SparkSession.OperationEnd: a query that returned rows).
     const ends = yield* Effect.forEach(
-      stopped,
+      [...stopped, ...earlier],
       (id) => Effect.map(spark.awaitEnd(id), (end) => ({ id, end })),
-      {
-        concurrency: "unbounded"
-      }
+      { concurrency: "unbounded" }
     )
     const running = ends.filter(({ end }) => end === "unknown").map(({ id }) => id)
     if (running.length > 0)
       return yield* Effect.fail(
         new StillRunning({
-          message: `the server did not show the end of ${running.length} interrupted operation(s) within ${Duration.format(timeout)}, so they may still be running there: ${running.join(", ")}`
+          operations: running,
+          message: `the server did not show the end of ${running.length} interrupted operation(s) within ${Duration.format(options.timeout)}, so they may still be running there: ${running.join(", ")}`
         })
       )
     const released = yield* spark.release.pipe(
@@ -82,13 +89,15 @@ const session = (
         )
       )
     )
-    return { stopped: ends.map(({ id, end }) => `${id} (${endText[end]})`), released }
+    const described = (ids: ReadonlyArray<string>) =>
+      ends.filter(({ id }) => ids.includes(id)).map(({ id, end }) => `${id} (${endText[end]})`)
+    return { stopped: described(stopped), earlier: described(earlier), released }
   }).pipe(
     Effect.scoped,
     Effect.provide(NodeServices.layer),
     Effect.catch((error) =>
       "errorClass" in error && sessionGone(error)
-        ? Effect.succeed({ stopped: [], released: "session already gone" })
+        ? Effect.succeed({ stopped: [], earlier: [], released: "session already gone" })
         : Effect.fail(error)
     )
   )
@@ -114,14 +123,21 @@ const endText: Record<SparkSession.OperationEnd, string> = {
 }
 
 /** Operations the fence interrupted whose end the server did not show in time. */
-class StillRunning extends Data.TaggedError("StillRunning")<{ readonly message: string }> {}
+class StillRunning extends Data.TaggedError("StillRunning")<{
+  readonly operations: ReadonlyArray<string>
+  readonly message: string
+}> {}
 
 interface Fenced {
   /** Each operation interrupted, with what the server showed of its end. */
   readonly stopped: ReadonlyArray<string>
+  /** The same for those an earlier fence had interrupted. */
+  readonly earlier: ReadonlyArray<string>
   /** What became of the session, for the log line. */
   readonly released: string
 }
+
+const listed = (described: ReadonlyArray<string>) => (described.length > 0 ? `: ${described.join(", ")}` : "")
 
 /** Fences a predecessor's engine session on `remote` within `timeout`. */
 export const predecessor =
@@ -142,10 +158,14 @@ export const predecessor =
       )
     }
     const kind = record.status === "running" ? "crashed" : record.status
-    return session(remote, sessionId, timeout).pipe(
-      Effect.flatMap(({ stopped, released }) =>
+    return session(remote, sessionId, {
+      timeout,
+      retryBudget: timeout,
+      pending: record.pendingOperations ?? []
+    }).pipe(
+      Effect.flatMap(({ stopped, earlier, released }) =>
         Effect.logWarning(
-          `fenced ${kind} run ${record.runId}: session ${sessionId}, ${stopped.length} operation(s) interrupted${stopped.length > 0 ? `: ${stopped.join(", ")}` : ""}; ${released}`
+          `fenced ${kind} run ${record.runId}: session ${sessionId}, ${stopped.length} operation(s) interrupted${listed(stopped)}${earlier.length > 0 ? `; ${earlier.length} interrupted by an earlier fence${listed(earlier)}` : ""}; ${released}`
         )
       ),
       Effect.mapError(
@@ -153,7 +173,9 @@ export const predecessor =
           new Failure.EngineUnreachable({
             code: "FENCE_FAILED",
             message: `could not fence ${kind} run ${record.runId} (session ${sessionId}): ${error.message}; it keeps the batch until a run fences it, and no target was touched`,
-            restartable: true
+            restartable: true,
+            // Kept in the run's ledger record: the next fence waits for them too.
+            ...(error instanceof StillRunning ? { pendingOperations: error.operations } : {})
           })
       )
     )
@@ -168,30 +190,37 @@ const selfRetryBudget = Duration.seconds(1)
 
 /**
  * This run's own fence, when it ends without a clean finish: interrupt whatever its session
- * still runs, each call within `timeout`, a refused connection tried again for a second. True
- * when the server answered (or the engine dies with this process), false when it did not: the
- * run is then recorded unfenced.
+ * still runs and follow each to its end, each call within `timeout`, a refused connection tried
+ * again for a second. Confirmed when the server showed every end (or the engine dies with this
+ * process); otherwise the run is recorded unfenced, with the operations whose end it did not see.
  */
 export const self = (
   remote: string,
   sessionId: string,
   timeout: () => Duration.Duration
-): Effect.Effect<boolean> =>
+): Effect.Effect<Run.SelfFence> =>
   !ConnectionString.isShared(remote)
-    ? Effect.succeed(true)
+    ? Effect.succeed({ confirmed: true })
     : Effect.suspend(() => {
         const deadline = timeout()
-        return session(remote, sessionId, deadline, Duration.min(deadline, selfRetryBudget))
+        return session(remote, sessionId, {
+          timeout: deadline,
+          retryBudget: Duration.min(deadline, selfRetryBudget),
+          pending: []
+        })
       }).pipe(
         Effect.tap(({ stopped }) =>
           stopped.length > 0
             ? Effect.logWarning(
-                `stopped ${stopped.length} operation(s) of this run on the server: ${stopped.join(", ")}`
+                `stopped ${stopped.length} operation(s) of this run on the server${listed(stopped)}`
               )
             : Effect.void
         ),
-        Effect.as(true),
+        Effect.as<Run.SelfFence>({ confirmed: true }),
         Effect.catch((error) =>
-          Effect.as(Effect.logError(`could not stop this run's work on the server: ${error.message}`), false)
+          Effect.as(Effect.logError(`could not stop this run's work on the server: ${error.message}`), {
+            confirmed: false,
+            pendingOperations: error instanceof StillRunning ? error.operations : []
+          })
         )
       )

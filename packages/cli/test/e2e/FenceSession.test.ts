@@ -1,8 +1,9 @@
 // Fencing against the real server: every operation of the fenced session is interrupted, then the
 // session is released where the server can (4.x), or said to be left to its idle timeout (3.5).
 import { NodeServices } from "@effect/platform-node"
-import { Deferred, Duration, Effect, Exit, Fiber, Logger, Stream } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Logger, Option, Stream } from "effect"
 import { ConnectionString, SparkSession } from "@spark-etl/runner-spark-connect"
+import { untilHolds } from "@spark-etl/testing"
 import { randomUUID } from "node:crypto"
 import { describe, expect, inject, it } from "vitest"
 import * as Fence from "../../src/Fence.js"
@@ -66,42 +67,89 @@ describe("fencing a crashed run's session on the server", () => {
 
   // A statement Spark parses for seconds goes on after its interrupt (parsing does not check
   // for it): a fence that does not see it end within its deadline fails closed, since the rerun
-  // would clean targets the statement may still write.
-  it("fails when an operation it interrupted does not end within its deadline", async () => {
+  // would clean targets the statement may still write. Spark interrupts an operation only once,
+  // so the next fence would not be told of it again: the failure names it for the run ledger
+  // (Ledger.reap keeps it in the fenced run's record), and the next fence waits for it as well.
+  it("fails when an operation it interrupted does not end within its deadline; the next fence waits for it", async () => {
     const remote = sparkRemote()
     const values = Array.from({ length: 100_000 }, (_, i) => `(${i})`).join(",")
+    const lines: Array<string> = []
+    const capture = Logger.make(({ message }) => {
+      lines.push((Array.isArray(message) ? message : [message]).map(String).join(" "))
+    })
     const program = Effect.gen(function* () {
+      const checker = yield* SparkSession.make({ remote })
+      const exists = (view: string) =>
+        Effect.flatMap(checker.sql(`SHOW VIEWS IN global_temp LIKE '${view}'`), (df) =>
+          checker.collect(df)
+        ).pipe(Effect.map((rows) => rows.length === 1))
       // The interrupt has to land while the server parses: one that came before the statement
       // reached the server stopped nothing (and released the session), one after it ended in time.
       for (let attempt = 0; attempt < 5; attempt++) {
         const sessionId = randomUUID()
+        const view = `fenced_${sessionId.replaceAll("-", "")}`
         const zombie = yield* SparkSession.make({ remote: ConnectionString.withSessionId(remote, sessionId) })
         const statement = yield* Effect.forkChild(
           Effect.exit(
-            zombie.sql(`CREATE TEMPORARY VIEW parsed_long AS SELECT * FROM VALUES ${values} AS t(x)`)
+            zombie.sql(`CREATE GLOBAL TEMPORARY VIEW ${view} AS SELECT * FROM VALUES ${values} AS t(x)`)
           ),
           { startImmediately: true }
         )
-        const fenced = yield* Effect.exit(
-          Fence.predecessor(remote, Duration.millis(500))(runningRecord("r-slow", sessionId))
+        const crashed = runningRecord("r-slow", sessionId)
+        const first = yield* Effect.flip(Fence.predecessor(remote, Duration.millis(500))(crashed)).pipe(
+          Effect.option
         )
+        if (Option.isNone(first)) {
+          yield* Fiber.join(statement)
+          continue
+        }
+        // What the ledger keeps for the next fence, which has time enough.
+        yield* Fence.predecessor(
+          remote,
+          Duration.minutes(2)
+        )({
+          ...crashed,
+          ...(first.value.pendingOperations !== undefined
+            ? { pendingOperations: first.value.pendingOperations }
+            : {})
+        }).pipe(Effect.provide(Logger.layer([capture])))
+        const atFence = yield* exists(view)
         yield* Fiber.join(statement)
-        if (Exit.isFailure(fenced)) return fenced
+        // Made later than the second fence: what the ledger's list guards against.
+        const later = atFence
+          ? true
+          : yield* untilHolds(exists(view), (made) => made, {
+              what: "a view made after the fence",
+              within: "4 seconds"
+            }).pipe(Effect.catchTag("PollTimeout", () => Effect.succeed(false)))
+        yield* Effect.flatMap(checker.sql(`DROP VIEW IF EXISTS global_temp.${view}`), (df) =>
+          checker.collect(df)
+        )
+        return { failure: first.value, atFence, later }
       }
       return yield* Effect.die(
         new Error("the fence held in 5 attempts: none of its interrupts landed while the server parsed")
       )
     })
-    const fenced = await Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(NodeServices.layer)))
-    expect(Exit.findErrorOption(fenced)).toMatchObject({
-      value: {
-        _tag: "EngineUnreachable",
-        code: "FENCE_FAILED",
-        restartable: true,
-        message: expect.stringMatching(
-          /^could not fence crashed run r-slow \(session [0-9a-f-]{36}\): the server did not show the end of 1 interrupted operation\(s\) within 500ms, so they may still be running there: [0-9a-f-]{36}; it keeps the batch until a run fences it, and no target was touched$/
-        )
-      }
+    const { failure, atFence, later } = await Effect.runPromise(
+      Effect.scoped(program).pipe(Effect.provide(NodeServices.layer))
+    )
+    expect(failure).toMatchObject({
+      _tag: "EngineUnreachable",
+      code: "FENCE_FAILED",
+      restartable: true,
+      message: expect.stringMatching(
+        /^could not fence crashed run r-slow \(session [0-9a-f-]{36}\): the server did not show the end of 1 interrupted operation\(s\) within 500ms, so they may still be running there: [0-9a-f-]{36}; it keeps the batch until a run fences it, and no target was touched$/
+      )
     })
+    expect(failure.pendingOperations).toHaveLength(1)
+    const fenced = lines.find((l) => l.startsWith("fenced crashed run r-slow: session "))
+    expect(fenced, lines.join("\n")).toMatch(
+      new RegExp(
+        `, 0 operation\\(s\\) interrupted; 1 interrupted by an earlier fence: ${failure.pendingOperations?.[0]} \\((ended|answered before the fence)\\); `
+      )
+    )
+    // The view is there at the second fence's end exactly when it is there later.
+    expect(atFence).toBe(later)
   })
 })
