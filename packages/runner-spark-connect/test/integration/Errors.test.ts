@@ -237,6 +237,26 @@ describe("errors from the real server", () => {
       })
   })
 
+  it("keeps the session on the server when its scope closes with releaseOnClose: false", async () => {
+    const sessionId = randomUUID()
+    const remote = `${harnessRemote()}/;session_id=${sessionId}`
+    // A temporary view lives in its session only: seen again, the session is the same one.
+    await session(
+      (spark) => Effect.flatMap(spark.sql("CREATE TEMPORARY VIEW kept AS SELECT 7 AS n"), () => Effect.void),
+      {
+        remote,
+        releaseOnClose: false
+      }
+    )
+    const rows = await session(
+      (spark) => Effect.flatMap(spark.sql("SELECT n FROM kept"), (df) => spark.collect(df)),
+      {
+        remote
+      }
+    )
+    expect(rows).toEqual([{ n: 7 }])
+  })
+
   it("reports a refused connection as SparkUnavailable once the retry budget is spent", async () => {
     const started = Date.now()
     const exit = await withSession(() => Effect.void, {
