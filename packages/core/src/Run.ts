@@ -35,7 +35,6 @@ import * as Plugin from "./Plugin.js"
 import * as Resume from "./Resume.js"
 import * as Retry from "./Retry.js"
 
-/** How to run. */
 /**
  * What a run's fence of its own engine work saw: the engine confirmed that it stopped, or not,
  * with the operations it interrupted whose end it did not see (empty when it could not look).
@@ -44,6 +43,7 @@ export type SelfFence =
   | { readonly confirmed: true }
   | { readonly confirmed: false; readonly pendingOperations: ReadonlyArray<string> }
 
+/** How to run. */
 export interface Options {
   readonly batchFile: string
   /** `--param name=value` pairs. */
