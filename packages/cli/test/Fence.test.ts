@@ -11,7 +11,9 @@ const record = (engineSessionId?: string) => runningRecord("r1", engineSessionId
 
 describe("Fence on an embedded local remote", () => {
   it("lets a run's own fence pass: its server ends with the run", async () => {
-    expect(await Effect.runPromise(Fence.self("local[2]", "U", () => Duration.seconds(1)))).toBe(true)
+    expect(await Effect.runPromise(Fence.self("local[2]", "U", () => Duration.seconds(1)))).toEqual({
+      confirmed: true
+    })
   })
 
   it("refuses to fence a predecessor's shared session from a local remote", async () => {
@@ -43,13 +45,14 @@ describe("a run's own fence on a server that refuses the connection", () => {
     const errors: Array<string> = []
     const capture = Logger.layer([Logger.make(({ message }) => void errors.push(String(message)))])
     const started = Date.now()
-    const confirmed = await Effect.runPromise(
+    const fenced = await Effect.runPromise(
       Fence.self(`sc://127.0.0.1:${port}/;user_id=etl`, crypto.randomUUID(), () => Duration.seconds(20)).pipe(
         Effect.provide(capture)
       )
     )
     const ms = Date.now() - started
-    expect(confirmed).toBe(false)
+    // Nothing it could look at: no operation to leave to the next fence.
+    expect(fenced).toEqual({ confirmed: false, pendingOperations: [] })
     // What the log says of it names the refusal, for L2.
     expect(errors).toEqual([
       expect.stringMatching(
