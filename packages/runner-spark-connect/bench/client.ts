@@ -3,9 +3,8 @@
  * Usage: node bench/client.ts <arrow|rows|stream|select1> <sc://host:port>
  * Prints one JSON line: the median time of the timed runs after warm-up.
  */
-// Module imports, not the barrels: "@effect/platform-node" alone loads its Redis, WebSocket…
-// modules, and "effect" all of Effect, some 50 MiB of a process that needs neither.
-import * as NodeServices from "@effect/platform-node/NodeServices"
+// Module imports, not the barrels: "effect" loads all of Effect, some 30 MiB of a process that
+// needs little of it. A session on a remote server needs no platform services at all.
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { SparkSession } from "@spark-etl/runner-spark-connect"
@@ -50,6 +49,8 @@ const report = (client: string, mode: string, times: ReadonlyArray<number>): voi
 const [mode = "select1", remote = process.env["SPARK_REMOTE"] ?? ""] = process.argv.slice(2)
 
 const program = Effect.gen(function* () {
+  if (!SparkSession.isRemoteUrl(remote))
+    return yield* Effect.fail(new Error(`expected a server's sc://host:port, got "${remote}"`))
   const spark = yield* SparkSession.make({ remote })
   const once: Effect.Effect<number, unknown> =
     mode === "select1"
@@ -67,6 +68,6 @@ const program = Effect.gen(function* () {
             )
   const runs = yield* timed(mode, once)
   report("spark-etl", mode, runs)
-}).pipe(Effect.scoped, Effect.provide(NodeServices.layer))
+}).pipe(Effect.scoped)
 
 await Effect.runPromise(program)

@@ -211,20 +211,42 @@ export type MakeError = SparkError.ConnectionStringError | SparkError.LocalServe
 const implementation = Effect.promise(() => import("./internal/Session.js"))
 
 /**
+ * A remote server's connection string. A session on one starts no process, so it needs no
+ * ChildProcessSpawner: a program that only connects does without `@effect/platform-node`'s
+ * services (about 10 MiB of its peak RSS).
+ */
+export type RemoteUrl = `sc://${string}`
+
+/** Whether a connection string names a remote server, not an embedded one (see {@link RemoteUrl}). */
+export const isRemoteUrl = (remote: string): remote is RemoteUrl => remote.startsWith("sc://")
+
+/**
  * Opens a session: parses the connection string (starting a local server for `local[N]`),
  * opens the channel, checks the server answers, and registers ReleaseSession and the channel's
  * close on the scope.
  */
-export const make = (
+export function make(
+  options: Options & { readonly remote: RemoteUrl }
+): Effect.Effect<Session, MakeError, Scope.Scope>
+export function make(
   options: Options
-): Effect.Effect<Session, MakeError, Scope.Scope | ChildProcessSpawner.ChildProcessSpawner> =>
-  Effect.flatMap(implementation, (session) => session.make(options))
+): Effect.Effect<Session, MakeError, Scope.Scope | ChildProcessSpawner.ChildProcessSpawner>
+export function make(
+  options: Options
+): Effect.Effect<Session, MakeError, Scope.Scope | ChildProcessSpawner.ChildProcessSpawner> {
+  return Effect.flatMap(implementation, (session) => session.make(options))
+}
 
 /** The session as a layer; the session is released when the layer's scope closes. */
-export const layer = (
+export function layer(options: Options & { readonly remote: RemoteUrl }): Layer.Layer<SparkSession, MakeError>
+export function layer(
   options: Options
-): Layer.Layer<SparkSession, MakeError, ChildProcessSpawner.ChildProcessSpawner> =>
-  Layer.effect(SparkSession)(make(options))
+): Layer.Layer<SparkSession, MakeError, ChildProcessSpawner.ChildProcessSpawner>
+export function layer(
+  options: Options
+): Layer.Layer<SparkSession, MakeError, ChildProcessSpawner.ChildProcessSpawner> {
+  return Layer.effect(SparkSession)(make(options))
+}
 
 /** Parses a connection string without connecting (e.g. to validate flags early). */
 export const validateRemote = (

@@ -85,7 +85,7 @@ const fenceCrashedStatements = (
         ).pipe(Effect.map((rows) => rows.length === 1))
       const seen: Array<Fenced> = []
       for (let attempt = 0; attempt < 3; attempt++) {
-        const attached = `${harnessRemote()}/;session_id=${randomUUID()}`
+        const attached = `${harnessRemote()}/;session_id=${randomUUID()}` as const
         const view = unique("fenced_view")
         const owner = spawn(process.execPath, [ownerScript, attached, "view", view], { stdio: "inherit" })
         const exited = new Promise<void>((resolve) => owner.once("exit", () => resolve()))
@@ -196,7 +196,7 @@ describe("errors from the real server", () => {
 
   it("releases a session: it is closed on the server, and a later call is SparkSessionLost (3.5: SparkUnsupported, the session lives on)", async () => {
     const sessionId = randomUUID()
-    const remote = `${harnessRemote()}/;session_id=${sessionId}`
+    const remote = `${harnessRemote()}/;session_id=${sessionId}` as const
     const release = await withSession((spark) => spark.release, { remote })
     const exit = await withSession(
       (spark) => Effect.flatMap(spark.sql("SELECT 1 AS one"), (df) => spark.collect(df)),
@@ -221,7 +221,7 @@ describe("errors from the real server", () => {
 
   it("releases a session when its scope closes", async () => {
     const sessionId = randomUUID()
-    const remote = `${harnessRemote()}/;session_id=${sessionId}`
+    const remote = `${harnessRemote()}/;session_id=${sessionId}` as const
     await session(() => Effect.void, { remote })
     const exit = await withSession(
       (spark) => Effect.flatMap(spark.sql("SELECT 1"), (df) => spark.collect(df)),
@@ -239,7 +239,7 @@ describe("errors from the real server", () => {
 
   it("keeps the session on the server when its scope closes with releaseOnClose: false", async () => {
     const sessionId = randomUUID()
-    const remote = `${harnessRemote()}/;session_id=${sessionId}`
+    const remote = `${harnessRemote()}/;session_id=${sessionId}` as const
     // A temporary view lives in its session only: seen again, the session is the same one.
     await session(
       (spark) => Effect.flatMap(spark.sql("CREATE TEMPORARY VIEW kept AS SELECT 7 AS n"), () => Effect.void),
@@ -438,7 +438,7 @@ describe("errors from the real server", () => {
   // longer holds them, so the operation cannot be followed from its start. awaitEnd says so at
   // once instead of waiting out interruptWait for an end it cannot see.
   it("awaitEnd: an operation whose own client had read past its first results is answered", async () => {
-    const attached = `${harnessRemote()}/;session_id=${randomUUID()}`
+    const attached = `${harnessRemote()}/;session_id=${randomUUID()}` as const
     const operationId = await crashedScan(attached, 20)
     const result = await session(
       (fence) =>

@@ -1,12 +1,16 @@
 // Runs a program against a fresh session on the shared test server.
-import { NodeServices } from "@effect/platform-node"
 import { Effect, Exit, Option } from "effect"
 import { randomUUID } from "node:crypto"
 import { inject } from "vitest"
 import * as SparkSession from "../../src/SparkSession.js"
 
 /** The shared server's connection string. */
-export const remote = (): string => inject("sparkRemote")
+export const remote = (): SparkSession.RemoteUrl => {
+  const url = inject("sparkRemote")
+  if (!SparkSession.isRemoteUrl(url))
+    throw new Error(`the test server's connection string is not sc://…: ${url}`)
+  return url
+}
 
 /** The Spark version of the server the tests talk to, e.g. `3.5.7`. */
 export const sparkVersion = (): string => inject("sparkVersion")
@@ -17,21 +21,27 @@ export const isSpark3 = (): boolean => sparkVersion().startsWith("3.")
 /** A unique, SQL-safe name for this test's tables, views and paths. */
 export const unique = (prefix: string): string => `${prefix}_${randomUUID().replaceAll("-", "").slice(0, 12)}`
 
-/** Runs `body` with a session, closing it (ReleaseSession, channel) afterwards. */
+/** A session's options on the shared server; a remote one needs no platform services. */
+export type SessionOptions = Partial<Omit<SparkSession.Options, "remote">> & {
+  readonly remote?: SparkSession.RemoteUrl
+}
+
+/**
+ * Runs `body` with a session, closing it (ReleaseSession, channel) afterwards. Nothing is
+ * provided: a session on a remote server needs no ChildProcessSpawner (SparkSession.RemoteUrl).
+ */
 export const withSession = <A, E>(
   body: (spark: SparkSession.Session) => Effect.Effect<A, E>,
-  options: Partial<SparkSession.Options> = {}
+  options: SessionOptions = {}
 ): Promise<Exit.Exit<A, E | SparkSession.MakeError>> =>
   Effect.runPromiseExit(
-    Effect.scoped(Effect.flatMap(SparkSession.make({ remote: remote(), ...options }), body)).pipe(
-      Effect.provide(NodeServices.layer)
-    )
+    Effect.scoped(Effect.flatMap(SparkSession.make({ remote: remote(), ...options }), body))
   )
 
 /** Like {@link withSession}, but returns the value and throws the failure for vitest to report. */
 export const session = async <A, E>(
   body: (spark: SparkSession.Session) => Effect.Effect<A, E>,
-  options: Partial<SparkSession.Options> = {}
+  options: SessionOptions = {}
 ): Promise<A> => {
   const exit = await withSession(body, options)
   if (Exit.isSuccess(exit)) return exit.value
