@@ -146,6 +146,14 @@ export interface Session {
    */
   readonly awaitEnd: (operationId: string) => Effect.Effect<OperationEnd>
   /**
+   * The commands this session interrupted (their consumer stopped, their stream failed) without
+   * the server showing their end within `interruptWait`: they may still run, and write, there.
+   * They are not released on the server, so that a fence can follow them (`awaitEnd`, which
+   * settles one it sees end), and while any is left the scope's close keeps the session instead
+   * of releasing it. (A query writes nothing: it is released as usual.)
+   */
+  readonly unsettled: Effect.Effect<ReadonlyArray<string>>
+  /**
    * Releases the session on the server now (ReleaseSession): it ends there, and any later call
    * fails with SparkSessionLost. Fails when the server refused or could not be reached, and with
    * SparkUnsupported on a 3.5 server (which has no such call; its sessions end by idle

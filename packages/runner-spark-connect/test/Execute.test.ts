@@ -18,7 +18,8 @@ const context = (address = "127.0.0.1:1"): Execute.Context => ({
   interruptWaitMs: 1000,
   retry: Retry.schedule({ budget: "0 millis" }),
   serverSession: { id: undefined },
-  background: () => Effect.void
+  background: () => Effect.void,
+  unsettled: new Set()
 })
 
 describe("Execute.checkServerSession", () => {

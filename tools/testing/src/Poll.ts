@@ -82,3 +82,20 @@ export const until = <E, R>(
   check: Effect.Effect<boolean, E, R>,
   options: PollOptions
 ): Effect.Effect<void, E | PollTimeout, R> => Effect.asVoid(untilHolds(check, (held) => held, options))
+
+/**
+ * Whether something was there at a point, or comes within `within` after it: what a statement
+ * that was stopped or fenced at that point still did later. `there` is the look at the point;
+ * when it found nothing, `check` is asked again until it answers true or `within` passes (a
+ * thing that stays absent is then confirmed by the looks).
+ */
+export const thereOrLater = <E, R>(
+  there: boolean,
+  check: Effect.Effect<boolean, E, R>,
+  options: PollOptions
+): Effect.Effect<boolean, E, R> =>
+  there
+    ? Effect.succeed(true)
+    : untilHolds(check, (made) => made, options).pipe(
+        Effect.catchTag("PollTimeout", () => Effect.succeed(false))
+      )

@@ -48,6 +48,12 @@ export interface Context {
   readonly serverSession: { id: string | undefined }
   /** Runs a fire-and-forget call (release, interrupt) within the session's lifetime. */
   readonly background: (effect: Effect.Effect<unknown, unknown>) => Effect.Effect<void>
+  /**
+   * Commands this session interrupted without seeing their end. They are not released
+   * (ReleaseExecute would drop them from the server's view while they run on), so that a fence
+   * can still follow them; the session's close follows them once more before it releases.
+   */
+  readonly unsettled: Set<string>
 }
 
 /** Per-operation options: tags (for interrupt by tag) and an explicit operation id. */
@@ -236,7 +242,9 @@ export const awaitOperationEnd = (
     Effect.timeoutOption(ctx.interruptWaitMs),
     Effect.map((seen) => {
       const end = Option.getOrElse(seen, () => "unseen" as const)
-      return end === "unseen" ? "unknown" : end
+      if (end === "unseen") return "unknown"
+      ctx.unsettled.delete(operationId)
+      return end
     })
   )
 
@@ -334,14 +342,23 @@ export const execute = (
           failure && Option.getOrUndefined(Exit.findErrorOption(exit))?.errorClass !== undefined
         if (state.complete || failedOnServer)
           return state.started ? ctx.background(releaseExecute(ctx, operationId, undefined)) : Effect.void
-        // A lost link: the server is out of reach, nothing to wait for.
+        // A command left running is kept unsettled, not released: released, it would drop out of
+        // the server's view while it runs on, and a fence following it would call it ended. A
+        // query writes nothing, and is released: kept, the server would go on buffering its
+        // unread results (Spark runs an operation apart from its stream) for minutes.
+        const command = plan.opType.case === "command"
+        const keep = Effect.sync(() => void ctx.unsettled.add(operationId))
+        // A lost link: the server is out of reach, nothing to wait for. The interrupt (and a
+        // query's release) is sent if the link comes back.
         if (failure && !connected(ctx))
-          return ctx.background(
-            interruptOperation(ctx, operationId).pipe(
-              Effect.ignore,
-              Effect.andThen(releaseExecute(ctx, operationId, undefined))
-            )
-          )
+          return command
+            ? Effect.andThen(keep, ctx.background(interruptOperation(ctx, operationId)))
+            : ctx.background(
+                interruptOperation(ctx, operationId).pipe(
+                  Effect.ignore,
+                  Effect.andThen(releaseExecute(ctx, operationId, undefined))
+                )
+              )
         // Stopped by its consumer, or failed with the server in reach (a deadline): the stop
         // holds only once the server has ended the operation, so the consumer waits for that
         // (within interruptWaitMs) before it goes on: a retry must not clean a target that the
@@ -352,14 +369,17 @@ export const execute = (
           Effect.andThen(awaitEnd(ctx, operationId, state.lastResponseId)),
           Effect.interruptible,
           Effect.timeoutOption(ctx.interruptWaitMs),
-          Effect.flatMap((seen) =>
-            Option.getOrUndefined(seen) === "ended"
-              ? Effect.void
-              : Effect.logWarning(
-                  `operation ${operationId} was interrupted, but the server did not show its end within ${Duration.format(Duration.millis(ctx.interruptWaitMs))}: it may still be running there`
+          Effect.flatMap((seen) => {
+            if (Option.getOrUndefined(seen) === "ended")
+              return ctx.background(releaseExecute(ctx, operationId, undefined))
+            const unseen = `operation ${operationId} was interrupted, but the server did not show its end within ${Duration.format(Duration.millis(ctx.interruptWaitMs))}: it may still be running there`
+            return command
+              ? Effect.andThen(keep, Effect.logWarning(`${unseen}, and is kept there for a fence to follow`))
+              : Effect.andThen(
+                  Effect.logWarning(unseen),
+                  ctx.background(releaseExecute(ctx, operationId, undefined))
                 )
-          ),
-          Effect.andThen(ctx.background(releaseExecute(ctx, operationId, undefined)))
+          })
         )
       })
     )

@@ -149,7 +149,8 @@ export const make = (
       interruptWaitMs: Duration.toMillis(options.interruptWait ?? "10 seconds"),
       retry: Retry.schedule(options.retry),
       serverSession: { id: undefined },
-      background: (effect) => FiberSet.run(background, Effect.ignore(effect)).pipe(Effect.asVoid)
+      background: (effect) => FiberSet.run(background, Effect.ignore(effect)).pipe(Effect.asVoid),
+      unsettled: new Set()
     }
     const base = { sessionId, userContext: ctx.userContext, clientType: ctx.clientType }
     const observed = () =>
@@ -194,7 +195,24 @@ export const make = (
             )
           : Effect.fail(Dialect.unsupported(dialect, "ReleaseSession", "4.0.0"))
     )
-    if (options.releaseOnClose !== false) yield* Effect.addFinalizer(() => Effect.ignore(release))
+    // A session that still has operations it interrupted without seeing their end is kept:
+    // Spark interrupts a released session's operations without waiting for them, and a fence
+    // could no longer follow them there. Each is followed once more first.
+    const settle = Effect.suspend(() =>
+      Effect.forEach([...ctx.unsettled], (id) => Execute.awaitOperationEnd(ctx, id), {
+        concurrency: "unbounded"
+      })
+    ).pipe(Effect.andThen(Effect.sync(() => [...ctx.unsettled])))
+    if (options.releaseOnClose !== false)
+      yield* Effect.addFinalizer(() =>
+        Effect.flatMap(settle, (left) =>
+          left.length === 0
+            ? Effect.ignore(release)
+            : Effect.logWarning(
+                `kept session ${sessionId} on the server: the end of ${left.length} operation(s) it interrupted was not seen, and releasing it would hide them from a fence: ${left.join(", ")}`
+              )
+        )
+      )
     // Runs before the release above: an operation's interrupt still under way when the session
     // closes (its stream just hit a deadline) must reach the server, or the operation runs on
     // there with nobody to stop it.
@@ -329,6 +347,7 @@ export const make = (
           )
         ).pipe(Effect.map((r) => r.interruptedIds)),
       awaitEnd: (operationId) => Execute.awaitOperationEnd(ctx, operationId),
+      unsettled: Effect.sync(() => [...ctx.unsettled]),
       release,
       // A 3.5 server keeps no cause chain to fetch: its error is all there is.
       errorDetails: (error) =>

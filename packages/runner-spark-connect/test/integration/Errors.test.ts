@@ -4,7 +4,7 @@ import { spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import type * as SparkSession from "../../src/SparkSession.js"
+import * as SparkSession from "../../src/SparkSession.js"
 import * as SparkError from "../../src/SparkError.js"
 import {
   failureOf,
@@ -15,6 +15,7 @@ import {
   unique,
   withSession
 } from "./harness.js"
+import { thereOrLater } from "@spark-etl/testing"
 
 // Spark 3.5's default is ANSI off (a division by zero is NULL there): the data errors below are
 // Spark's ANSI semantics, asked for explicitly so they are the same on every version.
@@ -106,12 +107,10 @@ const fenceCrashedStatements = (
             { remote: attached, interruptWait }
           )
         )
-        const later = fenced.atFence
-          ? true
-          : yield* pollUntil(exists(view), (made) => made, {
-              what: "a view made after its statement was fenced",
-              within: "4 seconds"
-            }).pipe(Effect.catchTag("PollTimeout", () => Effect.succeed(false)))
+        const later = yield* thereOrLater(fenced.atFence, exists(view), {
+          what: "a view made after its statement was fenced",
+          within: "4 seconds"
+        })
         yield* Effect.flatMap(checker.sql(`DROP VIEW IF EXISTS global_temp.${view}`), (df) =>
           checker.collect(df)
         )
@@ -343,12 +342,10 @@ describe("errors from the real server", () => {
             const atStop = yield* exists(spark, view)
             // Made later than the stop: the bug this guards against. Not made at all (the stop came
             // first): the view must stay absent, which a few more looks confirm.
-            const later = atStop
-              ? true
-              : yield* pollUntil(exists(spark, view), (made) => made, {
-                  what: "a view made after its statement was stopped",
-                  within: "4 seconds"
-                }).pipe(Effect.catchTag("PollTimeout", () => Effect.succeed(false)))
+            const later = yield* thereOrLater(atStop, exists(spark, view), {
+              what: "a view made after its statement was stopped",
+              within: "4 seconds"
+            })
             seen.push({ afterMs, atStop, later })
             if (atStop) break
           }
@@ -393,12 +390,10 @@ describe("errors from the real server", () => {
           // Anything but the deadline (the statement ended first) leaves nothing tested: it fails below.
           const failed = failureOf(exit)?._tag
           const atFailure = yield* exists(view)
-          const later = atFailure
-            ? true
-            : yield* pollUntil(exists(view), (made) => made, {
-                what: "a view made after its statement failed",
-                within: "4 seconds"
-              }).pipe(Effect.catchTag("PollTimeout", () => Effect.succeed(false)))
+          const later = yield* thereOrLater(atFailure, exists(view), {
+            what: "a view made after its statement failed",
+            within: "4 seconds"
+          })
           yield* Effect.flatMap(checker.sql(`DROP VIEW IF EXISTS global_temp.${view}`), (df) =>
             checker.collect(df)
           )
@@ -456,16 +451,109 @@ describe("errors from the real server", () => {
     const messages: Array<string> = []
     const collector = Logger.make((options) => void messages.push(String(options.message)))
     const operationId = randomUUID()
-    await session(
+    const unsettled = await session(
       (spark) =>
         // Stopped after its first batch: the other 99 partitions are still to come.
         spark
           .stream(spark.query("SELECT id FROM range(0, 100000000, 1, 100)"), { operationId })
-          .pipe(Stream.take(1), Stream.runDrain, Effect.provide(Logger.layer([collector]))),
+          .pipe(
+            Stream.take(1),
+            Stream.runDrain,
+            Effect.andThen(spark.unsettled),
+            Effect.provide(Logger.layer([collector]))
+          ),
       { interruptWait: "1 millis" }
     )
     expect(messages).toContain(
       `operation ${operationId} was interrupted, but the server did not show its end within 1ms: it may still be running there`
     )
+    // A query writes nothing: released, not kept (the server would buffer its unread results).
+    expect(unsettled).toEqual([])
+  })
+
+  // What a stop could not see end stays where a fence can follow it: the operation is not
+  // released (the server would drop it from view and let it run on), and the session is not
+  // released at its close either while such an operation's end is still unseen.
+  it("an operation whose end a stop did not see stays on the server for a fence, in a session kept at close", async () => {
+    const values = Array.from({ length: 100_000 }, (_, i) => `(${i})`).join(",")
+    const outcomes = await session((checker) =>
+      Effect.gen(function* () {
+        const exists = (view: string) =>
+          Effect.flatMap(checker.sql(`SHOW VIEWS IN global_temp LIKE '${view}'`), (df) =>
+            checker.collect(df)
+          ).pipe(Effect.map((rows) => rows.length === 1))
+        const seen: Array<{
+          readonly unsettled: ReadonlyArray<string>
+          readonly closeLog: ReadonlyArray<string>
+          readonly ends: ReadonlyArray<SparkSession.OperationEnd>
+          readonly atFence: boolean
+          readonly later: boolean
+        }> = []
+        // The deadline has to fall while the server parses, and the close's look (100 ms more)
+        // too: one that fell before the server had the statement stops nothing, and another is
+        // tried.
+        for (const deadlineMs of [300, 400, 500, 700, 1000]) {
+          const attached = `${harnessRemote()}/;session_id=${randomUUID()}` as const
+          const view = unique("kept_view")
+          const messages: Array<string> = []
+          const collector = Logger.make((options) => void messages.push(String(options.message)))
+          // Its own scope here, so that the logger also hears the close.
+          const unsettled = yield* Effect.scoped(
+            Effect.flatMap(
+              SparkSession.make({
+                remote: attached,
+                streamTimeout: `${deadlineMs} millis`,
+                interruptWait: "100 millis"
+              }),
+              (spark) =>
+                spark
+                  .sql(`CREATE GLOBAL TEMPORARY VIEW ${view} AS SELECT * FROM VALUES ${values} AS t(x)`)
+                  .pipe(Effect.ignore, Effect.andThen(spark.unsettled))
+            )
+          ).pipe(Effect.orDie, Effect.provide(Logger.layer([collector])))
+          const closeLog = messages.filter((m) => m.startsWith("kept session"))
+          // Ended before the stop gave up, or before the close's look (which then released the
+          // session): nothing kept to follow.
+          if (unsettled.length === 0 || closeLog.length === 0) {
+            seen.push({ unsettled, closeLog, ends: [], atFence: false, later: false })
+            continue
+          }
+          // A fence attached to the kept session follows the operation from its start.
+          const fenced = yield* Effect.promise(() =>
+            session(
+              (fence) =>
+                Effect.gen(function* () {
+                  const ends = yield* Effect.forEach(unsettled, fence.awaitEnd)
+                  return { ends, atFence: yield* exists(view) }
+                }),
+              { remote: attached, interruptWait: "2 minutes" }
+            )
+          )
+          const later = yield* thereOrLater(fenced.atFence, exists(view), {
+            what: "a view made after its statement was fenced",
+            within: "4 seconds"
+          })
+          yield* Effect.flatMap(checker.sql(`DROP VIEW IF EXISTS global_temp.${view}`), (df) =>
+            checker.collect(df)
+          )
+          seen.push({ unsettled, closeLog, ...fenced, later })
+          if (closeLog.length > 0) break
+        }
+        return seen
+      })
+    )
+    const kept = outcomes.filter((o) => o.closeLog.length > 0)
+    // Each kept session named its operation, and the fence saw that operation end exactly when
+    // its view was all there: released, it would have looked ended at once, view still to come.
+    expect(
+      kept.filter(
+        (o) =>
+          o.unsettled.length !== 1 ||
+          !o.closeLog[0]!.endsWith(o.unsettled[0]!) ||
+          o.ends[0] !== "ended" ||
+          o.atFence !== o.later
+      )
+    ).toEqual([])
+    expect(kept.length).toBeGreaterThan(0)
   })
 })
