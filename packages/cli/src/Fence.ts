@@ -190,29 +190,32 @@ const selfRetryBudget = Duration.seconds(1)
 
 /**
  * This run's own fence, when it ends without a clean finish: interrupt whatever its session
- * still runs and follow each to its end, each call within `timeout`, a refused connection tried
- * again for a second. Confirmed when the server showed every end (or the engine dies with this
- * process); otherwise the run is recorded unfenced, with the operations whose end it did not see.
+ * still runs and follow each to its end, with those its rules interrupted without seeing their
+ * end (`unsettled`: Spark would not name them to this interrupt again), each call within
+ * `timeout`, a refused connection tried again for a second. Confirmed when the server showed
+ * every end (or the engine dies with this process); otherwise the run is recorded unfenced, with
+ * the operations whose end it did not see.
  */
 export const self = (
   remote: string,
   sessionId: string,
-  timeout: () => Duration.Duration
+  timeout: () => Duration.Duration,
+  unsettled: Effect.Effect<ReadonlyArray<string>>
 ): Effect.Effect<Run.SelfFence> =>
   !ConnectionString.isShared(remote)
     ? Effect.succeed({ confirmed: true })
-    : Effect.suspend(() => {
+    : Effect.flatMap(unsettled, (pending) => {
         const deadline = timeout()
         return session(remote, sessionId, {
           timeout: deadline,
           retryBudget: Duration.min(deadline, selfRetryBudget),
-          pending: []
+          pending
         })
       }).pipe(
-        Effect.tap(({ stopped }) =>
-          stopped.length > 0
+        Effect.tap(({ stopped, earlier }) =>
+          stopped.length + earlier.length > 0
             ? Effect.logWarning(
-                `stopped ${stopped.length} operation(s) of this run on the server${listed(stopped)}`
+                `stopped ${stopped.length} operation(s) of this run on the server${listed(stopped)}${earlier.length > 0 ? `; ${earlier.length} its rules had interrupted${listed(earlier)}` : ""}`
               )
             : Effect.void
         ),

@@ -4,6 +4,7 @@
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
@@ -29,6 +30,11 @@ export interface Options {
   readonly plugins: ReadonlyArray<Plugins.Loaded>
   /** Deadline of each Spark RPC and budget of connection retries. */
   readonly sparkTimeout: Duration.Duration
+  /**
+   * Completed with the engine session when the first rule opens it: the run's own fence asks it
+   * which operations its rules interrupted without seeing their end.
+   */
+  readonly engineSession?: Deferred.Deferred<SparkSession.Session>
 }
 
 /**
@@ -54,7 +60,14 @@ const registry = (options: Options): Layer.Layer<Plugin.Registry> =>
             dataDir: path.resolve(".spark-etl", "local"),
             sparkVersion: options.settings.localSparkVersion
           }
-        }).pipe(Layer.provide(NodeServices.layer)),
+        }).pipe(
+          Layer.provide(NodeServices.layer),
+          Layer.tap((context) =>
+            options.engineSession === undefined
+              ? Effect.void
+              : Deferred.succeed(options.engineSession, Context.get(context, SparkSession.SparkSession))
+          )
+        ),
         // The version the server itself reports, so the log shows which engine ran the batch.
         (context) => {
           const spark = Context.get(context, SparkSession.SparkSession)

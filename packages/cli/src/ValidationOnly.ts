@@ -43,6 +43,8 @@ export const sparkSession: Layer.Layer<SparkSession.SparkSession> = Layer.succee
     unsetConf: () => misuse("unsetConf"),
     interrupt: () => misuse("interrupt"),
     awaitEnd: () => misuse("awaitEnd"),
+    // Nothing ran, so nothing was left unsettled.
+    unsettled: Effect.succeed([]),
     release: misuse("release"),
     errorDetails: (e) => Effect.succeed(e)
   })

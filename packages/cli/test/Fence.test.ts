@@ -11,7 +11,9 @@ const record = (engineSessionId?: string) => runningRecord("r1", engineSessionId
 
 describe("Fence on an embedded local remote", () => {
   it("lets a run's own fence pass: its server ends with the run", async () => {
-    expect(await Effect.runPromise(Fence.self("local[2]", "U", () => Duration.seconds(1)))).toEqual({
+    expect(
+      await Effect.runPromise(Fence.self("local[2]", "U", () => Duration.seconds(1), Effect.succeed([])))
+    ).toEqual({
       confirmed: true
     })
   })
@@ -46,9 +48,12 @@ describe("a run's own fence on a server that refuses the connection", () => {
     const capture = Logger.layer([Logger.make(({ message }) => void errors.push(String(message)))])
     const started = Date.now()
     const fenced = await Effect.runPromise(
-      Fence.self(`sc://127.0.0.1:${port}/;user_id=etl`, crypto.randomUUID(), () => Duration.seconds(20)).pipe(
-        Effect.provide(capture)
-      )
+      Fence.self(
+        `sc://127.0.0.1:${port}/;user_id=etl`,
+        crypto.randomUUID(),
+        () => Duration.seconds(20),
+        Effect.succeed([])
+      ).pipe(Effect.provide(capture))
     )
     const ms = Date.now() - started
     // Nothing it could look at: no operation to leave to the next fence.

@@ -7,6 +7,7 @@
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Console from "effect/Console"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -15,6 +16,7 @@ import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import { Batch, Dag, ExitCode, type Failure, Run } from "@spark-etl/core"
 import * as ConnectionString from "@spark-etl/runner-spark-connect/ConnectionString"
+import type * as SparkSession from "@spark-etl/runner-spark-connect/SparkSession"
 import { randomUUID } from "node:crypto"
 import * as path from "node:path"
 import * as ExitStatus from "../ExitStatus.js"
@@ -241,11 +243,22 @@ export const handler = (flags: Command.Command.Config.Infer<typeof config>) =>
       yield* Console.log(refusedSummary(runId, batchName, admitted.failure))
       return ExitCode.Rejected
     }
+    // The engine session once a rule opened it: what its rules interrupted without seeing the
+    // end, this run's own fence follows too.
+    const engineSession = yield* Deferred.make<SparkSession.Session>()
     const options: Layers.Options = {
       settings,
       plugins: admitted.success,
-      sparkTimeout: settings.sparkTimeout
+      sparkTimeout: settings.sparkTimeout,
+      engineSession
     }
+    const unsettled = Effect.flatMap(
+      Deferred.poll(engineSession),
+      Option.match({
+        onNone: () => Effect.succeed<ReadonlyArray<string>>([]),
+        onSome: (opened) => Effect.flatMap(opened, (spark) => spark.unsettled)
+      })
+    )
     // The session id is ours, recorded in the ledger, so a successor can fence this run.
     const engineSessionId = randomUUID()
     const sessionSettings = ConnectionString.isShared(settings.remote)
@@ -264,10 +277,15 @@ export const handler = (flags: Command.Command.Config.Infer<typeof config>) =>
       stopGrace: Duration.millis(Signals.stopGraceMs),
       fence: Fence.predecessor(settings.remote, fenceTimeout),
       // After a signal, what is left of its grace; otherwise the usual fence deadline.
-      fenceSelf: Fence.self(settings.remote, engineSessionId, () => {
-        const left = Signals.fenceBudgetMs()
-        return left === undefined ? fenceTimeout : Duration.millis(left)
-      }),
+      fenceSelf: Fence.self(
+        settings.remote,
+        engineSessionId,
+        () => {
+          const left = Signals.fenceBudgetMs()
+          return left === undefined ? fenceTimeout : Duration.millis(left)
+        },
+        unsettled
+      ),
       ...(ConnectionString.isShared(settings.remote) ? { engineSessionId } : {}),
       // The flag wins over the batch file's escalation.topic, which wins over the environment.
       ...(Option.isSome(flags.kafkaTopic) ? { topic: flags.kafkaTopic.value } : {}),

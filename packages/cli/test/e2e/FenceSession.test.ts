@@ -3,7 +3,7 @@
 import { NodeServices } from "@effect/platform-node"
 import { Deferred, Duration, Effect, Exit, Fiber, Logger, Option, Stream } from "effect"
 import { ConnectionString, SparkSession } from "@spark-etl/runner-spark-connect"
-import { untilHolds } from "@spark-etl/testing"
+import { thereOrLater } from "@spark-etl/testing"
 import { randomUUID } from "node:crypto"
 import { describe, expect, inject, it } from "vitest"
 import * as Fence from "../../src/Fence.js"
@@ -116,12 +116,10 @@ describe("fencing a crashed run's session on the server", () => {
         const atFence = yield* exists(view)
         yield* Fiber.join(statement)
         // Made later than the second fence: what the ledger's list guards against.
-        const later = atFence
-          ? true
-          : yield* untilHolds(exists(view), (made) => made, {
-              what: "a view made after the fence",
-              within: "4 seconds"
-            }).pipe(Effect.catchTag("PollTimeout", () => Effect.succeed(false)))
+        const later = yield* thereOrLater(atFence, exists(view), {
+          what: "a view made after the fence",
+          within: "4 seconds"
+        })
         yield* Effect.flatMap(checker.sql(`DROP VIEW IF EXISTS global_temp.${view}`), (df) =>
           checker.collect(df)
         )
@@ -151,5 +149,79 @@ describe("fencing a crashed run's session on the server", () => {
     )
     // The view is there at the second fence's end exactly when it is there later.
     expect(atFence).toBe(later)
+  })
+
+  // A rule whose statement was stopped (its stream's deadline) interrupts it and waits a while for
+  // its end; past that the operation stays unsettled in the engine session. Spark would not name it
+  // to the run's own fence's interrupt again, so the fence is given the session's list: it waits
+  // for the statement, or, short of time, records it for the next fence instead of confirming.
+  it("a run's own fence follows what its rules interrupted without seeing the end", async () => {
+    const remote = sparkRemote()
+    const values = Array.from({ length: 100_000 }, (_, i) => `(${i})`).join(",")
+    const lines: Array<string> = []
+    const capture = Logger.make(({ message }) => {
+      lines.push((Array.isArray(message) ? message : [message]).map(String).join(" "))
+    })
+    const program = Effect.gen(function* () {
+      const checker = yield* SparkSession.make({ remote })
+      const exists = (view: string) =>
+        Effect.flatMap(checker.sql(`SHOW VIEWS IN global_temp LIKE '${view}'`), (df) =>
+          checker.collect(df)
+        ).pipe(Effect.map((rows) => rows.length === 1))
+      // The deadline has to fall while the server parses, and the 100 ms after it: one that fell
+      // before the server had the statement stops nothing, and another is tried.
+      for (const deadlineMs of [300, 400, 500, 700, 1000]) {
+        const sessionId = randomUUID()
+        const view = `unsettled_${sessionId.replaceAll("-", "")}`
+        const outcome = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const engine = yield* SparkSession.make({
+              remote: ConnectionString.withSessionId(remote, sessionId),
+              streamTimeout: `${deadlineMs} millis`,
+              interruptWait: "100 millis"
+            })
+            yield* Effect.ignore(
+              engine.sql(`CREATE GLOBAL TEMPORARY VIEW ${view} AS SELECT * FROM VALUES ${values} AS t(x)`)
+            )
+            const unsettled = yield* engine.unsettled
+            if (unsettled.length === 0) return undefined
+            const short = yield* Fence.self(remote, sessionId, () => Duration.millis(100), engine.unsettled)
+            const full = yield* Fence.self(
+              remote,
+              sessionId,
+              () => Duration.minutes(2),
+              engine.unsettled
+            ).pipe(Effect.provide(Logger.layer([capture])))
+            const atFence = yield* exists(view)
+            const later = yield* thereOrLater(atFence, exists(view), {
+              what: "a view made after the fence",
+              within: "4 seconds"
+            })
+            return { unsettled, short, full, atFence, later }
+          })
+        )
+        yield* Effect.flatMap(checker.sql(`DROP VIEW IF EXISTS global_temp.${view}`), (df) =>
+          checker.collect(df)
+        )
+        if (outcome !== undefined) return outcome
+      }
+      return yield* Effect.die(
+        new Error("every statement ended before its stream's deadline or within 100 ms of it")
+      )
+    })
+    const { unsettled, short, full, atFence, later } = await Effect.runPromise(
+      Effect.scoped(program).pipe(Effect.provide(NodeServices.layer))
+    )
+    expect(unsettled).toHaveLength(1)
+    const [id] = unsettled
+    // With 100 ms, the statement still parsing: not confirmed, and the operation is recorded.
+    if (!short.confirmed) expect(short.pendingOperations).toEqual(unsettled)
+    expect(full).toEqual({ confirmed: true })
+    // The view is there at the fence's end exactly when it is there later: without the list, the
+    // fence found nothing to interrupt, confirmed at once, and the view came after it.
+    expect(atFence).toBe(later)
+    expect(lines.join("\n")).toContain(
+      `stopped 0 operation(s) of this run on the server; 1 its rules had interrupted: ${id} (ended)`
+    )
   })
 })
