@@ -210,20 +210,22 @@ export const self = (
           timeout: deadline,
           retryBudget: Duration.min(deadline, selfRetryBudget),
           pending
-        })
-      }).pipe(
-        Effect.tap(({ stopped, earlier }) =>
-          stopped.length + earlier.length > 0
-            ? Effect.logWarning(
-                `stopped ${stopped.length} operation(s) of this run on the server${listed(stopped)}${earlier.length > 0 ? `; ${earlier.length} its rules had interrupted${listed(earlier)}` : ""}`
-              )
-            : Effect.void
-        ),
-        Effect.as<Run.SelfFence>({ confirmed: true }),
-        Effect.catch((error) =>
-          Effect.as(Effect.logError(`could not stop this run's work on the server: ${error.message}`), {
-            confirmed: false,
-            pendingOperations: error instanceof StillRunning ? error.operations : []
-          })
+        }).pipe(
+          Effect.tap(({ stopped, earlier }) =>
+            stopped.length + earlier.length > 0
+              ? Effect.logWarning(
+                  `stopped ${stopped.length} operation(s) of this run on the server${listed(stopped)}${earlier.length > 0 ? `; ${earlier.length} its rules had interrupted${listed(earlier)}` : ""}`
+                )
+              : Effect.void
+          ),
+          Effect.as<Run.SelfFence>({ confirmed: true }),
+          Effect.catch((error) =>
+            Effect.as(Effect.logError(`could not stop this run's work on the server: ${error.message}`), {
+              confirmed: false,
+              // What it saw still running; or, when it could not look at all (the server out of
+              // reach, a deadline), everything its rules left unsettled, for the next fence.
+              pendingOperations: error instanceof StillRunning ? error.operations : pending
+            })
+          )
         )
-      )
+      })

@@ -52,12 +52,13 @@ describe("a run's own fence on a server that refuses the connection", () => {
         `sc://127.0.0.1:${port}/;user_id=etl`,
         crypto.randomUUID(),
         () => Duration.seconds(20),
-        Effect.succeed([])
+        // A command a rule interrupted without seeing its end.
+        Effect.succeed(["6f1c0000-0000-4000-8000-000000000001"])
       ).pipe(Effect.provide(capture))
     )
     const ms = Date.now() - started
-    // Nothing it could look at: no operation to leave to the next fence.
-    expect(fenced).toEqual({ confirmed: false, pendingOperations: [] })
+    // Nothing it could look at: what the rules left unsettled goes to the next fence, whole.
+    expect(fenced).toEqual({ confirmed: false, pendingOperations: ["6f1c0000-0000-4000-8000-000000000001"] })
     // What the log says of it names the refusal, for L2.
     expect(errors).toEqual([
       expect.stringMatching(
