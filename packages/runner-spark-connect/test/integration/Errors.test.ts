@@ -9,10 +9,12 @@ import * as SparkError from "../../src/SparkError.js"
 import {
   failureOf,
   isSpark3,
+  literalRows,
   remote as harnessRemote,
   pollUntil,
   session,
   unique,
+  viewExists,
   withSession
 } from "./harness.js"
 import { thereOrLater } from "@spark-etl/testing"
@@ -80,10 +82,7 @@ const fenceCrashedStatements = (
 ): Promise<ReadonlyArray<Fenced>> =>
   session((checker) =>
     Effect.gen(function* () {
-      const exists = (view: string) =>
-        Effect.flatMap(checker.sql(`SHOW VIEWS IN global_temp LIKE '${view}'`), (df) =>
-          checker.collect(df)
-        ).pipe(Effect.map((rows) => rows.length === 1))
+      const exists = (view: string) => viewExists(checker, view)
       const seen: Array<Fenced> = []
       for (let attempt = 0; attempt < 3; attempt++) {
         const attached = `${harnessRemote()}/;session_id=${randomUUID()}` as const
@@ -319,11 +318,7 @@ describe("errors from the real server", () => {
   // stops its query goes on only once the server has ended it: what the operation did is then
   // all there, and nothing of it comes later.
   it("a stopped consumer goes on only once the server has ended the operation", async () => {
-    const values = Array.from({ length: 100_000 }, (_, i) => `(${i})`).join(",")
-    const exists = (spark: SparkSession.Session, view: string) =>
-      Effect.flatMap(spark.sql(`SHOW VIEWS LIKE '${view}'`), (df) => spark.collect(df)).pipe(
-        Effect.map((rows) => rows.length === 1)
-      )
+    const exists = (spark: SparkSession.Session, view: string) => viewExists(spark, view, "session")
     // The consumer is stopped this long after it sent the statement: a stop that comes before
     // the server started on it leaves nothing to wait for, so a later one is tried.
     const outcomes = await session(
@@ -334,7 +329,7 @@ describe("errors from the real server", () => {
           for (const afterMs of [400, 1000, 2000]) {
             const view = unique("late_view")
             const fiber = yield* Effect.forkChild(
-              spark.sql(`CREATE TEMPORARY VIEW ${view} AS SELECT * FROM VALUES ${values} AS t(x)`),
+              spark.sql(`CREATE TEMPORARY VIEW ${view} AS SELECT * FROM VALUES ${literalRows} AS t(x)`),
               { startImmediately: true }
             )
             yield* Effect.sleep(afterMs)
@@ -363,13 +358,9 @@ describe("errors from the real server", () => {
   // The same for a stream that failed on the client's side with the server still in reach: a
   // rule attempt past its stream's deadline is retried, and the retry cleans the target again.
   it("a stream past its deadline fails only once the server has ended the operation", async () => {
-    const values = Array.from({ length: 100_000 }, (_, i) => `(${i})`).join(",")
     const outcomes = await session((checker) =>
       Effect.gen(function* () {
-        const exists = (view: string) =>
-          Effect.flatMap(checker.sql(`SHOW VIEWS IN global_temp LIKE '${view}'`), (df) =>
-            checker.collect(df)
-          ).pipe(Effect.map((rows) => rows.length === 1))
+        const exists = (view: string) => viewExists(checker, view)
         const seen: Array<{
           readonly deadlineMs: number
           readonly failed: string | undefined
@@ -383,7 +374,9 @@ describe("errors from the real server", () => {
           const exit = yield* Effect.promise(() =>
             withSession(
               (spark) =>
-                spark.sql(`CREATE GLOBAL TEMPORARY VIEW ${view} AS SELECT * FROM VALUES ${values} AS t(x)`),
+                spark.sql(
+                  `CREATE GLOBAL TEMPORARY VIEW ${view} AS SELECT * FROM VALUES ${literalRows} AS t(x)`
+                ),
               { streamTimeout: `${deadlineMs} millis`, interruptWait: "2 minutes" }
             )
           )
@@ -475,13 +468,9 @@ describe("errors from the real server", () => {
   // released (the server would drop it from view and let it run on), and the session is not
   // released at its close either while such an operation's end is still unseen.
   it("an operation whose end a stop did not see stays on the server for a fence, in a session kept at close", async () => {
-    const values = Array.from({ length: 100_000 }, (_, i) => `(${i})`).join(",")
     const outcomes = await session((checker) =>
       Effect.gen(function* () {
-        const exists = (view: string) =>
-          Effect.flatMap(checker.sql(`SHOW VIEWS IN global_temp LIKE '${view}'`), (df) =>
-            checker.collect(df)
-          ).pipe(Effect.map((rows) => rows.length === 1))
+        const exists = (view: string) => viewExists(checker, view)
         const seen: Array<{
           readonly unsettled: ReadonlyArray<string>
           readonly closeLog: ReadonlyArray<string>
@@ -507,7 +496,7 @@ describe("errors from the real server", () => {
               }),
               (spark) =>
                 spark
-                  .sql(`CREATE GLOBAL TEMPORARY VIEW ${view} AS SELECT * FROM VALUES ${values} AS t(x)`)
+                  .sql(`CREATE GLOBAL TEMPORARY VIEW ${view} AS SELECT * FROM VALUES ${literalRows} AS t(x)`)
                   .pipe(Effect.ignore, Effect.andThen(spark.unsettled))
             )
           ).pipe(Effect.orDie, Effect.provide(Logger.layer([collector])))

@@ -2,6 +2,7 @@
 import { Effect, Exit, Option } from "effect"
 import { randomUUID } from "node:crypto"
 import { inject } from "vitest"
+import type * as SparkError from "../../src/SparkError.js"
 import * as SparkSession from "../../src/SparkSession.js"
 
 /** The shared server's connection string. */
@@ -51,6 +52,24 @@ export const session = async <A, E>(
 /** The typed failure of an exit, or undefined when it succeeded or died. */
 export const failureOf = <A, E>(exit: Exit.Exit<A, E>): E | undefined =>
   Option.getOrUndefined(Exit.findErrorOption(exit))
+
+/**
+ * 100,000 literal rows, `(0),(1),…`: a view over them (`… AS SELECT * FROM VALUES ${literalRows}
+ * AS t(x)`) takes Spark about a second to parse, and parsing goes on after an interrupt. (More
+ * rows, repeated, put the shared 2 GiB server into back-to-back full collections.)
+ */
+export const literalRows = Array.from({ length: 100_000 }, (_, i) => `(${i})`).join(",")
+
+/** Whether the view `view` is there, as `spark` sees it (`global_temp` for a global one). */
+export const viewExists = (
+  spark: SparkSession.Session,
+  view: string,
+  where: "global_temp" | "session" = "global_temp"
+): Effect.Effect<boolean, SparkError.SparkError> =>
+  Effect.flatMap(
+    spark.sql(`SHOW VIEWS ${where === "global_temp" ? "IN global_temp " : ""}LIKE '${view}'`),
+    (df) => spark.collect(df)
+  ).pipe(Effect.map((rows) => rows.length === 1))
 
 /** The workspace's poll: repeats a check until its answer holds, with a deadline. */
 export { untilHolds as pollUntil } from "@spark-etl/testing"
