@@ -191,7 +191,7 @@ const selfRetryBudget = Duration.seconds(1)
 /**
  * This run's own fence, when it ends without a clean finish: interrupt whatever its session
  * still runs and follow each to its end, with those its rules interrupted without seeing their
- * end (`unsettled`: Spark would not name them to this interrupt again), each call within
+ * end (`unsettled`: Spark 3.5 and 4.2 would not name them to this interrupt again), each call within
  * `timeout`, a refused connection tried again for a second. Confirmed when the server showed
  * every end (or the engine dies with this process); otherwise the run is recorded unfenced, with
  * the operations whose end it did not see.
