@@ -133,6 +133,11 @@ export class EventSink extends Context.Service<
   EventSink,
   {
     readonly publish: (event: Event) => Effect.Effect<void>
+    /**
+     * Delivers events that came in together, in their order, as `publish` would one by one: a
+     * reporter that can sends them in one request. Optional: without it they go one by one.
+     */
+    readonly publishAll?: (events: ReadonlyArray<Event>) => Effect.Effect<void>
     readonly spool: (event: Event) => Effect.Effect<void>
     readonly flush: Effect.Effect<void>
     /**

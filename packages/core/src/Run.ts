@@ -462,8 +462,14 @@ const execute = (
       Deferred.isDoneUnsafe(stop)
         ? sink.spool(event)
         : Effect.asVoid(Effect.raceFirst(sink.publish(event), Deferred.await(stop)))
+    // What queued up while the last send waited for Kafka goes in one request, where the sink
+    // can: the events of a rule's end and of the next rule's start come together.
+    const sendAll = (group: ReadonlyArray<Event.Event>): Effect.Effect<void> =>
+      group.length === 1 || sink.publishAll === undefined || Deferred.isDoneUnsafe(stop)
+        ? Effect.forEach(group, send, { discard: true })
+        : Effect.asVoid(Effect.raceFirst(sink.publishAll(group), Deferred.await(stop)))
     const publisher = yield* Queue.takeAll(events).pipe(
-      Effect.flatMap((group) => Effect.forEach(group, send, { discard: true })),
+      Effect.flatMap(sendAll),
       Effect.forever,
       Effect.catchIf(Cause.isDone, () => Effect.void),
       Effect.forkScoped

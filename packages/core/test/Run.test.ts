@@ -52,6 +52,8 @@ interface SetupOptions {
   readonly onPublish?: (event: Event.Event) => void
   /** Each publish waits for this first (a slow Kafka). */
   readonly publishAfter?: Effect.Effect<void>
+  /** The sink also takes events that came together in one call (`publishAll`). */
+  readonly publishAll?: boolean
   /** Runs after each rule's runner succeeds. */
   readonly afterRun?: (ruleId: string) => Effect.Effect<void>
 }
@@ -122,26 +124,45 @@ const setup = (options: SetupOptions = {}) => {
   ).pipe(
     Layer.provide(options.filesystem ? TargetStore.layerFileSystem.pipe(Layer.provide(node)) : store.layer)
   )
+  // The events of each call of the sink's publish or publishAll.
+  const sends: Array<ReadonlyArray<string>> = []
   const sinkLayer = Layer.effect(
     Event.EventSink,
-    Effect.map(Event.EventSink, (inner) =>
-      Event.EventSink.of({
+    Effect.map(Event.EventSink, (inner) => {
+      const keep = (event: Event.Event) =>
+        Effect.andThen(
+          Effect.sync(() => options.onPublish?.(event)),
+          inner.publish(event)
+        )
+      return Event.EventSink.of({
         ...inner,
         publish: (event) =>
           Effect.andThen(
+            options.publishAfter ?? Effect.void,
             Effect.andThen(
-              options.publishAfter ?? Effect.void,
-              Effect.sync(() => options.onPublish?.(event))
-            ),
-            inner.publish(event)
+              Effect.sync(() => void sends.push(types([event]))),
+              keep(event)
+            )
           ),
+        ...(options.publishAll
+          ? {
+              publishAll: (events: ReadonlyArray<Event.Event>) =>
+                Effect.andThen(
+                  options.publishAfter ?? Effect.void,
+                  Effect.andThen(
+                    Effect.sync(() => void sends.push(types(events))),
+                    Effect.forEach(events, keep, { discard: true })
+                  )
+                )
+            }
+          : {}),
         spool: (event) =>
           Effect.andThen(
             Effect.sync(() => void spooled.push(event.type)),
             inner.spool(event)
           )
       })
-    )
+    })
   ).pipe(Layer.provide(sink.layer))
   const runners = [probe(scripted.runner), probe(Testing.scripted("other").runner)]
   const layer = Layer.mergeAll(
@@ -152,6 +173,7 @@ const setup = (options: SetupOptions = {}) => {
   )
   return {
     events: sink.events,
+    sends,
     cleaned: store.cleaned,
     log: scripted.log,
     nextStart: scripted.nextStart,
@@ -293,6 +315,34 @@ describe("Run", () => {
         const started = t.events.find((e) => e.type === "rule.started" && e.ruleId === "extract")!
         const ended = t.events.find((e) => e.type === "rule.succeeded" && e.ruleId === "publish")!
         expect(Date.parse(started.time)).toBeLessThanOrEqual(Date.parse(ended.time))
+      })
+  )
+
+  it.live(
+    "events that queued up behind a slow publish go to the sink together, in their order, when it takes several",
+    () =>
+      Effect.gen(function* () {
+        const { file, ledgerDir } = batchFile(rules3)
+        const lastRan = yield* Deferred.make<void>()
+        const t = setup({
+          publishAll: true,
+          publishAfter: Deferred.await(lastRan),
+          afterRun: (id) => (id === "publish" ? Deferred.succeed(lastRan, undefined) : Effect.void)
+        })
+        const outcome = yield* Run.run({
+          batchFile: file,
+          ledgerDir,
+          params: { run_date: "2026-11-26" },
+          runId: "run-grouped"
+        }).pipe(Effect.provide(t.layer), Effect.timeout("20 seconds"))
+        expect(outcome).toMatchObject({ status: "succeeded", exitCode: 0 })
+        expect(types(t.events)).toEqual(rules3Succeeded)
+        expect(t.sends.flat()).toEqual(rules3Succeeded)
+        // The first send took what had come before it; it waited until the last rule ran, so
+        // the next took all that came meanwhile, and a third at most the last rule's end, which
+        // may come after it. The close then publishes the terminal event alone.
+        expect(t.sends.length).toBeLessThanOrEqual(4)
+        expect(t.sends.some((events) => events.length > 1)).toBe(true)
       })
   )
 
