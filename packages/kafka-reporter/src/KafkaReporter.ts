@@ -60,6 +60,13 @@ interface Ticket {
   settled: boolean
 }
 
+// An event and its Kafka record, with its ticket.
+interface Enveloped {
+  readonly ticket: Ticket
+  readonly event: Event.Event
+  readonly record: CloudEvent.KafkaRecord
+}
+
 const describe = (error: ProducerError | OutboxError): string =>
   error._tag === "ProducerError"
     ? `${error.code} on ${error.operation}: ${error.message}`
@@ -185,15 +192,36 @@ export const make = (
         )
       )
 
-    const spool = (ticket: Ticket, record: CloudEvent.KafkaRecord, event: Event.Event, reason: string) =>
-      append(
-        ticket,
-        event,
-        record,
-        Effect.logWarning(
-          `kafka-reporter: event ${event.id} (${event.type}, batch ${event.batch}) not delivered to Kafka (${reason}); appended to outbox ${outbox.path}`
+    // Events that did not reach Kafka, into the outbox in their order with one append; each
+    // one's line in the log says why.
+    const spool = (entries: ReadonlyArray<Enveloped>, reason: string) =>
+      outbox.append(entries.map((e) => e.record)).pipe(
+        Effect.andThen(
+          Effect.forEach(
+            entries,
+            ({ ticket, event }) => {
+              ticket.settled = true
+              return Effect.logWarning(
+                `kafka-reporter: event ${event.id} (${event.type}, batch ${event.batch}) not delivered to Kafka (${reason}); appended to outbox ${outbox.path}`
+              )
+            },
+            { discard: true }
+          )
         ),
-        (failure) => `neither delivered to Kafka (${reason}) nor spooled (${failure})`
+        Effect.catch((error) =>
+          Effect.forEach(
+            entries,
+            ({ ticket, event, record }) =>
+              lastResort(
+                ticket,
+                event,
+                stderrPrefix,
+                record.value,
+                `neither delivered to Kafka (${reason}) nor spooled (${describe(error)})`
+              ),
+            { discard: true }
+          )
+        )
       )
 
     const drainPending = (deadline: number) =>
@@ -216,10 +244,10 @@ export const make = (
         )
       })
 
-    const deliver = (record: CloudEvent.KafkaRecord) =>
+    const deliver = (records: ReadonlyArray<CloudEvent.KafkaRecord>) =>
       Effect.gen(function* () {
         yield* drainPending(config.publishTimeoutMs).pipe(Effect.catchTag("OutboxError", outboxBroken))
-        yield* producer.send([record], config.publishTimeoutMs)
+        yield* producer.send(records, config.publishTimeoutMs)
       }).pipe(
         Effect.timeoutOrElse({
           duration: config.publishTimeoutMs,
@@ -234,44 +262,76 @@ export const make = (
         })
       )
 
-    const publish = (event: Event.Event): Effect.Effect<void> => {
-      const ticket: Ticket = { settled: false }
-      let enveloped: CloudEvent.KafkaRecord | undefined
-      return Effect.gen(function* () {
-        const encoded = yield* CloudEvent.fromEvent(event, envelopeOptions).pipe(Effect.result)
-        if (encoded._tag === "Failure") return yield* notEnveloped(ticket, event, encoded.failure)
-        const record = encoded.success
-        enveloped = record
+    // One produce request: all delivered, or all spooled.
+    const sendChunk = (entries: ReadonlyArray<Enveloped>) =>
+      Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         if (now < kafkaDownUntil) {
-          return yield* spool(ticket, record, event, `Kafka failed less than ${config.retryAfterMs} ms ago`)
+          return yield* spool(entries, `Kafka failed less than ${config.retryAfterMs} ms ago`)
         }
-        // Interrupted mid-send (SIGINT, SIGTERM): the event still goes to the outbox before the
-        // fiber stops; if Kafka took it after all, consumers deduplicate by id (core minted it).
-        const sent = yield* deliver(record).pipe(
-          Effect.onInterrupt(() => spool(ticket, record, event, "publish interrupted")),
+        // Interrupted mid-send (SIGINT, SIGTERM): the events still go to the outbox before the
+        // fiber stops; if Kafka took them after all, consumers deduplicate by id (core minted it).
+        const sent = yield* deliver(entries.map((e) => e.record)).pipe(
+          Effect.onInterrupt(() => spool(entries, "publish interrupted")),
           Effect.result
         )
         if (sent._tag === "Success") {
-          ticket.settled = true
+          for (const { ticket } of entries) ticket.settled = true
           return
         }
         kafkaDownUntil = (yield* Clock.currentTimeMillis) + config.retryAfterMs
-        yield* spool(ticket, record, event, describe(sent.failure))
+        yield* spool(entries, describe(sent.failure))
+      })
+
+    // Events that came together go in as few produce requests as the broker's limit allows
+    // (chunked as the outbox's drain is); after a chunk that failed, the next ones go straight
+    // to the outbox (Kafka just failed), in order.
+    const publishAll = (events: ReadonlyArray<Event.Event>): Effect.Effect<void> => {
+      const tickets = events.map((): Ticket => ({ settled: false }))
+      const records: Array<CloudEvent.KafkaRecord | undefined> = []
+      return Effect.gen(function* () {
+        const entries: Array<Enveloped> = []
+        for (const [i, event] of events.entries()) {
+          const encoded = yield* CloudEvent.fromEvent(event, envelopeOptions).pipe(Effect.result)
+          if (encoded._tag === "Failure") yield* notEnveloped(tickets[i]!, event, encoded.failure)
+          else {
+            records[i] = encoded.success
+            entries.push({ ticket: tickets[i]!, event, record: encoded.success })
+          }
+        }
+        yield* Effect.forEach(
+          Outbox.chunks(entries, (e) => e.record),
+          sendChunk,
+          { discard: true }
+        )
       }).pipe(
         lock.withPermit,
-        // Interrupted before it reached Kafka or the outbox (e.g. waiting for the lock).
+        // Interrupted before they reached Kafka or the outbox (e.g. waiting for the lock).
         Effect.onInterrupt(() =>
-          unsettled(ticket, event, enveloped, "interrupted before it was sent or spooled")
+          Effect.forEach(
+            events,
+            (event, i) =>
+              unsettled(tickets[i]!, event, records[i], "interrupted before it was sent or spooled"),
+            { discard: true }
+          )
         ),
         Effect.catchCause((cause) =>
-          Effect.andThen(
-            Effect.logError(`kafka-reporter: publishing event ${event.id} failed: ${cause}`),
-            unsettled(ticket, event, enveloped, "neither sent nor spooled (publishing failed)")
+          Effect.forEach(
+            events,
+            (event, i) =>
+              tickets[i]!.settled
+                ? Effect.void
+                : Effect.andThen(
+                    Effect.logError(`kafka-reporter: publishing event ${event.id} failed: ${cause}`),
+                    unsettled(tickets[i]!, event, records[i], "neither sent nor spooled (publishing failed)")
+                  ),
+            { discard: true }
           )
         )
       )
     }
+
+    const publish = (event: Event.Event): Effect.Effect<void> => publishAll([event])
 
     const flushNow = (deadline: number) =>
       drainPending(deadline).pipe(
@@ -370,7 +430,7 @@ export const make = (
       Effect.map((spooled) => ({ spooled, outbox: outbox.path, onStderr, logOnly }))
     )
 
-    return { publish, spool: spoolOnly, flush, undelivered }
+    return { publish, publishAll, spool: spoolOnly, flush, undelivered }
   })
 
 /**

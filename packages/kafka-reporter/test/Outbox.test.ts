@@ -213,3 +213,25 @@ describe("Outbox line format", () => {
     expect(CloudEvent.contentType).toBe("application/cloudevents+json; charset=utf-8")
   })
 })
+
+describe("Outbox.chunks", () => {
+  const sized = (kib: number) => ({ value: "x".repeat(kib * 1024) })
+  it("cuts records in order into produce requests of at most 512 KiB, a bigger record alone", () => {
+    const lengths = (kibs: ReadonlyArray<number>) =>
+      Outbox.chunks(kibs.map(sized), (r) => r).map((chunk) => chunk.map((r) => r.value.length / 1024))
+    expect(lengths([200, 200, 200, 100])).toEqual([
+      [200, 200],
+      [200, 100]
+    ])
+    expect(lengths([600, 10, 10])).toEqual([[600], [10, 10]])
+    expect(lengths([])).toEqual([])
+  })
+
+  it("puts at most 500 records in one request", () => {
+    const cut = Outbox.chunks(
+      Array.from({ length: 1001 }, () => ({ value: "{}" })),
+      (r) => r
+    )
+    expect(cut.map((chunk) => chunk.length)).toEqual([500, 500, 1])
+  })
+})

@@ -76,22 +76,40 @@ const defaultChunkSize = 500
 // Well under the broker's default message.max.bytes (1 MiB): one chunk is one produce batch.
 const defaultChunkBytes = 512 * 1024
 
-// How many entries from `start` fit in one chunk (at least one, so a big event still goes).
-const chunkEnd = (
-  entries: ReadonlyArray<Entry>,
+// How many items from `start` fit in one chunk (at least one, so a big event still goes).
+const chunkEnd = <A>(
+  items: ReadonlyArray<A>,
+  record: (item: A) => Pick<CloudEvent.KafkaRecord, "value">,
   start: number,
   maxCount: number,
   maxBytes: number
 ): number => {
   let end = start
   let bytes = 0
-  while (end < entries.length && end - start < maxCount) {
-    const size = Buffer.byteLength(entries[end]!.record.value, "utf8")
+  while (end < items.length && end - start < maxCount) {
+    const size = Buffer.byteLength(record(items[end]!).value, "utf8")
     if (end > start && bytes + size > maxBytes) break
     bytes += size
     end++
   }
   return end
+}
+
+/**
+ * `items` cut in order into chunks of one produce request each, as the outbox's drain cuts its
+ * lines: at most 500 records and 512 KiB (a bigger record goes alone).
+ */
+export const chunks = <A>(
+  items: ReadonlyArray<A>,
+  record: (item: A) => Pick<CloudEvent.KafkaRecord, "value">
+): ReadonlyArray<ReadonlyArray<A>> => {
+  const out: Array<ReadonlyArray<A>> = []
+  for (let start = 0; start < items.length;) {
+    const end = chunkEnd(items, record, start, defaultChunkSize, defaultChunkBytes)
+    out.push(items.slice(start, end))
+    start = end
+  }
+  return out
 }
 
 const parseLines = (text: string): Effect.Effect<Contents> =>
@@ -215,7 +233,10 @@ export const make = (
         }
         let delivered = 0
         while (delivered < entries.length) {
-          const chunk = entries.slice(delivered, chunkEnd(entries, delivered, chunkSize, chunkBytes))
+          const chunk = entries.slice(
+            delivered,
+            chunkEnd(entries, (e) => e.record, delivered, chunkSize, chunkBytes)
+          )
           const sent = yield* deliver(chunk.map((e) => e.record)).pipe(Effect.result)
           if (sent._tag === "Failure") {
             return {

@@ -10,6 +10,7 @@ import * as Outbox from "../../src/internal/outbox.js"
 import * as Topic from "../../src/Topic.js"
 import { batchEvent, problems, ruleFailed } from "../support/fixtures.js"
 import * as FaultyNetwork from "./support/FaultyNetwork.js"
+import * as ProduceRequests from "./support/ProduceRequests.js"
 import { captureLogs, consume, createTopic, kcat, reporterConfig, unique } from "./support/kafka.js"
 
 const brokers = () => inject("kafkaBrokers")
@@ -118,6 +119,54 @@ describe("KafkaReporter on the real broker", () => {
         )
       )
     ).toBe(true)
+  })
+
+  it("sends events that come together in one produce request, in their order; one by one, one request each", async () => {
+    const config = await Effect.runPromise(reporterConfig(brokers(), unique("together")))
+    await Effect.runPromise(createTopic(config).pipe(Effect.provide(NodeFileSystem.layer)))
+    const requests = ProduceRequests.make()
+    const events = lifecycle(unique("daily_sales"))
+    const sent = await run(
+      Effect.gen(function* () {
+        const sink = yield* Event.EventSink
+        yield* sink.publishAll!(events.slice(0, 4))
+        const together = requests.count()
+        for (const event of events.slice(4)) yield* sink.publish(event)
+        return { together, oneByOne: requests.count() - together }
+      }),
+      KafkaReporter.layer(config, { socketFactory: requests.socketFactory }).pipe(
+        Layer.provide(NodeFileSystem.layer)
+      )
+    )
+    expect(sent).toEqual({ together: 1, oneByOne: 2 })
+    const received = await consume(brokers(), config.topic, events.length)
+    expect(ids(received)).toEqual(events.map((e) => e.id))
+  })
+
+  it("spools events that came together in their order when Kafka does not take them, each named in the log", async () => {
+    const config = await Effect.runPromise(
+      reporterConfig(brokers(), unique("together-missing"), { publishTimeoutMs: 1500 })
+    )
+    const logs = captureLogs()
+    const events = lifecycle(unique("daily_sales")).slice(0, 3)
+    await run(
+      Effect.flatMap(Event.EventSink, (sink) => sink.publishAll!(events)),
+      KafkaReporter.layer(config).pipe(Layer.provide(NodeFileSystem.layer)),
+      logs.layer
+    )
+    const spooled = await Effect.runPromise(
+      Outbox.make(config.outboxFile).pipe(
+        Effect.flatMap((o) => o.read),
+        Effect.provide(NodeFileSystem.layer)
+      )
+    )
+    expect(spooled.entries.map((e) => e.envelope.id)).toEqual(events.map((e) => e.id))
+    for (const event of events) {
+      expect(
+        logs.lines.filter((l) => l.includes(`event ${event.id}`) && l.includes("appended to outbox")),
+        event.type
+      ).toHaveLength(1)
+    }
   })
 
   it("is readable by an independent client (kcat): same ids, keys, headers and payloads", async () => {
