@@ -225,6 +225,7 @@ const withinSignalGrace = Layer.effect(
   Event.EventSink,
   Effect.gen(function* () {
     const sink = yield* Event.EventSink
+    const { publishAll } = sink
     const bounded = (effect: Effect.Effect<void>) =>
       Effect.suspend(() => {
         const budget = Signals.publishBudgetMs()
@@ -232,6 +233,9 @@ const withinSignalGrace = Layer.effect(
       })
     return {
       publish: (event) => bounded(sink.publish(event)),
+      ...(publishAll !== undefined
+        ? { publishAll: (events: ReadonlyArray<Event.Event>) => bounded(publishAll(events)) }
+        : {}),
       spool: sink.spool,
       flush: bounded(sink.flush),
       // A local count, for the summary: where the events not delivered are.
