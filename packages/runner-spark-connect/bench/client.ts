@@ -14,8 +14,11 @@ const query = `SELECT id AS l, id * 1.5D AS d, concat('row-', id) AS s,
   date_add(DATE'2020-01-01', CAST(id % 3650 AS INT)) AS dt, CAST(id / 100 AS DECIMAL(18,2)) AS dec
   FROM range(1000000)`
 
-/** Warm-up and timed runs per mode: SELECT 1 is the median of 200 after 20 warm-ups. */
-const plan = (mode: string) => (mode === "select1" ? { warmup: 20, runs: 200 } : { warmup: 1, runs: 3 })
+/**
+ * Warm-up and timed runs per mode: SELECT 1 is the median of 200 after 20 warm-ups; a 1M-row case
+ * the median of 5 (of 3, one slow query moved the Arrow figure by ±10 % between runs).
+ */
+const plan = (mode: string) => (mode === "select1" ? { warmup: 20, runs: 200 } : { warmup: 1, runs: 5 })
 
 /** Runs the case, checks its row count, and returns the timed durations in ms. */
 const timed = <E>(mode: string, once: Effect.Effect<number, E>): Effect.Effect<Array<number>, E | Error> =>

@@ -18,7 +18,8 @@ QUERY = """SELECT id AS l, id * 1.5D AS d, concat('row-', id) AS s,
 def main() -> None:
     mode, remote = sys.argv[1], sys.argv[2]
     spark = SparkSession.builder.remote(remote).getOrCreate()
-    warmup, runs = (20, 200) if mode == "select1" else (1, 3)
+    # The same plan as client.ts.
+    warmup, runs = (20, 200) if mode == "select1" else (1, 5)
     expected = 1 if mode == "select1" else 1_000_000
 
     def once() -> int:
