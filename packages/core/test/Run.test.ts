@@ -290,27 +290,34 @@ const crashedPredecessor = (
   return batchDir
 }
 
+// rules3 succeeding with a Kafka that acknowledges nothing until the last rule has run: a rule
+// waiting for its rule.started to be acknowledged would never get there.
+const untilLastRuleRan = (runId: string, options: SetupOptions = {}) =>
+  Effect.gen(function* () {
+    const { file, ledgerDir } = batchFile(rules3)
+    const lastRan = yield* Deferred.make<void>()
+    const t = setup({
+      ...options,
+      publishAfter: Deferred.await(lastRan),
+      afterRun: (id) => (id === "publish" ? Deferred.succeed(lastRan, undefined) : Effect.void)
+    })
+    const outcome = yield* Run.run({
+      batchFile: file,
+      ledgerDir,
+      params: { run_date: "2026-11-26" },
+      runId
+    }).pipe(Effect.provide(t.layer), Effect.timeout("20 seconds"))
+    expect(outcome).toMatchObject({ status: "succeeded", exitCode: 0 })
+    expect(types(t.events)).toEqual(rules3Succeeded)
+    return t
+  })
+
 describe("Run", () => {
   it.live(
     "rules do not wait for their events to be acknowledged; the events still leave in order, the terminal one last",
     () =>
       Effect.gen(function* () {
-        const { file, ledgerDir } = batchFile(rules3)
-        // Kafka acknowledges nothing until the last rule has run: a rule waiting for its
-        // rule.started to be acknowledged would never get there.
-        const lastRan = yield* Deferred.make<void>()
-        const t = setup({
-          publishAfter: Deferred.await(lastRan),
-          afterRun: (id) => (id === "publish" ? Deferred.succeed(lastRan, undefined) : Effect.void)
-        })
-        const outcome = yield* Run.run({
-          batchFile: file,
-          ledgerDir,
-          params: { run_date: "2026-11-26" },
-          runId: "run-slow-kafka"
-        }).pipe(Effect.provide(t.layer), Effect.timeout("20 seconds"))
-        expect(outcome).toMatchObject({ status: "succeeded", exitCode: 0 })
-        expect(types(t.events)).toEqual(rules3Succeeded)
+        const t = yield* untilLastRuleRan("run-slow-kafka")
         // Each event is stamped when it happened, not when Kafka took it.
         const started = t.events.find((e) => e.type === "rule.started" && e.ruleId === "extract")!
         const ended = t.events.find((e) => e.type === "rule.succeeded" && e.ruleId === "publish")!
@@ -322,21 +329,7 @@ describe("Run", () => {
     "events that queued up behind a slow publish go to the sink together, in their order, when it takes several",
     () =>
       Effect.gen(function* () {
-        const { file, ledgerDir } = batchFile(rules3)
-        const lastRan = yield* Deferred.make<void>()
-        const t = setup({
-          publishAll: true,
-          publishAfter: Deferred.await(lastRan),
-          afterRun: (id) => (id === "publish" ? Deferred.succeed(lastRan, undefined) : Effect.void)
-        })
-        const outcome = yield* Run.run({
-          batchFile: file,
-          ledgerDir,
-          params: { run_date: "2026-11-26" },
-          runId: "run-grouped"
-        }).pipe(Effect.provide(t.layer), Effect.timeout("20 seconds"))
-        expect(outcome).toMatchObject({ status: "succeeded", exitCode: 0 })
-        expect(types(t.events)).toEqual(rules3Succeeded)
+        const t = yield* untilLastRuleRan("run-grouped", { publishAll: true })
         expect(t.sends.flat()).toEqual(rules3Succeeded)
         // The first send took what had come before it; it waited until the last rule ran, so
         // the next took all that came meanwhile, and a third at most the last rule's end, which
