@@ -303,6 +303,15 @@ export const make = (
           Outbox.chunks(entries, (e) => e.record),
           sendChunk,
           { discard: true }
+        ).pipe(
+          // Interrupted mid-send: the chunk in flight went to the outbox (sendChunk), and the
+          // chunks after it follow it there, in order.
+          Effect.onInterrupt(() =>
+            spool(
+              entries.filter((e) => !e.ticket.settled),
+              "publish interrupted"
+            )
+          )
         )
       }).pipe(
         lock.withPermit,

@@ -2,7 +2,7 @@
 // independent client reads, and what happens when Kafka refuses, goes silent, or lacks the topic.
 import { NodeFileSystem } from "@effect/platform-node"
 import { Event } from "@spark-etl/core"
-import { Effect, Layer } from "effect"
+import { Effect, Fiber, Layer } from "effect"
 import * as fs from "node:fs"
 import { describe, expect, inject, it } from "vitest"
 import * as KafkaReporter from "../../src/KafkaReporter.js"
@@ -166,6 +166,54 @@ describe("KafkaReporter on the real broker", () => {
         logs.lines.filter((l) => l.includes(`event ${event.id}`) && l.includes("appended to outbox")),
         event.type
       ).toHaveLength(1)
+    }
+  })
+
+  it("a send of events that came together, interrupted mid-send, leaves them all in the outbox in order", async () => {
+    const network = await FaultyNetwork.make()
+    try {
+      // Each event over 512 KiB (three parameters of 200 KiB, kept whole with maxDetailBytes at
+      // 256 KiB): one produce request each.
+      const big = { a: "a".repeat(200 * 1024), b: "b".repeat(200 * 1024), c: "c".repeat(200 * 1024) }
+      const batch = unique("daily_sales")
+      const events = [1, 2, 3].map(() => batchEvent({ batch, type: "rule.started", parameters: big }))
+      const config = await Effect.runPromise(
+        reporterConfig(brokers(), unique("interrupted"), {
+          publishTimeoutMs: 60_000,
+          maxDetailBytes: 262_144
+        })
+      )
+      // Connections are accepted and never answered: the first request waits for good.
+      network.setMode("dropped")
+      let connected = () => {}
+      const connecting = new Promise<void>((resolve) => (connected = resolve))
+      const stderr: Array<string> = []
+      await run(
+        Effect.gen(function* () {
+          const sink = yield* Event.EventSink
+          const fiber = yield* Effect.forkChild(sink.publishAll!(events))
+          // The first request is on its way once the reporter opens a connection to the broker.
+          yield* Effect.promise(() => connecting).pipe(Effect.timeout("30 seconds"))
+          yield* Fiber.interrupt(fiber)
+        }),
+        KafkaReporter.layer(config, {
+          socketFactory: (request) => {
+            connected()
+            return network.socketFactory(request)
+          },
+          stderr: { write: (line) => stderr.push(line) }
+        }).pipe(Layer.provide(NodeFileSystem.layer))
+      )
+      const spooled = await Effect.runPromise(
+        Outbox.make(config.outboxFile).pipe(
+          Effect.flatMap((o) => o.read),
+          Effect.provide(NodeFileSystem.layer)
+        )
+      )
+      expect(spooled.entries.map((e) => e.envelope.id)).toEqual(events.map((e) => e.id))
+      expect(stderr).toEqual([])
+    } finally {
+      await network.close()
     }
   })
 
