@@ -154,6 +154,18 @@ export interface Runner<O, R = never> {
    */
   readonly preflight?: (ctx: PreflightContext<O>) => Effect.Effect<Analysis, Failure.RuleFailure, R>
   /**
+   * Whether the rule's preflight is isolated: it changes nothing on the engine that another
+   * rule's analysis reads, except the result it defines for the rules that depend on it (no
+   * session setting, no name of its own), and it reads no rule of `ruleIds` (every rule of the
+   * batch) it does not depend on. Core analyses isolated rules that do not depend on one another
+   * side by side, and reads their outcomes in plan order. Absent or false: the rule is analysed
+   * alone, after every rule before it. Must not touch the engine.
+   */
+  readonly preflightIsolated?: (
+    ctx: PreflightContext<O>,
+    ruleIds: ReadonlyArray<string>
+  ) => Effect.Effect<boolean, never, R>
+  /**
    * Before a retry: stops whatever the failed attempt may still run on the engine (its stream
    * broke, so its own interrupt may never have arrived), before the rule's target is emptied
    * again, so no late write of it lands in the next attempt's output. Best effort: it never
@@ -196,6 +208,11 @@ export interface Loaded {
   readonly run: (ctx: RunContext<unknown>) => Effect.Effect<void | Committed, Failure.RuleFailure>
   readonly prepare: (ctx: PrepareContext) => Effect.Effect<void, Failure.RuleFailure>
   readonly preflight: (ctx: PreflightContext<unknown>) => Effect.Effect<Analysis, Failure.RuleFailure>
+  /** Whether the rule may be analysed alongside others (see Runner.preflightIsolated). */
+  readonly preflightIsolated: (
+    ctx: PreflightContext<unknown>,
+    ruleIds: ReadonlyArray<string>
+  ) => Effect.Effect<boolean>
   /** Stops what an earlier attempt of the rule may still run (see Runner.abandon). */
   readonly abandon: (ctx: RunContext<unknown>) => Effect.Effect<void>
   /** The target stores the runner brings (`targetStore`, then `targetStores`). */
@@ -260,6 +277,15 @@ const loaded = <O, R>(
             Effect.provideContext(runner.preflight!({ ...ctx, options }), context)
           )
         : Effect.succeed(notAnalysed(`rule kind "${runner.kind}" has no preflight`)),
+    preflightIsolated: (ctx, ruleIds) => {
+      const decoded = decode(ctx.options)
+      return Result.isSuccess(decoded) && runner.preflight && runner.preflightIsolated
+        ? Effect.provideContext(
+            runner.preflightIsolated({ ...ctx, options: decoded.success }, ruleIds),
+            context
+          )
+        : Effect.succeed(false)
+    },
     fingerprint: (ctx) => {
       const decoded = decode(ctx.options)
       return Result.isSuccess(decoded) && runner.fingerprint

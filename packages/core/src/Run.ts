@@ -130,6 +130,10 @@ export interface Outcome {
 /** Services a run needs. */
 export type Requirements = Batch.Requirements | Event.EventSink
 
+// How many isolated rules preflight analyses at once: 50 views defined on a local server took
+// 450–670 ms one at a time, 215–290 ms eight at a time, and little less with more.
+const preflightConcurrency = 8
+
 const iso = (ms: number) => new Date(ms).toISOString()
 
 /**
@@ -638,24 +642,58 @@ const execute = (
         : new Map<string, Resume.Decision>()
       const unanalysed: Array<{ readonly ruleId: string; readonly reason: string }> = []
       const unchecked = new Set<string>()
+      const noted = (id: string, analysis: Plugin.Analysis) => {
+        if (analysis._tag === "Analysed") return Effect.void
+        unchecked.add(id)
+        unanalysed.push({ ruleId: id, reason: analysis.reason })
+        return Effect.logInfo(`preflight: rule ${id} not analysed: ${analysis.reason}`).pipe(
+          Effect.annotateLogs({ rule: id })
+        )
+      }
+      // Isolated rules that do not depend on one another go side by side (see
+      // Plugin.Runner.preflightIsolated); their outcomes are read in plan order, so the failure
+      // reported is the first in that order, as when each waits for the one before.
+      let wave: Array<{
+        readonly id: string
+        readonly analyse: Effect.Effect<Plugin.Analysis, Failure.RuleFailure>
+      }> = []
+      const flush = Effect.suspend(() => {
+        const ids = wave
+        wave = []
+        return Effect.forEach(ids, ({ analyse }) => Effect.result(analyse), {
+          concurrency: preflightConcurrency
+        }).pipe(
+          Effect.flatMap((results) =>
+            Effect.forEach(
+              results,
+              (r, i) => (r._tag === "Failure" ? Effect.fail(r.failure) : noted(ids[i]!.id, r.success)),
+              { discard: true }
+            )
+          )
+        )
+      })
+      const ruleIds = batch.rules.map((r) => r.id)
       for (const id of batch.plan.order) {
         if (Deferred.isDoneUnsafe(stop)) return { unanalysed, decisions }
         if (decisions.get(id)?._tag === "Skip") continue
-        const upstream = batch.plan.dependencies.get(id)?.find((d) => unchecked.has(d))
-        const analysis =
-          upstream !== undefined
-            ? Plugin.notAnalysed(`it depends on ${upstream}, which was not analysed`)
-            : yield* Effect.flatMap(runnerOf(id), (runner) =>
-                runner.preflight({ ...contextOf(id), targets: batch.targets.targets })
-              )
-        if (analysis._tag === "NotAnalysed") {
-          unchecked.add(id)
-          unanalysed.push({ ruleId: id, reason: analysis.reason })
-          yield* Effect.logInfo(`preflight: rule ${id} not analysed: ${analysis.reason}`).pipe(
-            Effect.annotateLogs({ rule: id })
-          )
+        const dependencies = batch.plan.dependencies.get(id) ?? []
+        if (dependencies.some((d) => wave.some((w) => w.id === d))) yield* flush
+        const upstream = dependencies.find((d) => unchecked.has(d))
+        if (upstream !== undefined) {
+          yield* noted(id, Plugin.notAnalysed(`it depends on ${upstream}, which was not analysed`))
+          continue
         }
+        const runner = yield* runnerOf(id)
+        const ctx = { ...contextOf(id), targets: batch.targets.targets }
+        if (yield* runner.preflightIsolated(ctx, ruleIds)) {
+          wave.push({ id, analyse: runner.preflight(ctx) })
+          continue
+        }
+        yield* flush
+        if (Deferred.isDoneUnsafe(stop)) return { unanalysed, decisions }
+        yield* noted(id, yield* runner.preflight(ctx))
       }
+      yield* flush
       return { unanalysed, decisions }
     })
     // A stop must not wait on an engine that does not answer: the analysis is left to end in

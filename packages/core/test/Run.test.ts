@@ -41,7 +41,17 @@ interface SetupOptions {
    * Gives the runners (kinds `scripted` and `other`) a `prepare` and a `preflight`; by rule id,
    * how its preflight ends (analysed by default, after the effect when one is given).
    */
-  readonly preflight?: Readonly<Record<string, "sql" | "not_analysed" | Effect.Effect<void>>>
+  readonly preflight?: Readonly<
+    Record<
+      string,
+      | "sql"
+      | "not_analysed"
+      | Effect.Effect<void>
+      | { readonly after: Effect.Effect<void>; readonly then: "sql" | "not_analysed" }
+    >
+  >
+  /** The rules whose preflight says it is isolated (may go alongside others). */
+  readonly isolated?: ReadonlyArray<string>
   /** `prepare` fails: the engine cannot be reached. */
   readonly prepareFails?: boolean
   /** Clean real directories under the batch's `out` (the filesystem store). */
@@ -66,6 +76,8 @@ const setup = (options: SetupOptions = {}) => {
   const step = (text: string) => Effect.sync(() => void steps.push(text))
   const spooled: Array<Event.EventType> = []
   const prepared: Array<Readonly<Record<string, string>>> = []
+  // Each rule preflight asked whether it is isolated, with the rule ids it was given.
+  const isolatedAsked: Array<readonly [string, ReadonlyArray<string>]> = []
   const sink = Event.memory()
   const store = TargetStore.memory(options.failCleanOf ? { failOn: options.failCleanOf } : {})
   const scripted = Testing.scripted()
@@ -86,10 +98,17 @@ const setup = (options: SetupOptions = {}) => {
                 ? Effect.fail(new Failure.EngineUnreachable({ message: "Spark Connect did not answer" }))
                 : Effect.sync(() => void prepared.push(batch.settings))
             ),
+          preflightIsolated: ({ rule }, ruleIds) =>
+            Effect.sync(() => {
+              isolatedAsked.push([rule.id, ruleIds])
+              return options.isolated?.includes(rule.id) ?? false
+            }),
           preflight: ({ rule }) => {
-            const how = preflight[rule.id]
+            const given = preflight[rule.id]
+            const how = typeof given === "object" && "then" in given ? given.then : given
+            const before = typeof given === "object" && "then" in given ? given.after : Effect.void
             return Effect.andThen(
-              step(`preflight ${rule.id}`),
+              Effect.andThen(step(`preflight ${rule.id}`), before),
               how === "sql"
                 ? Effect.fail(
                     new Failure.SqlError({
@@ -180,6 +199,7 @@ const setup = (options: SetupOptions = {}) => {
     steps,
     spooled,
     prepared,
+    isolatedAsked,
     layer
   }
 }
@@ -936,6 +956,123 @@ rules:
         })
       })
     )
+
+    describe("isolated rules", () => {
+      // Holds each analysis until `count` of them arrived: rules analysed one at a time never get
+      // past it (the run then fails on the deadline instead of hanging). `ended` lists who got past.
+      const gate = (count: number) => {
+        const ended: Array<string> = []
+        const all = Deferred.makeUnsafe<void>()
+        let arrived = 0
+        const at = (id: string) =>
+          Effect.gen(function* () {
+            if (++arrived === count) Deferred.doneUnsafe(all, Effect.void)
+            yield* Deferred.await(all).pipe(Effect.timeout("10 seconds"), Effect.orDie)
+            ended.push(id)
+          })
+        return { at, ended }
+      }
+      // What a rule's analysis found already ended when it started.
+      const seen = (gated: ReturnType<typeof gate>, into: Array<string>) =>
+        Effect.sync(() => void into.push(...[...gated.ended].sort()))
+
+      it.live("analyses isolated rules that do not depend on one another side by side, then the rest", () =>
+        Effect.gen(function* () {
+          const { file, ledgerDir } = batchFile(`  - { id: a, kind: scripted }
+  - { id: b, kind: other }
+  - { id: c, kind: scripted }
+  - { id: alone, kind: scripted }
+  - { id: after_a, kind: scripted, depends_on: [a] }`)
+          const gated = gate(3)
+          const aloneSaw: Array<string> = []
+          const t = setup({
+            isolated: ["a", "b", "c", "after_a"],
+            preflight: { a: gated.at("a"), b: gated.at("b"), c: gated.at("c"), alone: seen(gated, aloneSaw) }
+          })
+          const outcome = yield* Run.run({ batchFile: file, ledgerDir, params }).pipe(Effect.provide(t.layer))
+          expect(outcome).toMatchObject({ status: "succeeded", exitCode: 0 })
+          // a, b and c got past a gate that opens only once all three have started.
+          expect([...gated.ended].sort()).toEqual(["a", "b", "c"])
+          // `alone` (not isolated) started after all three ended; after_a (isolated) after `alone`,
+          // which comes before it in plan order.
+          expect(aloneSaw).toEqual(["a", "b", "c"])
+          expect(t.steps.filter((s) => s.startsWith("preflight ")).slice(3)).toEqual([
+            "preflight alone",
+            "preflight after_a"
+          ])
+          // Each rule was asked, with every rule of the batch.
+          expect(t.isolatedAsked.map(([id]) => id)).toEqual(["a", "b", "c", "alone", "after_a"])
+          for (const [, ids] of t.isolatedAsked) expect(ids).toEqual(["a", "b", "c", "alone", "after_a"])
+        })
+      )
+
+      it.live("analyses an isolated rule after the rules of the group it depends on have ended", () =>
+        Effect.gen(function* () {
+          const { file, ledgerDir } = batchFile(`  - { id: a, kind: scripted }
+  - { id: b, kind: scripted }
+  - { id: after_a, kind: scripted, depends_on: [a] }`)
+          const gated = gate(2)
+          const afterSaw: Array<string> = []
+          const t = setup({
+            isolated: ["a", "b", "after_a"],
+            preflight: { a: gated.at("a"), b: gated.at("b"), after_a: seen(gated, afterSaw) }
+          })
+          const outcome = yield* Run.run({ batchFile: file, ledgerDir, params }).pipe(Effect.provide(t.layer))
+          expect(outcome).toMatchObject({ status: "succeeded", exitCode: 0 })
+          expect(afterSaw).toEqual(["a", "b"])
+        })
+      )
+
+      it.live(
+        "reports the first failure in plan order among rules analysed side by side, touching nothing",
+        () =>
+          Effect.gen(function* () {
+            const { file, ledgerDir } = batchFile(`  - { id: a, kind: scripted, target: out/a }
+  - { id: b, kind: scripted, target: out/b }
+  - { id: c, kind: scripted, target: out/c }`)
+            const cFailing = Deferred.makeUnsafe<void>()
+            const t = setup({
+              isolated: ["a", "b", "c"],
+              preflight: {
+                // b fails only once c is failing: the later rule's failure comes first in time.
+                b: {
+                  after: Deferred.await(cFailing).pipe(Effect.timeout("10 seconds"), Effect.orDie),
+                  then: "sql"
+                },
+                c: { after: Deferred.succeed(cFailing, undefined), then: "sql" }
+              }
+            })
+            const outcome = yield* Run.run({ batchFile: file, ledgerDir, params }).pipe(
+              Effect.provide(t.layer)
+            )
+            expect(outcome).toMatchObject({
+              status: "failed",
+              exitCode: 1,
+              phase: "preflight",
+              targetsTouched: false,
+              failure: { _tag: "SqlError", ruleId: "b" }
+            })
+            expect(t.cleaned).toEqual([])
+            expect(types(t.events)).toEqual(["batch.failed b"])
+          })
+      )
+
+      it.live("counts an isolated rule's 'not analysed' for the rules after its group", () =>
+        Effect.gen(function* () {
+          const { file, ledgerDir } = batchFile(`  - { id: a, kind: scripted }
+  - { id: b, kind: scripted }
+  - { id: after_a, kind: scripted, depends_on: [a] }`)
+          const t = setup({ isolated: ["a", "b", "after_a"], preflight: { a: "not_analysed" } })
+          const outcome = yield* Run.run({ batchFile: file, ledgerDir, params }).pipe(Effect.provide(t.layer))
+          expect(outcome).toMatchObject({ status: "succeeded", exitCode: 0 })
+          expect(outcome.notAnalysed).toEqual([
+            { ruleId: "a", reason: "a DDL statement" },
+            { ruleId: "after_a", reason: "it depends on a, which was not analysed" }
+          ])
+          expect(t.steps.filter((s) => s.startsWith("preflight "))).toEqual(["preflight a", "preflight b"])
+        })
+      )
+    })
 
     it.live("records the batch's engine settings in the ledger, as given to prepare", () =>
       Effect.gen(function* () {
