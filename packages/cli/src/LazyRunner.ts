@@ -97,6 +97,8 @@ export const load = <O, R, E extends { readonly message: string }>(
       run: (ctx) => Effect.flatMap(engine(ctx.rule.id), (loaded) => loaded.run(ctx)),
       prepare: (ctx) => Effect.flatMap(engine(), (loaded) => loaded.prepare(ctx)),
       preflight: (ctx) => Effect.flatMap(engine(ctx.rule.id), (loaded) => loaded.preflight(ctx)),
+      // Whether a rule may be analysed alongside others is told from its options alone.
+      preflightIsolated: validating.preflightIsolated,
       // A retry's: the session is open (the failed attempt ran in it).
       abandon: (ctx) =>
         engine(ctx.rule.id).pipe(

@@ -162,6 +162,68 @@ export const namesTarget = (sql: string, target: TargetStore.Target): boolean =>
   })
 }
 
+// The rule ids of a batch, lower-cased (Spark's temp view names are case-insensitive): plain
+// ones to look up by word, and the few with `.` or `-`, which only a backquoted name can be. Made
+// once per batch: core gives every rule the same list.
+const idsOf = new WeakMap<
+  ReadonlyArray<string>,
+  { readonly plain: ReadonlySet<string>; readonly odd: ReadonlyArray<string> }
+>()
+const batchIds = (ruleIds: ReadonlyArray<string>) => {
+  let ids = idsOf.get(ruleIds)
+  if (ids === undefined) {
+    const lower = ruleIds.map((id) => id.toLowerCase())
+    ids = {
+      plain: new Set(lower.filter((id) => /^\w+$/.test(id))),
+      odd: lower.filter((id) => !/^\w+$/.test(id))
+    }
+    idsOf.set(ruleIds, ids)
+  }
+  return ids
+}
+
+/** The rule ids a SQL text may name, but for `except`: by any word of it, comments and strings included. */
+const namedRules = (
+  sql: string,
+  ruleIds: ReadonlyArray<string>,
+  except: ReadonlySet<string>
+): ReadonlyArray<string> => {
+  const { plain, odd } = batchIds(ruleIds)
+  const text = sql.toLowerCase()
+  return [
+    ...text.split(/\W+/).filter((word) => plain.has(word) && !except.has(word)),
+    ...odd.filter((id) => !except.has(id) && text.includes(id))
+  ]
+}
+
+/**
+ * Whether the rule's preflight is isolated (see `Plugin.Runner.preflightIsolated`), so core may
+ * analyse it alongside other rules: it has no inputs (they become session views under names of
+ * their own), every statement is a query (no `SET`, no temp view, no command), and neither its
+ * SQL nor its assertion names another rule but those it depends on — a rule it reads without
+ * declaring it is analysed alone, after the rules before it, as the run will read it. Anything
+ * unsure (a SQL file that cannot be read) is not isolated.
+ */
+export const isolated = (
+  ctx: Plugin.PreflightContext<SqlOptions.SqlOptions>,
+  ruleIds: ReadonlyArray<string>
+): Effect.Effect<boolean> => {
+  const { options, rule, batch } = ctx
+  if (Object.keys(options.inputs ?? {}).length > 0) return Effect.succeed(false)
+  return Script.statements(options, batch.dir, rule.id).pipe(
+    Effect.map(({ statements }) => {
+      if (!statements.every((s) => Statements.classify(s.sql)._tag === "Query")) return false
+      const mine = new Set([rule.id, ...rule.dependsOn].map((id) => id.toLowerCase()))
+      const texts = [
+        ...statements.map((s) => s.sql),
+        ...(options.expect?.assert_empty !== undefined ? [options.expect.assert_empty] : [])
+      ]
+      return texts.every((sql) => namedRules(sql, ruleIds, mine).length === 0)
+    }),
+    Effect.orElseSucceed(() => false)
+  )
+}
+
 const isNotFound = (e: SparkError.SparkError): boolean => e.errorClass === "TABLE_OR_VIEW_NOT_FOUND"
 
 /**

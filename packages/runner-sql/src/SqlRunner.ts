@@ -285,6 +285,7 @@ export const make = (config: Config = {}): Plugin.Runner<Options, SparkSession.S
     run: run(views, ruleViews),
     prepare,
     preflight: preflight(views, ruleViews),
+    preflightIsolated: Preflight.isolated,
     fingerprint: Fingerprint.of,
     restore,
     abandon,
