@@ -112,3 +112,40 @@ describe("a capturable rule failure", () => {
     })
   }
 })
+
+describe("rules analysed side by side at preflight", () => {
+  it("report the first bad rule in plan order, whichever Spark answered first", async () => {
+    // Four independent rules of queries only: preflight analyses them side by side.
+    const b = batchFile(`
+batch: side_by_side
+targets:
+  roots: [output]
+rules:
+  - { id: good_one, kind: sql, target: output/good_one, options: { sql: SELECT 1 AS n } }
+  - { id: bad_first, kind: sql, options: { sql: SELECT no_such_column FROM range(3) } }
+  - { id: good_two, kind: sql, options: { sql: SELECT 2 AS n } }
+  - { id: bad_second, kind: sql, options: { sql: SELEC 1 } }
+`)
+    const t = await topic("side_by_side")
+    const r = await cli(runArgs(b, t))
+    expect(r.code, r.stderr + r.stdout).toBe(1)
+    const summary = r.stdout.trim().split("\n").at(-1) ?? ""
+    expect(summary).toMatch(
+      /^spark-etl FAILED batch=side_by_side .*exit=1 category=capturable rule=bad_first code=UNRESOLVED_COLUMN\S* phase=preflight targets=untouched/
+    )
+    const failed = ofType(events(t), "batch.failed")
+    expect(failed).toHaveLength(1)
+    expect(failed[0]).toMatchObject({ ruleId: "bad_first", phase: "preflight", targetsTouched: false })
+    const ledgerDir = path.join(b.stateDir, "ledger", "side_by_side")
+    const [record] = fs.readdirSync(ledgerDir).filter((f) => f.endsWith(".json"))
+    const ledger = JSON.parse(fs.readFileSync(path.join(ledgerDir, record ?? ""), "utf8")) as {
+      rules: Record<string, { state: string }>
+    }
+    expect(Object.fromEntries(Object.entries(ledger.rules).map(([id, r]) => [id, r.state]))).toEqual({
+      good_one: "not_run",
+      bad_first: "failed",
+      good_two: "not_run",
+      bad_second: "not_run"
+    })
+  })
+})
