@@ -87,6 +87,18 @@ describe("Classify.classify", () => {
       "SparkOperationLost"
     ],
     [["org.apache.spark.SparkSQLException"], "INVALID_CURSOR.DISCONNECTED", "HY109", "SparkStreamBroken"],
+    [
+      ["org.apache.spark.SparkSQLException"],
+      "INVALID_CURSOR.POSITION_NOT_AVAILABLE",
+      "HY109",
+      "SparkOperationLost"
+    ],
+    [
+      ["org.apache.spark.SparkSQLException"],
+      "INVALID_CURSOR.POSITION_NOT_FOUND",
+      "HY109",
+      "SparkOperationLost"
+    ],
     [["org.apache.spark.SparkException"], "OPERATION_CANCELED", "HY008", "SparkInterrupted"]
   ] as const)("maps %s / %s to its kind", (classes, errorClass, sqlState, tag) => {
     expect(

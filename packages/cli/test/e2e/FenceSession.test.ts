@@ -66,7 +66,12 @@ describe("fencing a crashed run's session on the server", () => {
     expect(fenced, lines.join("\n")).toMatch(
       /, 1 operation\(s\) interrupted: [0-9a-f-]{36} \((ended|answered before the fence)\); /
     )
-    expect(["SparkInterrupted", "SparkSessionLost"]).toContain(ended._tag)
+    // 3.5 may drop the interrupted operation before the scan's client attaches again: its
+    // position is then gone (INVALID_CURSOR.POSITION_NOT_AVAILABLE), and the scan ends at once.
+    const ends = inject("sparkVersion").startsWith("3.")
+      ? ["SparkInterrupted", "SparkSessionLost", "SparkOperationLost"]
+      : ["SparkInterrupted", "SparkSessionLost"]
+    expect(ends, `the scan ended with ${ended._tag}: ${ended.message}`).toContain(ended._tag)
     if (inject("sparkVersion").startsWith("3.")) {
       expect(fenced).toMatch(
         /; session left to the server's idle timeout \(ReleaseSession needs a Spark Connect server 4\.0\.0 or newer; this server runs Spark 3\.5\.\d+\)$/

@@ -93,7 +93,12 @@ const kindOf = (grpcCode: grpc.status, info: ErrorInfo | undefined): SparkError.
   const errorClass = info?.errorClass ?? ""
   const classes = info?.classes ?? []
   if (errorClass.startsWith("INVALID_HANDLE.SESSION")) return "SparkSessionLost"
-  if (errorClass.startsWith("INVALID_CURSOR.")) return "SparkStreamBroken"
+  // Another attach took the stream over: attaching again continues it. A position the server no
+  // longer holds (POSITION_NOT_AVAILABLE, POSITION_NOT_FOUND: released, or dropped with an
+  // interrupted operation) is gone for every later attach too; the official clients do not
+  // retry it either. (Seen on 3.5.7: a fenced scan's own reattaches met it for 30 s.)
+  if (errorClass === "INVALID_CURSOR.DISCONNECTED") return "SparkStreamBroken"
+  if (errorClass.startsWith("INVALID_CURSOR.")) return "SparkOperationLost"
   if (errorClass.startsWith("INVALID_HANDLE.OPERATION")) return "SparkOperationLost"
   if (errorClass === "OPERATION_CANCELED" || has(classes, "SparkInterruptedException"))
     return "SparkInterrupted"
