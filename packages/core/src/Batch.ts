@@ -205,7 +205,8 @@ export const peek = (
     const text = yield* Effect.option(fs.readFileString(file))
     // The fast reader when the text is in its subset (the same value), else `yaml`.
     const doc: unknown = Option.isSome(text)
-      ? (FastYaml.read(text.value)?.value ?? Yaml.parseDocument(text.value, { prettyErrors: false }).toJS())
+      ? (FastYaml.read(text.value)?.value ??
+        Yaml.parseDocument(text.value, { prettyErrors: false, logLevel: Source.logLevel }).toJS())
       : undefined
     const top = typeof doc === "object" && doc !== null ? (doc as Record<string, unknown>) : {}
     const specs =

@@ -58,6 +58,21 @@ engine:
     expect(sentinelIntact(b.dir)).toBe(true)
   })
 
+  it("doubled braces (`{{ min: 1 }}`): the field refused at its line, and no parser warning beside it", async () => {
+    const b = withSentinel("batch: braces", {
+      sql: "SELECT 1\n      expect:\n        row_count: {{ min: 1 }}"
+    })
+    const r = await cli(["run", b.batch, "--remote", deadSpark, "--state-dir", b.stateDir])
+    expect(r.code, r.stderr).toBe(3)
+    expect(r.stderr).toMatch(
+      /batch\.yaml:11:20: rules\[0\]\.options\.expect\.row_count\.\{ min: 1 \}: unknown field/
+    )
+    // `yaml` would warn on stderr ("Keys with collection values will be stringified…"), outside
+    // the log and before the rejection: noise for whoever reads the job's output.
+    expect(r.stderr).not.toMatch(/Warning|stringified/)
+    expect(sentinelIntact(b.dir)).toBe(true)
+  })
+
   for (const [where, args, env] of [
     ["--remote", ["--remote", "sc://127.0.0.1:1/;use_ssl=false;token=x"], {}],
     ["SPARK_REMOTE", [], { SPARK_REMOTE: "sc://127.0.0.1:1/;use_ssl=false;token=x" }]

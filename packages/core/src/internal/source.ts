@@ -25,9 +25,16 @@ interface Positioned {
   readonly lineCounter: Yaml.LineCounter
 }
 
+/**
+ * `yaml` warns on the process's stderr, outside every log, about what it keeps anyway (a mapping
+ * used as a key, as in `{{ min: 1 }}`, becomes its text); the schema then refuses that key with
+ * its file, line and column, so the warning only adds noise ahead of the real message.
+ */
+export const logLevel = "error"
+
 const withPositions = (text: string): Positioned => {
   const lineCounter = new Yaml.LineCounter()
-  const doc = Yaml.parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false })
+  const doc = Yaml.parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, logLevel })
   return { doc, lineCounter }
 }
 
