@@ -238,6 +238,15 @@ const preflight = (
     })
   )
 
+/**
+ * Every jdbc rule may be analysed side by side with others (see Plugin.Runner.preflightIsolated):
+ * a read rule defines only its own view, from the database, and a write rule reads only its
+ * `from`, which must be one of its dependencies (`checkFrom` fails first otherwise), and asks
+ * the database for its table. Neither sets anything in the session. Each analysis waits on the
+ * database (Spark asks it for the columns), so side by side they wait at once.
+ */
+const preflightIsolated = (): Effect.Effect<boolean> => Effect.succeed(true)
+
 // A read rule's view read back from its target: the rows it wrote, as the rules after it saw
 // them. Spark resolves the view here, so an output that is gone fails (capturable: the rule
 // then runs); the database is not asked.
@@ -309,6 +318,7 @@ export const runner: Plugin.Runner<Options, SparkSession.SparkSession> = Plugin.
   validate,
   run,
   preflight,
+  preflightIsolated,
   restore,
   fingerprint,
   abandon

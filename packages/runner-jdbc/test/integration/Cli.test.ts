@@ -5,6 +5,7 @@
 import { execFile, execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { until } from "@spark-etl/testing"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { psql, psqlRows, unique } from "./harness.js"
@@ -135,5 +136,81 @@ describe("spark-etl run with the jdbc plugin", () => {
     expect(r.stdout + r.stderr).toContain('ERROR: relation "no_such_table" does not exist (SQLSTATE 42P01)')
     expect(fs.readFileSync(b.log, "utf8")).toContain('"sqlState":"42P01"')
     expect(r.stdout + r.stderr + fs.readFileSync(b.log, "utf8")).not.toContain(inject("postgres").password)
+  })
+
+  it("read rules are analysed side by side: both wait on the database at once", async () => {
+    // Both tables locked by a transaction of the test's: Spark's question for a table's columns
+    // (`SELECT * FROM t WHERE 1=0`) then waits in PostgreSQL until the lock goes. Analysed one
+    // after the other, only the first rule's question would ever wait there.
+    const [first, second, locker] = [unique("first"), unique("second"), unique("locker")]
+    await Effect.runPromise(psql(`CREATE TABLE ${first} (n integer); CREATE TABLE ${second} (n integer);`))
+    const holding = Effect.runPromise(
+      psql(
+        `SET application_name = '${locker}'; BEGIN; LOCK TABLE ${first}, ${second} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600);`
+      ).pipe(Effect.ignore)
+    )
+    const release = psql(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '${locker}'`
+    )
+    try {
+      await Effect.runPromise(
+        until(
+          Effect.map(
+            psql(
+              `SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = '${locker}' AND l.mode = 'AccessExclusiveLock' AND l.granted`
+            ),
+            (out) => Number(out.trim()) >= 2
+          ),
+          { what: "the test's lock on both tables", within: "30 seconds", every: "100 millis" }
+        )
+      )
+      const pg = inject("postgres")
+      const connection = `url: ${pg.jdbcUrl}\n      user: ${pg.user}\n      password: { param: db_password }`
+      const b = batchIn(`batch: jdbc_side_by_side
+plugins: ["@spark-etl/runner-jdbc"]
+parameters:
+  db_password: { type: string, env: E2E_DB_PASSWORD, secret: true }
+rules:
+  - id: read_first
+    kind: jdbc
+    options:
+      ${connection}
+      read: { table: ${first} }
+  - id: read_second
+    kind: jdbc
+    options:
+      ${connection}
+      read: { table: ${second} }
+  - id: both
+    kind: sql
+    depends_on: [read_first, read_second]
+    options:
+      sql: SELECT * FROM read_first UNION ALL SELECT * FROM read_second
+`)
+      const running = runBatch(b)
+      // Each rule's connections carry its id in their application name (see internal/cancel).
+      await Effect.runPromise(
+        until(
+          Effect.map(
+            psql(
+              `SELECT string_agg(application_name, ' ') FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name LIKE 'spark-etl.%'`
+            ),
+            (out) => out.includes("spark-etl.read_first.") && out.includes("spark-etl.read_second.")
+          ),
+          {
+            what: "both rules' questions waiting on the lock at once",
+            within: "90 seconds",
+            every: "200 millis"
+          }
+        )
+      )
+      await Effect.runPromise(release)
+      const r = await running
+      expect(r.code, r.stderr + r.stdout).toBe(0)
+      expect(summary(r.stdout)).toMatch(/^spark-etl SUCCEEDED batch=jdbc_side_by_side /)
+    } finally {
+      await Effect.runPromise(Effect.ignore(release))
+      await holding
+    }
   })
 })
