@@ -2,9 +2,10 @@
 // `plugins:`, reading PostgreSQL, transforming with sql, loading PostgreSQL back — then reruns
 // it, and runs a batch whose table is missing. The batch lives inside this repository, so the
 // CLI finds @spark-etl/runner-jdbc from the batch's folder (the workspace's link to this package).
-import { execFile, execFileSync } from "node:child_process"
+import { execFile, execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { LocalPostgres } from "@spark-etl/infra"
 import { until } from "@spark-etl/testing"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
@@ -144,14 +145,32 @@ describe("spark-etl run with the jdbc plugin", () => {
     // after the other, only the first rule's question would ever wait there.
     const [first, second, locker] = [unique("first"), unique("second"), unique("locker")]
     await Effect.runPromise(psql(`CREATE TABLE ${first} (n integer); CREATE TABLE ${second} (n integer);`))
-    const holding = Effect.runPromise(
-      psql(
-        `SET application_name = '${locker}'; BEGIN; LOCK TABLE ${first}, ${second} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600);`
-      ).pipe(Effect.ignore)
+    // An open psql session whose transaction holds the locks until the test commits it.
+    const pg = inject("postgres")
+    const holder = spawn(
+      path.join(LocalPostgres.binDir() ?? "/usr/bin", "psql"),
+      [
+        "--no-psqlrc",
+        "--quiet",
+        `--host=${pg.host}`,
+        `--port=${pg.port}`,
+        `--username=${pg.user}`,
+        `--dbname=${pg.database}`
+      ],
+      {
+        env: { ...process.env, PGPASSWORD: pg.password, PGAPPNAME: locker },
+        stdio: ["pipe", "ignore", "inherit"]
+      }
     )
-    const release = psql(
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '${locker}'`
-    )
+    const ended = new Promise<void>((resolve) => {
+      holder.on("close", () => resolve())
+      holder.on("error", () => resolve())
+    })
+    holder.stdin.write(`BEGIN; LOCK TABLE ${first}, ${second} IN ACCESS EXCLUSIVE MODE;\n`)
+    const release = async () => {
+      if (holder.stdin.writable) holder.stdin.end("COMMIT;\n")
+      await ended
+    }
     try {
       await Effect.runPromise(
         until(
@@ -164,7 +183,6 @@ describe("spark-etl run with the jdbc plugin", () => {
           { what: "the test's lock on both tables", within: "30 seconds", every: "100 millis" }
         )
       )
-      const pg = inject("postgres")
       const connection = `url: ${pg.jdbcUrl}\n      user: ${pg.user}\n      password: { param: db_password }`
       const b = batchIn(`batch: jdbc_side_by_side
 plugins: ["@spark-etl/runner-jdbc"]
@@ -204,13 +222,12 @@ rules:
           }
         )
       )
-      await Effect.runPromise(release)
+      await release()
       const r = await running
       expect(r.code, r.stderr + r.stdout).toBe(0)
       expect(summary(r.stdout)).toMatch(/^spark-etl SUCCEEDED batch=jdbc_side_by_side /)
     } finally {
-      await Effect.runPromise(Effect.ignore(release))
-      await holding
+      await release()
     }
   })
 })
