@@ -9,6 +9,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
+import * as Formatter from "effect/Formatter"
 import * as Result from "effect/Result"
 import type * as Event from "./Event.js"
 import { ExitCode, forSignal } from "./ExitCode.js"
@@ -197,16 +198,22 @@ export const isFailure = (u: unknown): u is Failure =>
  * to remove a secret that an engine quoted back. Rebuilt, not mutated, so no stack keeps the
  * old text.
  */
-export const mapText = <F extends Failure>(failure: F, f: (text: string) => string): F => {
-  const fields: Fields = {
-    code: failure.code,
-    message: f(failure.message),
-    ...(failure.sqlState !== undefined ? { sqlState: failure.sqlState } : {}),
-    ...(failure.ruleId !== undefined ? { ruleId: failure.ruleId } : {}),
-    ...(failure.engineDetail !== undefined ? { engineDetail: f(failure.engineDetail) } : {}),
-    ...(failure.restartable !== undefined ? { restartable: failure.restartable } : {})
-  }
-  const rebuilt: Failure = (() => {
+export const mapText = <F extends Failure>(failure: F, f: (text: string) => string): F =>
+  rebuilt(failure, fieldsOf(failure, f), f)
+
+// The fields every failure has, each text passed through `f`.
+const fieldsOf = (failure: Failure, f: (text: string) => string): Fields => ({
+  code: failure.code,
+  message: f(failure.message),
+  ...(failure.sqlState !== undefined ? { sqlState: failure.sqlState } : {}),
+  ...(failure.ruleId !== undefined ? { ruleId: failure.ruleId } : {}),
+  ...(failure.engineDetail !== undefined ? { engineDetail: f(failure.engineDetail) } : {}),
+  ...(failure.restartable !== undefined ? { restartable: failure.restartable } : {})
+})
+
+// The same kind of failure with other fields; what only some kinds carry is kept.
+const rebuilt = <F extends Failure>(failure: F, fields: Fields, f: (text: string) => string): F => {
+  const made: Failure = (() => {
     switch (failure._tag) {
       case "SqlError":
         return new SqlError(fields)
@@ -217,7 +224,10 @@ export const mapText = <F extends Failure>(failure: F, f: (text: string) => stri
       case "TargetError":
         return new TargetError(fields)
       case "EngineUnreachable":
-        return new EngineUnreachable(fields)
+        return new EngineUnreachable({
+          ...fields,
+          ...(failure.pendingOperations !== undefined ? { pendingOperations: failure.pendingOperations } : {})
+        })
       case "SessionLost":
         return new SessionLost(fields)
       case "DeadlineExceeded":
@@ -236,8 +246,54 @@ export const mapText = <F extends Failure>(failure: F, f: (text: string) => stri
         })
     }
   })()
-  return rebuilt as F
+  return made as F
 }
+
+/**
+ * What a failed or thrown value says, for a message that goes on after a colon: never empty,
+ * never `[object Object]`.
+ */
+const said = (u: unknown): string => {
+  if (u instanceof Error) {
+    if (u.message.trim() !== "") return u.message
+    // A tagged error often says what it has to say in its fields, not in a message.
+    const fields = Object.entries(u).filter(([key]) => key !== "_tag")
+    return fields.length > 0
+      ? `${u.name} ${Formatter.format(Object.fromEntries(fields))}`
+      : `${u.name} without a message`
+  }
+  if (typeof u === "string") return u.trim() !== "" ? u : "an empty string"
+  if (u === undefined || u === null) return `no error value (${String(u)})`
+  return Formatter.format(u)
+}
+
+/**
+ * Holds a runner to the failure contract where core receives its failures: a value that is not
+ * one of these failures becomes a `Defect` naming the rule kind and what it failed with, and a
+ * failure without a message gets one saying so, its kind and code kept.
+ */
+export const fromRunner =
+  (kind: string, ruleId?: string) =>
+  (error: unknown): RuleFailure => {
+    if (isFailure(error) && error._tag !== "ConfigRejected" && error._tag !== "Interrupted") {
+      if (error.message.trim() !== "") return error
+      const keep = (text: string) => text
+      return rebuilt(
+        error,
+        {
+          ...fieldsOf(error, keep),
+          message: `the "${kind}" runner gave ${error._tag} ${error.code} without a message`
+        },
+        keep
+      )
+    }
+    return new Defect({
+      message: `the "${kind}" runner broke its contract: it failed with ${said(error)}, not a spark-etl failure`,
+      engineDetail:
+        error instanceof Error && error.stack !== undefined ? `${said(error)}\n${error.stack}` : said(error),
+      ...(ruleId !== undefined ? { ruleId } : {})
+    })
+  }
 
 /** Whether a plain rerun (no code or config change) may succeed. */
 export const restartMayHelp = (failure: Failure): boolean =>
@@ -290,7 +346,7 @@ export const fromCause = (cause: Cause.Cause<unknown>, ruleId?: string): Failure
   }
   const squashed = Cause.squash(cause)
   return new Defect({
-    message: `unexpected defect: ${squashed instanceof Error ? squashed.message : String(squashed)}`,
+    message: `unexpected defect: ${said(squashed)}`,
     engineDetail: Cause.pretty(cause),
     ...(ruleId !== undefined ? { ruleId } : {})
   })

@@ -269,13 +269,18 @@ const loaded = <O, R>(
         : Effect.succeed([])
     },
     run: (ctx) =>
-      withOptions(decode, ctx, (options) => Effect.provideContext(runner.run({ ...ctx, options }), context)),
-    prepare: (ctx) => (runner.prepare ? Effect.provideContext(runner.prepare(ctx), context) : Effect.void),
+      withOptions(decode, ctx, (options) =>
+        Effect.provideContext(runner.run({ ...ctx, options }), context)
+      ).pipe(heldToContract(runner.kind, ctx.rule.id)),
+    prepare: (ctx) =>
+      runner.prepare
+        ? Effect.provideContext(runner.prepare(ctx), context).pipe(heldToContract(runner.kind))
+        : Effect.void,
     preflight: (ctx) =>
       runner.preflight
         ? withOptions(decode, ctx, (options) =>
             Effect.provideContext(runner.preflight!({ ...ctx, options }), context)
-          )
+          ).pipe(heldToContract(runner.kind, ctx.rule.id))
         : Effect.succeed(notAnalysed(`rule kind "${runner.kind}" has no preflight`)),
     preflightIsolated: (ctx, ruleIds) => {
       const decoded = decode(ctx.options)
@@ -303,10 +308,17 @@ const loaded = <O, R>(
       runner.restore
         ? withOptions(decode, ctx, (options) =>
             Effect.provideContext(runner.restore!({ ...ctx, options }), context)
-          )
+          ).pipe(heldToContract(runner.kind, ctx.rule.id))
         : Effect.succeed(notRestorable(`rule kind "${runner.kind}" cannot restore a skipped rule`))
   }
 }
+
+// A runner may be plain JavaScript, or cast its way past the types: what it fails with is checked
+// where core receives it, so a summary never reads `undefined` or ends in an empty colon.
+const heldToContract =
+  (kind: string, ruleId?: string) =>
+  <A, R>(effect: Effect.Effect<A, Failure.RuleFailure, R>): Effect.Effect<A, Failure.RuleFailure, R> =>
+    Effect.mapError(effect, Failure.fromRunner(kind, ruleId))
 
 // Options were validated at load; failing to decode them now means the contract was broken.
 const withOptions = <O, A>(

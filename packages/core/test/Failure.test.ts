@@ -78,6 +78,30 @@ describe("Failure", () => {
     expect(Failure.fromCause(Cause.interrupt())._tag).toBe("Interrupted")
   })
 
+  // Whatever a runner throws, the message goes on after its colon.
+  it("a defect without a message still says what was thrown", async () => {
+    const defectOf = async (thrown: unknown) => {
+      const exit = await Effect.runPromiseExit(Effect.die(thrown))
+      if (Exit.isSuccess(exit)) throw new Error("expected a defect")
+      return Failure.fromCause(exit.cause).message
+    }
+    expect(await defectOf(new Error(""))).toBe("unexpected defect: Error without a message")
+    expect(await defectOf(new TypeError("  "))).toBe("unexpected defect: TypeError without a message")
+    expect(await defectOf({ code: 7 })).toBe('unexpected defect: {"code":7}')
+    expect(await defectOf("")).toBe("unexpected defect: an empty string")
+    expect(await defectOf(undefined)).toBe("unexpected defect: no error value (undefined)")
+  })
+
+  it("mapText keeps the operations a failed fence leaves to the next one", () => {
+    const failure = new Failure.EngineUnreachable({
+      code: "FENCE_FAILED",
+      message: "could not fence, token s3cr3t",
+      pendingOperations: ["op-1"]
+    })
+    const mapped = Failure.mapText(failure, (t) => t.replaceAll("s3cr3t", "***"))
+    expect(mapped).toMatchObject({ message: "could not fence, token ***", pendingOperations: ["op-1"] })
+  })
+
   it("formats config issues as file:line:column: field: message", () => {
     const r = Failure.rejected([{ file: "b.yaml", line: 3, column: 5, field: "rules[0].id", message: "bad" }])
     expect(r.message).toBe("batch rejected (1 problem):\nb.yaml:3:5: rules[0].id: bad")

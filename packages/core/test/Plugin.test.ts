@@ -1,5 +1,6 @@
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Option, Result, Schema } from "effect"
+import { Context, Data, Effect, Exit, Layer, Option, Result, Schema } from "effect"
+import * as Failure from "../src/Failure.js"
 import * as Plugin from "../src/Plugin.js"
 import * as Testing from "../src/testing.js"
 import { node } from "./support.js"
@@ -98,4 +99,67 @@ describe("Plugin.checkPackage (a plugin package's `plugin` export)", () => {
     assert.isTrue(Result.isFailure(checked))
     if (Result.isFailure(checked)) expect(checked.failure).toContain(reason)
   })
+})
+
+// A runner in plain JavaScript, or one that casts past the types, may fail with anything: core
+// receives a failure of its taxonomy all the same, and one with a message.
+describe("a runner that breaks the failure contract", () => {
+  class OwnError extends Data.TaggedError("OwnError")<{ readonly reason: string }> {}
+  const failingWith = (error: unknown) =>
+    Plugin.make({
+      kind: "rogue",
+      options: Schema.Struct({}),
+      run: () => Effect.fail(error as Failure.RuleFailure)
+    })
+  const failureOf = (error: unknown) =>
+    Effect.gen(function* () {
+      const r = yield* Plugin.Registry.pipe(Effect.provide(Plugin.layer([Plugin.load(failingWith(error))])))
+      return yield* Effect.flip(
+        Option.getOrThrow(r.get("rogue")).run(Testing.runContext("rogue", {}, { ruleId: "r7" }))
+      )
+    })
+
+  it.effect("an error of its own: a Defect naming the kind and what it failed with", () =>
+    Effect.gen(function* () {
+      const failure = yield* failureOf(new OwnError({ reason: "disk full" }))
+      expect(failure).toMatchObject({ _tag: "Defect", code: "DEFECT", category: "system", ruleId: "r7" })
+      expect(failure.message).toBe(
+        'the "rogue" runner broke its contract: it failed with OwnError {"reason":"disk full"}, not a spark-etl failure'
+      )
+      expect(failure.engineDetail).toContain("disk full")
+    })
+  )
+
+  it.effect("a plain object: its fields, not [object Object]", () =>
+    Effect.gen(function* () {
+      const failure = yield* failureOf({ reason: "disk full" })
+      expect(failure.message).toBe(
+        'the "rogue" runner broke its contract: it failed with {"reason":"disk full"}, not a spark-etl failure'
+      )
+    })
+  )
+
+  it.effect("a failure of the taxonomy without a message: says so, its kind and code kept", () =>
+    Effect.gen(function* () {
+      const failure = yield* failureOf(new Failure.SqlError({ code: "BAD_SQL", message: " ", ruleId: "r7" }))
+      expect(failure).toMatchObject({
+        _tag: "SqlError",
+        code: "BAD_SQL",
+        category: "capturable",
+        ruleId: "r7"
+      })
+      expect(failure.message).toBe('the "rogue" runner gave SqlError BAD_SQL without a message')
+    })
+  )
+
+  it.effect("a failure with a message is kept as it is", () =>
+    Effect.gen(function* () {
+      const given = new Failure.DataError({
+        code: "DIVIDE_BY_ZERO",
+        message: "division by zero",
+        ruleId: "r7"
+      })
+      expect(yield* failureOf(given)).toBe(given)
+    })
+  )
 })
