@@ -119,6 +119,13 @@ const prepare = (
     )
   })
 
+// What the server stopped, for the log. Nothing is usual before a retry: the failed attempt's
+// operation had already ended there.
+const stoppedText = (ruleId: string, ids: ReadonlyArray<string>): string =>
+  ids.length === 0
+    ? `rule ${ruleId}: no operation of it was running on the server`
+    : `rule ${ruleId}: ${ids.length} operation(s) stopped on the server: ${ids.join(", ")}`
+
 /** Interrupts every operation carrying `tag` on the server; logs what it stopped. */
 const stopOnServer = (
   spark: SparkSession.Session,
@@ -130,9 +137,9 @@ const stopOnServer = (
     Effect.flatMap((ids) =>
       ids._tag === "Some"
         ? Effect.as(
-            Effect.logInfo(
-              `rule ${ruleId} interrupted: ${ids.value.length} operation(s) stopped on the server: ${ids.value.join(", ")}`
-            ).pipe(Effect.annotateLogs({ operationIds: ids.value.join(","), sparkTag: tag })),
+            Effect.logInfo(stoppedText(ruleId, ids.value)).pipe(
+              Effect.annotateLogs({ operationIds: ids.value.join(","), sparkTag: tag })
+            ),
             ids.value
           )
         : Effect.as(Effect.logWarning(`rule ${ruleId}: the server did not confirm the interrupt in time`), [])

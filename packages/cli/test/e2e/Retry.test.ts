@@ -228,7 +228,7 @@ describe("retry of a rule", () => {
       const messages = log.map((l) => String(l["msg"]))
       expect(messages).toContain(`cleaned target ${path.join(b.dir, "output", "gated")} before the retry`)
       const stoppedLine = log.find((l) =>
-        /^rule gated interrupted: \d+ operation\(s\) stopped on the server/.test(String(l["msg"]))
+        /^rule gated: \d+ operation\(s\) stopped on the server/.test(String(l["msg"]))
       )
       expect(stoppedLine, messages.join("\n")).toBeDefined()
       const stoppedIds = String(stoppedLine?.["operationIds"]).split(",")

@@ -16,14 +16,21 @@ const tagFor = (runId: string, ruleId: string): string =>
 // How long the runner waits for the server to confirm an interrupt before stopping anyway.
 const interruptTimeout = "10 seconds"
 
+// What the server stopped, for the log. Nothing is usual before a retry: the failed attempt's
+// operation had already ended there.
+const stoppedText = (ruleId: string, ids: ReadonlyArray<string>): string =>
+  ids.length === 0
+    ? `rule ${ruleId}: no operation of it was running on the server`
+    : `rule ${ruleId}: ${ids.length} operation(s) stopped on the server: ${ids.join(", ")}`
+
 const stopOnServer = (spark: SparkSession.Session, tag: string, ruleId: string): Effect.Effect<void> =>
   spark.interrupt({ tag }).pipe(
     Effect.timeoutOption(interruptTimeout),
     Effect.flatMap((ids) =>
       ids._tag === "Some"
-        ? Effect.logInfo(
-            `rule ${ruleId} interrupted: ${ids.value.length} operation(s) stopped on the server: ${ids.value.join(", ")}`
-          ).pipe(Effect.annotateLogs({ operationIds: ids.value.join(","), sparkTag: tag }))
+        ? Effect.logInfo(stoppedText(ruleId, ids.value)).pipe(
+            Effect.annotateLogs({ operationIds: ids.value.join(","), sparkTag: tag })
+          )
         : Effect.logWarning(`rule ${ruleId}: the server did not confirm the interrupt in time`)
     ),
     Effect.catch((e) => Effect.logWarning(`rule ${ruleId}: interrupt on the server failed: ${e.message}`))

@@ -50,7 +50,7 @@ describe("interruption", () => {
     expect(result.stillRunning).toBe(true)
     expect(result.stoppedInMs).toBeLessThan(10_000)
     expect(result.leftOver).toEqual([])
-    const line = messages.find((m) => m.startsWith(`rule ${id} interrupted:`))
+    const line = messages.find((m) => m.startsWith(`rule ${id}: `))
     expect(line, messages.join("\n")).toBeDefined()
     expect(line).toMatch(/1 operation\(s\) stopped on the server: [0-9a-f-]{36}$/)
   })
@@ -93,6 +93,21 @@ describe("interruption", () => {
     // The first attempt was stopped on the server (by abandon), not by this process.
     expect(result.failure).toMatchObject({ _tag: "SessionLost", ruleId: id })
     expect(result.leftOver).toEqual([])
+  })
+
+  // The usual case before a retry: the failed attempt's operation had already ended on the server.
+  it("abandon with nothing of the rule on the server says so, with nothing left after a colon", async () => {
+    const messages: Array<string> = []
+    const collector = Logger.make((options) => void messages.push(String(options.message)))
+    const id = unique("ended")
+    await run(
+      abandonRule({ id, runId: randomUUID(), attempt: 2, options: { sql: "SELECT 1 AS a" } }).pipe(
+        Effect.provide(Logger.layer([collector]))
+      )
+    )
+    expect(messages.filter((m) => m.startsWith(`rule ${id}`))).toEqual([
+      `rule ${id}: no operation of it was running on the server`
+    ])
   })
 
   it("makes the tag safe for Spark (no comma, plain alphabet)", () => {
