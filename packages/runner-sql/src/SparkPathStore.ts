@@ -93,7 +93,7 @@ export const check = (input: {
 const failed = (e: SparkError.SparkError, message: string, ruleId?: string): Failure.TargetError =>
   new Failure.TargetError({
     code: e.errorClass ?? "TARGET_CLEANUP_FAILED",
-    message: `${message}: ${e.message.split("\n")[0] ?? ""}`,
+    message: `${message}: ${SparkError.headline(e)}`,
     engineDetail: Classify.engineDetail(e),
     ...(e.sqlState !== undefined ? { sqlState: e.sqlState } : {}),
     ...(ruleId !== undefined ? { ruleId } : {}),

@@ -135,7 +135,7 @@ const cleanupFailed = (e: SparkError.SparkError, target: TargetStore.Target): Fa
   const system = SparkError.category[e._tag] !== "capturable"
   return new Failure.TargetError({
     code: e.errorClass ?? "TARGET_CLEANUP_FAILED",
-    message: `could not clean table ${target.location}: ${e.message.split("\n")[0] ?? ""}`,
+    message: `could not clean table ${target.location}: ${SparkError.headline(e)}`,
     ruleId: target.ruleId,
     engineDetail: Classify.engineDetail(e),
     ...(e.sqlState !== undefined ? { sqlState: e.sqlState } : {}),

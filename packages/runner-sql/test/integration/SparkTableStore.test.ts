@@ -120,6 +120,26 @@ describe("SparkTableStore.clean", () => {
     }
   )
 
+  // Spark's text of a parse error starts with a blank line: the message must still say why.
+  it("a table name Spark cannot parse (a reserved word under ANSI): the reason follows the colon", async () => {
+    const failure = await failureOf(
+      Effect.gen(function* () {
+        const spark = yield* SparkSession.SparkSession
+        yield* spark.setConf({
+          "spark.sql.ansi.enabled": "true",
+          "spark.sql.ansi.enforceReservedKeywords": "true"
+        })
+        const store = yield* SparkTableStore.make()
+        const target = { ruleId: "r", declared: "default.order", location: "default.order" }
+        yield* store.clean({ roots: ["default"], targets: [target] }, target)
+      })
+    )
+    expect(failure).toMatchObject({ _tag: "TargetError", code: "PARSE_SYNTAX_ERROR" })
+    expect((failure as Failure.TargetError).message).toMatch(
+      /^could not clean table default\.order: \[PARSE_SYNTAX_ERROR\] Syntax error at or near 'order'/
+    )
+  })
+
   it("a view cannot be truncated: a TargetError with Spark's errorClass, not restartable", async () => {
     const view = unique("a_view")
     const failure = await failureOf(
