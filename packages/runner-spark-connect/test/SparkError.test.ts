@@ -235,6 +235,31 @@ describe("Classify.classify", () => {
     )
   })
 
+  // A bare exception on the server (a NullPointerException) has neither text nor error class:
+  // its class is then what the message can say.
+  it("names the server's exception class when it sent neither text nor error class", () => {
+    const bare = create(StatusSchema, {
+      code: grpc.status.INTERNAL,
+      message: "",
+      details: [
+        anyPack(
+          ErrorInfoSchema,
+          create(ErrorInfoSchema, {
+            reason: "java.lang.NullPointerException",
+            metadata: {
+              classes: JSON.stringify(["java.lang.NullPointerException", "java.lang.RuntimeException"])
+            }
+          })
+        )
+      ]
+    })
+    const metadata = new grpc.Metadata()
+    metadata.set("grpc-status-details-bin", Buffer.from(toBinary(StatusSchema, bare)))
+    const e = Classify.classify({ code: grpc.status.INTERNAL, details: "", metadata })
+    expect(e.message).toBe("java.lang.NullPointerException without a message")
+    expect(e.classes[0]).toBe("java.lang.NullPointerException")
+  })
+
   it("gives a headline: the first non-blank line, trimmed and bounded", () => {
     const parse = SparkError.make("SparkParseError", {
       message:

@@ -141,11 +141,12 @@ export const classify = (failure: Rpc.RpcFailure, operationId?: string): SparkEr
       : status?.info
   const grpcCode = grpcStatusNames[failure.code] ?? String(failure.code)
   // Never empty: the status text (the grpc-message header, else the one inside the details
-  // trailer), else the error class and its parameters, else the bare gRPC code.
+  // trailer), else the error class and its parameters, else the server's exception class (a
+  // bare NullPointerException has no message), else the bare gRPC code.
   const message =
     [failure.details, status?.message].find((m): m is string => m !== undefined && m.trim() !== "") ??
     SparkError.renderMessage(info?.errorClass, info?.messageParameters ?? {}) ??
-    `${grpcCode} without a message`
+    `${info?.classes[0] ?? grpcCode} without a message`
   return SparkError.make(kindOf(failure.code, info), {
     message,
     grpcCode,
