@@ -9,6 +9,7 @@
  * | the same while writing (the target table) | TargetError | capturable |
  * | SQLSTATE 22, 23 (bad value, constraint violated) | DataError | capturable |
  * | Spark's JDBC_EXTERNAL_ENGINE_SYNTAX_ERROR (the database said 42…), no message to read | as SQLSTATE 42 | capturable |
+ * | a java.lang.ClassNotFoundException cause: the rule's driver class is not on Spark's classpath | SqlError JDBC_DRIVER_NOT_FOUND | capturable |
  * | SQLSTATE 08, a java.net connect/timeout/unknown-host cause, FAILED_JDBC.CONNECTION | EngineUnreachable | system |
  * | SQLSTATE 28 (login refused) | EngineUnreachable, not restartable | system |
  * | SQLSTATE 40, 53, 57 (deadlock, no connection slot, shut down) | SessionLost | system |
@@ -41,7 +42,8 @@ export interface Context {
   readonly where: string
 }
 
-type Kind = "sql" | "data" | "target" | "unreachable" | "refused" | "session" | "deadline" | "defect"
+type Kind =
+  "sql" | "driver" | "data" | "target" | "unreachable" | "refused" | "session" | "deadline" | "defect"
 
 const byState = (stateClass: string): Kind | undefined => {
   switch (stateClass) {
@@ -83,6 +85,8 @@ const classesOf = (error: SparkError.SparkError): ReadonlyArray<string> => [
 
 const bySpark = (error: SparkError.SparkError, phase: Phase): Kind => {
   if (classesOf(error).some((c) => unreachableClasses.has(c))) return "unreachable"
+  // The one class a jdbc rule makes Spark load is its driver's.
+  if (classesOf(error).includes("java.lang.ClassNotFoundException")) return "driver"
   if (error.errorClass?.startsWith("FAILED_JDBC.CONNECTION") === true) return "unreachable"
   // Spark gives this class when the driver's SQLSTATE starts with 42 (its best-effort check).
   if (error.errorClass?.startsWith("JDBC_EXTERNAL_ENGINE_SYNTAX_ERROR") === true) return "sql"
@@ -150,6 +154,13 @@ export const classify = (error: SparkError.SparkError, context: Context): Failur
   switch (kind) {
     case "sql":
       return context.phase === "read" ? new Failure.SqlError(input) : new Failure.TargetError(input)
+    case "driver":
+      // A name mistyped in the rule, or a jar the cluster lacks: neither mends itself on a rerun.
+      return new Failure.SqlError({
+        ...input,
+        code: "JDBC_DRIVER_NOT_FOUND",
+        message: `rule "${context.ruleId}", ${context.where}: the JDBC driver class ${SparkError.headline(error)} is not on Spark's classpath (check the rule's driver, or add the driver's jar to the cluster)`
+      })
     case "target":
       return new Failure.TargetError(input)
     case "data":

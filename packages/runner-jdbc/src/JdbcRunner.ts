@@ -194,7 +194,7 @@ const withRule = <A>(
         operation,
         ctx,
         connection: Cancel.isPostgres(ctx.options.url)
-          ? { ...connection.success, url: Cancel.namedUrl(ctx.options.url, name) }
+          ? { ...connection.success, url: Cancel.namedUrl(connection.success.url ?? ctx.options.url, name) }
           : connection.success
       }),
     (spark) =>

@@ -42,6 +42,27 @@ describe("Classify.classify", () => {
     expect(f.engineDetail).toContain("org.postgresql.util.PSQLException")
   })
 
+  // As Spark 4.2 reports a `driver:` it cannot load: the class name is the whole message.
+  it("a driver class Spark cannot load: SqlError JDBC_DRIVER_NOT_FOUND, naming the class and what to check", () => {
+    const missing = SparkError.make("SparkExecutionError", {
+      message: "org.example.NoSuchDriver",
+      causes: [
+        {
+          classes: ["java.lang.ClassNotFoundException"],
+          message: "org.example.NoSuchDriver",
+          messageParameters: {}
+        }
+      ]
+    })
+    const f = Classify.classify(missing, read)
+    expect(f).toBeInstanceOf(Failure.SqlError)
+    expect(f).toMatchObject({ code: "JDBC_DRIVER_NOT_FOUND", category: "capturable", ruleId: "orders" })
+    expect(f.message).toBe(
+      "rule \"orders\", reading table t: the JDBC driver class org.example.NoSuchDriver is not on Spark's classpath (check the rule's driver, or add the driver's jar to the cluster)"
+    )
+    expect(f.engineDetail).toContain("cause 1: java.lang.ClassNotFoundException: org.example.NoSuchDriver")
+  })
+
   it("the same while writing: TargetError; a missing schema (3F) too", () => {
     expect(Classify.classify(syntaxError('ERROR: relation "t" does not exist'), write)).toBeInstanceOf(
       Failure.TargetError

@@ -34,3 +34,39 @@ describe("Connection.parameters", () => {
     expect(Connection.parameters(decode({ url, read: { table: "t" } }))).toEqual([])
   })
 })
+
+describe("Connection.sparkOptions", () => {
+  const optionsOf = (rule: unknown) => {
+    const built = Connection.sparkOptions(decode(rule), {}, "r")
+    if (Result.isFailure(built)) throw new Error(built.failure.message)
+    return built.success
+  }
+
+  it("on PostgreSQL, a driver property goes in the URL, its name's case kept; Spark's own options stay options", () => {
+    expect(
+      optionsOf({
+        url: "jdbc:postgresql://db/shop?ssl=true",
+        connection_options: {
+          currentSchema: "mart",
+          sslmode: "require",
+          queryTimeout: 30,
+          options: "-c a=b&c"
+        },
+        read: { table: "t" }
+      })
+    ).toEqual({
+      url: "jdbc:postgresql://db/shop?ssl=true&currentSchema=mart&sslmode=require&options=-c%20a%3Db%26c",
+      queryTimeout: "30"
+    })
+  })
+
+  it("on another database, every option is an option (its driver gets the name lower-cased)", () => {
+    expect(
+      optionsOf({
+        url: "jdbc:sqlserver://db:1433",
+        connection_options: { encrypt: true, trustServerCertificate: false },
+        read: { table: "t" }
+      })
+    ).toEqual({ url: "jdbc:sqlserver://db:1433", encrypt: "true", trustServerCertificate: "false" })
+  })
+})

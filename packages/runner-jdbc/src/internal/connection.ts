@@ -7,6 +7,7 @@
 import { Failure, Parameter } from "@spark-etl/core"
 import * as Result from "effect/Result"
 import type * as JdbcOptions from "../JdbcOptions.js"
+import * as Cancel from "./cancel.js"
 
 const asText = (v: string | number | boolean): string => String(v)
 
@@ -34,7 +35,59 @@ export const parameters = (options: JdbcOptions.JdbcOptions): ReadonlyArray<stri
   ...(options.password !== undefined ? [options.password.param] : [])
 ]
 
-/** The connection's data-source options (url, user, password, driver, extra options). */
+// The options of Spark's JDBC data source (4.2), whose names Spark reads in any case. Any other
+// key of `connection_options` is a property of the driver.
+const sparkJdbcOptions: ReadonlySet<string> = new Set(
+  [
+    "url",
+    "dbtable",
+    "query",
+    "driver",
+    "partitionColumn",
+    "lowerBound",
+    "upperBound",
+    "numPartitions",
+    "queryTimeout",
+    "fetchsize",
+    "truncate",
+    "cascadeTruncate",
+    "createTableOptions",
+    "createTableColumnTypes",
+    "customSchema",
+    "batchsize",
+    "isolationLevel",
+    "sessionInitStatement",
+    "pushDownPredicate",
+    "pushDownAggregate",
+    "pushDownJoin",
+    "pushDownLimit",
+    "pushDownOffset",
+    "pushDownTableSample",
+    "keytab",
+    "principal",
+    "tableComment",
+    "refreshKrb5Config",
+    "connectionProvider",
+    "prepareQuery",
+    "preferTimestampNTZ",
+    "hint"
+  ].map((name) => name.toLowerCase())
+)
+
+// Spark hands a driver its properties with their names lower-cased, and pgjdbc's names are
+// case-sensitive (`currentSchema`, `ApplicationName`): on PostgreSQL a driver property goes in
+// the URL instead, where its name keeps its case.
+const withDriverProperties = (url: string, properties: ReadonlyArray<readonly [string, string]>): string =>
+  properties.length === 0
+    ? url
+    : `${url}${url.includes("?") ? "&" : "?"}${properties
+        .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+        .join("&")}`
+
+/**
+ * The connection's data-source options (url, user, password, driver, extra options). On
+ * PostgreSQL the driver's own properties among the extra options are in the URL.
+ */
 export const sparkOptions = (
   options: JdbcOptions.JdbcOptions,
   parameters: Parameter.Values,
@@ -49,9 +102,14 @@ export const sparkOptions = (
           : yield* param(parameters, options.user, ruleId)
     const password =
       options.password === undefined ? undefined : yield* param(parameters, options.password, ruleId)
+    const extra = Object.entries(options.connection_options ?? {}).map(([k, v]) => [k, asText(v)] as const)
+    const inUrl = (key: string) => Cancel.isPostgres(options.url) && !sparkJdbcOptions.has(key.toLowerCase())
     return {
-      ...Object.fromEntries(Object.entries(options.connection_options ?? {}).map(([k, v]) => [k, asText(v)])),
-      url: options.url,
+      ...Object.fromEntries(extra.filter(([k]) => !inUrl(k))),
+      url: withDriverProperties(
+        options.url,
+        extra.filter(([k]) => inUrl(k))
+      ),
       ...(user !== undefined ? { user } : {}),
       ...(password !== undefined ? { password } : {}),
       ...(options.driver !== undefined ? { driver: options.driver } : {})

@@ -1,12 +1,13 @@
 // Reads and delete-and-load writes against the real PostgreSQL and Spark, and how each failure
 // a batch author can meet is classified: class, code (the database's), SQLSTATE and message.
 import { Failure } from "@spark-etl/core"
-import { Effect } from "effect"
+import { Effect, Logger } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, inject, it } from "vitest"
 import {
+  abandonRule,
   connection,
   downUrl,
   failureOf,
@@ -94,6 +95,88 @@ describe("jdbc read", () => {
     expect(rows[1]).toEqual([{ n: 3n, s: 6n }])
   })
 
+  // Same rows either way, so the split is shown where it happens: each Spark partition of the
+  // view is one query of the database, over one stride of the column (bounds 1 and 4 in three
+  // partitions: id < 2, 2 <= id < 3, id >= 3).
+  it("read.partition: one partition per stride of the column; without it, one partition", async () => {
+    const table = await source()
+    const [whole, split] = [unique("whole"), unique("split")]
+    const byPartition = (view: string) =>
+      sparkRows(
+        `SELECT spark_partition_id() AS p, min(id) AS lo, max(id) AS hi FROM ${view} GROUP BY 1 ORDER BY 1`
+      )
+    const [one, three] = await run(
+      Effect.gen(function* () {
+        yield* runRule({ id: whole, options: { ...connection(), read: { table } } })
+        yield* runRule({
+          id: split,
+          options: {
+            ...connection(),
+            read: { table, partition: { column: "id", lower_bound: 1, upper_bound: 4, num_partitions: 3 } }
+          }
+        })
+        return [yield* byPartition(whole), yield* byPartition(split)] as const
+      })
+    )
+    expect(one).toEqual([{ p: 0, lo: 1, hi: 3 }])
+    expect(three).toEqual([
+      { p: 0, lo: 1, hi: 1 },
+      { p: 1, lo: 2, hi: 2 },
+      { p: 2, lo: 3, hi: 3 }
+    ])
+  })
+
+  // connection_options go to the driver: PostgreSQL's `currentSchema` decides where an
+  // unqualified table name is looked up.
+  it("connection_options reach the driver: currentSchema finds a table outside the search path", async () => {
+    const schema = unique("elsewhere")
+    const table = unique("t")
+    await Effect.runPromise(
+      psql(
+        `CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.${table} (id integer); INSERT INTO ${schema}.${table} VALUES (42);`
+      )
+    )
+    const missing = await failureOf(
+      preflightRule({ id: unique("plain"), options: { ...connection(), read: { table } } })
+    )
+    expect(missing).toMatchObject({ code: "UNDEFINED_TABLE", sqlState: "42P01" })
+    const id = unique("in_schema")
+    const rows = await run(
+      Effect.andThen(
+        runRule({
+          id,
+          options: { ...connection(), connection_options: { currentSchema: schema }, read: { table } }
+        }),
+        sparkRows(`SELECT id FROM ${id}`)
+      )
+    )
+    expect(rows).toEqual([{ id: 42 }])
+  })
+
+  it("driver: the named class reads; a class not on Spark's classpath fails at preflight, naming it", async () => {
+    const table = await source()
+    const id = unique("named")
+    const rows = await run(
+      Effect.andThen(
+        runRule({ id, options: { ...connection(), driver: "org.postgresql.Driver", read: { table } } }),
+        sparkRows(`SELECT count(*) AS n FROM ${id}`)
+      )
+    )
+    expect(rows).toEqual([{ n: 3n }])
+    const failure = await failureOf(
+      preflightRule({
+        id: unique("unknown"),
+        options: { ...connection(), driver: "org.example.NoSuchDriver", read: { table } }
+      })
+    )
+    expect(failure).toBeInstanceOf(Failure.SqlError)
+    expect(failure).toMatchObject({ category: "capturable", code: "JDBC_DRIVER_NOT_FOUND" })
+    expect((failure as Failure.SqlError).message).toMatch(
+      /^rule "unknown_\w+", reading table src_\w+: the JDBC driver class org\.example\.NoSuchDriver is not on Spark's classpath \(check the rule's driver, or add the driver's jar to the cluster\)$/
+    )
+    expect(Failure.restartMayHelp(failure as Failure.SqlError)).toBe(false)
+  })
+
   it("writes the rows to the rule's path target too, as parquet", async () => {
     const table = await source()
     const id = unique("orders")
@@ -152,6 +235,23 @@ describe("jdbc read", () => {
     expect(failure).toBeInstanceOf(Failure.EngineUnreachable)
     expect(failure).toMatchObject({ sqlState: "28P01", restartable: false })
     expect(JSON.stringify(failure)).not.toContain(inject("postgres").password)
+  })
+})
+
+describe("jdbc retry", () => {
+  // The usual case before a retry: the failed attempt's operation had already ended on the server.
+  it("abandon with nothing of the rule on the server says so, with nothing left after a colon", async () => {
+    const messages: Array<string> = []
+    const collector = Logger.make((options) => void messages.push(String(options.message)))
+    const id = unique("ended")
+    await run(
+      abandonRule({ id, options: { ...connection(), read: { table: "t" } } }).pipe(
+        Effect.provide(Logger.layer([collector]))
+      )
+    )
+    expect(messages.filter((m) => m.startsWith(`rule ${id}`))).toEqual([
+      `rule ${id}: no operation of it was running on the server`
+    ])
   })
 })
 

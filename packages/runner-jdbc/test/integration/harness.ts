@@ -83,6 +83,10 @@ export const runRule = (
 ): Effect.Effect<void, Failure.RuleFailure, SparkSession.SparkSession> =>
   Effect.suspend(() => JdbcRunner.runner.run(contextOf(spec)))
 
+/** What core does before a retry of one rule. */
+export const abandonRule = (spec: RuleSpec): Effect.Effect<void, never, SparkSession.SparkSession> =>
+  Effect.suspend(() => JdbcRunner.runner.abandon!(contextOf(spec)))
+
 /** Preflights one rule as core would. */
 export const preflightRule = (
   spec: RuleSpec
