@@ -32,8 +32,9 @@ import type { TargetStore } from "@spark-etl/core"
 import type { SparkSession } from "@spark-etl/runner-spark-connect"
 import * as Classify from "./Classify.js"
 import * as JdbcOptions from "./JdbcOptions.js"
-import * as Connection from "./internal/connection.js"
 import * as Cancel from "./internal/cancel.js"
+import * as Connection from "./internal/connection.js"
+import * as Url from "./internal/url.js"
 import { abandon as abandonRule, interruptible } from "./internal/interruptible.js"
 import * as Staged from "./internal/staged.js"
 import { validate } from "./internal/validate.js"
@@ -193,14 +194,12 @@ const withRule = <A>(
         spark,
         operation,
         ctx,
-        connection: Cancel.isPostgres(ctx.options.url)
-          ? { ...connection.success, url: Cancel.namedUrl(connection.success.url ?? ctx.options.url, name) }
+        connection: Url.isPostgres(ctx.options.url)
+          ? { ...connection.success, url: Cancel.namedUrl(connection.success.url, name) }
           : connection.success
       }),
     (spark) =>
-      Cancel.isPostgres(ctx.options.url)
-        ? Cancel.cancelInPostgres(spark, connection.success, name)
-        : Effect.void
+      Url.isPostgres(ctx.options.url) ? Cancel.cancelInPostgres(spark, connection.success, name) : Effect.void
   )
 }
 
@@ -306,7 +305,7 @@ const abandon = (ctx: Plugin.RunContext<Options>): Effect.Effect<void, never, Sp
   const connection = Connection.sparkOptions(ctx.options, ctx.batch.parameters, ctx.rule.id)
   const name = Cancel.applicationName(ctx.runId, ctx.rule.id)
   return abandonRule(ctx.runId, ctx.rule.id, (spark) =>
-    Result.isSuccess(connection) && Cancel.isPostgres(ctx.options.url)
+    Result.isSuccess(connection) && Url.isPostgres(ctx.options.url)
       ? Cancel.cancelInPostgres(spark, connection.success, name)
       : Effect.void
   )

@@ -256,6 +256,38 @@ export function layer(
   return Layer.effect(SparkSession)(make(options))
 }
 
+/**
+ * Interrupts every operation carrying `tag` and logs, prefixed with `label` (`rule x`), what
+ * the server stopped: the line an operator reads after an interrupt or before a retry. Never
+ * fails: a server that does not confirm within `timeout` (default 10 s) or refuses is logged
+ * as a warning, and nothing counts as stopped.
+ */
+export const stopTagged = (
+  spark: Session,
+  tag: string,
+  label: string,
+  timeout: Duration.Input = "10 seconds"
+): Effect.Effect<ReadonlyArray<string>> =>
+  spark.interrupt({ tag }).pipe(
+    Effect.timeoutOption(timeout),
+    Effect.flatMap((ids) =>
+      ids._tag === "None"
+        ? Effect.as(Effect.logWarning(`${label}: the server did not confirm the interrupt in time`), [])
+        : Effect.as(
+            Effect.logInfo(
+              // Nothing is usual before a retry: the failed attempt's operation had already ended.
+              ids.value.length === 0
+                ? `${label}: no operation of it was running on the server`
+                : `${label}: ${ids.value.length} operation(s) stopped on the server: ${ids.value.join(", ")}`
+            ).pipe(Effect.annotateLogs({ operationIds: ids.value.join(","), sparkTag: tag })),
+            ids.value
+          )
+    ),
+    Effect.catch((e) =>
+      Effect.as(Effect.logWarning(`${label}: interrupt on the server failed: ${e.message}`), [])
+    )
+  )
+
 /** Parses a connection string without connecting (e.g. to validate flags early). */
 export const validateRemote = (
   remote: string

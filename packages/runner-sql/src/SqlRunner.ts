@@ -48,9 +48,6 @@ export const tagFor = (runId: string, ruleId: string): string =>
   // Spark refuses a tag with a comma (its tag separator); keep to a plain alphabet.
   `spark-etl-${runId}-${ruleId}`.replace(/[^A-Za-z0-9_.-]/g, "_")
 
-// How long the runner waits for the server to confirm an interrupt before stopping anyway.
-const interruptTimeout = "10 seconds"
-
 // The rule's work runs in a child fiber so that, on interruption, the server is told first (by
 // tag: every operation of the rule, including one just starting) and the client's streams are
 // torn down after; the other order would leave a window where the query runs on.
@@ -67,7 +64,9 @@ const onServerInterruptible = <A>(
     const tag = tagFor(runId, ruleId)
     const fiber = yield* Effect.forkChild(work(spark, { tags: [tag] }), { startImmediately: true })
     return yield* Fiber.join(fiber).pipe(
-      Effect.onInterrupt(() => Effect.andThen(stopOnServer(spark, tag, ruleId), Fiber.interrupt(fiber)))
+      Effect.onInterrupt(() =>
+        Effect.andThen(SparkSession.stopTagged(spark, tag, `rule ${ruleId}`), Fiber.interrupt(fiber))
+      )
     )
   }).pipe(Effect.annotateLogs({ rule: ruleId }))
 
@@ -82,7 +81,7 @@ const run =
 // interrupted by its tag, so a late write of it cannot land after the target is emptied again.
 const abandon = (ctx: Plugin.RunContext<Options>): Effect.Effect<void, never, SparkSession.SparkSession> =>
   Effect.flatMap(SparkSession.SparkSession, (spark) =>
-    Effect.asVoid(stopOnServer(spark, tagFor(ctx.runId, ctx.rule.id), ctx.rule.id))
+    Effect.asVoid(SparkSession.stopTagged(spark, tagFor(ctx.runId, ctx.rule.id), `rule ${ctx.rule.id}`))
   )
 
 const preflight =
@@ -118,36 +117,6 @@ const prepare = (
       `engine settings applied: ${keys.map((k) => `${k}=${secretKey.test(k) ? "*****" : settings[k]}`).join(", ")}`
     )
   })
-
-// What the server stopped, for the log. Nothing is usual before a retry: the failed attempt's
-// operation had already ended there.
-const stoppedText = (ruleId: string, ids: ReadonlyArray<string>): string =>
-  ids.length === 0
-    ? `rule ${ruleId}: no operation of it was running on the server`
-    : `rule ${ruleId}: ${ids.length} operation(s) stopped on the server: ${ids.join(", ")}`
-
-/** Interrupts every operation carrying `tag` on the server; logs what it stopped. */
-const stopOnServer = (
-  spark: SparkSession.Session,
-  tag: string,
-  ruleId: string
-): Effect.Effect<ReadonlyArray<string>> =>
-  spark.interrupt({ tag }).pipe(
-    Effect.timeoutOption(interruptTimeout),
-    Effect.flatMap((ids) =>
-      ids._tag === "Some"
-        ? Effect.as(
-            Effect.logInfo(stoppedText(ruleId, ids.value)).pipe(
-              Effect.annotateLogs({ operationIds: ids.value.join(","), sparkTag: tag })
-            ),
-            ids.value
-          )
-        : Effect.as(Effect.logWarning(`rule ${ruleId}: the server did not confirm the interrupt in time`), [])
-    ),
-    Effect.catch((e) =>
-      Effect.as(Effect.logWarning(`rule ${ruleId}: interrupt on the server failed: ${e.message}`), [])
-    )
-  )
 
 const body = (
   spark: SparkSession.Session,

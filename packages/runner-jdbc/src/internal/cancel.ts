@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto"
 import * as Effect from "effect/Effect"
 import type { SparkSession } from "@spark-etl/runner-spark-connect"
+import * as Url from "./url.js"
 
 /**
  * PostgreSQL keeps 63 bytes of an application name: the rule's id, shortened, and a hash of
@@ -19,15 +20,12 @@ export const applicationName = (runId: string, ruleId: string): string =>
     .digest("hex")
     .slice(0, 16)}`
 
-/** Whether the URL is PostgreSQL's, whose backends can be cancelled by application name. */
-export const isPostgres = (url: string): boolean => url.toLowerCase().startsWith("jdbc:postgresql:")
-
 /**
  * The URL naming the rule's connections. In the URL, because Spark hands the driver its options
  * with their keys lower-cased, and pgjdbc's `ApplicationName` is case-sensitive.
  */
 export const namedUrl = (url: string, name: string): string =>
-  `${url}${url.includes("?") ? "&" : "?"}ApplicationName=${name}`
+  Url.withParameters(url, [["ApplicationName", name]])
 
 /**
  * Cancels the rule's running statements in PostgreSQL, through Spark's JDBC source with the

@@ -7,7 +7,7 @@
 import { Failure, Parameter } from "@spark-etl/core"
 import * as Result from "effect/Result"
 import type * as JdbcOptions from "../JdbcOptions.js"
-import * as Cancel from "./cancel.js"
+import * as Url from "./url.js"
 
 const asText = (v: string | number | boolean): string => String(v)
 
@@ -74,15 +74,8 @@ const sparkJdbcOptions: ReadonlySet<string> = new Set(
   ].map((name) => name.toLowerCase())
 )
 
-// Spark hands a driver its properties with their names lower-cased, and pgjdbc's names are
-// case-sensitive (`currentSchema`, `ApplicationName`): on PostgreSQL a driver property goes in
-// the URL instead, where its name keeps its case.
-const withDriverProperties = (url: string, properties: ReadonlyArray<readonly [string, string]>): string =>
-  properties.length === 0
-    ? url
-    : `${url}${url.includes("?") ? "&" : "?"}${properties
-        .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
-        .join("&")}`
+/** A connection's options for Spark's JDBC source; it always names the URL. */
+export type SparkOptions = Readonly<Record<string, string>> & { readonly url: string }
 
 /**
  * The connection's data-source options (url, user, password, driver, extra options). On
@@ -92,7 +85,7 @@ export const sparkOptions = (
   options: JdbcOptions.JdbcOptions,
   parameters: Parameter.Values,
   ruleId: string
-): Result.Result<Readonly<Record<string, string>>, Failure.Defect> =>
+): Result.Result<SparkOptions, Failure.Defect> =>
   Result.gen(function* () {
     const user =
       options.user === undefined
@@ -103,10 +96,10 @@ export const sparkOptions = (
     const password =
       options.password === undefined ? undefined : yield* param(parameters, options.password, ruleId)
     const extra = Object.entries(options.connection_options ?? {}).map(([k, v]) => [k, asText(v)] as const)
-    const inUrl = (key: string) => Cancel.isPostgres(options.url) && !sparkJdbcOptions.has(key.toLowerCase())
+    const inUrl = (key: string) => Url.isPostgres(options.url) && !sparkJdbcOptions.has(key.toLowerCase())
     return {
       ...Object.fromEntries(extra.filter(([k]) => !inUrl(k))),
-      url: withDriverProperties(
+      url: Url.withParameters(
         options.url,
         extra.filter(([k]) => inUrl(k))
       ),

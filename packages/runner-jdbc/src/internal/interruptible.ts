@@ -13,28 +13,8 @@ import * as SparkSession from "@spark-etl/runner-spark-connect/SparkSession"
 const tagFor = (runId: string, ruleId: string): string =>
   `spark-etl-${runId}-${ruleId}`.replace(/[^A-Za-z0-9_.-]/g, "_")
 
-// How long the runner waits for the server to confirm an interrupt before stopping anyway.
+// How long the runner waits for the server (and the database) to confirm an interrupt.
 const interruptTimeout = "10 seconds"
-
-// What the server stopped, for the log. Nothing is usual before a retry: the failed attempt's
-// operation had already ended there.
-const stoppedText = (ruleId: string, ids: ReadonlyArray<string>): string =>
-  ids.length === 0
-    ? `rule ${ruleId}: no operation of it was running on the server`
-    : `rule ${ruleId}: ${ids.length} operation(s) stopped on the server: ${ids.join(", ")}`
-
-const stopOnServer = (spark: SparkSession.Session, tag: string, ruleId: string): Effect.Effect<void> =>
-  spark.interrupt({ tag }).pipe(
-    Effect.timeoutOption(interruptTimeout),
-    Effect.flatMap((ids) =>
-      ids._tag === "Some"
-        ? Effect.logInfo(stoppedText(ruleId, ids.value)).pipe(
-            Effect.annotateLogs({ operationIds: ids.value.join(","), sparkTag: tag })
-          )
-        : Effect.logWarning(`rule ${ruleId}: the server did not confirm the interrupt in time`)
-    ),
-    Effect.catch((e) => Effect.logWarning(`rule ${ruleId}: interrupt on the server failed: ${e.message}`))
-  )
 
 /**
  * Runs `work` in a child fiber whose interruption interrupts the rule's tag on the server,
@@ -57,7 +37,7 @@ export const interruptible = <A>(
     return yield* Fiber.join(fiber).pipe(
       Effect.onInterrupt(() =>
         Effect.andThen(
-          stopOnServer(spark, tag, ruleId),
+          SparkSession.stopTagged(spark, tag, `rule ${ruleId}`, interruptTimeout),
           Effect.andThen(alsoStop(spark).pipe(Effect.timeoutOption(interruptTimeout)), Fiber.interrupt(fiber))
         )
       )
@@ -76,7 +56,7 @@ export const abandon = (
 ): Effect.Effect<void, never, SparkSession.SparkSession> =>
   Effect.flatMap(SparkSession.SparkSession, (spark) =>
     Effect.andThen(
-      stopOnServer(spark, tagFor(runId, ruleId), ruleId),
+      SparkSession.stopTagged(spark, tagFor(runId, ruleId), `rule ${ruleId}`, interruptTimeout),
       Effect.asVoid(alsoStop(spark).pipe(Effect.timeoutOption(interruptTimeout)))
     )
   ).pipe(Effect.annotateLogs({ rule: ruleId }))
