@@ -241,13 +241,23 @@ export const causesOf = (response: FetchErrorDetailsResponse): ReadonlyArray<Cau
 }
 
 /**
+ * The message of an error the server sent neither text nor an error class for: its exception
+ * class (a bare NullPointerException has no message), else the bare gRPC code.
+ */
+export const withoutMessage = (error: Pick<Detail, "classes" | "grpcCode">): string =>
+  `${error.classes[0] ?? error.grpcCode} without a message`
+
+/**
  * The same error with its server-side cause chain attached. The message stays (an Error's
  * `message` is not enumerable, so a spread alone would drop it); when the server had sent no
- * text and it was only rendered from the error class, the first cause's message replaces it.
+ * text (the message was rendered from the error class, or is {@link withoutMessage}'s stand-in),
+ * the first cause's message replaces it.
  */
 export const withCauses = <E extends SparkError>(error: E, causes: ReadonlyArray<CauseLink>): E => {
   const rendered =
-    isBlank(error.message) || error.message === renderMessage(error.errorClass, error.messageParameters)
+    isBlank(error.message) ||
+    error.message === renderMessage(error.errorClass, error.messageParameters) ||
+    error.message === withoutMessage(error)
   const fetched = causes.find((c) => !isBlank(c.message))?.message
   return make(error._tag, {
     ...error,

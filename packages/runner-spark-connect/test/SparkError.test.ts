@@ -258,6 +258,14 @@ describe("Classify.classify", () => {
     const e = Classify.classify({ code: grpc.status.INTERNAL, details: "", metadata })
     expect(e.message).toBe("java.lang.NullPointerException without a message")
     expect(e.classes[0]).toBe("java.lang.NullPointerException")
+    // A cause's text, when FetchErrorDetails brings one, replaces the stand-in; without one it stays.
+    const link = {
+      classes: ["java.lang.IllegalStateException"],
+      message: "state store closed",
+      messageParameters: {}
+    }
+    expect(SparkError.withCauses(e, [{ ...link, message: " " }]).message).toBe(e.message)
+    expect(SparkError.withCauses(e, [{ ...link, message: " " }, link]).message).toBe("state store closed")
   })
 
   it("gives a headline: the first non-blank line, trimmed and bounded", () => {

@@ -146,7 +146,7 @@ export const classify = (failure: Rpc.RpcFailure, operationId?: string): SparkEr
   const message =
     [failure.details, status?.message].find((m): m is string => m !== undefined && m.trim() !== "") ??
     SparkError.renderMessage(info?.errorClass, info?.messageParameters ?? {}) ??
-    `${info?.classes[0] ?? grpcCode} without a message`
+    SparkError.withoutMessage({ classes: info?.classes ?? [], grpcCode })
   return SparkError.make(kindOf(failure.code, info), {
     message,
     grpcCode,
