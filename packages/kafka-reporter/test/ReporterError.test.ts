@@ -44,6 +44,15 @@ describe("classify", () => {
     expect(classify("send", wrapped).code).toBe("TOPIC_MISSING")
   })
 
+  it("gives its message on one line", () => {
+    const alert =
+      "Connection error: C0CCECCF277F0000:error:0A000416:SSL routines:ssl3_read_bytes:ssl/tls alert certificate unknown:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:916:SSL alert number 46\n"
+    const error = classify("connect", new KafkaJSConnectionError(alert))
+    expect(error.code).toBe("BROKER_UNREACHABLE")
+    expect(error.message).toBe(alert.trim())
+    expect(classify("send", new KafkaJSError("first\n  second\n")).message).toBe("first second")
+  })
+
   it("keeps anything else as UNKNOWN with its message", () => {
     const error = classify("send", new KafkaJSError("something odd"))
     expect(error.code).toBe("UNKNOWN")

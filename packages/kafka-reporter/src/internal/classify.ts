@@ -77,8 +77,9 @@ export const classify = (operation: Operation, cause: unknown): ProducerError =>
   const links = chain(cause)
   const codes = links.map(codeOf).filter((c): c is ProducerErrorCode => c !== undefined)
   const code = codes.find((c) => !retryable[c]) ?? codes[0] ?? "UNKNOWN"
+  // One line: a log line or a summary holds it (OpenSSL's alert text ends with a newline).
   const message = links
-    .map((l) => (typeof l.message === "string" ? l.message : ""))
+    .map((l) => (typeof l.message === "string" ? l.message.replace(/\s*\n\s*/g, " ").trim() : ""))
     .filter((m, i, all) => m !== "" && all.indexOf(m) === i)
     .join(": ")
   return new ProducerError({ code, operation, message: message === "" ? String(cause) : message })
