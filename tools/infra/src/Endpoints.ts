@@ -6,8 +6,8 @@
  * an explicit `containers` never falls back. Containers run our own images (Images: built here,
  * cached by content) on the host's network, bound to 127.0.0.1, so they reach PostgreSQL as a
  * local Spark does. PostgreSQL is always a local process (Debian's package). The secured Kafka
- * (SASL_SSL, SCRAM-SHA-512) comes from KAFKA_SECURE_BROKERS (with KAFKA_SECURE_CA_FILE,
- * KAFKA_SECURE_USER, KAFKA_SECURE_PASSWORD_FILE), else is always a local process: its
+ * (SASL_SSL, SCRAM-SHA-512) comes from KAFKA_SECURE_BROKERS (with KAFKA_SECURE_CA_FILE, _USER,
+ * _PASSWORD_FILE, _MTLS_BROKERS, _CERT_FILE and _KEY_FILE), else is always a local process: its
  * certificates and users are made by the harness. HDFS comes from HDFS_URI, else is a local
  * process (Hadoop's mini cluster). Whatever is started lives in the caller's scope. No endpoint
  * at all is an error, never a skip. Spark's version is a parameter (default

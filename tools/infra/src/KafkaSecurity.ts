@@ -1,8 +1,9 @@
 /**
- * What makes a local broker a secured one (`LocalKafka.start({ security: "sasl_ssl" })`): a CA
- * and a broker certificate made here with openssl, SCRAM-SHA-512 users written into the
+ * What makes a local broker a secured one (`LocalKafka.start({ security: "sasl_ssl" })`): a CA,
+ * a broker and a client certificate made here with openssl, SCRAM-SHA-512 users written into the
  * metadata log when the storage is formatted, and the endpoint clients need (brokers, CA file,
- * user, password file). Passwords live only in files of mode 0600, never on a command line.
+ * user, password file; the mutual-TLS port, client certificate and key). Passwords and keys live
+ * only in files of mode 0600, never on a command line.
  */
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -27,6 +28,14 @@ export interface SecureEndpoint {
   readonly username: string
   /** A file (mode 0600) holding the password and a newline. */
   readonly passwordFile: string
+  /**
+   * Bootstrap servers of the broker's second client listener, mutual TLS: no SASL, a client
+   * certificate its CA signed is the login (`ssl.client.auth=required`).
+   */
+  readonly mtlsBrokers: string
+  /** A client certificate the CA signed (PEM), and its key (PKCS#8, mode 0600). */
+  readonly certFile: string
+  readonly keyFile: string
 }
 
 /** The client user tests and tools log in as. */
@@ -43,6 +52,8 @@ export interface Material {
   readonly caFile: string
   /** Private key (PKCS#8) then the certificate chain: a keystore of type PEM. */
   readonly keystoreFile: string
+  readonly clientCertFile: string
+  readonly clientKeyFile: string
   readonly clientPasswordFile: string
   readonly adminPassword: Redacted.Redacted<string>
   readonly clientPassword: Redacted.Redacted<string>
@@ -83,13 +94,57 @@ const opensslOk = (what: string, args: ReadonlyArray<string>) =>
 // EC P-256 keys: made in milliseconds, and Kafka's PEM keystore reads EC keys.
 const ecKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
 
+// A key and a certificate signed by the CA, with the given extensions: writes
+// `<name>.key` (PKCS#8: `req -new -newkey` writes that form, the one Kafka reads) and `<name>.crt`.
+const signed = (
+  dir: string,
+  name: string,
+  subject: string,
+  caFile: string,
+  caKey: string,
+  extensions: string
+) =>
+  Effect.gen(function* () {
+    const key = path.join(dir, `${name}.key`)
+    const csr = path.join(dir, `${name}.csr`)
+    const ext = path.join(dir, `${name}.ext`)
+    yield* opensslOk(`making the ${name}'s key`, [
+      "req",
+      "-new",
+      ...ecKey,
+      "-keyout",
+      key,
+      "-out",
+      csr,
+      "-subj",
+      subject
+    ])
+    fs.chmodSync(key, 0o600)
+    fs.writeFileSync(ext, extensions)
+    yield* opensslOk(`signing the ${name}'s certificate`, [
+      "x509",
+      "-req",
+      "-in",
+      csr,
+      "-CA",
+      caFile,
+      "-CAkey",
+      caKey,
+      "-set_serial",
+      `0x${randomBytes(8).toString("hex")}`,
+      "-days",
+      String(validDays),
+      "-extfile",
+      ext,
+      "-out",
+      path.join(dir, `${name}.crt`)
+    ])
+    for (const f of [csr, ext]) fs.rmSync(f, { force: true })
+  })
+
 const makeCertificates = (dir: string, caFile: string, keystoreFile: string) =>
   Effect.gen(function* () {
     const caKey = path.join(dir, "ca.key")
-    const brokerKey = path.join(dir, "broker.key")
-    const csr = path.join(dir, "broker.csr")
-    const cert = path.join(dir, "broker.crt")
-    const extensions = path.join(dir, "broker.ext")
     yield* opensslOk("making the CA", [
       "req",
       "-x509",
@@ -107,21 +162,13 @@ const makeCertificates = (dir: string, caFile: string, keystoreFile: string) =>
       "-addext",
       "keyUsage=critical,keyCertSign,cRLSign"
     ])
-    // `req -new -newkey` writes the key as PKCS#8 (BEGIN PRIVATE KEY), the form Kafka reads.
-    yield* opensslOk("making the broker's key", [
-      "req",
-      "-new",
-      ...ecKey,
-      "-keyout",
-      brokerKey,
-      "-out",
-      csr,
-      "-subj",
-      "/CN=localhost"
-    ])
     // Clients check the address they dialled (127.0.0.1) against the SAN, not the CN.
-    fs.writeFileSync(
-      extensions,
+    yield* signed(
+      dir,
+      "broker",
+      "/CN=localhost",
+      caFile,
+      caKey,
       [
         "basicConstraints=CA:FALSE",
         "keyUsage=critical,digitalSignature",
@@ -130,30 +177,24 @@ const makeCertificates = (dir: string, caFile: string, keystoreFile: string) =>
         ""
       ].join("\n")
     )
-    yield* opensslOk("signing the broker's certificate", [
-      "x509",
-      "-req",
-      "-in",
-      csr,
-      "-CA",
+    yield* signed(
+      dir,
+      "client",
+      `/CN=${clientUser}`,
       caFile,
-      "-CAkey",
       caKey,
-      "-set_serial",
-      `0x${randomBytes(8).toString("hex")}`,
-      "-days",
-      String(validDays),
-      "-extfile",
-      extensions,
-      "-out",
-      cert
-    ])
+      [
+        "basicConstraints=CA:FALSE",
+        "keyUsage=critical,digitalSignature",
+        "extendedKeyUsage=clientAuth",
+        ""
+      ].join("\n")
+    )
     fs.writeFileSync(
       keystoreFile,
-      [brokerKey, cert, caFile].map((f) => fs.readFileSync(f, "utf8")).join(""),
+      ["broker.key", "broker.crt", "ca.pem"].map((f) => fs.readFileSync(path.join(dir, f), "utf8")).join(""),
       { mode: 0o600 }
     )
-    for (const f of [csr, extensions]) fs.rmSync(f, { force: true })
   })
 
 /**
@@ -169,6 +210,8 @@ export const prepare = (
     fs.chmodSync(dir, 0o700)
     const caFile = path.join(dir, "ca.pem")
     const keystoreFile = path.join(dir, "broker-keystore.pem")
+    const clientCertFile = path.join(dir, "client.crt")
+    const clientKeyFile = path.join(dir, "client.key")
     const adminPasswordFile = path.join(dir, "admin.password")
     const clientPasswordFile = path.join(dir, "client.password")
     const freshPasswords = !fs.existsSync(adminPasswordFile) || !fs.existsSync(clientPasswordFile)
@@ -176,15 +219,22 @@ export const prepare = (
       newPassword(adminPasswordFile)
       newPassword(clientPasswordFile)
     }
+    const lasts = (file: string) =>
+      Effect.map(
+        openssl(["x509", "-noout", "-checkend", String(renewWithin), "-in", file]),
+        (f) => f.exitCode === 0
+      )
+    // A state dir made before the client certificate existed gets every certificate afresh.
     const current =
-      fs.existsSync(caFile) &&
-      fs.existsSync(keystoreFile) &&
-      (yield* openssl(["x509", "-noout", "-checkend", String(renewWithin), "-in", keystoreFile])).exitCode ===
-        0
+      [caFile, keystoreFile, clientCertFile, clientKeyFile].every((f) => fs.existsSync(f)) &&
+      (yield* lasts(keystoreFile)) &&
+      (yield* lasts(clientCertFile))
     if (!current) yield* makeCertificates(dir, caFile, keystoreFile)
     return {
       caFile,
       keystoreFile,
+      clientCertFile,
+      clientKeyFile,
       clientPasswordFile,
       adminPassword: Redacted.make(readPassword(adminPasswordFile)),
       clientPassword: Redacted.make(readPassword(clientPasswordFile)),
@@ -194,19 +244,21 @@ export const prepare = (
 
 /**
  * The broker's listeners: SASL_SSL with SCRAM-SHA-512 for clients and for its own inter-broker
- * traffic, the KRaft controller on plain TCP (it answers controller requests only, and only on
- * loopback). No listener lets a client produce without TLS and a SCRAM login.
+ * traffic; MTLS, TLS whose login is a client certificate the CA signed; the KRaft controller on
+ * plain TCP (it answers controller requests only, and only on loopback). No listener lets a
+ * client produce without TLS and a login.
  */
 export const listenerProperties = (
   port: number,
+  mtlsPort: number,
   controllerPort: number,
   material: Material
 ): ReadonlyArray<string> => [
-  `listeners=SASL_SSL://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-  `advertised.listeners=SASL_SSL://127.0.0.1:${port}`,
+  `listeners=SASL_SSL://127.0.0.1:${port},MTLS://127.0.0.1:${mtlsPort},CONTROLLER://127.0.0.1:${controllerPort}`,
+  `advertised.listeners=SASL_SSL://127.0.0.1:${port},MTLS://127.0.0.1:${mtlsPort}`,
   "controller.listener.names=CONTROLLER",
   "inter.broker.listener.name=SASL_SSL",
-  "listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
+  "listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,MTLS:SSL",
   `sasl.enabled.mechanisms=${mechanism}`,
   `sasl.mechanism.inter.broker.protocol=${mechanism}`,
   // The broker's own login: this file is written with mode 0600.
@@ -216,7 +268,9 @@ export const listenerProperties = (
   `ssl.keystore.location=${material.keystoreFile}`,
   "ssl.truststore.type=PEM",
   `ssl.truststore.location=${material.caFile}`,
-  "ssl.client.auth=none"
+  "ssl.client.auth=none",
+  // On MTLS the certificate is the login: none, or one the CA did not sign, fails the handshake.
+  "listener.name.mtls.ssl.client.auth=required"
 ]
 
 /**
@@ -249,7 +303,10 @@ export const toEnv = (endpoint: SecureEndpoint): Record<string, string> => ({
   KAFKA_SECURE_BROKERS: endpoint.brokers,
   KAFKA_SECURE_CA_FILE: endpoint.caFile,
   KAFKA_SECURE_USER: endpoint.username,
-  KAFKA_SECURE_PASSWORD_FILE: endpoint.passwordFile
+  KAFKA_SECURE_PASSWORD_FILE: endpoint.passwordFile,
+  KAFKA_SECURE_MTLS_BROKERS: endpoint.mtlsBrokers,
+  KAFKA_SECURE_CERT_FILE: endpoint.certFile,
+  KAFKA_SECURE_KEY_FILE: endpoint.keyFile
 })
 
 /** The endpoint named by KAFKA_SECURE_BROKERS and its companions, if KAFKA_SECURE_BROKERS is set. */
@@ -261,13 +318,16 @@ export const fromEnv = (
   const caFile = env["KAFKA_SECURE_CA_FILE"]
   const username = env["KAFKA_SECURE_USER"]
   const passwordFile = env["KAFKA_SECURE_PASSWORD_FILE"]
-  if (!caFile || !username || !passwordFile)
+  const mtlsBrokers = env["KAFKA_SECURE_MTLS_BROKERS"]
+  const certFile = env["KAFKA_SECURE_CERT_FILE"]
+  const keyFile = env["KAFKA_SECURE_KEY_FILE"]
+  if (!caFile || !username || !passwordFile || !mtlsBrokers || !certFile || !keyFile)
     return new KafkaSecurityError({
       message:
-        "KAFKA_SECURE_BROKERS is set, so KAFKA_SECURE_CA_FILE, KAFKA_SECURE_USER and KAFKA_SECURE_PASSWORD_FILE must be too"
+        "KAFKA_SECURE_BROKERS is set, so KAFKA_SECURE_CA_FILE, _USER, _PASSWORD_FILE, _MTLS_BROKERS, _CERT_FILE and _KEY_FILE must be too"
     })
-  for (const file of [caFile, passwordFile])
+  for (const file of [caFile, passwordFile, certFile, keyFile])
     if (!fs.existsSync(file))
       return new KafkaSecurityError({ message: `${file} (from KAFKA_SECURE_*) does not exist` })
-  return { brokers, caFile, username, passwordFile }
+  return { brokers, caFile, username, passwordFile, mtlsBrokers, certFile, keyFile }
 }

@@ -2,7 +2,8 @@
  * A single-node KRaft Kafka broker as a child JVM from Maven Central jars: own data dir,
  * listeners on 127.0.0.1, ready only once a metadata request answers, stopped when its scope
  * closes (and, through the tether, when this process dies). With `security: "sasl_ssl"` its
- * client port takes only SASL_SSL with SCRAM-SHA-512 (see KafkaSecurity).
+ * client port takes only SASL_SSL with SCRAM-SHA-512, and a second one only mutual TLS (see
+ * KafkaSecurity).
  */
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -180,8 +181,9 @@ export const start = (
         : undefined
     // New passwords mean users the old storage does not have: it is formatted again.
     if (material?.freshPasswords) fs.rmSync(logDirs, { recursive: true, force: true })
+    const mtlsPort = material ? yield* LocalServer.freePort : 0
     const listeners = material
-      ? KafkaSecurity.listenerProperties(port, controllerPort, material)
+      ? KafkaSecurity.listenerProperties(port, mtlsPort, controllerPort, material)
       : plaintextListeners(port, controllerPort)
     // Mode 0600 whatever an earlier start left: it may hold the broker's own SCRAM password.
     fs.writeFileSync(config, serverProperties(controllerPort, listeners, logDirs), { mode: 0o600 })
@@ -240,7 +242,10 @@ export const start = (
       brokers,
       caFile: material.caFile,
       username: KafkaSecurity.clientUser,
-      passwordFile: material.clientPasswordFile
+      passwordFile: material.clientPasswordFile,
+      mtlsBrokers: `127.0.0.1:${mtlsPort}`,
+      certFile: material.clientCertFile,
+      keyFile: material.clientKeyFile
     }
     // Secured, ready means the client user logs in over TLS checked against the CA.
     const probeSecurity = secure ? KafkaSecurity.kafkajsOptions(secure) : {}

@@ -1,6 +1,8 @@
 // The site config as an AutoSys job uses it: the built CLI, a command line naming only the batch,
 // Spark and a broker that requires SASL_SSL with SCRAM-SHA-512 (CA, user and password file made by
-// the infra harness) all from the file.
+// the infra harness) all from the file; and the same broker's mutual-TLS port, a client
+// certificate as the login.
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, inject, it } from "vitest"
@@ -83,5 +85,55 @@ describe("site config with Kafka over SASL_SSL", () => {
       .map((e) => fs.readFileSync(path.join(e.parentPath, e.name), "utf8"))
     expect(artefacts.some((text) => text.includes("spark-etl.batch.succeeded"))).toBe(true)
     for (const text of [run.stdout, run.stderr, ...artefacts]) expect(text).not.toContain("not-the-password")
+  })
+})
+
+/** A site config for the broker's mutual-TLS port: the client certificate is the login. */
+const mtlsConfig = (dir: string, topic: string, certFile: string, keyFile: string): string => {
+  const endpoint = inject("kafkaSecure")
+  const file = path.join(dir, "mtls.yaml")
+  fs.writeFileSync(
+    file,
+    `kafka:
+  brokers: [${endpoint.mtlsBrokers}]
+  topic: ${topic}
+  tls:
+    ca_file: ${endpoint.caFile}
+    cert_file: ${certFile}
+    key_file: ${keyFile}
+`
+  )
+  return file
+}
+
+describe("site config with Kafka over mutual TLS", () => {
+  it("kafka.tls.cert_file and key_file are the login: the CA's certificate gets in, a stranger's is refused by name", async () => {
+    const b = batchFile(simple)
+    const endpoint = inject("kafkaSecure")
+    const topic = `e2e-site-config-mtls-${Date.now()}`
+    const config = mtlsConfig(b.dir, topic, endpoint.certFile, endpoint.keyFile)
+    const created = await cli([
+      "events",
+      "create-topic",
+      "--config",
+      config,
+      "--replication-factor",
+      "1",
+      "--min-insync-replicas",
+      "1"
+    ])
+    expect(created.code, created.stderr).toBe(0)
+    const checked = await cli(["events", "check", "--config", config])
+    expect(checked.code, checked.stderr).toBe(0)
+
+    const [cert, key] = [path.join(b.dir, "stranger.crt"), path.join(b.dir, "stranger.key")]
+    const made = spawnSync("openssl", [
+      ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"],
+      ...["-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=stranger"]
+    ])
+    expect(made.status, made.stderr.toString()).toBe(0)
+    const refused = await cli(["events", "check", "--config", mtlsConfig(b.dir, topic, cert, key)])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toMatch(/BROKER_UNREACHABLE.*alert certificate unknown/)
   })
 })

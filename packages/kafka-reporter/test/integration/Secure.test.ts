@@ -1,6 +1,7 @@
 // The reporter against a broker that requires SASL_SSL with SCRAM-SHA-512 (CA, certificate and
 // users made by the harness): delivery with the right password and CA, a wrong password spooled
-// and named without leaking it, and no way in for a client without TLS and a SCRAM login.
+// and named without leaking it, no way in for a client without TLS and a SCRAM login, and a
+// client certificate presented (the CA's accepted, a stranger's refused).
 import { NodeFileSystem } from "@effect/platform-node"
 import { Event } from "@spark-etl/core"
 import { KafkaSecurity } from "@spark-etl/infra"
@@ -9,10 +10,12 @@ import { Kafka, type KafkaConfig, logLevel } from "kafkajs"
 import { execFile } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { describe, expect, inject, it } from "vitest"
 import * as KafkaReporter from "../../src/KafkaReporter.js"
 import * as Outbox from "../../src/internal/outbox.js"
-import type * as ReporterConfig from "../../src/ReporterConfig.js"
+import * as ReporterConfig from "../../src/ReporterConfig.js"
 import { classify } from "../../src/internal/classify.js"
 import { ProducerError } from "../../src/ReporterError.js"
 import { batchEvent, problems } from "../support/fixtures.js"
@@ -169,5 +172,68 @@ describe("KafkaReporter on a broker requiring SASL_SSL with SCRAM-SHA-512", () =
     await publish(config, sentinel, Layer.empty)
     const received = await readSecurely(config.topic, (r) => r.some((m) => m.key === sentinel.batch))
     expect(received.map((r) => r.key)).toEqual([sentinel.batch])
+  })
+
+  // The broker's mutual-TLS port: the client certificate is the login, no SASL. Delivery with
+  // the CA's certificate and refusal of a stranger's show that tls.certFile and tls.keyFile are
+  // presented, not just read.
+  it("mutual TLS: delivers with tls.certFile and tls.keyFile of the CA's client certificate; a stranger's certificate, or none, is refused at the handshake", async () => {
+    const mtls = (
+      tls: Partial<typeof ReporterConfig.Tls.Encoded>,
+      overrides: Partial<ReporterConfig.ReporterConfigInput> = {}
+    ) =>
+      Effect.runPromise(
+        reporterConfig(endpoint().mtlsBrokers, topic, {
+          tls: { caFile: endpoint().caFile, ...tls },
+          ...overrides
+        })
+      )
+    const topic = unique("mtls")
+    const signed = await mtls({ certFile: endpoint().certFile, keyFile: endpoint().keyFile })
+    await Effect.runPromise(createTopic(signed).pipe(Effect.provide(NodeFileSystem.layer)))
+    const event = batchEvent({ batch: unique("daily_sales") })
+    await publish(signed, event, Layer.empty)
+    expect(await spooledIds(signed)).toEqual([])
+    const received = await readSecurely(topic, (r) => r.length >= 1)
+    expect(received.map(idOf)).toEqual([event.id])
+
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stranger-"))
+    const [strangerCert, strangerKey] = [path.join(dir, "client.crt"), path.join(dir, "client.key")]
+    await new Promise<void>((resolve, reject) =>
+      execFile(
+        "openssl",
+        ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"].concat([
+          "-keyout",
+          strangerKey,
+          "-out",
+          strangerCert,
+          "-days",
+          "1",
+          "-subj",
+          "/CN=stranger"
+        ]),
+        (error) => (error ? reject(error) : resolve())
+      )
+    )
+    for (const [how, tls] of [
+      ["a stranger's certificate", { certFile: strangerCert, keyFile: strangerKey }],
+      ["no certificate", {}]
+    ] as const) {
+      const config = await mtls(tls, { publishTimeoutMs: 5000 })
+      const logs = captureLogs()
+      const refused = batchEvent({ batch: unique("daily_sales") })
+      await publish(config, refused, logs.layer)
+      expect(await spooledIds(config), how).toEqual([refused.id])
+      // One line that says why: the TLS alert the broker sent (46, certificate unknown, for a stranger).
+      expect(
+        logs.lines.find((l) => l.includes(`event ${refused.id}`)),
+        how
+      ).toMatch(/BROKER_UNREACHABLE on connect: Connection error: .*alert.*\); appended to outbox/)
+    }
+    // Nothing of theirs arrived: a sentinel sent after them follows the first event.
+    const sentinel = batchEvent({ batch: unique("daily_sales") })
+    await publish(signed, sentinel, Layer.empty)
+    const all = await readSecurely(topic, (r) => r.some((m) => m.key === sentinel.batch))
+    expect(all.map(idOf)).toEqual([event.id, sentinel.id])
   })
 })
