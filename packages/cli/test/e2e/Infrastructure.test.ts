@@ -1,11 +1,13 @@
 // The platform side: Spark unreachable is a system failure within the deadline; Kafka down
 // never changes the batch's outcome, and the spooled events reach Kafka with the next run; the
-// events go to the topic the command line names, else the batch file's, else the environment's.
+// events go to the topic the command line names, else the batch file's, else the environment's;
+// use_ssl=true speaks TLS to Spark.
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { describe, expect, it } from "vitest"
-import { batchFile, cli, cliMain, events, kafka, ofType, runArgs, topic } from "./harness.js"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { batchFile, cli, cliMain, events, kafka, ofType, runArgs, spark, topic } from "./harness.js"
+import { startTlsFront, type TlsFront } from "./servers.js"
 
 // A port where no Spark server listens.
 const deadSpark = "sc://127.0.0.1:1"
@@ -163,6 +165,47 @@ describe("infrastructure failures", () => {
     expect(r.code).toBe(2)
     expect(r.stderr).toContain(
       "events: Kafka describeTopic failed (BROKER_UNREACHABLE): Connection error: connect ECONNREFUSED 127.0.0.1:1"
+    )
+  })
+})
+
+// `use_ssl=true` in the connection string: the CLI speaks TLS, checked against the roots gRPC is
+// given, to a TLS front of the shared server; the same front refuses plaintext, and a run that
+// does not trust its certificate is a system failure that says so.
+describe("Spark Connect over TLS (use_ssl=true), without a token", () => {
+  let front: TlsFront
+  beforeAll(async () => {
+    front = await startTlsFront(Number(new URL(spark().replace(/^sc:/, "http:")).port))
+  })
+  afterAll(async () => {
+    await front?.close()
+  })
+
+  it("reaches Spark through TLS, trusting the CA of GRPC_DEFAULT_SSL_ROOTS_FILE_PATH or NODE_EXTRA_CA_CERTS; plaintext or an untrusted certificate: exit 2 naming the connection's failure", async () => {
+    const b = batchFile(simple("over_tls"))
+    const t = await topic("over-tls")
+    const run = (remote: string, env: Record<string, string>) =>
+      cli(runArgs(b, t, { remote, extra: ["--spark-timeout", "10"] }), env)
+    const tls = `sc://127.0.0.1:${front.port}/;use_ssl=true`
+    for (const trust of ["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "NODE_EXTRA_CA_CERTS"]) {
+      const ok = await run(tls, { [trust]: front.caFile })
+      expect(ok.code, `${trust}: ${ok.stderr}`).toBe(0)
+      expect(ok.stdout).toMatch(/^spark-etl SUCCEEDED batch=over_tls /m)
+    }
+
+    const untrusted = await run(tls, {})
+    expect(untrusted.code, untrusted.stderr).toBe(2)
+    expect(untrusted.stdout).toMatch(
+      /spark-etl FAILED batch=over_tls .*exit=2 category=system code=ENGINE_UNREACHABLE /
+    )
+    expect(untrusted.stderr).toMatch(/cannot open the engine session: .*self-signed certificate/)
+
+    const plaintext = await run(`sc://127.0.0.1:${front.port}`, {
+      GRPC_DEFAULT_SSL_ROOTS_FILE_PATH: front.caFile
+    })
+    expect(plaintext.code, plaintext.stderr).toBe(2)
+    expect(plaintext.stdout).toMatch(
+      /spark-etl FAILED batch=over_tls .*exit=2 category=system code=ENGINE_UNREACHABLE /
     )
   })
 })
