@@ -283,6 +283,27 @@ describe("jdbc write (delete-and-load)", () => {
     expect(definition).toEqual(["c", "owned by the warehouse team", "p"])
   })
 
+  // Spark inserts each partition in a transaction of its own: the distinct transaction ids the
+  // rows carry (a column defaulting to txid_current()) count the partitions that wrote.
+  it("write.num_partitions: at most that many partitions insert; without it, one per partition of the rows", async () => {
+    const table = unique("dst")
+    await Effect.runPromise(
+      psql(`CREATE TABLE ${table} (id bigint NOT NULL, tx bigint DEFAULT txid_current())`)
+    )
+    const view = unique("spread")
+    const writers = async (options: Record<string, unknown>) => {
+      await run(
+        Effect.andThen(
+          totals(view, "SELECT /*+ REPARTITION(4) */ id FROM range(40)"),
+          load(view, table, options)
+        )
+      )
+      return Effect.runPromise(psqlRows(`SELECT count(*), count(DISTINCT tx) FROM ${table}`))
+    }
+    expect(await writers({ num_partitions: 2 })).toEqual(["40|2"])
+    expect(await writers({})).toEqual(["40|4"])
+  })
+
   it("a missing table: TargetError with the database's code, at preflight, nothing created", async () => {
     const view = unique("totals")
     const table = unique("missing")
