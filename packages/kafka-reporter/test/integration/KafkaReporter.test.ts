@@ -2,7 +2,7 @@
 // independent client reads, and what happens when Kafka refuses, goes silent, or lacks the topic.
 import { NodeFileSystem } from "@effect/platform-node"
 import { Event } from "@spark-etl/core"
-import { Effect, Fiber, Layer } from "effect"
+import { Effect, Fiber, Layer, Option } from "effect"
 import * as fs from "node:fs"
 import { describe, expect, inject, it } from "vitest"
 import * as KafkaReporter from "../../src/KafkaReporter.js"
@@ -297,6 +297,48 @@ describe("KafkaReporter on the real broker", () => {
         expect(result, mode).toMatchObject({ delivered: 1, remaining: 0, quarantined: 0 })
         expect(ids(await consume(brokers(), config.topic, 1)), mode).toEqual([event!.id])
       }
+    } finally {
+      await network.close()
+    }
+  })
+
+  // Every request waits for an answer up to requestTimeoutMs (a minute here): only flushTimeoutMs
+  // can end the flush early, and its code says which deadline did.
+  it("flushTimeoutMs bounds a flush into a network that drops packets: DEADLINE_EXCEEDED, the event kept", async () => {
+    const network = await FaultyNetwork.make()
+    try {
+      const config = await Effect.runPromise(
+        reporterConfig(brokers(), unique("flush-deadline"), {
+          publishTimeoutMs: 1500,
+          flushTimeoutMs: 2000,
+          requestTimeoutMs: 60_000
+        })
+      )
+      await Effect.runPromise(createTopic(config).pipe(Effect.provide(NodeFileSystem.layer)))
+      network.setMode("dropped")
+      const [event] = lifecycle(unique("daily_sales"))
+      await run(
+        timedPublish(event!),
+        KafkaReporter.layer(config, { socketFactory: network.socketFactory }).pipe(
+          Layer.provide(NodeFileSystem.layer)
+        )
+      )
+      const flush = () =>
+        Effect.runPromise(
+          KafkaReporter.flushOutbox(config, { socketFactory: network.socketFactory }).pipe(
+            Effect.provide(NodeFileSystem.layer)
+          )
+        )
+      const started = Date.now()
+      const stuck = await flush()
+      expect(Date.now() - started).toBeLessThan(30_000)
+      expect(stuck).toMatchObject({ delivered: 0, remaining: 1 })
+      const failure = Option.getOrUndefined(stuck.failure)
+      expect(failure?.code).toBe("DEADLINE_EXCEEDED")
+      expect(failure?.message).toBe("outbox not drained within 2s")
+      network.setMode("up")
+      expect(await flush()).toMatchObject({ delivered: 1, remaining: 0 })
+      expect(ids(await consume(brokers(), config.topic, 1))).toEqual([event!.id])
     } finally {
       await network.close()
     }
