@@ -1,5 +1,6 @@
 // `--local-spark-version` takes effect: the built CLI, with `--remote local[1]`, starts its own
-// Spark Connect server at that version (not the default 4.2.0), and the batch runs on it.
+// Spark Connect server at that version (not the default 4.2.0), and the batch runs on it; so
+// does SPARK_ETL_CACHE, where the server's jars are fetched to.
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -26,7 +27,7 @@ rules:
  * `spark-etl ARGS` in `cwd`, as the harness runs it: the embedded server keeps its data under
  * the working directory (`.spark-etl/local`), so the test's own folder holds it.
  */
-const cliIn = (cwd: string, args: ReadonlyArray<string>): Promise<Result> =>
+const cliIn = (cwd: string, args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<Result> =>
   new Promise((resolve) => {
     const started = Date.now()
     execFile(
@@ -34,7 +35,7 @@ const cliIn = (cwd: string, args: ReadonlyArray<string>): Promise<Result> =>
       [cliMain, ...args],
       {
         cwd,
-        env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "" },
+        env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...env },
         maxBuffer: 64 * 1024 * 1024
       },
       (error, stdout, stderr) => {
@@ -45,19 +46,22 @@ const cliIn = (cwd: string, args: ReadonlyArray<string>): Promise<Result> =>
   })
 
 describe("--local-spark-version", () => {
-  it(`--remote local[1] --local-spark-version ${version}: the run's own server is Spark ${version}`, async () => {
+  it(`--remote local[1] --local-spark-version ${version}: the run's own server is Spark ${version}, its jars in $SPARK_ETL_CACHE`, async () => {
     const b = batchFile(batch)
-    const r = await cliIn(b.dir, [
-      "run",
-      b.batch,
-      "--remote",
-      "local[1]",
-      "--local-spark-version",
-      version,
-      "--state-dir",
-      b.stateDir
-    ])
+    // A cache of the test's own: Maven copies the version's jars there (from ~/.m2, a few
+    // seconds), and the server runs from them.
+    const cache = path.join(b.dir, "cache")
+    const r = await cliIn(
+      b.dir,
+      ["run", b.batch, "--remote", "local[1]", "--local-spark-version", version, "--state-dir", b.stateDir],
+      { SPARK_ETL_CACHE: cache }
+    )
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0)
+    const jars = fs.readdirSync(path.join(cache, `spark-${version}`)).filter((d) => d.startsWith("jars-"))
+    expect(jars).toHaveLength(1)
+    const folder = path.join(cache, `spark-${version}`, jars[0]!)
+    expect(fs.existsSync(path.join(folder, ".complete"))).toBe(true)
+    expect(fs.readdirSync(folder)).toContain(`spark-connect_2.13-${version}.jar`)
     const opened = logLines(r.stdout).filter((l) => String(l["msg"]).startsWith("engine session open"))
     // The version the server reported when the session opened.
     expect(opened.map((l) => l["msg"])).toEqual([
@@ -66,5 +70,6 @@ describe("--local-spark-version", () => {
     // And the JVM itself says so, in the server's log under the run's working directory.
     const serverLog = fs.readFileSync(path.join(b.dir, ".spark-etl", "local", "spark-connect.log"), "utf8")
     expect(serverLog).toContain(`INFO SparkContext: Running Spark version ${version}`)
+    fs.rmSync(cache, { recursive: true, force: true })
   })
 })
