@@ -536,6 +536,9 @@ const main = async () => {
     if (needs.includes("spark") && !process.env["SPARK_REMOTE"]) noteUntested(sparkVersion)
     NodeRuntime.runMain(
       runWith(needs.filter(isNeed), command, sparkVersion).pipe(
+        // Servers the environment names wrongly are the caller's to fix: one line on stderr, like
+        // `fail`. A server that fails to start keeps the full report (its log's tail, Maven's output).
+        Effect.catchTag("NoEndpoint", (e) => Effect.as(Console.error(`infra: ${e.message}`), 1)),
         Effect.flatMap((code) => Effect.sync(() => (process.exitCode = code))),
         Effect.provide(NodeServices.layer)
       )
