@@ -39,24 +39,23 @@ rules:
     options: { sql: SELECT 1 AS x }
 `
 
+/** `events create-topic` (one broker: one replica) then `events check`, both with `config` alone. */
+const createdAndChecked = async (config: string): Promise<void> => {
+  const created = await cli([
+    ...["events", "create-topic", "--config", config],
+    ...["--replication-factor", "1", "--min-insync-replicas", "1"]
+  ])
+  expect(created.code, created.stderr).toBe(0)
+  const checked = await cli(["events", "check", "--config", config])
+  expect(checked.code, checked.stderr).toBe(0)
+}
+
 describe("site config with Kafka over SASL_SSL", () => {
   it("events create-topic, events check and a run reach the secured broker with the file's settings alone", async () => {
     const b = batchFile(simple)
     const topic = `e2e-site-config-${Date.now()}`
     const config = siteConfig(b.dir, topic, inject("kafkaSecure").passwordFile)
-    const created = await cli([
-      "events",
-      "create-topic",
-      "--config",
-      config,
-      "--replication-factor",
-      "1",
-      "--min-insync-replicas",
-      "1"
-    ])
-    expect(created.code, created.stderr).toBe(0)
-    const checked = await cli(["events", "check", "--config", config])
-    expect(checked.code, checked.stderr).toBe(0)
+    await createdAndChecked(config)
     const run = await cli(["run", b.batch], { SPARK_ETL_CONFIG: config })
     expect(run.code, run.stderr).toBe(0)
     // Delivered: nothing waits in the outbox.
@@ -112,19 +111,7 @@ describe("site config with Kafka over mutual TLS", () => {
     const endpoint = inject("kafkaSecure")
     const topic = `e2e-site-config-mtls-${Date.now()}`
     const config = mtlsConfig(b.dir, topic, endpoint.certFile, endpoint.keyFile)
-    const created = await cli([
-      "events",
-      "create-topic",
-      "--config",
-      config,
-      "--replication-factor",
-      "1",
-      "--min-insync-replicas",
-      "1"
-    ])
-    expect(created.code, created.stderr).toBe(0)
-    const checked = await cli(["events", "check", "--config", config])
-    expect(checked.code, checked.stderr).toBe(0)
+    await createdAndChecked(config)
 
     const [cert, key] = [path.join(b.dir, "stranger.crt"), path.join(b.dir, "stranger.key")]
     const made = spawnSync("openssl", [
