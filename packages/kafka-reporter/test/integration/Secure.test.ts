@@ -189,9 +189,11 @@ describe("KafkaReporter on a broker requiring SASL_SSL with SCRAM-SHA-512", () =
         })
       )
     const topic = unique("mtls")
+    // One batch, so one key and one partition: what is read up to the sentinel is all that came before it.
+    const batch = unique("daily_sales")
     const signed = await mtls({ certFile: endpoint().certFile, keyFile: endpoint().keyFile })
     await Effect.runPromise(createTopic(signed).pipe(Effect.provide(NodeFileSystem.layer)))
-    const event = batchEvent({ batch: unique("daily_sales") })
+    const event = batchEvent({ batch })
     await publish(signed, event, Layer.empty)
     expect(await spooledIds(signed)).toEqual([])
     const received = await readSecurely(topic, (r) => r.length >= 1)
@@ -221,7 +223,7 @@ describe("KafkaReporter on a broker requiring SASL_SSL with SCRAM-SHA-512", () =
     ] as const) {
       const config = await mtls(tls, { publishTimeoutMs: 5000 })
       const logs = captureLogs()
-      const refused = batchEvent({ batch: unique("daily_sales") })
+      const refused = batchEvent({ batch })
       await publish(config, refused, logs.layer)
       expect(await spooledIds(config), how).toEqual([refused.id])
       // One line that says why: the TLS alert the broker sent (46, certificate unknown, for a stranger).
@@ -231,9 +233,9 @@ describe("KafkaReporter on a broker requiring SASL_SSL with SCRAM-SHA-512", () =
       ).toMatch(/BROKER_UNREACHABLE on connect: Connection error: .*alert.*\); appended to outbox/)
     }
     // Nothing of theirs arrived: a sentinel sent after them follows the first event.
-    const sentinel = batchEvent({ batch: unique("daily_sales") })
+    const sentinel = batchEvent({ batch })
     await publish(signed, sentinel, Layer.empty)
-    const all = await readSecurely(topic, (r) => r.some((m) => m.key === sentinel.batch))
+    const all = await readSecurely(topic, (r) => r.some((m) => idOf(m) === sentinel.id))
     expect(all.map(idOf)).toEqual([event.id, sentinel.id])
   })
 })
