@@ -198,6 +198,37 @@ const makeCertificates = (dir: string, caFile: string, keystoreFile: string) =>
   })
 
 /**
+ * A self-signed client certificate and its key in `dir` (`stranger.crt`, `stranger.key`): one
+ * the harness's CA did not sign, for tests that show the mutual-TLS port refuses it.
+ */
+export const strangerCertificate = (
+  dir: string
+): Effect.Effect<
+  { readonly certFile: string; readonly keyFile: string },
+  KafkaSecurityError,
+  ChildProcessSpawner.ChildProcessSpawner
+> =>
+  Effect.gen(function* () {
+    const certFile = path.join(dir, "stranger.crt")
+    const keyFile = path.join(dir, "stranger.key")
+    yield* opensslOk("making a stranger's certificate", [
+      "req",
+      "-x509",
+      ...ecKey,
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=stranger"
+    ])
+    fs.chmodSync(keyFile, 0o600)
+    return { certFile, keyFile }
+  })
+
+/**
  * The CA, the broker's keystore and the two users' passwords in `dir` (mode 0700): made when
  * missing, kept otherwise (a restart keeps its clients' CA and passwords); certificates near
  * their end are made afresh.

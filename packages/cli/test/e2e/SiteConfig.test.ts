@@ -2,7 +2,9 @@
 // Spark and a broker that requires SASL_SSL with SCRAM-SHA-512 (CA, user and password file made by
 // the infra harness) all from the file; and the same broker's mutual-TLS port, a client
 // certificate as the login.
-import { spawnSync } from "node:child_process"
+import { NodeServices } from "@effect/platform-node"
+import { KafkaSecurity } from "@spark-etl/infra"
+import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, inject, it } from "vitest"
@@ -113,13 +115,15 @@ describe("site config with Kafka over mutual TLS", () => {
     const config = mtlsConfig(b.dir, topic, endpoint.certFile, endpoint.keyFile)
     await createdAndChecked(config)
 
-    const [cert, key] = [path.join(b.dir, "stranger.crt"), path.join(b.dir, "stranger.key")]
-    const made = spawnSync("openssl", [
-      ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"],
-      ...["-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=stranger"]
+    const stranger = await Effect.runPromise(
+      KafkaSecurity.strangerCertificate(b.dir).pipe(Effect.provide(NodeServices.layer))
+    )
+    const refused = await cli([
+      "events",
+      "check",
+      "--config",
+      mtlsConfig(b.dir, topic, stranger.certFile, stranger.keyFile)
     ])
-    expect(made.status, made.stderr.toString()).toBe(0)
-    const refused = await cli(["events", "check", "--config", mtlsConfig(b.dir, topic, cert, key)])
     expect(refused.code).toBe(2)
     expect(refused.stderr).toMatch(/BROKER_UNREACHABLE.*alert certificate unknown/)
   })

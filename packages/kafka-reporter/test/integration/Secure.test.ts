@@ -2,7 +2,7 @@
 // users made by the harness): delivery with the right password and CA, a wrong password spooled
 // and named without leaking it, no way in for a client without TLS and a SCRAM login, and a
 // client certificate presented (the CA's accepted, a stranger's refused).
-import { NodeFileSystem } from "@effect/platform-node"
+import { NodeFileSystem, NodeServices } from "@effect/platform-node"
 import { Event } from "@spark-etl/core"
 import { KafkaSecurity } from "@spark-etl/infra"
 import { Effect, Layer, Option } from "effect"
@@ -199,26 +199,13 @@ describe("KafkaReporter on a broker requiring SASL_SSL with SCRAM-SHA-512", () =
     const received = await readSecurely(topic, (r) => r.length >= 1)
     expect(received.map(idOf)).toEqual([event.id])
 
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stranger-"))
-    const [strangerCert, strangerKey] = [path.join(dir, "client.crt"), path.join(dir, "client.key")]
-    await new Promise<void>((resolve, reject) =>
-      execFile(
-        "openssl",
-        ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"].concat([
-          "-keyout",
-          strangerKey,
-          "-out",
-          strangerCert,
-          "-days",
-          "1",
-          "-subj",
-          "/CN=stranger"
-        ]),
-        (error) => (error ? reject(error) : resolve())
+    const stranger = await Effect.runPromise(
+      KafkaSecurity.strangerCertificate(fs.mkdtempSync(path.join(os.tmpdir(), "stranger-"))).pipe(
+        Effect.provide(NodeServices.layer)
       )
     )
     for (const [how, tls] of [
-      ["a stranger's certificate", { certFile: strangerCert, keyFile: strangerKey }],
+      ["a stranger's certificate", stranger],
       ["no certificate", {}]
     ] as const) {
       const config = await mtls(tls, { publishTimeoutMs: 5000 })
