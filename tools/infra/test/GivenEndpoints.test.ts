@@ -1,39 +1,19 @@
 // `infra run` uses the servers the environment names instead of starting its own (README: "when
 // PG_HOST is set they use that server"; KAFKA_SECURE_BROKERS likewise), and refuses a partial
 // description by the variables' names. The given server here is the test run's own PostgreSQL.
-import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { describe, expect, inject, it } from "vitest"
-
-const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "dist", "cli.js")
+import { infraCli } from "./support/infraCli.js"
 
 // `infra run` in a folder of its own, with only the variables given (and PATH, HOME).
-const infraRun = (
-  args: ReadonlyArray<string>,
-  env: Record<string, string>
-): Promise<{ code: number; stdout: string; stderr: string }> => {
-  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "infra-given-"))
-  return new Promise((resolve) =>
-    execFile(
-      process.execPath,
-      [cli, "run", ...args],
-      {
-        cwd,
-        env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...env },
-        timeout: 120_000
-      },
-      (error, stdout, stderr) =>
-        resolve({
-          code: error === null ? 0 : typeof error.code === "number" ? error.code : -1,
-          stdout,
-          stderr
-        })
-    )
-  )
-}
+const infraRun = (args: ReadonlyArray<string>, env: Record<string, string>) =>
+  infraCli(["run", ...args], {
+    cwd: fs.mkdtempSync(path.join(os.tmpdir(), "infra-given-")),
+    env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "", ...env },
+    timeout: 120_000
+  })
 
 describe("infra run with servers the environment names", () => {
   it("PG_HOST and its companions: that server is used, none started, and the command gets it", async () => {

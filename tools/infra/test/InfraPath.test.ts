@@ -7,10 +7,10 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { execFile } from "node:child_process"
 import { afterAll, describe, expect, it } from "vitest"
 import * as Docker from "../src/Docker.js"
 import * as Endpoints from "../src/Endpoints.js"
+import { infraCli } from "./support/infraCli.js"
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "infra-path-"))
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
@@ -145,21 +145,8 @@ describe("SPARK_ETL_TEST_INFRA", () => {
   })
 })
 
-// The built CLI: the test target depends on this package's build.
-const cli = path.resolve(import.meta.dirname, "..", "dist", "cli.js")
-const infra = (
-  args: ReadonlyArray<string>,
-  env: Readonly<Record<string, string>>
-): Promise<{ readonly code: number; readonly stderr: string }> =>
-  new Promise((resolve) =>
-    execFile(
-      process.execPath,
-      [cli, ...args],
-      { env: { ...process.env, ...env } },
-      (error, _stdout, stderr) =>
-        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stderr })
-    )
-  )
+const infra = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>) =>
+  infraCli(args, { env: { ...process.env, ...env } })
 
 describe("infra images build", () => {
   it("checks --spark-version and its own usage before asking the engine", async () => {

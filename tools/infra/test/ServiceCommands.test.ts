@@ -1,23 +1,13 @@
 // `infra SERVICE start --port N` (README: "a free port (`--port N` to choose)"): the server
 // listens on that port, `status` asks it there, `stop` ends it. PostgreSQL: the quickest to start.
-import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
+import { infraCli } from "./support/infraCli.js"
 
-const cli = path.resolve(import.meta.dirname, "..", "dist", "cli.js")
-
-const infra = (
-  cwd: string,
-  args: ReadonlyArray<string>
-): Promise<{ code: number; stdout: string; stderr: string }> =>
-  new Promise((resolve) =>
-    execFile(process.execPath, [cli, ...args], { cwd, timeout: 120_000 }, (error, stdout, stderr) =>
-      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr })
-    )
-  )
+const infra = (cwd: string, args: ReadonlyArray<string>) => infraCli(args, { cwd, timeout: 120_000 })
 
 // A port free a moment ago: bound, then closed.
 const freePort = (): Promise<number> =>

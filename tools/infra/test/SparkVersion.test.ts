@@ -4,37 +4,19 @@
 import { Effect, Result } from "effect"
 import { ConnectionString } from "@spark-etl/runner-spark-connect"
 import { LocalServer } from "@spark-etl/runner-spark-connect/local"
-import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, describe, expect, inject, it } from "vitest"
-
-// The built CLI: the test target depends on this package's build.
-const cli = path.resolve(import.meta.dirname, "..", "dist", "cli.js")
+import { infraCli } from "./support/infraCli.js"
 
 // An empty state root, and none of the variables an outer `infra run` may have set.
 const stateRoot = fs.mkdtempSync(path.join(os.tmpdir(), "infra-spark-version-"))
 const { SPARK_REMOTE: _remote, SPARK_ETL_SPARK_VERSION: _version, ...outer } = process.env
 afterAll(() => fs.rmSync(stateRoot, { recursive: true, force: true }))
 
-const infra = (
-  args: ReadonlyArray<string>,
-  env: Readonly<Record<string, string>> = {}
-): Promise<{ readonly code: number; readonly stdout: string; readonly stderr: string }> =>
-  new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [cli, ...args],
-      { env: { ...outer, SPARK_ETL_INFRA_DIR: stateRoot, ...env } },
-      (error, stdout, stderr) =>
-        resolve({
-          code: error === null ? 0 : typeof error.code === "number" ? error.code : 1,
-          stdout,
-          stderr
-        })
-    )
-  })
+const infra = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}) =>
+  infraCli(args, { env: { ...outer, SPARK_ETL_INFRA_DIR: stateRoot, ...env } })
 
 const printVersion = ["node", "-e", "console.log(process.env.SPARK_ETL_SPARK_VERSION ?? 'unset')"]
 
