@@ -70,6 +70,14 @@ export interface RunContext<O> {
   readonly options: O
 }
 
+/**
+ * The tag a runner puts on every Spark operation of a rule, `spark-etl-<runId>-<ruleId>`: what
+ * interrupting the rule (or abandoning an attempt before a retry) stops by, and what an operator
+ * finds in Spark's UI. Spark refuses a comma (its tag separator), so the alphabet is kept plain.
+ */
+export const operationTag = (runId: string, ruleId: string): string =>
+  `spark-etl-${runId}-${ruleId}`.replace(/[^A-Za-z0-9_.-]/g, "_")
+
 /** What a runner's `prepare` sees: once per run, before any rule is analysed. */
 export interface PrepareContext {
   readonly runId: string

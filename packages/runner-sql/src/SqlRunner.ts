@@ -43,10 +43,8 @@ import { validate } from "./internal/validate.js"
 /** The options of a `sql` rule (see SqlOptions). */
 export type Options = SqlOptions.SqlOptions
 
-/** The operation tag of a rule's Spark work: `spark-etl-<runId>-<ruleId>`, made safe for Spark. */
-export const tagFor = (runId: string, ruleId: string): string =>
-  // Spark refuses a tag with a comma (its tag separator); keep to a plain alphabet.
-  `spark-etl-${runId}-${ruleId}`.replace(/[^A-Za-z0-9_.-]/g, "_")
+/** The operation tag of a rule's Spark work: `spark-etl-<runId>-<ruleId>` (`Plugin.operationTag`). */
+export const tagFor = Plugin.operationTag
 
 // The rule's work runs in a child fiber so that, on interruption, the server is told first (by
 // tag: every operation of the rule, including one just starting) and the client's streams are

@@ -6,12 +6,8 @@
  */
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import type { Failure } from "@spark-etl/core"
+import { type Failure, Plugin } from "@spark-etl/core"
 import * as SparkSession from "@spark-etl/runner-spark-connect/SparkSession"
-
-// The operation tag of a rule's Spark work, made safe for Spark (no comma, its separator).
-const tagFor = (runId: string, ruleId: string): string =>
-  `spark-etl-${runId}-${ruleId}`.replace(/[^A-Za-z0-9_.-]/g, "_")
 
 // How long the runner waits for the server (and the database) to confirm an interrupt.
 const interruptTimeout = "10 seconds"
@@ -32,7 +28,7 @@ export const interruptible = <A>(
 ): Effect.Effect<A, Failure.RuleFailure, SparkSession.SparkSession> =>
   Effect.gen(function* () {
     const spark = yield* SparkSession.SparkSession
-    const tag = tagFor(runId, ruleId)
+    const tag = Plugin.operationTag(runId, ruleId)
     const fiber = yield* Effect.forkChild(work(spark, { tags: [tag] }), { startImmediately: true })
     return yield* Fiber.join(fiber).pipe(
       Effect.onInterrupt(() =>
@@ -56,7 +52,7 @@ export const abandon = (
 ): Effect.Effect<void, never, SparkSession.SparkSession> =>
   Effect.flatMap(SparkSession.SparkSession, (spark) =>
     Effect.andThen(
-      SparkSession.stopTagged(spark, tagFor(runId, ruleId), `rule ${ruleId}`, interruptTimeout),
+      SparkSession.stopTagged(spark, Plugin.operationTag(runId, ruleId), `rule ${ruleId}`, interruptTimeout),
       Effect.asVoid(alsoStop(spark).pipe(Effect.timeoutOption(interruptTimeout)))
     )
   ).pipe(Effect.annotateLogs({ rule: ruleId }))
