@@ -83,3 +83,33 @@ describe("the version tests talk to", () => {
     expect(unasked.stdout.trim()).toBe("unset")
   })
 })
+
+describe("infra compat --versions", () => {
+  it("runs the command once, against a Spark of the one version named; a failed command is exit 1", async () => {
+    const version = LocalServer.defaultSparkVersion
+    const { code, stdout, stderr } = await infra(
+      [
+        "compat",
+        "--versions",
+        version,
+        "--",
+        "sh",
+        "-c",
+        'echo "$SPARK_ETL_SPARK_VERSION $SPARK_REMOTE"; exit 3'
+      ],
+      // A given broker: compat starts no Kafka, and the command never dials it.
+      { KAFKA_BROKERS: "127.0.0.1:9" }
+    )
+    expect(stdout.trim()).toMatch(new RegExp(`^${version.replaceAll(".", "\\.")} sc://127\\.0\\.0\\.1:\\d+$`))
+    expect(stderr.match(/compat: Spark \S+ at /g)).toEqual([`compat: Spark ${version} at `])
+    expect(stderr).toContain(`[infra] compat: Spark ${version} FAILED (exit 3) in `)
+    expect(code).toBe(1)
+  }, 300_000)
+
+  it("checks each version before any server starts", async () => {
+    const { code, stderr } = await infra(["compat", "--versions", "4.0.1,4.x", "--", "true"])
+    expect(code).toBe(64)
+    expect(stderr).toContain('--versions "4.x" is not a Spark version')
+    expect(stderr).not.toContain("compat: Spark")
+  })
+})
