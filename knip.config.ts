@@ -21,7 +21,13 @@ const config: KnipConfig = {
     },
     "packages/*": { entry: tested, project: sources },
     // bin spark-etl is dist/main.js, built from src/main.ts.
-    "packages/cli": { entry: ["src/main.ts", ...tested], project: sources },
+    "packages/cli": {
+      entry: ["src/main.ts", ...tested],
+      project: sources,
+      // Never imported: pinned so that an npm install holds one copy of Effect (package.json of
+      // @effect/platform-node asks for ^4.1.0 of it, whose newest release wants a newer Effect).
+      ignoreDependencies: ["@effect/platform-node-shared"]
+    },
     "packages/runner-spark-connect": {
       // crashing-owner.ts: a client process the integration tests spawn by path and kill.
       entry: [...tested, "test/integration/crashing-owner.ts"],
