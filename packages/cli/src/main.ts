@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=16
 /**
  * The `spark-etl` binary. AutoSys judges a job by its exit code, and Node's own failure code
  * (1) means "a rule failed" in our table: a Node too old for our dependencies, or an install

@@ -1,9 +1,12 @@
 /**
  * The npm packages as a user of the registry gets them: each packed with `npm pack`, installed
- * together into an empty folder, and the CLI started from there: its version, and a batch on Spark.
+ * together into an empty folder, and the CLI started from there: its version, a batch on Spark,
+ * and the Node flags its bin starts with.
  */
-import { execFileSync, spawnSync } from "node:child_process"
+import { waitFor, within } from "@spark-etl/testing"
+import { execFileSync, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
@@ -19,7 +22,7 @@ const npm = (args: ReadonlyArray<string>, cwd: string): string =>
 const packs = path.join(work, "packs")
 const app = path.join(work, "app")
 const bin = path.join(app, "node_modules", ".bin", "spark-etl")
-// The bin's `#!/usr/bin/env node` finds this test's Node 24 first on PATH.
+// The bin's `#!/usr/bin/env -S node ...` finds this test's Node 24 first on PATH.
 const env = { PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`, HOME: os.homedir() }
 const oneRule = (batch: string) =>
   `batch: ${batch}\nrules:\n  - id: one\n    kind: sql\n    options:\n      sql: SELECT 1 AS one\n`
@@ -68,5 +71,44 @@ describe("the npm packages", () => {
     )
     expect(run.status, run.stderr).toBe(0)
     expect(run.stdout.trim().split("\n").at(-1)).toMatch(/^spark-etl SUCCEEDED batch=from_npm /)
+  })
+
+  // As the release's launcher does: V8's young generation capped at 32 MiB (tools/release/README.md).
+  it("start Node with --max-semi-space-size=16 from the bin", async () => {
+    // A run dialling a server that accepts and never answers stays up long enough to be read.
+    let dialled = false
+    const silent = net.createServer((socket) => {
+      dialled = true
+      socket.on("error", () => {})
+    })
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve))
+    const port = (silent.address() as net.AddressInfo).port
+    fs.writeFileSync(path.join(app, "silent.yaml"), oneRule("silent"))
+    const child = spawn(
+      bin,
+      ["run", "silent.yaml", "--remote", `sc://127.0.0.1:${port}`, "--state-dir", "state"],
+      {
+        cwd: app,
+        env,
+        stdio: ["ignore", "ignore", "pipe"]
+      }
+    )
+    let stderr = ""
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+    try {
+      expect(await waitFor(() => dialled, 60_000), `the run dialled the server; its stderr: ${stderr}`).toBe(
+        true
+      )
+      const commandLine = fs
+        .readFileSync(`/proc/${child.pid}/cmdline`, "utf8")
+        .split("\0")
+        .filter((a) => a !== "")
+      expect(commandLine.slice(0, 3)).toEqual(["node", "--max-semi-space-size=16", bin])
+    } finally {
+      child.kill("SIGINT")
+      await within(exited, 10_000, "the run's exit after SIGINT")
+      silent.close()
+    }
   })
 })
