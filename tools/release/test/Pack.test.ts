@@ -12,7 +12,7 @@ import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { repoRoot } from "../src/Release.js"
 
-const packages = ["core", "runner-spark-connect", "runner-sql", "kafka-reporter", "cli"]
+const packages = ["core", "runner-spark-connect", "runner-sql", "kafka-reporter", "cli", "runner-jdbc"]
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "spark-etl-pack-test-"))
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }))
 
@@ -71,6 +71,37 @@ describe("the npm packages", () => {
     )
     expect(run.status, run.stderr).toBe(0)
     expect(run.stdout.trim().split("\n").at(-1)).toMatch(/^spark-etl SUCCEEDED batch=from_npm /)
+  })
+
+  // A plugin from the registry, beside the CLI: found from the batch file's folder upward, and
+  // sharing the CLI's copy of core (its peer dependency), or its kind would be another core's.
+  it("install the jdbc plugin, which a batch naming it under plugins: finds and validates", () => {
+    fs.writeFileSync(
+      path.join(app, "plugin.yaml"),
+      [
+        "batch: with_plugin",
+        'plugins: ["@spark-etl/runner-jdbc"]',
+        "rules:",
+        "  - id: orders",
+        "    kind: jdbc",
+        "    options:",
+        "      url: jdbc:postgresql://127.0.0.1:5432/shop",
+        "      user: etl",
+        "      read: { table: public.orders }",
+        ""
+      ].join("\n")
+    )
+    const validated = spawnSync(bin, ["validate", "plugin.yaml"], { cwd: app, encoding: "utf8", env })
+    expect(validated.stderr).toBe("")
+    expect(validated.status).toBe(0)
+    // Another kind's option under jdbc is refused by the plugin's own schema, at its line.
+    fs.writeFileSync(
+      path.join(app, "plugin.yaml"),
+      fs.readFileSync(path.join(app, "plugin.yaml"), "utf8").replace("read:", "sql: SELECT 1\n      read:")
+    )
+    const refused = spawnSync(bin, ["validate", "plugin.yaml"], { cwd: app, encoding: "utf8", env })
+    expect(refused.status).toBe(3)
+    expect(refused.stderr).toMatch(/plugin\.yaml:\d+:\d+: rules\[0\]\.options\.sql/)
   })
 
   // As the release's launcher does: V8's young generation capped at 32 MiB (tools/release/README.md).
