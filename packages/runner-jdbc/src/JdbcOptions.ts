@@ -39,7 +39,10 @@ export const Read = Schema.Struct({
   table: Schema.optionalKey(Schema.NonEmptyString),
   /** A query run by the database, exclusive with `table`. */
   query: Schema.optionalKey(Schema.NonEmptyString),
-  /** Rows per round trip (the driver's fetch size); PostgreSQL's default reads everything at once. */
+  /**
+   * Rows per round trip (the driver's fetch size). Unset, Spark 4.2 fetches 1,000 rows at a time
+   * from PostgreSQL; earlier versions read the whole result at once.
+   */
   fetch_size: Schema.optionalKey(Positive),
   partition: Schema.optionalKey(Partition),
   /**

@@ -16,7 +16,9 @@ import {
   psqlRows,
   run,
   runRule,
+  sparkAtLeast,
   sparkRows,
+  throughRelay,
   unique
 } from "./harness.js"
 
@@ -124,6 +126,32 @@ describe("jdbc read", () => {
       { p: 1, lo: 2, hi: 2 },
       { p: 2, lo: 3, hi: 3 }
     ])
+  })
+
+  // How the driver fetches shows only on the wire (support/pgWire.ts): each fetch of the scan is
+  // one Execute whose row limit is the fetch size.
+  it("read.fetch_size: the driver fetches that many rows per round trip; without it, Spark's default", async () => {
+    const table = unique("src")
+    await Effect.runPromise(psql(`CREATE TABLE ${table} AS SELECT g AS id FROM generate_series(1, 20) g`))
+    const fetches = (read: Record<string, unknown>) =>
+      throughRelay(async (url, relay) => {
+        const id = unique("orders")
+        const rows = await run(
+          Effect.andThen(
+            runRule({ id, options: { ...connection(url), read: { table, ...read } } }),
+            sparkRows(`SELECT sum(id) AS total FROM ${id}`)
+          )
+        )
+        expect(rows).toEqual([{ total: 210n }])
+        // The scan, not the schema's probe (`WHERE 1=0`).
+        return relay
+          .seen()
+          .executes.filter((e) => e.sql.includes(table) && !e.sql.includes("1=0"))
+          .map((e) => e.limit)
+      })
+    expect(await fetches({ fetch_size: 7 })).toEqual([7, 7, 7])
+    // Spark 4.2 reads PostgreSQL 1,000 rows at a time when not told; earlier versions, all at once.
+    expect(await fetches({})).toEqual([sparkAtLeast(4, 2) ? 1000 : 0])
   })
 
   // connection_options go to the driver: PostgreSQL's `currentSchema` decides where an
@@ -302,6 +330,37 @@ describe("jdbc write (delete-and-load)", () => {
     }
     expect(await writers({ num_partitions: 2 })).toEqual(["40|2"])
     expect(await writers({})).toEqual(["40|4"])
+  })
+
+  // Each executeBatch is one pipeline on the wire, ended by a Sync (support/pgWire.ts).
+  it("write.batch_size: the rows go that many per batch; without it, Spark's 1,000", async () => {
+    const table = unique("dst")
+    await Effect.runPromise(psql(`CREATE TABLE ${table} (id bigint NOT NULL)`))
+    const view = unique("rows")
+    const batches = (options: Record<string, unknown>) =>
+      throughRelay(async (url, relay) => {
+        await run(
+          Effect.andThen(
+            totals(view, "SELECT /*+ REPARTITION(1) */ id FROM range(40)"),
+            runRule({
+              id: unique("load"),
+              dependsOn: [view],
+              options: { ...connection(url), write: { from: view, table, ...options } }
+            })
+          )
+        )
+        return relay
+          .seen()
+          .pipelines.map(
+            (statements) => statements.filter((sql) => sql.startsWith(`INSERT INTO ${table} `)).length
+          )
+          .filter((inserts) => inserts > 0)
+      })
+    expect(await batches({ batch_size: 15 })).toEqual([15, 15, 10])
+    expect(await batches({})).toEqual([40])
+    expect(await Effect.runPromise(psqlRows(`SELECT count(*), count(DISTINCT id) FROM ${table}`))).toEqual([
+      "40|40"
+    ])
   })
 
   it("a missing table: TargetError with the database's code, at preflight, nothing created", async () => {

@@ -9,6 +9,7 @@ import { Effect, Exit, Layer, Option, Redacted, Result } from "effect"
 import { randomUUID } from "node:crypto"
 import { inject } from "vitest"
 import * as JdbcRunner from "../../src/JdbcRunner.js"
+import * as PgWire from "./support/pgWire.js"
 
 /** A session on the test run's Spark, with the Node services validation and psql need. */
 export const layer = () =>
@@ -139,3 +140,23 @@ export const sparkRows = (
 
 /** A JDBC URL where nothing listens: a port of the loopback that refuses connections. */
 export const downUrl = "jdbc:postgresql://127.0.0.1:1/postgres"
+
+/**
+ * Runs `f` with a JDBC URL that reaches the test's database through a relay reading the
+ * driver's messages (support/pgWire.ts); the relay closes after.
+ */
+export const throughRelay = async <A>(f: (url: string, relay: PgWire.Relay) => Promise<A>): Promise<A> => {
+  const pg = inject("postgres")
+  const relay = await PgWire.start({ host: pg.host, port: pg.port })
+  try {
+    return await f(pg.jdbcUrl.replace(`//${pg.host}:${pg.port}/`, `//127.0.0.1:${relay.port}/`), relay)
+  } finally {
+    await relay.close()
+  }
+}
+
+/** Whether the test's Spark is at least `major.minor`. */
+export const sparkAtLeast = (major: number, minor: number): boolean => {
+  const [ma = 0, mi = 0] = inject("sparkVersion").split(".").map(Number)
+  return ma > major || (ma === major && mi >= minor)
+}
