@@ -32,8 +32,9 @@ const config: KnipConfig = {
       // crashing-owner.ts: a client process the integration tests spawn by path and kill.
       entry: [...tested, "test/integration/crashing-owner.ts"],
       project: sources,
-      // `buf generate` in scripts/generate.sh (a shell script knip does not read).
-      ignoreDependencies: ["@bufbuild/buf"]
+      // `buf generate` in scripts/generate.sh (a shell script knip does not read); the Effect
+      // platform's shared part pinned, never imported, as the CLI's (one copy of Effect).
+      ignoreDependencies: ["@bufbuild/buf", "@effect/platform-node-shared"]
     },
     // bin of `npm run release`: node tools/release/dist/cli.js.
     "tools/release": {

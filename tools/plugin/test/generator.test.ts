@@ -49,11 +49,11 @@ describe("runner generator", () => {
     }>(tree, "packages/runner-foo/package.json")
     const core = JSON.parse(fs.readFileSync(path.join(repoRoot, "packages/core/package.json"), "utf8")) as {
       version: string
-      dependencies: Record<string, string>
+      peerDependencies: Record<string, string>
     }
     expect(pkg.name).toBe("@spark-etl/runner-foo")
     expect(pkg.peerDependencies["@spark-etl/core"]).toBe(core.version)
-    expect(pkg.peerDependencies["effect"]).toBe(core.dependencies["effect"])
+    expect(pkg.peerDependencies["effect"]).toBe(core.peerDependencies["effect"])
     expect(pkg.nx.tags).toEqual(["type:runner", "runner:foo"])
     expect(tree.read("packages/runner-foo/src/FooRunner.ts", "utf-8")).toContain('kind: "foo"')
     // packages/* is a workspace already: nothing to wire.

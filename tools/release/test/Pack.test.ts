@@ -1,7 +1,7 @@
 /**
  * The npm packages as a user of the registry gets them: each packed with `npm pack`, installed
  * together into an empty folder, and the CLI started from there: its version, a batch on Spark,
- * and the Node flags its bin starts with.
+ * and the Node flags its bin starts with. The client is also installed alone, as a library.
  */
 import { waitFor, within } from "@spark-etl/testing"
 import { execFileSync, spawn, spawnSync } from "node:child_process"
@@ -24,6 +24,7 @@ const app = path.join(work, "app")
 const bin = path.join(app, "node_modules", ".bin", "spark-etl")
 // The bin's `#!/usr/bin/env -S node ...` finds this test's Node 24 first on PATH.
 const env = { PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`, HOME: os.homedir() }
+const tarballOf = (name: string) => tarballs[packages.indexOf(name)]!
 const oneRule = (batch: string) =>
   `batch: ${batch}\nrules:\n  - id: one\n    kind: sql\n    options:\n      sql: SELECT 1 AS one\n`
 
@@ -141,5 +142,64 @@ describe("the npm packages", () => {
       await within(exited, 10_000, "the run's exit after SIGINT")
       silent.close()
     }
+  })
+})
+
+// Every package takes Effect as a peer dependency: an application's own Effect is the one they
+// use, and one they cannot use is refused at install rather than nested beside it.
+describe("the client, as a library", () => {
+  // As the package's README shows it: a session layer, a query with bound parameters, its rows.
+  const script = `import * as Effect from "effect/Effect"
+import { SparkSession } from "@spark-etl/runner-spark-connect"
+const program = Effect.gen(function* () {
+  const spark = yield* SparkSession.SparkSession
+  const df = yield* spark.sql("SELECT id, :label AS label FROM range(:n)", { params: { n: 2, label: "x" } })
+  return yield* spark.collect(df)
+}).pipe(Effect.provide(SparkSession.layer({ remote: process.argv[2] })))
+const rows = await Effect.runPromise(program)
+console.log(JSON.stringify(rows, (_, v) => (typeof v === "bigint" ? \`\${v}n\` : v)))
+`
+
+  it("installs alone with one copy of Effect, and queries Spark", () => {
+    const client = path.join(work, "client")
+    fs.mkdirSync(client)
+    fs.writeFileSync(path.join(client, "package.json"), '{ "private": true, "type": "module" }\n')
+    npm(["install", "--prefer-offline", "--ignore-scripts", tarballOf("runner-spark-connect")], client)
+    const copies = npm(["ls", "effect", "--all", "--parseable"], client).trim().split("\n")
+    expect(new Set(copies)).toEqual(new Set([path.join(client, "node_modules", "effect")]))
+    fs.writeFileSync(path.join(client, "query.js"), script)
+    const query = spawnSync(process.execPath, ["query.js", inject("sparkRemote")], {
+      cwd: client,
+      encoding: "utf8",
+      env
+    })
+    expect(query.stderr).toBe("")
+    expect(query.stdout.trim()).toBe('[{"id":"0n","label":"x"},{"id":"1n","label":"x"}]')
+  })
+
+  it("is refused at install beside another version of Effect, naming both", () => {
+    const other = path.join(work, "other-effect")
+    fs.mkdirSync(other)
+    fs.writeFileSync(
+      path.join(other, "package.json"),
+      '{ "private": true, "dependencies": { "effect": "4.1.5" } }\n'
+    )
+    const install = spawnSync(
+      "npm",
+      [
+        "install",
+        "--prefer-offline",
+        "--ignore-scripts",
+        "--no-audit",
+        "--no-fund",
+        tarballOf("runner-spark-connect")
+      ],
+      { cwd: other, encoding: "utf8" }
+    )
+    expect(install.status).not.toBe(0)
+    expect(install.stderr).toContain("ERESOLVE")
+    expect(install.stderr).toMatch(/effect@4\.1\.5/)
+    expect(install.stderr).toMatch(/peer effect@"4\.1\.0"/)
+    expect(fs.existsSync(path.join(other, "node_modules", "@spark-etl"))).toBe(false)
   })
 })

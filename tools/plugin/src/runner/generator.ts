@@ -62,13 +62,13 @@ const versionsOf = (tree: Tree) => {
       throw new Error(`${file} is missing: run the generator in the spark-etl workspace`)
     return readJson<{
       version: string
-      dependencies?: Record<string, string>
+      peerDependencies?: Record<string, string>
       devDependencies?: Record<string, string>
     }>(tree, file)
   }
   const core = read("packages/core/package.json")
   const sparkConnect = read("packages/runner-spark-connect/package.json")
-  const effect = core.dependencies?.["effect"]
+  const effect = core.peerDependencies?.["effect"]
   const platformNode = core.devDependencies?.["@effect/platform-node"]
   if (effect === undefined || platformNode === undefined)
     throw new Error("packages/core/package.json no longer names effect and @effect/platform-node")
