@@ -128,6 +128,30 @@ describe("jdbc read", () => {
     ])
   })
 
+  // Where the database is queried shows on the wire (support/pgWire.ts): with cache, once, in
+  // the rule; without it, at every use of the view.
+  it("read.cache: the rule reads the database once; without it, every use of the view does", async () => {
+    const table = await source()
+    const scans = (cache: boolean) =>
+      throughRelay((url, relay) => {
+        const id = unique("orders")
+        const scanned = Effect.sync(
+          () => relay.seen().executes.filter((e) => e.sql.includes(table) && !e.sql.includes("1=0")).length
+        )
+        return run(
+          Effect.gen(function* () {
+            yield* runRule({ id, options: { ...connection(url), read: { table, cache } } })
+            const inRule = yield* scanned
+            expect(yield* sparkRows(`SELECT count(*) AS n FROM ${id}`)).toEqual([{ n: 3n }])
+            expect(yield* sparkRows(`SELECT sum(id) AS s FROM ${id}`)).toEqual([{ s: 6n }])
+            return { inRule, afterTwoUses: yield* scanned }
+          })
+        )
+      })
+    expect(await scans(true)).toEqual({ inRule: 1, afterTwoUses: 1 })
+    expect(await scans(false)).toEqual({ inRule: 0, afterTwoUses: 2 })
+  })
+
   // How the driver fetches shows only on the wire (support/pgWire.ts): each fetch of the scan is
   // one Execute whose row limit is the fetch size.
   it("read.fetch_size: the driver fetches that many rows per round trip; without it, Spark's default", async () => {
