@@ -16,8 +16,9 @@ const packages = ["core", "runner-spark-connect", "runner-sql", "kafka-reporter"
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "spark-etl-pack-test-"))
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }))
 
+const npmArgs = (args: ReadonlyArray<string>) => [...args, "--no-audit", "--no-fund", "--loglevel=error"]
 const npm = (args: ReadonlyArray<string>, cwd: string): string =>
-  execFileSync("npm", [...args, "--no-audit", "--no-fund", "--loglevel=error"], { cwd, encoding: "utf8" })
+  execFileSync("npm", npmArgs(args), { cwd, encoding: "utf8" })
 
 const packs = path.join(work, "packs")
 const app = path.join(work, "app")
@@ -186,14 +187,7 @@ console.log(JSON.stringify(rows, (_, v) => (typeof v === "bigint" ? \`\${v}n\` :
     )
     const install = spawnSync(
       "npm",
-      [
-        "install",
-        "--prefer-offline",
-        "--ignore-scripts",
-        "--no-audit",
-        "--no-fund",
-        tarballOf("runner-spark-connect")
-      ],
+      npmArgs(["install", "--prefer-offline", "--ignore-scripts", tarballOf("runner-spark-connect")]),
       { cwd: other, encoding: "utf8" }
     )
     expect(install.status).not.toBe(0)
