@@ -1,6 +1,6 @@
 /**
  * Our side of the benchmark: one case per process, so /usr/bin/time's peak RSS is the case's.
- * Usage: node bench/client.ts <arrow|rows|stream|select1> <sc://host:port>
+ * Usage: node bench/client.ts <arrow|rows|stream|select1> <sc://host:port> [timed runs]
  * Prints one JSON line: the median time of the timed runs after warm-up.
  */
 // Module imports, not the barrels: "effect" loads all of Effect, some 30 MiB of a process that
@@ -16,14 +16,20 @@ const query = `SELECT id AS l, id * 1.5D AS d, concat('row-', id) AS s,
 
 /**
  * Warm-up and timed runs per mode: SELECT 1 is the median of 200 after 20 warm-ups; a 1M-row case
- * the median of 5 (of 3, one slow query moved the Arrow figure by ±10 % between runs).
+ * the median of 5 (of 3, one slow query moved the Arrow figure by ±10 % between runs). A third
+ * argument sets the timed runs (run.sh's longer-lived SELECT 1 process).
  */
-const plan = (mode: string) => (mode === "select1" ? { warmup: 20, runs: 200 } : { warmup: 1, runs: 5 })
+const plan = (mode: string, runs: number | undefined) =>
+  mode === "select1" ? { warmup: 20, runs: runs ?? 200 } : { warmup: 1, runs: runs ?? 5 }
 
 /** Runs the case, checks its row count, and returns the timed durations in ms. */
-const timed = <E>(mode: string, once: Effect.Effect<number, E>): Effect.Effect<Array<number>, E | Error> =>
+const timed = <E>(
+  mode: string,
+  timedRuns: number | undefined,
+  once: Effect.Effect<number, E>
+): Effect.Effect<Array<number>, E | Error> =>
   Effect.gen(function* () {
-    const { warmup, runs } = plan(mode)
+    const { warmup, runs } = plan(mode, timedRuns)
     const expected = mode === "select1" ? 1 : 1_000_000
     for (let i = 0; i < warmup; i++) yield* once
     const times: Array<number> = []
@@ -49,11 +55,14 @@ const report = (client: string, mode: string, times: ReadonlyArray<number>): voi
   )
 }
 
-const [mode = "select1", remote = process.env["SPARK_REMOTE"] ?? ""] = process.argv.slice(2)
+const [mode = "select1", remote = process.env["SPARK_REMOTE"] ?? "", runsArg] = process.argv.slice(2)
+const timedRuns = runsArg === undefined ? undefined : Number(runsArg)
 
 const program = Effect.gen(function* () {
   if (!SparkSession.isRemoteUrl(remote))
     return yield* Effect.fail(new Error(`expected a server's sc://host:port, got "${remote}"`))
+  if (timedRuns !== undefined && !(Number.isInteger(timedRuns) && timedRuns > 0))
+    return yield* Effect.fail(new Error(`expected a positive whole number of timed runs, got "${runsArg}"`))
   const spark = yield* SparkSession.make({ remote })
   const once: Effect.Effect<number, unknown> =
     mode === "select1"
@@ -69,7 +78,7 @@ const program = Effect.gen(function* () {
                 (n, batch) => n + batch.numRows
               )
             )
-  const runs = yield* timed(mode, once)
+  const runs = yield* timed(mode, timedRuns, once)
   report("spark-etl", mode, runs)
 }).pipe(Effect.scoped)
 

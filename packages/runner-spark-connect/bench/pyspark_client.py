@@ -1,7 +1,7 @@
 """The official client's side of the benchmark, same cases as client.ts: pyspark-client 4.x or
 pyspark[connect] 3.5, whichever matches the server (bench/run.sh picks it).
 
-Usage: python bench/pyspark_client.py <arrow|rows|stream|select1> <sc://host:port>
+Usage: python bench/pyspark_client.py <arrow|rows|stream|select1> <sc://host:port> [timed runs]
 """
 import json
 import statistics
@@ -17,9 +17,11 @@ QUERY = """SELECT id AS l, id * 1.5D AS d, concat('row-', id) AS s,
 
 def main() -> None:
     mode, remote = sys.argv[1], sys.argv[2]
+    timed_runs = int(sys.argv[3]) if len(sys.argv) > 3 else None
     spark = SparkSession.builder.remote(remote).getOrCreate()
     # The same plan as client.ts.
     warmup, runs = (20, 200) if mode == "select1" else (1, 5)
+    runs = timed_runs or runs
     expected = 1 if mode == "select1" else 1_000_000
 
     def once() -> int:
