@@ -76,8 +76,8 @@ for mode in $cases; do
     printf '%-15s %-8s %12s %14s  (node --max-semi-space-size=8; medians %s, larger RSS of two)\n' \
       spark-etl select1 - "$small" "${medians[*]}"
     figure "peak RSS, SELECT 1 process, node --max-semi-space-size=8" MiB "$small" "${rss_max[$py]}"
-    # A longer-lived process: 1,000 timed SELECT 1s, one process a side. The 200 above end about
-    # when V8 first doubles its young generation; what the scavenges promote goes on growing the
+    # A longer-lived process: 1,000 timed SELECT 1s, one process a side. The 200 above end before
+    # V8 doubles its young generation a last time; what the scavenges promote goes on growing the
     # heap after that (the README's "Peak RSS"), with the young generation capped too.
     for client in spark-etl "$py" spark-etl-semi8; do
       command_of "${client%-semi8}" select1 1000
