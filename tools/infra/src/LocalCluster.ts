@@ -20,7 +20,7 @@ import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
 import * as ChildProcess from "effect/process/ChildProcess"
 import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
-import { LocalServer, Ready } from "@spark-etl/runner-spark-connect/local"
+import { ClassArchive, LocalServer, Ready } from "@spark-etl/runner-spark-connect/local"
 import * as fs from "node:fs"
 import * as path from "node:path"
 
@@ -251,6 +251,8 @@ export const start = (
           LocalServer.tetherScript,
           logFile,
           "java",
+          // The Connect server's archive of the same jars: most of a master's or worker's classes.
+          ...ClassArchive.use(jars),
           "-Xmx256m",
           ...moduleFlags,
           "-Dio.netty.tryReflectionSetAccessible=true",

@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
 import * as ChildProcess from "effect/process/ChildProcess"
 import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
-import { LocalServer, Maven, Ready } from "@spark-etl/runner-spark-connect/local"
+import { ClassArchive, LocalServer, Maven, Ready } from "@spark-etl/runner-spark-connect/local"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -80,12 +80,15 @@ export const start = (
     const logFile = path.join(dataDir, "hdfs.log")
     // The ready line of this start only: an earlier start's is still in the log.
     const logged = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0
+    const classes = yield* ClassArchive.prepare(jars)
+    yield* Effect.addFinalizer(() => classes.keep)
     const handle = yield* ChildProcess.make(
       "sh",
       [
         LocalServer.tetherScript,
         logFile,
         "java",
+        ...classes.flags,
         "-Xmx512m",
         "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
         "-cp",

@@ -11,7 +11,13 @@ import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
 import * as ChildProcess from "effect/process/ChildProcess"
 import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
-import { LocalServer, Maven, type MavenError, Ready } from "@spark-etl/runner-spark-connect/local"
+import {
+  ClassArchive,
+  LocalServer,
+  Maven,
+  type MavenError,
+  Ready
+} from "@spark-etl/runner-spark-connect/local"
 import { Kafka, type KafkaConfig, logLevel } from "kafkajs"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
@@ -118,12 +124,15 @@ export const javaArguments = (
   ...args
 ]
 
-const java = (jars: string, logFile: string, main: string, args: ReadonlyArray<string>, heap: string) => [
-  tether,
-  logFile,
-  "java",
-  ...javaArguments(jars, main, args, heap)
-]
+// `classes`: the flags of the jars' class archive (runner-spark-connect's ClassArchive).
+const java = (
+  jars: string,
+  logFile: string,
+  main: string,
+  args: ReadonlyArray<string>,
+  heap: string,
+  classes: ReadonlyArray<string>
+) => [tether, logFile, "java", ...classes, ...javaArguments(jars, main, args, heap)]
 
 // A java @argfile: each argument quoted, so that no path or value is split or unescaped.
 const argfile = (args: ReadonlyArray<string>): string =>
@@ -210,7 +219,7 @@ export const start = (
         { mode: 0o600 }
       )
       const exitCode = yield* Effect.scoped(
-        ChildProcess.make("sh", java(jars, logFile, `@${formatArgs}`, [], "256m"), {
+        ChildProcess.make("sh", java(jars, logFile, `@${formatArgs}`, [], "256m", ClassArchive.use(jars)), {
           stdin: "pipe",
           stdout: "ignore",
           stderr: "ignore"
@@ -227,14 +236,21 @@ export const start = (
       }
     }
 
-    const handle = yield* ChildProcess.make("sh", java(jars, logFile, "kafka.Kafka", [config], "768m"), {
-      cwd: dataDir,
-      stdin: "pipe",
-      stdout: "ignore",
-      stderr: "ignore",
-      killSignal: "SIGTERM",
-      forceKillAfter: "20 seconds"
-    }).pipe(
+    // The broker records the archive (restarted often in fault tests); the format tool only maps it.
+    const classes = yield* ClassArchive.prepare(jars)
+    yield* Effect.addFinalizer(() => classes.keep)
+    const handle = yield* ChildProcess.make(
+      "sh",
+      java(jars, logFile, "kafka.Kafka", [config], "768m", classes.flags),
+      {
+        cwd: dataDir,
+        stdin: "pipe",
+        stdout: "ignore",
+        stderr: "ignore",
+        killSignal: "SIGTERM",
+        forceKillAfter: "20 seconds"
+      }
+    ).pipe(
       Effect.mapError((e) => new LocalKafkaError({ message: `cannot start java: ${e.message}`, logFile }))
     )
     const brokers = `127.0.0.1:${port}`

@@ -13,6 +13,7 @@ import * as net from "node:net"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Probe from "../internal/Probe.js"
+import * as ClassArchive from "./ClassArchive.js"
 import { LocalServerError, type MavenError } from "./errors.js"
 import * as Maven from "./Maven.js"
 import * as Ready from "./Ready.js"
@@ -220,10 +221,14 @@ export const start = (
     const dataDir = path.resolve(options.dataDir)
     fs.mkdirSync(path.join(dataDir, "tmp"), { recursive: true })
     const logFile = path.join(dataDir, "spark-connect.log")
+    const classes = yield* ClassArchive.prepare(jars)
+    // Added before the process, so it runs after the process's own finalizer has seen the JVM exit.
+    yield* Effect.addFinalizer(() => classes.keep)
     const args = [
       tetherScript,
       logFile,
       "java",
+      ...classes.flags,
       ...javaArguments({ ...options, sparkVersion, port, dataDir, jars, launcherDir })
     ]
     const handle = yield* ChildProcess.make("sh", args, {
