@@ -57,9 +57,14 @@ describe("--local-spark-version", () => {
       { SPARK_ETL_CACHE: cache }
     )
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0)
-    const jars = fs.readdirSync(path.join(cache, `spark-${version}`)).filter((d) => d.startsWith("jars-"))
+    const entries = fs.readdirSync(path.join(cache, `spark-${version}`), { withFileTypes: true })
+    const jars = entries.filter((e) => e.isDirectory() && e.name.startsWith("jars-")).map((e) => e.name)
     expect(jars).toHaveLength(1)
     const folder = path.join(cache, `spark-${version}`, jars[0]!)
+    // The server's first clean stop left its class archive beside the jars, for the next start.
+    expect(entries.filter((e) => e.isFile()).map((e) => e.name)).toEqual([
+      expect.stringMatching(new RegExp(`^${jars[0]!}\\.java-[0-9a-f]{12}\\.jsa$`))
+    ])
     expect(fs.existsSync(path.join(folder, ".complete"))).toBe(true)
     expect(fs.readdirSync(folder)).toContain(`spark-connect_2.13-${version}.jar`)
     const opened = logLines(r.stdout).filter((l) => String(l["msg"]).startsWith("engine session open"))
