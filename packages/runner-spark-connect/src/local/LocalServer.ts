@@ -135,13 +135,38 @@ export const resolveJars = (
   })
 }
 
-const tail = (file: string, bytes = 3000): string => {
+/** The log's last `bytes`, from byte `from` on (where this start began writing: the log is appended). */
+const tail = (file: string, from = 0, bytes = 3000): string => {
   try {
-    const text = fs.readFileSync(file, "utf8")
+    const text = fs.readFileSync(file).subarray(from).toString("utf8")
     return text.slice(-bytes)
   } catch {
     return ""
   }
+}
+
+/**
+ * The log's last words for a one-line message: its last three lines that are not blank and not
+ * a stack frame (`at …`, `... 12 more`), joined; the whole log stays in the file.
+ */
+const lastWords = (logTail: string): string =>
+  logTail
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !/^(at |\.\.\. \d+ more)/.test(l))
+    .slice(-3)
+    .join(" / ")
+    .slice(-600)
+
+/** What a failed start says: what happened, where the log is, and how the log ends. */
+const startFailure = (what: string, logFile: string, from: number) => {
+  const logTail = tail(logFile, from)
+  const words = lastWords(logTail)
+  return new LocalServerError({
+    message: `${what} (log ${logFile})${words === "" ? ", and its log is empty" : `: ${words}`}`,
+    logFile,
+    logTail
+  })
 }
 
 /** Where a launch finds the server's jars, its data and the launcher of Spark 3.x's loopback server. */
@@ -221,6 +246,7 @@ export const start = (
     const dataDir = path.resolve(options.dataDir)
     fs.mkdirSync(path.join(dataDir, "tmp"), { recursive: true })
     const logFile = path.join(dataDir, "spark-connect.log")
+    const logged = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0
     const classes = yield* ClassArchive.prepare(jars)
     // Added before the process, so it runs after the process's own finalizer has seen the JVM exit.
     yield* Effect.addFinalizer(() => classes.keep)
@@ -247,21 +273,11 @@ export const start = (
     const address = `127.0.0.1:${port}`
     yield* Ready.until({
       process: handle,
-      exited: () =>
-        new LocalServerError({
-          message: "Spark Connect server exited during start-up",
-          logFile,
-          logTail: tail(logFile)
-        }),
+      exited: () => startFailure("Spark Connect server exited during start-up", logFile, logged),
       answers: Probe.sparkVersion(address, 2000, options.token),
       every: "250 millis",
       within: options.startTimeout ?? "180 seconds",
-      timedOut: () =>
-        new LocalServerError({
-          message: `Spark Connect server did not answer on ${address}`,
-          logFile,
-          logTail: tail(logFile)
-        })
+      timedOut: () => startFailure(`Spark Connect server did not answer on ${address}`, logFile, logged)
     })
     return {
       remote: `sc://${address}`,
