@@ -18,7 +18,6 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
-import * as ChildProcess from "effect/process/ChildProcess"
 import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import { ClassArchive, LocalServer, Ready } from "@spark-etl/runner-spark-connect/local"
 import * as fs from "node:fs"
@@ -245,12 +244,10 @@ export const start = (
 
     /** A JVM under the tether with Spark's environment; its pid is the tether's. */
     const daemon = (dir: string, logFile: string, args: ReadonlyArray<string>, env: Record<string, string>) =>
-      ChildProcess.make(
-        "sh",
+      LocalServer.tethered(
+        logFile,
+        "java",
         [
-          LocalServer.tetherScript,
-          logFile,
-          "java",
           // The Connect server's archive of the same jars: most of a master's or worker's classes.
           ...ClassArchive.use(jars),
           "-Xmx256m",
@@ -263,16 +260,11 @@ export const start = (
         ],
         {
           cwd: dir,
-          stdin: "pipe",
-          stdout: "ignore",
-          stderr: "ignore",
           // Not this process's SPARK_REMOTE: Spark's launcher, building an executor's command in
           // a worker, takes its mere presence for a Connect client and leaves spark-sql and
           // spark-sql-api off the executors' classpath.
           extendEnv: false,
-          env: { ...inherited(), SPARK_LOCAL_IP: "127.0.0.1", SPARK_SCALA_VERSION: "2.13", ...env },
-          killSignal: "SIGTERM",
-          forceKillAfter: "20 seconds"
+          env: { ...inherited(), SPARK_LOCAL_IP: "127.0.0.1", SPARK_SCALA_VERSION: "2.13", ...env }
         }
       ).pipe(
         Effect.mapError((e) => new LocalClusterError({ message: `cannot start java: ${e.message}`, logFile }))

@@ -9,7 +9,6 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
-import * as ChildProcess from "effect/process/ChildProcess"
 import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import { ClassArchive, LocalServer, Maven, Ready } from "@spark-etl/runner-spark-connect/local"
 import * as fs from "node:fs"
@@ -82,12 +81,10 @@ export const start = (
     const logged = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0
     const classes = yield* ClassArchive.prepare(jars)
     yield* Effect.addFinalizer(() => classes.keep)
-    const handle = yield* ChildProcess.make(
-      "sh",
+    const handle = yield* LocalServer.tethered(
+      logFile,
+      "java",
       [
-        LocalServer.tetherScript,
-        logFile,
-        "java",
         ...classes.flags,
         "-Xmx512m",
         "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
@@ -97,14 +94,7 @@ export const start = (
         path.join(dataDir, "storage"),
         String(port)
       ],
-      {
-        cwd: dataDir,
-        stdin: "pipe",
-        stdout: "ignore",
-        stderr: "ignore",
-        killSignal: "SIGTERM",
-        forceKillAfter: "20 seconds"
-      }
+      { cwd: dataDir }
     ).pipe(
       Effect.mapError((e) => new LocalHdfsError({ message: `cannot start java: ${e.message}`, logFile }))
     )

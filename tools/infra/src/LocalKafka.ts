@@ -9,7 +9,6 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
-import * as ChildProcess from "effect/process/ChildProcess"
 import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import {
   ClassArchive,
@@ -26,7 +25,6 @@ import { fileURLToPath } from "node:url"
 import * as KafkaSecurity from "./KafkaSecurity.js"
 
 const infraRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-const tether = LocalServer.tetherScript
 
 export const defaultKafkaVersion = "4.4.0"
 
@@ -124,16 +122,6 @@ export const javaArguments = (
   ...args
 ]
 
-// `classes`: the flags of the jars' class archive (runner-spark-connect's ClassArchive).
-const java = (
-  jars: string,
-  logFile: string,
-  main: string,
-  args: ReadonlyArray<string>,
-  heap: string,
-  classes: ReadonlyArray<string>
-) => [tether, logFile, "java", ...classes, ...javaArguments(jars, main, args, heap)]
-
 // A java @argfile: each argument quoted, so that no path or value is split or unescaped.
 const argfile = (args: ReadonlyArray<string>): string =>
   `${args.map((a) => `"${a.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`).join("\n")}\n`
@@ -219,11 +207,10 @@ export const start = (
         { mode: 0o600 }
       )
       const exitCode = yield* Effect.scoped(
-        ChildProcess.make("sh", java(jars, logFile, `@${formatArgs}`, [], "256m", ClassArchive.use(jars)), {
-          stdin: "pipe",
-          stdout: "ignore",
-          stderr: "ignore"
-        }).pipe(Effect.flatMap((handle) => handle.exitCode))
+        LocalServer.tethered(logFile, "java", [
+          ...ClassArchive.use(jars),
+          ...javaArguments(jars, `@${formatArgs}`, [], "256m")
+        ]).pipe(Effect.flatMap((handle) => handle.exitCode))
       ).pipe(
         Effect.ensuring(Effect.sync(() => fs.rmSync(formatArgs, { force: true }))),
         Effect.mapError((e) => new LocalKafkaError({ message: `cannot run java: ${e.message}`, logFile }))
@@ -239,17 +226,11 @@ export const start = (
     // The broker records the archive (restarted often in fault tests); the format tool only maps it.
     const classes = yield* ClassArchive.prepare(jars)
     yield* Effect.addFinalizer(() => classes.keep)
-    const handle = yield* ChildProcess.make(
-      "sh",
-      java(jars, logFile, "kafka.Kafka", [config], "768m", classes.flags),
-      {
-        cwd: dataDir,
-        stdin: "pipe",
-        stdout: "ignore",
-        stderr: "ignore",
-        killSignal: "SIGTERM",
-        forceKillAfter: "20 seconds"
-      }
+    const handle = yield* LocalServer.tethered(
+      logFile,
+      "java",
+      [...classes.flags, ...javaArguments(jars, "kafka.Kafka", [config], "768m")],
+      { cwd: dataDir }
     ).pipe(
       Effect.mapError((e) => new LocalKafkaError({ message: `cannot start java: ${e.message}`, logFile }))
     )

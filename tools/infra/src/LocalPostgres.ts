@@ -13,7 +13,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
-import * as ChildProcess from "effect/process/ChildProcess"
 import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import { LocalServer, Ready } from "@spark-etl/runner-spark-connect/local"
 import { randomBytes } from "node:crypto"
@@ -216,16 +215,11 @@ export const start = (
       cluster,
       ...Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`])
     ])
-    const handle = yield* ChildProcess.make("sh", [LocalServer.tetherScript, logFile, program, ...args], {
+    const handle = yield* LocalServer.tethered(logFile, program, args, {
       cwd: dataDir,
-      stdin: "pipe",
-      stdout: "ignore",
-      stderr: "ignore",
       // The tether passes INT on: a fast shutdown, which does not wait for clients to leave.
       env: { TETHER_STOP_SIGNAL: "INT" },
-      extendEnv: true,
-      killSignal: "SIGTERM",
-      forceKillAfter: "20 seconds"
+      extendEnv: true
     }).pipe(
       Effect.mapError(
         (e) => new LocalPostgresError({ message: `cannot start postgres: ${e.message}`, logFile })

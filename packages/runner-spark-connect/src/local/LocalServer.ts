@@ -29,6 +29,29 @@ const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
  */
 export const tetherScript: string = path.join(packageRoot, "libexec", "tether.sh")
 
+/**
+ * A server process under the tether: `command args` with its output appended to `logFile`, asked
+ * to stop with SIGTERM when its scope closes (the tether gives it 15 s, then kills it; SIGKILL
+ * after 20 s in all), and ended with this process. `options` adds to or overrides those.
+ *
+ * @example
+ * const handle = yield* LocalServer.tethered(logFile, "java", ["-cp", `${jars}/*`, main], { cwd: dataDir })
+ */
+export const tethered = (
+  logFile: string,
+  command: string,
+  args: ReadonlyArray<string>,
+  options: ChildProcess.CommandOptions = {}
+) =>
+  ChildProcess.make("sh", [tetherScript, logFile, command, ...args], {
+    stdin: "pipe",
+    stdout: "ignore",
+    stderr: "ignore",
+    killSignal: "SIGTERM",
+    forceKillAfter: "20 seconds",
+    ...options
+  })
+
 /** The Spark version whose protocol stubs this package was generated from. */
 export const defaultSparkVersion = "4.2.0"
 
@@ -250,24 +273,13 @@ export const start = (
     const classes = yield* ClassArchive.prepare(jars)
     // Added before the process, so it runs after the process's own finalizer has seen the JVM exit.
     yield* Effect.addFinalizer(() => classes.keep)
-    const args = [
-      tetherScript,
+    const handle = yield* tethered(
       logFile,
       "java",
-      ...classes.flags,
-      ...javaArguments({ ...options, sparkVersion, port, dataDir, jars, launcherDir })
-    ]
-    const handle = yield* ChildProcess.make("sh", args, {
-      cwd: dataDir,
+      [...classes.flags, ...javaArguments({ ...options, sparkVersion, port, dataDir, jars, launcherDir })],
       // Spark's web UI binds to SPARK_LOCAL_IP, else every interface: loopback only.
-      extendEnv: true,
-      env: { SPARK_LOCAL_IP: "127.0.0.1" },
-      stdin: "pipe",
-      stdout: "ignore",
-      stderr: "ignore",
-      killSignal: "SIGTERM",
-      forceKillAfter: "20 seconds"
-    }).pipe(
+      { cwd: dataDir, extendEnv: true, env: { SPARK_LOCAL_IP: "127.0.0.1" } }
+    ).pipe(
       Effect.mapError((e) => new LocalServerError({ message: `cannot start java: ${e.message}`, logFile }))
     )
     const address = `127.0.0.1:${port}`
