@@ -242,14 +242,17 @@ export const start = (
         )
       )
 
+    // The Connect server's archive of the same jars: most of a master's or worker's classes.
+    const archived = yield* ClassArchive.use(jars).pipe(
+      Effect.mapError((e) => new LocalClusterError({ message: e.message }))
+    )
     /** A JVM under the tether with Spark's environment; its pid is the tether's. */
     const daemon = (dir: string, logFile: string, args: ReadonlyArray<string>, env: Record<string, string>) =>
       LocalServer.tethered(
         logFile,
         "java",
         [
-          // The Connect server's archive of the same jars: most of a master's or worker's classes.
-          ...ClassArchive.use(jars),
+          ...archived,
           "-Xmx256m",
           ...moduleFlags,
           "-Dio.netty.tryReflectionSetAccessible=true",

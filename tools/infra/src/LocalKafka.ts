@@ -187,6 +187,9 @@ export const start = (
     fs.chmodSync(config, 0o600)
 
     if (!fs.existsSync(path.join(logDirs, "meta.properties"))) {
+      const archived = yield* ClassArchive.use(jars).pipe(
+        Effect.mapError((e) => new LocalKafkaError({ message: e.message }))
+      )
       // StorageTool calls System.exit, so it runs in its own JVM before the broker. The id is
       // given with "=": a base64url id starts with "-" one time in 64, which the tool's argument
       // parser would take for an option. Its arguments (SCRAM passwords among them) go in a
@@ -208,7 +211,7 @@ export const start = (
       )
       const exitCode = yield* Effect.scoped(
         LocalServer.tethered(logFile, "java", [
-          ...ClassArchive.use(jars),
+          ...archived,
           ...javaArguments(jars, `@${formatArgs}`, [], "256m")
         ]).pipe(Effect.flatMap((handle) => handle.exitCode))
       ).pipe(
@@ -224,7 +227,9 @@ export const start = (
     }
 
     // The broker records the archive (restarted often in fault tests); the format tool only maps it.
-    const classes = yield* ClassArchive.prepare(jars)
+    const classes = yield* ClassArchive.prepare(jars).pipe(
+      Effect.mapError((e) => new LocalKafkaError({ message: e.message }))
+    )
     yield* Effect.addFinalizer(() => classes.keep)
     const handle = yield* LocalServer.tethered(
       logFile,

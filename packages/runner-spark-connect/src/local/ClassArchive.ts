@@ -10,9 +10,11 @@
  * that changed) is skipped by the JVM itself (`-Xshare:auto`, the default).
  */
 import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { ClassArchiveError } from "./errors.js"
 
 export interface ClassArchive {
   /** The `java` flags for this start: map the archive, or record one, or none. */
@@ -44,17 +46,40 @@ const javaIdentity = (): string | undefined => {
   return undefined
 }
 
-/**
- * Where the archive of the classes loaded from `classPathDir` by this `java` is kept; none when
- * SPARK_ETL_CLASS_ARCHIVE is `off` (then every start reads its classes from the jars).
- */
+/** Where the archive of the classes loaded from `classPathDir` by this `java` is kept. */
 export const archivePath = (classPathDir: string): string | undefined => {
-  if (process.env["SPARK_ETL_CLASS_ARCHIVE"] === "off") return undefined
   const java = javaIdentity()
   if (java === undefined) return undefined
   const key = createHash("sha256").update(java).digest("hex").slice(0, 12)
   return `${classPathDir}.java-${key}.jsa`
 }
+
+const Setting = Schema.Literals(["on", "off"])
+
+/**
+ * SPARK_ETL_CLASS_ARCHIVE: `on` (the default) or `off` (every start reads its classes from the
+ * jars). Read at each start, not through Effect's Config, whose default provider keeps the first
+ * environment it saw: a bench turns it off and on within one process.
+ */
+const enabled: Effect.Effect<boolean, ClassArchiveError> = Effect.suspend(() => {
+  const raw = process.env["SPARK_ETL_CLASS_ARCHIVE"] ?? "on"
+  return Schema.decodeUnknownEffect(Setting)(raw).pipe(
+    Effect.map((setting) => setting === "on"),
+    Effect.mapError(
+      () =>
+        new ClassArchiveError({
+          message: `SPARK_ETL_CLASS_ARCHIVE=${JSON.stringify(raw)}: expected on or off`
+        })
+    )
+  )
+})
+
+/** The archive of `classPathDir` when it is on and there is one. */
+const existing = (classPathDir: string): Effect.Effect<string | undefined, ClassArchiveError> =>
+  Effect.map(enabled, (on) => {
+    const archive = on ? archivePath(classPathDir) : undefined
+    return archive !== undefined && fs.existsSync(archive) ? archive : undefined
+  })
 
 const writable = (dir: string): boolean => {
   try {
@@ -68,23 +93,23 @@ const writable = (dir: string): boolean => {
 const remove = (file: string) => fs.rmSync(file, { force: true })
 
 /** Maps the archive of `classPathDir` when there is one, never records: for short-lived tools beside a server. */
-export const use = (classPathDir: string): ReadonlyArray<string> => {
-  const archive = archivePath(classPathDir)
-  return archive !== undefined && fs.existsSync(archive) ? [`-XX:SharedArchiveFile=${archive}`] : []
-}
+export const use = (classPathDir: string): Effect.Effect<ReadonlyArray<string>, ClassArchiveError> =>
+  Effect.map(existing(classPathDir), (archive) =>
+    archive === undefined ? [] : [`-XX:SharedArchiveFile=${archive}`]
+  )
 
 /**
  * The class archive of a JVM whose class path is the jars of `classPathDir`: used when there is
  * one; else recorded by this start, when the folder that keeps it is writable (a read-only
  * install gains nothing and pays nothing).
  */
-export const prepare = (classPathDir: string): Effect.Effect<ClassArchive> =>
-  Effect.sync(() => {
-    const archive = archivePath(classPathDir)
-    if (archive === undefined) return none
-    const mapped = use(classPathDir)
+export const prepare = (classPathDir: string): Effect.Effect<ClassArchive, ClassArchiveError> =>
+  Effect.gen(function* () {
+    if (!(yield* enabled)) return none
+    const mapped = yield* use(classPathDir)
     if (mapped.length > 0) return { flags: mapped, keep: Effect.void }
-    if (!writable(path.dirname(archive))) return none
+    const archive = archivePath(classPathDir)
+    if (archive === undefined || !writable(path.dirname(archive))) return none
     const recording = `${archive}.${process.pid}-${Date.now()}.tmp`
     const log = `${recording}.log`
     return {

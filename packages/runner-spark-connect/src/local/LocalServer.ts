@@ -270,7 +270,9 @@ export const start = (
     fs.mkdirSync(path.join(dataDir, "tmp"), { recursive: true })
     const logFile = path.join(dataDir, "spark-connect.log")
     const logged = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0
-    const classes = yield* ClassArchive.prepare(jars)
+    const classes = yield* ClassArchive.prepare(jars).pipe(
+      Effect.mapError((e) => new LocalServerError({ message: e.message }))
+    )
     // Added before the process, so it runs after the process's own finalizer has seen the JVM exit.
     yield* Effect.addFinalizer(() => classes.keep)
     const handle = yield* tethered(

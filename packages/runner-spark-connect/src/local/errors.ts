@@ -16,3 +16,6 @@ export class LocalServerError extends Data.TaggedError("LocalServerError")<{
   readonly logFile?: string | undefined
   readonly logTail?: string | undefined
 }> {}
+
+/** SPARK_ETL_CLASS_ARCHIVE holds neither `on` nor `off`. */
+export class ClassArchiveError extends Data.TaggedError("ClassArchiveError")<{ readonly message: string }> {}

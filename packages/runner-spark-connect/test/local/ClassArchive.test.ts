@@ -57,7 +57,7 @@ describe("ClassArchive", () => {
 
     const mapped = await Effect.runPromise(ClassArchive.prepare(jars))
     expect(mapped.flags).toEqual([`-XX:SharedArchiveFile=${archive}`])
-    expect(ClassArchive.use(jars)).toEqual(mapped.flags)
+    expect(await Effect.runPromise(ClassArchive.use(jars))).toEqual(mapped.flags)
     // -Xshare:on fails the start if the archive cannot be mapped; the log names each class's source.
     const second = java(mapped.flags, "-Xshare:on", "-Xlog:class+load=info")
     expect(second.status).toBe(0)
@@ -94,16 +94,28 @@ describe("ClassArchive", () => {
     vi.stubEnv("SPARK_ETL_CLASS_ARCHIVE", "off")
     const off = await Effect.runPromise(ClassArchive.prepare(jars))
     expect(off.flags).toEqual([])
-    expect(ClassArchive.use(jars)).toEqual([])
+    expect(await Effect.runPromise(ClassArchive.use(jars))).toEqual([])
     expect(java(off.flags).status).toBe(0)
     await Effect.runPromise(off.keep)
     expect(fs.readdirSync(root).sort()).toEqual(["Hello.java", "jars"])
   }, 60_000)
 
+  it("SPARK_ETL_CLASS_ARCHIVE neither on nor off: refused, naming the variable and its value", async () => {
+    vi.stubEnv("SPARK_ETL_CLASS_ARCHIVE", "false")
+    const expected = {
+      _tag: "ClassArchiveError",
+      message: 'SPARK_ETL_CLASS_ARCHIVE="false": expected on or off'
+    }
+    expect(await Effect.runPromise(Effect.flip(ClassArchive.prepare(jars)))).toMatchObject(expected)
+    expect(await Effect.runPromise(Effect.flip(ClassArchive.use(jars)))).toMatchObject(expected)
+    vi.stubEnv("SPARK_ETL_CLASS_ARCHIVE", "on")
+    expect((await Effect.runPromise(ClassArchive.prepare(jars))).flags).not.toEqual([])
+  })
+
   it("a folder that cannot keep an archive: no flags", async () => {
     const missing = path.join(root, "absent", "jars")
     const none = await Effect.runPromise(ClassArchive.prepare(missing))
     expect(none.flags).toEqual([])
-    expect(ClassArchive.use(missing)).toEqual([])
+    expect(await Effect.runPromise(ClassArchive.use(missing))).toEqual([])
   })
 })

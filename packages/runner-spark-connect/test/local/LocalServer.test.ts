@@ -5,7 +5,7 @@ import { Effect, Exit } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, vi } from "vitest"
 import * as LocalServer from "../../src/local/LocalServer.js"
 
 // A heap size the JVM refuses: it exits before Spark starts.
@@ -22,6 +22,16 @@ const failedStart = async (dataDir: string, heap: string) => {
 }
 
 describe("LocalServer.start fails", () => {
+  it("SPARK_ETL_CLASS_ARCHIVE neither on nor off: no JVM started, the message names the variable", async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "local-server-"))
+    vi.stubEnv("SPARK_ETL_CLASS_ARCHIVE", "no")
+    const error = await failedStart(dataDir, "1g")
+    vi.unstubAllEnvs()
+    expect(error.message).toBe('SPARK_ETL_CLASS_ARCHIVE="no": expected on or off')
+    expect(fs.existsSync(path.join(dataDir, "spark-connect.log"))).toBe(false)
+    fs.rmSync(dataDir, { recursive: true, force: true })
+  }, 120_000)
+
   it("a JVM that exits during start-up: the message names the log and ends with this start's last words", async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "local-server-"))
     const logFile = path.join(dataDir, "spark-connect.log")
