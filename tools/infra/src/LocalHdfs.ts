@@ -79,15 +79,14 @@ export const start = (
     const logFile = path.join(dataDir, "hdfs.log")
     // The ready line of this start only: an earlier start's is still in the log.
     const logged = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0
-    const classes = yield* ClassArchive.prepare(jars).pipe(
+    const archived = yield* ClassArchive.forServer(jars).pipe(
       Effect.mapError((e) => new LocalHdfsError({ message: e.message }))
     )
-    yield* Effect.addFinalizer(() => classes.keep)
     const handle = yield* LocalServer.tethered(
       logFile,
       "java",
       [
-        ...classes.flags,
+        ...archived,
         "-Xmx512m",
         "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
         "-cp",

@@ -187,7 +187,7 @@ export const start = (
     fs.chmodSync(config, 0o600)
 
     if (!fs.existsSync(path.join(logDirs, "meta.properties"))) {
-      const archived = yield* ClassArchive.use(jars).pipe(
+      const mapped = yield* ClassArchive.use(jars).pipe(
         Effect.mapError((e) => new LocalKafkaError({ message: e.message }))
       )
       // StorageTool calls System.exit, so it runs in its own JVM before the broker. The id is
@@ -211,7 +211,7 @@ export const start = (
       )
       const exitCode = yield* Effect.scoped(
         LocalServer.tethered(logFile, "java", [
-          ...archived,
+          ...mapped,
           ...javaArguments(jars, `@${formatArgs}`, [], "256m")
         ]).pipe(Effect.flatMap((handle) => handle.exitCode))
       ).pipe(
@@ -227,14 +227,13 @@ export const start = (
     }
 
     // The broker records the archive (restarted often in fault tests); the format tool only maps it.
-    const classes = yield* ClassArchive.prepare(jars).pipe(
+    const archived = yield* ClassArchive.forServer(jars).pipe(
       Effect.mapError((e) => new LocalKafkaError({ message: e.message }))
     )
-    yield* Effect.addFinalizer(() => classes.keep)
     const handle = yield* LocalServer.tethered(
       logFile,
       "java",
-      [...classes.flags, ...javaArguments(jars, "kafka.Kafka", [config], "768m")],
+      [...archived, ...javaArguments(jars, "kafka.Kafka", [config], "768m")],
       { cwd: dataDir }
     ).pipe(
       Effect.mapError((e) => new LocalKafkaError({ message: `cannot start java: ${e.message}`, logFile }))

@@ -11,6 +11,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -133,3 +134,22 @@ export const prepare = (classPathDir: string): Effect.Effect<ClassArchive, Class
       })
     }
   })
+
+/**
+ * {@link prepare} for a server started next in the caller's scope: its flags, with the recording
+ * kept when that scope closes. Call it before starting the server, so that this finalizer runs
+ * after the server's own, once the JVM has exited.
+ *
+ * @example
+ * const flags = yield* ClassArchive.forServer(jars)
+ * const handle = yield* LocalServer.tethered(logFile, "java", [...flags, "-cp", `${jars}/*`, main])
+ */
+export const forServer = (
+  classPathDir: string
+): Effect.Effect<ReadonlyArray<string>, ClassArchiveError, Scope.Scope> =>
+  Effect.flatMap(prepare(classPathDir), (archive) =>
+    Effect.as(
+      Effect.addFinalizer(() => archive.keep),
+      archive.flags
+    )
+  )

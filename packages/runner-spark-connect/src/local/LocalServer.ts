@@ -270,15 +270,13 @@ export const start = (
     fs.mkdirSync(path.join(dataDir, "tmp"), { recursive: true })
     const logFile = path.join(dataDir, "spark-connect.log")
     const logged = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0
-    const classes = yield* ClassArchive.prepare(jars).pipe(
+    const archived = yield* ClassArchive.forServer(jars).pipe(
       Effect.mapError((e) => new LocalServerError({ message: e.message }))
     )
-    // Added before the process, so it runs after the process's own finalizer has seen the JVM exit.
-    yield* Effect.addFinalizer(() => classes.keep)
     const handle = yield* tethered(
       logFile,
       "java",
-      [...classes.flags, ...javaArguments({ ...options, sparkVersion, port, dataDir, jars, launcherDir })],
+      [...archived, ...javaArguments({ ...options, sparkVersion, port, dataDir, jars, launcherDir })],
       // Spark's web UI binds to SPARK_LOCAL_IP, else every interface: loopback only.
       { cwd: dataDir, extendEnv: true, env: { SPARK_LOCAL_IP: "127.0.0.1" } }
     ).pipe(

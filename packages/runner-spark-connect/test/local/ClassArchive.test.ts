@@ -67,6 +67,25 @@ describe("ClassArchive", () => {
     expect(fromArchive.length).toBeGreaterThan(500)
   }, 60_000)
 
+  it("forServer: the recording is put in place when the caller's scope closes", async () => {
+    const archive = ClassArchive.archivePath(jars)!
+    await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const flags = yield* ClassArchive.forServer(jars)
+          expect(java(flags).status).toBe(0)
+          // Not before the scope closes: the server's own finalizer waits for its JVM first.
+          expect(fs.existsSync(archive)).toBe(false)
+        })
+      )
+    )
+    expect(fs.existsSync(archive)).toBe(true)
+    expect(leftovers()).toEqual([])
+    expect(await Effect.runPromise(Effect.scoped(ClassArchive.forServer(jars)))).toEqual([
+      `-XX:SharedArchiveFile=${archive}`
+    ])
+  }, 60_000)
+
   it("a recording JVM killed before its exit leaves no archive and no temporary file", async () => {
     const recording = await Effect.runPromise(ClassArchive.prepare(jars))
     const child = spawn("java", [...recording.flags, "-cp", `${jars}/*`, main, "sleep"], {
