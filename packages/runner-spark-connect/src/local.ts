@@ -1,7 +1,7 @@
 /**
  * The local entry, for development, tests and CI: a Spark Connect server as a child JVM, the
- * Maven fetch of its jars, the class archive that makes its JVM start faster, waiting for a started server (Ready), and the tether script that ends
- * a child with this process. The main
+ * Maven fetch of its jars, the class archive that makes its JVM start faster, waiting for a
+ * started server (Ready), and the tether script that ends a child with this process. The main
  * entry needs none of it to talk to a remote server.
  *
  * @example

@@ -22,7 +22,8 @@ beforeEach(() => {
     `public class Hello {
   public static void main(String[] args) throws Exception {
     System.out.println("hello");
-    if (args.length > 0) Thread.sleep(120_000);
+    // "wait": block until stdin closes, so the test kills the JVM while it runs.
+    if (args.length > 0) System.in.read();
   }
 }
 `
@@ -88,8 +89,8 @@ describe("ClassArchive", () => {
 
   it("a recording JVM killed before its exit leaves no archive and no temporary file", async () => {
     const recording = await Effect.runPromise(ClassArchive.prepare(jars))
-    const child = spawn("java", [...recording.flags, "-cp", `${jars}/*`, main, "sleep"], {
-      stdio: ["ignore", "pipe", "ignore"]
+    const child = spawn("java", [...recording.flags, "-cp", `${jars}/*`, main, "wait"], {
+      stdio: ["pipe", "pipe", "ignore"]
     })
     await new Promise<void>((resolve, reject) => {
       child.stdout.on("data", (chunk: Buffer) => {
