@@ -212,6 +212,16 @@ describe("Classify.classify", () => {
     expect(e.message).toBe("m")
   })
 
+  // Spark 4.1's interrupt of an operation that had just arrived fails with such a text.
+  it("trims the line break and indent a server text begins and ends with", () => {
+    const text =
+      "\n        operationId: o1 with status Pending\n        is not within statuses List(Finished, Failed, Canceled) for event Closed\n        "
+    const e = Classify.classify({ code: grpc.status.UNKNOWN, details: text, metadata: undefined })
+    expect(e.message).toBe(
+      "operationId: o1 with status Pending\n        is not within statuses List(Finished, Failed, Canceled) for event Closed"
+    )
+  })
+
   it("renders the message from errorClass and parameters when the server sent no text", () => {
     const info = sparkInfo(["x.AnalysisException"], "TABLE_OR_VIEW_NOT_FOUND", "42P01")
     const status = create(StatusSchema, {

@@ -142,9 +142,13 @@ export const classify = (failure: Rpc.RpcFailure, operationId?: string): SparkEr
   const grpcCode = grpcStatusNames[failure.code] ?? String(failure.code)
   // Never empty: the status text (the grpc-message header, else the one inside the details
   // trailer), else the error class and its parameters, else the server's exception class (a
-  // bare NullPointerException has no message), else the bare gRPC code.
+  // bare NullPointerException has no message), else the bare gRPC code. Trimmed: some server
+  // texts are Scala multi-line strings that begin with a line break and an indent, which would
+  // leave "…: " at the end of the operator's line.
   const message =
-    [failure.details, status?.message].find((m): m is string => m !== undefined && m.trim() !== "") ??
+    [failure.details, status?.message]
+      .find((m): m is string => m !== undefined && m.trim() !== "")
+      ?.trim() ??
     SparkError.renderMessage(info?.errorClass, info?.messageParameters ?? {}) ??
     SparkError.withoutMessage({ classes: info?.classes ?? [], grpcCode })
   return SparkError.make(kindOf(failure.code, info), {
