@@ -53,7 +53,18 @@ const session = (
       // session's operations run on unseen).
       releaseOnClose: false
     })
-    const stopped = yield* spark.interrupt("all")
+    const stopped = yield* spark.interrupt("all").pipe(
+      // An operation that had only just reached the server (Pending, its thread not yet started)
+      // is stopped for good by the interrupt (it will never start), but 4.x then fails the whole
+      // call closing it ("… with status Pending is not within statuses … for event Closed"): ask
+      // again for the others. Those the failed call had interrupted before it are not named again
+      // (Spark interrupts once), as they would not be to the next fence if this one failed here.
+      Effect.retry({
+        while: operationInTransition,
+        schedule: Schedule.spaced("100 millis"),
+        times: 20
+      })
+    )
     const earlier = options.pending.filter((id) => !stopped.includes(id))
     // Interrupted is not ended: Spark stops an operation only where its work checks (a statement
     // being parsed, a view being made run on), and what it still does would land in targets the
@@ -76,7 +87,7 @@ const session = (
       // Just after an interrupt the server may refuse to close a session whose operations are
       // still on their way to Canceled: ask again shortly.
       Effect.retry({
-        while: operationsStillStopping,
+        while: operationInTransition,
         schedule: Schedule.spaced("200 millis"),
         times: 50
       }),
@@ -102,11 +113,12 @@ const session = (
     )
   )
 
-// How the server says a session's operation has not yet stopped: 4.2 with an error class; 4.0
-// with a bare IllegalStateException whose text is all that names the case ("operationId: … with
-// status ReadyForExecution is not within statuses List(Finished, Failed, Canceled) for event
-// Closed"). Only decides whether to ask again; the fence has already been proven by then.
-const operationsStillStopping = (error: {
+// How the server says an operation of the session is between two states (on its way to
+// Canceled, or not yet started): 4.2 with an error class; 4.0 and 4.1 with a bare
+// IllegalStateException whose text is all that names the case ("operationId: … with status
+// ReadyForExecution is not within statuses List(Finished, Failed, Canceled) for event Closed").
+// Only decides whether to ask again.
+const operationInTransition = (error: {
   readonly errorClass?: string | undefined
   readonly classes: ReadonlyArray<string>
   readonly message: string

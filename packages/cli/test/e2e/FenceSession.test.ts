@@ -1,9 +1,9 @@
 // Fencing against the real server: every operation of the fenced session is interrupted, then the
 // session is released where the server can (4.x), or said to be left to its idle timeout (3.5).
 import { NodeServices } from "@effect/platform-node"
-import { Deferred, Duration, Effect, Exit, Fiber, Logger, Option, Stream } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, Logger, Option, Stream } from "effect"
 import { ConnectionString, SparkSession } from "@spark-etl/runner-spark-connect"
-import { thereOrLater } from "@spark-etl/testing"
+import { thereOrLater, until } from "@spark-etl/testing"
 import { randomUUID } from "node:crypto"
 import { describe, expect, inject, it } from "vitest"
 import * as Fence from "../../src/Fence.js"
@@ -98,24 +98,57 @@ describe("fencing a crashed run's session on the server", () => {
       const exists = (view: string) => globalViewExists(checker, view)
       // The interrupt has to land while the server parses: one that came before the statement
       // reached the server stopped nothing (and released the session), one after it ended in time.
-      // The fence may come first several times in a row: 5 of 5 once, on a 4.1.2 server started
-      // for this file alone.
-      for (let attempt = 0; attempt < 10; attempt++) {
+      // Sent at once, the fence came first 10 times in a row on a 4.1.2 server, which takes a
+      // while to take in the statement's 800 kB: so it waits until a watcher attached to the
+      // operation sees it run. An interrupt that lands late in the parse may still see the end.
+      const missed: Array<string> = []
+      for (let attempt = 0; attempt < 5; attempt++) {
         const sessionId = randomUUID()
+        const pinned = ConnectionString.withSessionId(remote, sessionId)
         const view = `fenced_${sessionId.replaceAll("-", "")}`
-        const zombie = yield* SparkSession.make({ remote: ConnectionString.withSessionId(remote, sessionId) })
+        const operationId = randomUUID()
+        const zombie = yield* SparkSession.make({ remote: pinned })
         const statement = yield* Effect.forkChild(
           Effect.exit(
-            zombie.sql(`CREATE GLOBAL TEMPORARY VIEW ${view} AS SELECT * FROM VALUES ${literalRows} AS t(x)`)
+            zombie.sql(
+              `CREATE GLOBAL TEMPORARY VIEW ${view} AS SELECT * FROM VALUES ${literalRows} AS t(x)`,
+              {
+                operationId
+              }
+            )
           ),
           { startImmediately: true }
         )
+        const watcher = yield* SparkSession.make({
+          remote: pinned,
+          interruptWait: "200 millis",
+          releaseOnClose: false
+        })
+        // Not there yet, the server says it has no such operation: "ended".
+        const running = yield* Effect.raceFirst(
+          until(
+            Effect.map(watcher.awaitEnd(operationId), (end) => end === "unknown"),
+            {
+              what: "the statement running on the server",
+              within: "30 seconds"
+            }
+          ).pipe(Effect.as(true)),
+          Fiber.await(statement).pipe(Effect.as(false))
+        )
+        if (!running) {
+          const ended = yield* Fiber.join(statement)
+          missed.push(
+            `the statement ended before it was seen running: ${Exit.isSuccess(ended) ? "made the view" : String(Cause.squash(ended.cause))}`
+          )
+          continue
+        }
         const crashed = runningRecord("r-slow", sessionId)
         const first = yield* Effect.flip(Fence.predecessor(remote, Duration.millis(500))(crashed)).pipe(
           Effect.option
         )
         if (Option.isNone(first)) {
           yield* Fiber.join(statement)
+          missed.push("the fence saw the statement end in time")
           continue
         }
         // What the ledger keeps for the next fence, which has time enough.
@@ -141,7 +174,7 @@ describe("fencing a crashed run's session on the server", () => {
         return { failure: first.value, atFence, later }
       }
       return yield* Effect.die(
-        new Error("the fence held in 10 attempts: none of its interrupts landed while the server parsed")
+        new Error(`no fence failed in ${missed.length} attempts: ${missed.join("; ")}`)
       )
     })
     const { failure, atFence, later } = await Effect.runPromise(
