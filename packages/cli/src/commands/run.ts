@@ -43,6 +43,7 @@ import {
   stateDir
 } from "./flags.js"
 import {
+  checkLocalEngine,
   checkRemote,
   fencing,
   loadThen,
@@ -233,6 +234,7 @@ export const handler = (flags: Command.Command.Config.Infer<typeof config>) =>
     // be used.
     const admitted = yield* Effect.result(
       checkRemote(settings).pipe(
+        Effect.andThen(checkLocalEngine(settings)),
         Effect.andThen(Locations.check(locationsOf(settings, log))),
         Effect.andThen(Plugins.load(flags.batchFile, peeked.plugins, settings.pluginPath)),
         Effect.provide(NodeServices.layer)

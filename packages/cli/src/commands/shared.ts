@@ -12,7 +12,7 @@ import type * as KafkaReporterModule from "@spark-etl/kafka-reporter"
 import type { ReporterConfig } from "@spark-etl/kafka-reporter"
 import * as ConnectionString from "@spark-etl/runner-spark-connect/ConnectionString"
 import * as Logging from "../Logging.js"
-import type * as Origin from "../Origin.js"
+import * as Origin from "../Origin.js"
 import * as Plugins from "../Plugins.js"
 import * as Settings from "../Settings.js"
 import * as SiteConfig from "../SiteConfig.js"
@@ -58,6 +58,7 @@ export const paramsOf = (p: Option.Option<Record<string, string>>) => Option.get
 
 // What a refusal is of, when not of the batch.
 const rejectedWhat: Record<string, string> = {
+  ENGINE_SETTING_INVALID: "engine setting rejected",
   RESUME_REFUSED: "resume refused",
   SITE_CONFIG_INVALID: "site config rejected"
 }
@@ -153,6 +154,33 @@ export const checkRemote = (settings: Settings.Resolved): Effect.Effect<void, Fa
     onNone: () => Effect.void,
     onSome: Effect.fail
   })
+
+/**
+ * For an embedded engine (a `local` remote), refuses a class archive setting that cannot be
+ * right before anything starts: the server would not start, which reads as a platform failure
+ * (exit 2, a restart may help) though only the job's environment is wrong. Read as the server
+ * reads it, from the process environment.
+ */
+export const checkLocalEngine = (
+  settings: Settings.Resolved
+): Effect.Effect<void, Failure.ConfigRejected> => {
+  const parsed = ConnectionString.parse(settings.remote)
+  if (parsed._tag === "Failure" || parsed.success._tag !== "Local") return Effect.void
+  return Effect.flatMap(
+    Effect.promise(() => import("@spark-etl/runner-spark-connect/local")),
+    ({ ClassArchive }) => {
+      const problem = ClassArchive.problemOf(process.env[ClassArchive.variable])
+      return problem === undefined
+        ? Effect.void
+        : Effect.fail(
+            Failure.rejected(
+              [{ ...placeOf(Origin.env(ClassArchive.variable)), message: problem }],
+              "ENGINE_SETTING_INVALID"
+            )
+          )
+    }
+  )
+}
 
 /** Loads a batch without touching anything and shows it: exit 0; a rejected batch exits 3. */
 export const withLoaded = (

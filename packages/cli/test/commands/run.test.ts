@@ -4,7 +4,7 @@ import { Failure } from "@spark-etl/core"
 import { Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, vi } from "vitest"
 import type * as Settings from "../../src/Settings.js"
 import * as Run from "../../src/commands/run.js"
 import { byDefault } from "../support/Settings.js"
@@ -97,6 +97,26 @@ describe("run's handler, before any side effect", () => {
     )
     expect(r.stderr.join("\n") + r.stdout.join("\n")).not.toContain("s3cr3t")
     expect(fs.existsSync(state)).toBe(false)
+  })
+
+  // The embedded server reads it from the process environment, and so does the check.
+  it("SPARK_ETL_CLASS_ARCHIVE neither on nor off with a local remote: exit 3 naming it, nothing started or written", async () => {
+    const b = batchDir(twoRules)
+    const state = path.join(b.dir, "state")
+    vi.stubEnv("SPARK_ETL_CLASS_ARCHIVE", "false")
+    try {
+      const r = await handle(Run.handler(flags(b.file, { stateDir: Option.some(state) })))
+      expect(r.code).toBe(3)
+      expect(r.stderr.join("\n")).toBe(
+        'engine setting rejected (ENGINE_SETTING_INVALID):\n  environment:1:1: SPARK_ETL_CLASS_ARCHIVE: "false" is neither on nor off'
+      )
+      expect(r.stdout.at(-1)).toMatch(
+        /^spark-etl REJECTED batch=two_rules run=\S+ exit=3 category=rejected code=ENGINE_SETTING_INVALID log=\(none/
+      )
+      expect(fs.existsSync(state)).toBe(false)
+    } finally {
+      vi.unstubAllEnvs()
+    }
   })
 
   it("a state dir that takes no write: exit 3, LOCATION_UNWRITABLE naming the setting", async () => {

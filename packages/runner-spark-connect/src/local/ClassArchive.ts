@@ -55,24 +55,29 @@ export const archivePath = (classPathDir: string): string | undefined => {
   return `${classPathDir}.java-${key}.jsa`
 }
 
-const Setting = Schema.Literals(["on", "off"])
+/** The variable that turns the archive on (the default) or off. */
+export const variable = "SPARK_ETL_CLASS_ARCHIVE"
+
+const isSetting = Schema.is(Schema.Literals(["on", "off"]))
 
 /**
- * SPARK_ETL_CLASS_ARCHIVE: `on` (the default) or `off` (every start reads its classes from the
- * jars). Read at each start, not through Effect's Config, whose default provider keeps the first
- * environment it saw: a bench turns it off and on within one process.
+ * What is wrong with a value of {@link variable}, if anything (unset or empty, `on` and `off` are
+ * right): for a caller that refuses a job's environment before it starts a server.
+ */
+export const problemOf = (value: string | undefined): string | undefined =>
+  value === undefined || value === "" || isSetting(value) ? undefined : `${JSON.stringify(value)} is neither on nor off`
+
+/**
+ * Whether the archive is on: `off` has every start read its classes from the jars. Read at
+ * each start, not through Effect's Config, whose default provider keeps the first environment
+ * it saw: a bench turns it off and on within one process.
  */
 const enabled: Effect.Effect<boolean, ClassArchiveError> = Effect.suspend(() => {
-  const raw = process.env["SPARK_ETL_CLASS_ARCHIVE"] ?? "on"
-  return Schema.decodeUnknownEffect(Setting)(raw).pipe(
-    Effect.map((setting) => setting === "on"),
-    Effect.mapError(
-      () =>
-        new ClassArchiveError({
-          message: `SPARK_ETL_CLASS_ARCHIVE=${JSON.stringify(raw)}: expected on or off`
-        })
-    )
-  )
+  const value = process.env[variable]
+  const problem = problemOf(value)
+  return problem === undefined
+    ? Effect.succeed(value !== "off")
+    : Effect.fail(new ClassArchiveError({ message: `${variable}: ${problem}` }))
 })
 
 /** The archive of `classPathDir` when it is on and there is one. */

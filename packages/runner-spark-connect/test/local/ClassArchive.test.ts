@@ -124,12 +124,20 @@ describe("ClassArchive", () => {
     vi.stubEnv("SPARK_ETL_CLASS_ARCHIVE", "false")
     const expected = {
       _tag: "ClassArchiveError",
-      message: 'SPARK_ETL_CLASS_ARCHIVE="false": expected on or off'
+      message: 'SPARK_ETL_CLASS_ARCHIVE: "false" is neither on nor off'
     }
     expect(await Effect.runPromise(Effect.flip(ClassArchive.prepare(jars)))).toMatchObject(expected)
     expect(await Effect.runPromise(Effect.flip(ClassArchive.use(jars)))).toMatchObject(expected)
     vi.stubEnv("SPARK_ETL_CLASS_ARCHIVE", "on")
     expect((await Effect.runPromise(ClassArchive.prepare(jars))).flags).not.toEqual([])
+    // What a caller checks before it starts a server: unset and empty count as on.
+    expect(["on", "off", "", undefined].map(ClassArchive.problemOf)).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined
+    ])
+    expect(ClassArchive.problemOf("On")).toBe('"On" is neither on nor off')
   })
 
   it("a folder that cannot keep an archive: no flags", async () => {

@@ -27,7 +27,7 @@ describe("LocalServer.start fails", () => {
     vi.stubEnv("SPARK_ETL_CLASS_ARCHIVE", "no")
     const error = await failedStart(dataDir, "1g")
     vi.unstubAllEnvs()
-    expect(error.message).toBe('SPARK_ETL_CLASS_ARCHIVE="no": expected on or off')
+    expect(error.message).toBe('SPARK_ETL_CLASS_ARCHIVE: "no" is neither on nor off')
     expect(fs.existsSync(path.join(dataDir, "spark-connect.log"))).toBe(false)
     fs.rmSync(dataDir, { recursive: true, force: true })
   }, 120_000)
