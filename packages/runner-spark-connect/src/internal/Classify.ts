@@ -146,9 +146,7 @@ export const classify = (failure: Rpc.RpcFailure, operationId?: string): SparkEr
   // texts are Scala multi-line strings that begin with a line break and an indent, which would
   // leave "…: " at the end of the operator's line.
   const message =
-    [failure.details, status?.message]
-      .find((m): m is string => m !== undefined && m.trim() !== "")
-      ?.trim() ??
+    [failure.details, status?.message].find((m): m is string => m !== undefined && m.trim() !== "")?.trim() ??
     SparkError.renderMessage(info?.errorClass, info?.messageParameters ?? {}) ??
     SparkError.withoutMessage({ classes: info?.classes ?? [], grpcCode })
   return SparkError.make(kindOf(failure.code, info), {

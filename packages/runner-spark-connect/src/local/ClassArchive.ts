@@ -65,7 +65,9 @@ const isSetting = Schema.is(Schema.Literals(["on", "off"]))
  * right): for a caller that refuses a job's environment before it starts a server.
  */
 export const problemOf = (value: string | undefined): string | undefined =>
-  value === undefined || value === "" || isSetting(value) ? undefined : `${JSON.stringify(value)} is neither on nor off`
+  value === undefined || value === "" || isSetting(value)
+    ? undefined
+    : `${JSON.stringify(value)} is neither on nor off`
 
 /**
  * Whether the archive is on: `off` has every start read its classes from the jars. Read at
