@@ -30,12 +30,12 @@ export const project = (options: ProjectTests = {}): ViteUserConfig => {
     test: {
       include: [...(options.include ?? ["test/**/*.test.ts"])],
       setupFiles: [path.join(root, "tools/testing/src/vitestSetup.ts")],
-      ...(needs.length > 0
-        ? {
-            globalSetup: [path.join(root, "tools/infra/src/vitestGlobalSetup.ts")],
-            provide: { infraNeeds: [...needs] }
-          }
-        : {}),
+      // The temporary folder's first: its teardown, last, runs once the servers have stopped.
+      globalSetup: [
+        path.join(root, "tools/testing/src/vitestTmpdir.ts"),
+        ...(needs.length > 0 ? [path.join(root, "tools/infra/src/vitestGlobalSetup.ts")] : [])
+      ],
+      ...(needs.length > 0 ? { provide: { infraNeeds: [...needs] } } : {}),
       testTimeout: options.testTimeoutMs ?? (needs.length > 0 ? 120_000 : 30_000),
       hookTimeout: needs.length > 0 ? 240_000 : 60_000,
       ...(options.fileParallelism === undefined ? {} : { fileParallelism: options.fileParallelism })
