@@ -11,6 +11,9 @@ import * as path from "node:path"
 
 export default function setup(): () => void {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "spark-etl-test-"))
+  // Open as /tmp is: under root, servers run as users of their own (PostgreSQL as "postgres")
+  // enter the folders tests make here, and may write their own temporary files.
+  fs.chmodSync(dir, 0o1777)
   process.env["TMPDIR"] = dir
   return () => fs.rmSync(dir, { recursive: true, force: true })
 }
