@@ -77,6 +77,8 @@ export const start = (
     fs.mkdirSync(dataDir, { recursive: true })
     const port = options.port && options.port > 0 ? options.port : yield* LocalServer.freePort
     const logFile = path.join(dataDir, "hdfs.log")
+    const scratch = path.join(dataDir, "tmp")
+    fs.mkdirSync(scratch, { recursive: true })
     // The ready line of this start only: an earlier start's is still in the log.
     const logged = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0
     const archived = yield* ClassArchive.forServer(jars).pipe(
@@ -89,6 +91,9 @@ export const start = (
         ...archived,
         "-Xmx512m",
         "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+        // Its web server's Jetty unpacks into java.io.tmpdir (/tmp by default, whatever TMPDIR
+        // says) and leaves a folder there at every start.
+        `-Djava.io.tmpdir=${scratch}`,
         "-cp",
         `${jars}/*`,
         path.join(infraRoot, "java", "MiniHdfs.java"),

@@ -37,6 +37,8 @@ it("starts on loopback, serves Spark, and leaves no process when its scope close
   )
   expect(rows).toEqual([{ value: "on hdfs" }])
   expect(processesOf(dataDir).length).toBeGreaterThan(0)
+  // Its web server unpacks into its own folder, not /tmp (where it left one at every start).
+  expect(fs.readdirSync(path.join(dataDir, "tmp")).some((name) => name.startsWith("jetty-"))).toBe(true)
   await Effect.runPromise(Scope.close(scope, Exit.void))
   expect(processesOf(dataDir)).toEqual([])
 }, 240_000)
