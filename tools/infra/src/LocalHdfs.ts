@@ -77,7 +77,11 @@ export const start = (
     fs.mkdirSync(dataDir, { recursive: true })
     const port = options.port && options.port > 0 ? options.port : yield* LocalServer.freePort
     const logFile = path.join(dataDir, "hdfs.log")
+    // Its java.io.tmpdir (below), emptied at every start: the data dir is kept across starts, and
+    // each start's Jetty leaves a jetty-* folder there that no later start uses. HDFS's own data
+    // is under storage/, never here.
     const scratch = path.join(dataDir, "tmp")
+    fs.rmSync(scratch, { recursive: true, force: true })
     fs.mkdirSync(scratch, { recursive: true })
     // The ready line of this start only: an earlier start's is still in the log.
     const logged = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0

@@ -42,3 +42,23 @@ it("starts on loopback, serves Spark, and leaves no process when its scope close
   await Effect.runPromise(Scope.close(scope, Exit.void))
   expect(processesOf(dataDir)).toEqual([])
 }, 240_000)
+
+it("empties its Jetty's temporary folder at every start, so a kept data folder does not pile them up", async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "local-hdfs-"))
+  // An earlier start's Jetty folder, as a kept data folder holds it.
+  const stale = path.join(dataDir, "tmp", "jetty-stale")
+  fs.mkdirSync(stale, { recursive: true })
+  fs.writeFileSync(path.join(stale, "webapp.txt"), "an earlier start's")
+  const scope = Effect.runSync(Scope.make())
+  try {
+    await Effect.runPromise(
+      LocalHdfs.start({ dataDir }).pipe(Scope.provide(scope), Effect.provide(NodeServices.layer))
+    )
+    const jetty = fs.readdirSync(path.join(dataDir, "tmp")).filter((name) => name.startsWith("jetty-"))
+    expect(jetty).not.toContain("jetty-stale")
+    expect(jetty.length).toBeGreaterThan(0)
+  } finally {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+  expect(processesOf(dataDir)).toEqual([])
+}, 240_000)
