@@ -10,10 +10,16 @@ import * as os from "node:os"
 import * as path from "node:path"
 
 export default function setup(): () => void {
+  const before = process.env["TMPDIR"]
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "spark-etl-test-"))
   // Open as /tmp is: under root, servers run as users of their own (PostgreSQL as "postgres")
   // enter the folders tests make here, and may write their own temporary files.
   fs.chmodSync(dir, 0o1777)
   process.env["TMPDIR"] = dir
-  return () => fs.rmSync(dir, { recursive: true, force: true })
+  return () => {
+    fs.rmSync(dir, { recursive: true, force: true })
+    // TMPDIR as it was: never a folder that is gone.
+    if (before === undefined) delete process.env["TMPDIR"]
+    else process.env["TMPDIR"] = before
+  }
 }
