@@ -1,18 +1,24 @@
-import * as grpc from "@grpc/grpc-js"
 import { create } from "@bufbuild/protobuf"
 import { Effect, Stream } from "effect"
 import * as net from "node:net"
 import { describe, expect, it } from "vitest"
 import { PlanSchema, UserContextSchema } from "../src/generated/spark/connect/base_pb.js"
+import * as Connection from "../src/internal/Connection.js"
 import * as Execute from "../src/internal/Execute.js"
 import * as Retry from "../src/Retry.js"
 
 const context = (address = "127.0.0.1:1"): Execute.Context => ({
-  client: new grpc.Client(address, grpc.credentials.createInsecure()),
+  client: Connection.make({
+    address,
+    useSsl: false,
+    keepaliveMs: 30_000,
+    keepaliveTimeoutMs: 10_000,
+    windowBytes: 65_535
+  }),
   sessionId: "s",
   userContext: create(UserContextSchema, { userId: "u" }),
   clientType: "test",
-  metadata: new grpc.Metadata(),
+  metadata: {},
   rpcTimeoutMs: 1000,
   streamTimeoutMs: 1000,
   interruptWaitMs: 1000,

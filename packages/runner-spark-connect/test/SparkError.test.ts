@@ -1,15 +1,15 @@
 import { create, toBinary } from "@bufbuild/protobuf"
 import { anyPack } from "@bufbuild/protobuf/wkt"
-import * as grpc from "@grpc/grpc-js"
 import { describe, expect, it } from "vitest"
 import { ErrorInfoSchema, RetryInfoSchema } from "../src/generated/google/rpc/error_details_pb.js"
 import { StatusSchema } from "../src/generated/google/rpc/status_pb.js"
 import { FetchErrorDetailsResponseSchema } from "../src/generated/spark/connect/base_pb.js"
 import * as Classify from "../src/internal/Classify.js"
+import * as Rpc from "../src/internal/Rpc.js"
 import * as SparkError from "../src/SparkError.js"
 
-const failure = (code: grpc.status, info?: Record<string, string>, reason = "") => {
-  const metadata = new grpc.Metadata()
+const failure = (code: number, info?: Record<string, string>, reason = "") => {
+  let statusDetails: Uint8Array | undefined
   if (info !== undefined) {
     const status = create(StatusSchema, {
       code,
@@ -22,10 +22,12 @@ const failure = (code: grpc.status, info?: Record<string, string>, reason = "") 
         )
       ]
     })
-    metadata.set("grpc-status-details-bin", Buffer.from(toBinary(StatusSchema, status)))
+    statusDetails = toBinary(StatusSchema, status)
   }
-  return { code, details: "server says no", metadata }
+  return { code, details: "server says no", statusDetails }
 }
+
+const nameOf = (code: number) => Object.entries(Rpc.Status).find(([, c]) => c === code)?.[0]
 
 const sparkInfo = (classes: ReadonlyArray<string>, errorClass: string, sqlState: string) => ({
   classes: JSON.stringify(classes),
@@ -39,7 +41,7 @@ describe("Classify.classify", () => {
   it("decodes ErrorInfo: classes, errorClass, sqlState, parameters and errorId", () => {
     const e = Classify.classify(
       failure(
-        grpc.status.INTERNAL,
+        Rpc.Status.INTERNAL,
         sparkInfo(
           [
             "org.apache.spark.sql.catalyst.ExtendedAnalysisException",
@@ -102,34 +104,34 @@ describe("Classify.classify", () => {
     [["org.apache.spark.SparkException"], "OPERATION_CANCELED", "HY008", "SparkInterrupted"]
   ] as const)("maps %s / %s to its kind", (classes, errorClass, sqlState, tag) => {
     expect(
-      Classify.classify(failure(grpc.status.INTERNAL, sparkInfo(classes, errorClass, sqlState)))._tag
+      Classify.classify(failure(Rpc.Status.INTERNAL, sparkInfo(classes, errorClass, sqlState)))._tag
     ).toBe(tag)
   })
 
   it.each([
-    [grpc.status.UNAVAILABLE, "SparkUnavailable", true],
-    [grpc.status.DEADLINE_EXCEEDED, "SparkDeadlineExceeded", false],
-    [grpc.status.UNAUTHENTICATED, "SparkUnauthenticated", false],
-    [grpc.status.PERMISSION_DENIED, "SparkUnauthenticated", false],
-    [grpc.status.CANCELLED, "SparkInterrupted", false],
-    [grpc.status.INTERNAL, "SparkStreamBroken", true],
-    [grpc.status.UNKNOWN, "SparkExecutionError", false]
+    [Rpc.Status.UNAVAILABLE, "SparkUnavailable", true],
+    [Rpc.Status.DEADLINE_EXCEEDED, "SparkDeadlineExceeded", false],
+    [Rpc.Status.UNAUTHENTICATED, "SparkUnauthenticated", false],
+    [Rpc.Status.PERMISSION_DENIED, "SparkUnauthenticated", false],
+    [Rpc.Status.CANCELLED, "SparkInterrupted", false],
+    [Rpc.Status.INTERNAL, "SparkStreamBroken", true],
+    [Rpc.Status.UNKNOWN, "SparkExecutionError", false]
   ] as const)("maps gRPC %s without ErrorInfo to %s (retryable %s)", (code, tag, retryable) => {
     const e = Classify.classify(failure(code))
     expect(e._tag).toBe(tag)
     expect(SparkError.isRetryable(e)).toBe(retryable)
-    expect(e.grpcCode).toBe(grpc.status[code])
+    expect(e.grpcCode).toBe(nameOf(code))
   })
 
-  it("names every gRPC status code as grpc-js does (the table SparkError keeps to avoid loading grpc-js)", () => {
-    const codes = Object.values(grpc.status).filter((v): v is number => typeof v === "number")
-    expect(codes.length).toBe(17)
-    for (const code of codes) expect(Classify.classify(failure(code)).grpcCode).toBe(grpc.status[code])
+  it("names every gRPC status code as the protocol's table does", () => {
+    const codes = Object.values(Rpc.Status)
+    expect(codes).toEqual([...Array(17).keys()])
+    for (const code of codes) expect(Classify.classify(failure(code)).grpcCode).toBe(nameOf(code))
   })
 
   it("keeps going when the metadata JSON is malformed", () => {
     const e = Classify.classify(
-      failure(grpc.status.INTERNAL, { classes: "not json", messageParameters: "{", errorClass: "X" }, "a.b.C")
+      failure(Rpc.Status.INTERNAL, { classes: "not json", messageParameters: "{", errorClass: "X" }, "a.b.C")
     )
     expect(e).toMatchObject({
       _tag: "SparkExecutionError",
@@ -140,9 +142,8 @@ describe("Classify.classify", () => {
   })
 
   it("ignores status details that are not a google.rpc.Status", () => {
-    const metadata = new grpc.Metadata()
-    metadata.set("grpc-status-details-bin", Buffer.from([0xff, 0xff, 0xff]))
-    expect(Classify.classify({ code: grpc.status.UNAVAILABLE, details: "d", metadata })._tag).toBe(
+    const statusDetails = Buffer.from([0xff, 0xff, 0xff])
+    expect(Classify.classify({ code: Rpc.Status.UNAVAILABLE, details: "d", statusDetails })._tag).toBe(
       "SparkUnavailable"
     )
   })
@@ -207,8 +208,11 @@ describe("Classify.classify", () => {
   })
 
   it("takes the status text from the details trailer when the grpc-message is empty", () => {
-    const metadata = failure(grpc.status.INTERNAL, sparkInfo(["x.AnalysisException"], "E", "42000")).metadata
-    const e = Classify.classify({ code: grpc.status.INTERNAL, details: "", metadata })
+    const statusDetails = failure(
+      Rpc.Status.INTERNAL,
+      sparkInfo(["x.AnalysisException"], "E", "42000")
+    ).statusDetails
+    const e = Classify.classify({ code: Rpc.Status.INTERNAL, details: "", statusDetails })
     expect(e.message).toBe("m")
   })
 
@@ -216,7 +220,7 @@ describe("Classify.classify", () => {
   it("trims the line break and indent a server text begins and ends with", () => {
     const text =
       "\n        operationId: o1 with status Pending\n        is not within statuses List(Finished, Failed, Canceled) for event Closed\n        "
-    const e = Classify.classify({ code: grpc.status.UNKNOWN, details: text, metadata: undefined })
+    const e = Classify.classify({ code: Rpc.Status.UNKNOWN, details: text, statusDetails: undefined })
     expect(e.message).toBe(
       "operationId: o1 with status Pending\n        is not within statuses List(Finished, Failed, Canceled) for event Closed"
     )
@@ -225,13 +229,12 @@ describe("Classify.classify", () => {
   it("renders the message from errorClass and parameters when the server sent no text", () => {
     const info = sparkInfo(["x.AnalysisException"], "TABLE_OR_VIEW_NOT_FOUND", "42P01")
     const status = create(StatusSchema, {
-      code: grpc.status.INTERNAL,
+      code: Rpc.Status.INTERNAL,
       message: " \n",
       details: [anyPack(ErrorInfoSchema, create(ErrorInfoSchema, { reason: "r", metadata: info }))]
     })
-    const metadata = new grpc.Metadata()
-    metadata.set("grpc-status-details-bin", Buffer.from(toBinary(StatusSchema, status)))
-    const e = Classify.classify({ code: grpc.status.INTERNAL, details: "", metadata })
+    const statusDetails = Buffer.from(toBinary(StatusSchema, status))
+    const e = Classify.classify({ code: Rpc.Status.INTERNAL, details: "", statusDetails })
     expect(e.message).toBe("[TABLE_OR_VIEW_NOT_FOUND] objectName=`x`")
     // FetchErrorDetails' text, when it comes, is better than our rendering.
     const link = {
@@ -240,16 +243,16 @@ describe("Classify.classify", () => {
       messageParameters: {}
     }
     expect(SparkError.withCauses(e, [link]).message).toBe(link.message)
-    expect(Classify.classify({ code: grpc.status.UNKNOWN, details: "", metadata: undefined }).message).toBe(
-      "UNKNOWN without a message"
-    )
+    expect(
+      Classify.classify({ code: Rpc.Status.UNKNOWN, details: "", statusDetails: undefined }).message
+    ).toBe("UNKNOWN without a message")
   })
 
   // A bare exception on the server (a NullPointerException) has neither text nor error class:
   // its class is then what the message can say.
   it("names the server's exception class when it sent neither text nor error class", () => {
     const bare = create(StatusSchema, {
-      code: grpc.status.INTERNAL,
+      code: Rpc.Status.INTERNAL,
       message: "",
       details: [
         anyPack(
@@ -263,9 +266,8 @@ describe("Classify.classify", () => {
         )
       ]
     })
-    const metadata = new grpc.Metadata()
-    metadata.set("grpc-status-details-bin", Buffer.from(toBinary(StatusSchema, bare)))
-    const e = Classify.classify({ code: grpc.status.INTERNAL, details: "", metadata })
+    const statusDetails = Buffer.from(toBinary(StatusSchema, bare))
+    const e = Classify.classify({ code: Rpc.Status.INTERNAL, details: "", statusDetails })
     expect(e.message).toBe("java.lang.NullPointerException without a message")
     expect(e.classes[0]).toBe("java.lang.NullPointerException")
     // A cause's text, when FetchErrorDetails brings one, replaces the stand-in; without one it stays.
@@ -340,7 +342,7 @@ describe("SparkError.errorClassOfMessage", () => {
 // class is only in the message.
 const spark35Failure = (message: string, classes: ReadonlyArray<string>, grpcMessage = message) => {
   const status = create(StatusSchema, {
-    code: grpc.status.INTERNAL,
+    code: Rpc.Status.INTERNAL,
     message,
     details: [
       anyPack(
@@ -353,9 +355,8 @@ const spark35Failure = (message: string, classes: ReadonlyArray<string>, grpcMes
       )
     ]
   })
-  const metadata = new grpc.Metadata()
-  metadata.set("grpc-status-details-bin", Buffer.from(toBinary(StatusSchema, status)))
-  return { code: grpc.status.INTERNAL, details: grpcMessage, metadata }
+  const statusDetails = Buffer.from(toBinary(StatusSchema, status))
+  return { code: Rpc.Status.INTERNAL, details: grpcMessage, statusDetails }
 }
 
 describe("SparkError.classify of a Spark 3.5 failure (no errorClass in the ErrorInfo)", () => {
@@ -416,9 +417,9 @@ describe("SparkError.classify of a Spark 3.5 failure (no errorClass in the Error
       "TABLE_OR_VIEW_NOT_FOUND",
       "42P01"
     )
-    const { metadata } = failure(grpc.status.INTERNAL, info, "org.apache.spark.sql.AnalysisException")
+    const { statusDetails } = failure(Rpc.Status.INTERNAL, info, "org.apache.spark.sql.AnalysisException")
     const message = "[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'.(line 1, pos 0)"
-    const e = Classify.classify({ code: grpc.status.INTERNAL, details: message, metadata })
+    const e = Classify.classify({ code: Rpc.Status.INTERNAL, details: message, statusDetails })
     expect(e).toMatchObject({
       _tag: "SparkAnalysisError",
       errorClass: "TABLE_OR_VIEW_NOT_FOUND",

@@ -11,7 +11,6 @@
  */
 import { fromBinary } from "@bufbuild/protobuf"
 import { anyUnpack } from "@bufbuild/protobuf/wkt"
-import type * as grpc from "@grpc/grpc-js"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import { ErrorInfoSchema } from "../generated/google/rpc/error_details_pb.js"
@@ -89,7 +88,7 @@ const grpcStatusNames = [
 ] as const
 
 /** Picks the kind of a server-reported failure from its error class, classes and SQLSTATE. */
-const kindOf = (grpcCode: grpc.status, info: ErrorInfo | undefined): SparkError.Tag => {
+const kindOf = (grpcCode: number, info: ErrorInfo | undefined): SparkError.Tag => {
   const errorClass = info?.errorClass ?? ""
   const classes = info?.classes ?? []
   if (errorClass.startsWith("INVALID_HANDLE.SESSION")) return "SparkSessionLost"
@@ -133,8 +132,7 @@ const kindOf = (grpcCode: grpc.status, info: ErrorInfo | undefined): SparkError.
 
 /** Maps a raw gRPC failure to its tagged error: the single conversion point. */
 export const classify = (failure: Rpc.RpcFailure, operationId?: string): SparkError.SparkError => {
-  const bin = failure.metadata?.get("grpc-status-details-bin")[0]
-  const status = bin instanceof Buffer ? decodeStatus(bin) : undefined
+  const status = failure.statusDetails === undefined ? undefined : decodeStatus(failure.statusDetails)
   const info =
     status?.info !== undefined && status.info.errorClass === undefined
       ? withClassOfMessage(status.info, failure.details || status.message)

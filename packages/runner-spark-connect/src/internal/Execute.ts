@@ -6,7 +6,6 @@
  */
 import { create } from "@bufbuild/protobuf"
 import type { DescMessage, DescMethodUnary, MessageShape } from "@bufbuild/protobuf"
-import * as grpc from "@grpc/grpc-js"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -26,16 +25,17 @@ import {
 } from "../generated/spark/connect/base_pb.js"
 import * as SparkError from "../SparkError.js"
 import * as Classify from "./Classify.js"
+import type * as Connection from "./Connection.js"
 import * as Rpc from "./Rpc.js"
 import * as Wire from "./Wire.js"
 
 /** What an execution needs from its session. */
 export interface Context {
-  readonly client: grpc.Client
+  readonly client: Connection.Connection
   readonly sessionId: string
   readonly userContext: UserContext
   readonly clientType: string
-  readonly metadata: grpc.Metadata
+  readonly metadata: Readonly<Record<string, string>>
   /** Deadline of each unary RPC. */
   readonly rpcTimeoutMs: number
   /** Deadline of each ExecutePlan / ReattachExecute stream (the server ends one every 2 min). */
@@ -156,8 +156,7 @@ const reattachStream = (
   )
 
 /** Whether the channel has a live connection to the server now. */
-const connected = (ctx: Context) =>
-  ctx.client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY
+const connected = (ctx: Context) => ctx.client.isReady()
 
 // The server's answers that do not say the operation ended: a position it no longer holds, or
 // another attach (the operation's own client, still alive) that took its stream over; that one

@@ -1,5 +1,4 @@
 /** One AnalyzePlan(spark_version) round trip: the cheapest real RPC, used to tell "ready". */
-import * as grpc from "@grpc/grpc-js"
 import { create } from "@bufbuild/protobuf"
 import * as Effect from "effect/Effect"
 import { randomUUID } from "node:crypto"
@@ -9,16 +8,14 @@ import {
   SparkConnectService,
   UserContextSchema
 } from "../generated/spark/connect/base_pb.js"
+import * as Connection from "./Connection.js"
 import * as Rpc from "./Rpc.js"
 
 export type RpcFailure = Rpc.RpcFailure
 
 // A server started with spark.connect.authenticate.token answers nothing without it.
-const withToken = (token: string | undefined): grpc.Metadata => {
-  const metadata = new grpc.Metadata()
-  if (token !== undefined) metadata.set("authorization", `Bearer ${token}`)
-  return metadata
-}
+const withToken = (token: string | undefined): Readonly<Record<string, string>> =>
+  token === undefined ? {} : { authorization: `Bearer ${token}` }
 
 export const sparkVersion = (
   address: string,
@@ -26,7 +23,15 @@ export const sparkVersion = (
   token?: string
 ): Effect.Effect<string, Rpc.RpcFailure> =>
   Effect.acquireUseRelease(
-    Effect.sync(() => new grpc.Client(address, grpc.credentials.createInsecure())),
+    Effect.sync(() =>
+      Connection.make({
+        address,
+        useSsl: false,
+        keepaliveMs: 30_000,
+        keepaliveTimeoutMs: 10_000,
+        windowBytes: 1024 * 1024
+      })
+    ),
     (client) =>
       Rpc.unary(
         client,

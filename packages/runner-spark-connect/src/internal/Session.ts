@@ -5,7 +5,6 @@
  */
 import { create } from "@bufbuild/protobuf"
 import type { MessageInitShape } from "@bufbuild/protobuf"
-import * as grpc from "@grpc/grpc-js"
 import { RecordBatch, Table, tableFromIPC } from "apache-arrow"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -39,6 +38,7 @@ import * as LocalServer from "../local/LocalServer.js"
 import * as Retry from "../Retry.js"
 import * as SparkError from "../SparkError.js"
 import * as Classify from "./Classify.js"
+import * as Connection from "./Connection.js"
 import {
   clientVersion,
   type DataFrame,
@@ -48,24 +48,9 @@ import {
   type Session
 } from "../SparkSession.js"
 
-// Arrow batches exceed grpc-js's 4 MiB default; Spark sends chunks of up to 4 MiB plus framing.
-const maxReceiveBytes = 256 * 1024 * 1024
+// HTTP/2 starts with a 64 KiB window: a 4 MiB Arrow batch would wait on dozens of
+// WINDOW_UPDATE round trips. A large window lets the server stream at full speed.
 const flowControlWindow = 32 * 1024 * 1024
-
-const credentialsOf = (endpoint: ConnectionString.Endpoint): grpc.ChannelCredentials => {
-  if (!endpoint.useSsl) return grpc.credentials.createInsecure()
-  const ssl = grpc.credentials.createSsl()
-  const token = endpoint.token
-  if (token === undefined) return ssl
-  return grpc.credentials.combineChannelCredentials(
-    ssl,
-    grpc.credentials.createFromMetadataGenerator((_, callback) => {
-      const md = new grpc.Metadata()
-      md.set("authorization", `Bearer ${Redacted.value(token)}`)
-      callback(null, md)
-    })
-  )
-}
 
 const endpointOf = (
   options: Options
@@ -94,9 +79,6 @@ const decodeArrow = (response: ExecutePlanResponse): ReadonlyArray<RecordBatch> 
  * opens the channel, checks the server answers, and registers ReleaseSession and the channel's
  * close on the scope.
  */
-// The longest wait between two reconnects: an outage's end is seen within it.
-const maxReconnectBackoffMs = 2000
-
 export const make = (
   options: Options
 ): Effect.Effect<Session, MakeError, Scope.Scope | ChildProcessSpawner.ChildProcessSpawner> =>
@@ -107,32 +89,21 @@ export const make = (
       .filter((s) => s !== undefined)
       .join(" ")
     const client = yield* Effect.acquireRelease(
-      Effect.sync(
-        () =>
-          new grpc.Client(ConnectionString.address(endpoint), credentialsOf(endpoint), {
-            "grpc.max_receive_message_length": maxReceiveBytes,
-            "grpc.max_send_message_length": maxReceiveBytes,
-            // HTTP/2 starts with a 64 KiB window: a 4 MiB Arrow batch would wait on dozens of
-            // WINDOW_UPDATE round trips. A large window lets the server stream at full speed.
-            "grpc-node.flow_control_window": flowControlWindow,
-            "grpc.keepalive_time_ms": Duration.toMillis(options.keepalive ?? "30 seconds"),
-            "grpc.keepalive_timeout_ms": Duration.toMillis(options.keepaliveTimeout ?? "10 seconds"),
-            "grpc.keepalive_permit_without_calls": 1,
-            // After an outage grpc-js waits up to 2 minutes between reconnects by default: a
-            // rule retried once Spark is back would spend its attempts waiting for the channel.
-            "grpc.initial_reconnect_backoff_ms": 250,
-            "grpc.max_reconnect_backoff_ms": maxReconnectBackoffMs,
-            "grpc.primary_user_agent": userAgent
-          })
+      Effect.sync(() =>
+        Connection.make({
+          address: ConnectionString.address(endpoint),
+          useSsl: endpoint.useSsl,
+          keepaliveMs: Duration.toMillis(options.keepalive ?? "30 seconds"),
+          keepaliveTimeoutMs: Duration.toMillis(options.keepaliveTimeout ?? "10 seconds"),
+          windowBytes: flowControlWindow
+        })
       ),
       (c) => Effect.sync(() => c.close())
     )
-    const metadata = new grpc.Metadata()
-    for (const [k, v] of Object.entries(endpoint.metadata)) metadata.set(k, v)
-    // Only reachable with allowTokenOverLoopbackPlaintext: grpc-js will not compose call
-    // credentials with an insecure channel, so the header goes as plain metadata.
-    if (!endpoint.useSsl && endpoint.token !== undefined)
-      metadata.set("authorization", `Bearer ${Redacted.value(endpoint.token)}`)
+    const metadata: Record<string, string> = { "user-agent": userAgent }
+    for (const [k, v] of Object.entries(endpoint.metadata)) metadata[k.toLowerCase()] = v
+    // Plaintext only with allowTokenOverLoopbackPlaintext (ConnectionString refuses it otherwise).
+    if (endpoint.token !== undefined) metadata["authorization"] = `Bearer ${Redacted.value(endpoint.token)}`
     // Interrupts and releases of operations whose consumer went away (a deadline, an early stop).
     const background = yield* FiberSet.make()
     const ctx: Execute.Context = {
