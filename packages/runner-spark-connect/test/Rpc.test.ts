@@ -180,6 +180,49 @@ describe("Rpc calls against an HTTP/2 server", () => {
       )
     )
 
+  const configCall = (to: string, timeoutMs: number) =>
+    Rpc.unary(
+      Connection.make({
+        address: to,
+        useSsl: false,
+        keepaliveMs: 30_000,
+        keepaliveTimeoutMs: 10_000,
+        windowBytes: 1 << 20
+      }),
+      SparkConnectService.method.config,
+      create(ConfigRequestSchema, { sessionId: "s" }),
+      { metadata: {}, timeoutMs }
+    )
+
+  // A TCP relay to the server: it can go silent both ways (a black hole: nothing closed) or cut
+  // every connection at once (a process killed: the kernel closes its sockets).
+  const relay = async () => {
+    let silent = false
+    const sockets = new Set<net.Socket>()
+    const server = net.createServer((client) => {
+      const upstream = net.connect(Number(address.split(":")[1]), "127.0.0.1")
+      for (const s of [client, upstream]) {
+        sockets.add(s)
+        s.on("error", () => {})
+      }
+      client.on("data", (d) => void (silent || upstream.write(d)))
+      upstream.on("data", (d) => void (silent || client.write(d)))
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const cut = () => {
+      for (const s of sockets) s.destroy()
+    }
+    return {
+      address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+      silence: () => void (silent = true),
+      cut,
+      close: () => {
+        cut()
+        server.close()
+      }
+    }
+  }
+
   it("sends gRPC's headers and the metadata, and reads a trailers-only error", async () => {
     const seen: Array<http2.IncomingHttpHeaders> = []
     behave = (stream, headers) => {
@@ -205,12 +248,31 @@ describe("Rpc calls against an HTTP/2 server", () => {
     })
   })
 
-  it("a connection dropped mid-call is UNAVAILABLE (the server is gone), not a cancel", async () => {
+  it("a connection the server ends mid-call (GOAWAY) is UNAVAILABLE naming it, not a cancel", async () => {
     behave = (stream) => {
       stream.respond({ ":status": 200, "content-type": "application/grpc" })
       stream.write(Buffer.from([0, 0, 0, 0, 9, 1]), () => stream.session?.destroy())
     }
-    expect(await failed()).toMatchObject({ code: Rpc.Status.UNAVAILABLE })
+    expect(await failed()).toEqual({
+      code: Rpc.Status.UNAVAILABLE,
+      details: "the server closed the connection (HTTP/2 GOAWAY, code 0)",
+      statusDetails: undefined
+    })
+  })
+
+  it("a connection cut mid-call (the server's process gone, no GOAWAY) is UNAVAILABLE: dropped", async () => {
+    const link = await relay()
+    behave = (stream) => {
+      stream.respond({ ":status": 200, "content-type": "application/grpc" })
+      stream.write(Buffer.from([0, 0, 0, 0, 9, 1]), () => link.cut())
+    }
+    const f = await Effect.runPromise(Effect.flip(configCall(link.address, 5_000)))
+    link.close()
+    expect(f).toEqual({
+      code: Rpc.Status.UNAVAILABLE,
+      details: "the connection to the server dropped",
+      statusDetails: undefined
+    })
   })
 
   it("a stream the server resets is read by its reset code", async () => {
@@ -238,30 +300,17 @@ describe("Rpc calls against an HTTP/2 server", () => {
   })
 
   it("a link that goes silent mid-call (nothing reset): the unanswered keepalive ping fails it UNAVAILABLE", async () => {
-    // A relay that forwards until told to drop everything, both ways, without closing anything.
-    let silent = false
-    const relay = net.createServer((client) => {
-      const upstream = net.connect(Number(address.split(":")[1]), "127.0.0.1")
-      client.on("data", (d) => void (silent || upstream.write(d)))
-      upstream.on("data", (d) => void (silent || client.write(d)))
-      client.on("error", () => {})
-      upstream.on("error", () => {})
-      relay.once("close", () => {
-        client.destroy()
-        upstream.destroy()
-      })
-    })
-    await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve))
+    const link = await relay()
     behave = (stream) => {
       stream.respond({ ":status": 200, "content-type": "application/grpc" })
-      silent = true
+      link.silence()
     }
     const started = Date.now()
     const f = await Effect.runPromise(
       Effect.flip(
         Rpc.unary(
           Connection.make({
-            address: `127.0.0.1:${(relay.address() as AddressInfo).port}`,
+            address: link.address,
             useSsl: false,
             keepaliveMs: 200,
             keepaliveTimeoutMs: 300,
@@ -273,7 +322,7 @@ describe("Rpc calls against an HTTP/2 server", () => {
         )
       )
     )
-    relay.close()
+    link.close()
     expect(f).toEqual({
       code: Rpc.Status.UNAVAILABLE,
       details: "keepalive ping not answered within 300 ms",
@@ -310,6 +359,32 @@ describe("Rpc calls against an HTTP/2 server", () => {
       if (before === undefined) delete process.env["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"]
       else process.env["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = before
     }
+  })
+
+  it("a port that closes the connection without speaking HTTP/2 (a TLS port, plaintext): UNAVAILABLE saying so", async () => {
+    const closing = net.createServer((socket) => socket.destroy())
+    await new Promise<void>((resolve) => closing.listen(0, "127.0.0.1", resolve))
+    const f = await Effect.runPromise(
+      Effect.flip(
+        Rpc.unary(
+          Connection.make({
+            address: `127.0.0.1:${(closing.address() as AddressInfo).port}`,
+            useSsl: false,
+            keepaliveMs: 30_000,
+            keepaliveTimeoutMs: 10_000,
+            windowBytes: 1 << 20
+          }),
+          SparkConnectService.method.config,
+          create(ConfigRequestSchema, { sessionId: "s" }),
+          { metadata: {}, timeoutMs: 5_000 }
+        )
+      )
+    )
+    closing.close()
+    expect(f).toMatchObject({
+      code: Rpc.Status.UNAVAILABLE,
+      details: "the connection closed before the server spoke HTTP/2 (a TLS port, without use_ssl=true?)"
+    })
   })
 
   it("nothing listening: UNAVAILABLE naming the refused connection", async () => {

@@ -207,5 +207,8 @@ describe("Spark Connect over TLS (use_ssl=true), without a token", () => {
     expect(plaintext.stdout).toMatch(
       /spark-etl FAILED batch=over_tls .*exit=2 category=system code=ENGINE_UNREACHABLE /
     )
+    expect(plaintext.stderr).toMatch(
+      /cannot open the engine session: the connection closed before the server spoke HTTP\/2 \(a TLS port, without use_ssl=true\?\)/
+    )
   })
 })

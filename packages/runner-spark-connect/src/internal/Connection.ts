@@ -44,6 +44,12 @@ export interface Connection {
 // Spark's trailers carry its error (class, parameters, a message of up to some KB): room to spare.
 const maxHeaderListBytes = 1024 * 1024
 
+// Why a connection that closed without an error (no GOAWAY, no socket error) did.
+const closedCause = (l: Live): string =>
+  l.ready
+    ? "the connection to the server dropped"
+    : "the connection closed before the server spoke HTTP/2 (a TLS port, without use_ssl=true?)"
+
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
 // The CAs a TLS connection trusts: those of GRPC_DEFAULT_SSL_ROOTS_FILE_PATH instead of Node's
@@ -117,7 +123,7 @@ export const make = (options: Options): Connection => {
     session.on("error", (error) => drop(l, describe(error)))
     // A GOAWAY ends the connection for new streams; those under way may finish on it.
     session.on("goaway", (code) => drop(l, `the server closed the connection (HTTP/2 GOAWAY, code ${code})`))
-    session.on("close", () => drop(l, "Connection dropped"))
+    session.on("close", () => drop(l, closedCause(l)))
     l.pingTimer = setInterval(() => ping(l), options.keepaliveMs).unref()
     // Idle, the connection does not keep the process alive; a stream in flight does (Rpc.ts).
     session.unref()
@@ -189,7 +195,7 @@ export const make = (options: Options): Connection => {
       if (!l.session.closed && !l.session.destroyed) return undefined
       // A stream still pending when the connection failed: Node's error names the cause.
       const cause: unknown = streamError?.cause
-      return cause instanceof Error ? cause.message : (streamError?.message ?? "Connection dropped")
+      return cause instanceof Error ? cause.message : closedCause(l)
     },
     close: () => {
       closed = true
