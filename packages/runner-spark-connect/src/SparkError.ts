@@ -2,7 +2,7 @@
  * Every failure of the Spark Connect client, as a flat union of tagged errors, with what callers
  * need to act on one: its category, whether a retry may help, and its text for a log line. (A
  * session makes them from gRPC failures in one place, internal/Classify.ts, which reads the
- * server's google.rpc.ErrorInfo; this module loads neither grpc-js nor protobuf-es, so a process
+ * server's google.rpc.ErrorInfo; this module loads neither the connection nor protobuf-es, so a process
  * that only names or classifies these errors, like `spark-etl validate`, does not pay for them.)
  * Also here, outside the union, the two a session can meet before any RPC:
  * `ConnectionStringError` and, for `local[N]`, `LocalServerError` (defined by the local entry).
