@@ -36,7 +36,16 @@ const withTools = libraryConstraints.map((c) =>
 )
 
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/node_modules/**", "**/src/generated/**", "**/proto/**", ".nx/**"] },
+  {
+    ignores: [
+      "**/dist/**",
+      "**/node_modules/**",
+      "**/src/generated/**",
+      "**/proto/**",
+      ".nx/**",
+      "**/.spark-etl/**"
+    ]
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   ...nx.configs["flat/base"],
