@@ -22,7 +22,7 @@ export interface Options {
   readonly windowBytes: number
 }
 
-export type ReadyOutcome = "ready" | "timeout" | { readonly failed: string }
+type ReadyOutcome = "ready" | "timeout" | { readonly failed: string }
 
 /** One connection; `request` opens a stream on it, opening the connection first when needed. */
 export interface Connection {
