@@ -8,13 +8,7 @@ import * as Execute from "../src/internal/Execute.js"
 import * as Retry from "../src/Retry.js"
 
 const context = (address = "127.0.0.1:1"): Execute.Context => ({
-  client: Connection.make({
-    address,
-    useSsl: false,
-    keepaliveMs: 30_000,
-    keepaliveTimeoutMs: 10_000,
-    windowBytes: 65_535
-  }),
+  client: Connection.make({ address, useSsl: false }),
   sessionId: "s",
   userContext: create(UserContextSchema, { userId: "u" }),
   clientType: "test",

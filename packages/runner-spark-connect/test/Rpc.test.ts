@@ -156,42 +156,23 @@ describe("Rpc calls against an HTTP/2 server", () => {
     await new Promise<void>((resolve) => server.close(() => resolve()))
   })
 
-  // The call's failure (it must fail).
-  const failed = (timeoutMs = 5_000) =>
+  // A Config call's failure (it must fail), on a connection of its own to `to`, closed after.
+  const failedCall = (
+    to = address,
+    o: { readonly timeoutMs?: number; readonly connection?: Partial<Connection.Options> } = {}
+  ) =>
     Effect.runPromise(
       Effect.acquireUseRelease(
-        Effect.sync(() =>
-          Connection.make({
-            address,
-            useSsl: false,
-            keepaliveMs: 30_000,
-            keepaliveTimeoutMs: 10_000,
-            windowBytes: 1 << 20
-          })
-        ),
+        Effect.sync(() => Connection.make({ address: to, useSsl: false, ...o.connection })),
         (c) =>
           Effect.flip(
             Rpc.unary(c, SparkConnectService.method.config, create(ConfigRequestSchema, { sessionId: "s" }), {
               metadata: { "x-test": "1" },
-              timeoutMs
+              timeoutMs: o.timeoutMs ?? 5_000
             })
           ),
         (c) => Effect.sync(() => c.close())
       )
-    )
-
-  const configCall = (to: string, timeoutMs: number) =>
-    Rpc.unary(
-      Connection.make({
-        address: to,
-        useSsl: false,
-        keepaliveMs: 30_000,
-        keepaliveTimeoutMs: 10_000,
-        windowBytes: 1 << 20
-      }),
-      SparkConnectService.method.config,
-      create(ConfigRequestSchema, { sessionId: "s" }),
-      { metadata: {}, timeoutMs }
     )
 
   // A TCP relay to the server: it can go silent both ways (a black hole: nothing closed) or cut
@@ -237,7 +218,7 @@ describe("Rpc calls against an HTTP/2 server", () => {
         { endStream: true }
       )
     }
-    expect(await failed()).toEqual({ code: 9, details: "no way", statusDetails: undefined })
+    expect(await failedCall()).toEqual({ code: 9, details: "no way", statusDetails: undefined })
     expect(seen[0]).toMatchObject({
       ":method": "POST",
       ":path": "/spark.connect.SparkConnectService/Config",
@@ -253,7 +234,7 @@ describe("Rpc calls against an HTTP/2 server", () => {
       stream.respond({ ":status": 200, "content-type": "application/grpc" })
       stream.write(Buffer.from([0, 0, 0, 0, 9, 1]), () => stream.session?.destroy())
     }
-    expect(await failed()).toEqual({
+    expect(await failedCall()).toEqual({
       code: Rpc.Status.UNAVAILABLE,
       details: "the server closed the connection (HTTP/2 GOAWAY, code 0)",
       statusDetails: undefined
@@ -266,7 +247,7 @@ describe("Rpc calls against an HTTP/2 server", () => {
       stream.respond({ ":status": 200, "content-type": "application/grpc" })
       stream.write(Buffer.from([0, 0, 0, 0, 9, 1]), () => link.cut())
     }
-    const f = await Effect.runPromise(Effect.flip(configCall(link.address, 5_000)))
+    const f = await failedCall(link.address)
     link.close()
     expect(f).toEqual({
       code: Rpc.Status.UNAVAILABLE,
@@ -277,7 +258,7 @@ describe("Rpc calls against an HTTP/2 server", () => {
 
   it("a stream the server resets is read by its reset code", async () => {
     behave = (stream) => stream.close(http2.constants.NGHTTP2_REFUSED_STREAM)
-    expect(await failed()).toMatchObject({
+    expect(await failedCall()).toMatchObject({
       code: Rpc.Status.UNAVAILABLE,
       details: expect.stringContaining("REFUSED_STREAM")
     })
@@ -285,7 +266,7 @@ describe("Rpc calls against an HTTP/2 server", () => {
 
   it("an HTTP answer that is not gRPC is mapped by its status", async () => {
     behave = (stream) => stream.respond({ ":status": 503 }, { endStream: true })
-    expect(await failed()).toMatchObject({
+    expect(await failedCall()).toMatchObject({
       code: Rpc.Status.UNAVAILABLE,
       details: expect.stringContaining("503")
     })
@@ -293,7 +274,7 @@ describe("Rpc calls against an HTTP/2 server", () => {
 
   it("a call the server never answers ends at the client's deadline: DEADLINE_EXCEEDED", async () => {
     behave = () => {}
-    expect(await failed(300)).toMatchObject({
+    expect(await failedCall(address, { timeoutMs: 300 })).toMatchObject({
       code: Rpc.Status.DEADLINE_EXCEEDED,
       details: "deadline of 300 ms exceeded"
     })
@@ -306,22 +287,10 @@ describe("Rpc calls against an HTTP/2 server", () => {
       link.silence()
     }
     const started = Date.now()
-    const f = await Effect.runPromise(
-      Effect.flip(
-        Rpc.unary(
-          Connection.make({
-            address: link.address,
-            useSsl: false,
-            keepaliveMs: 200,
-            keepaliveTimeoutMs: 300,
-            windowBytes: 1 << 20
-          }),
-          SparkConnectService.method.config,
-          create(ConfigRequestSchema, { sessionId: "s" }),
-          { metadata: {}, timeoutMs: 60_000 }
-        )
-      )
-    )
+    const f = await failedCall(link.address, {
+      timeoutMs: 60_000,
+      connection: { keepaliveMs: 200, keepaliveTimeoutMs: 300 }
+    })
     link.close()
     expect(f).toEqual({
       code: Rpc.Status.UNAVAILABLE,
@@ -335,22 +304,7 @@ describe("Rpc calls against an HTTP/2 server", () => {
     const before = process.env["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"]
     process.env["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = "/nonexistent/ca.pem"
     try {
-      const f = await Effect.runPromise(
-        Effect.flip(
-          Rpc.unary(
-            Connection.make({
-              address,
-              useSsl: true,
-              keepaliveMs: 30_000,
-              keepaliveTimeoutMs: 10_000,
-              windowBytes: 1 << 20
-            }),
-            SparkConnectService.method.config,
-            create(ConfigRequestSchema, { sessionId: "s" }),
-            { metadata: {}, timeoutMs: 5_000 }
-          )
-        )
-      )
+      const f = await failedCall(address, { connection: { useSsl: true } })
       expect(f).toMatchObject({
         code: Rpc.Status.UNAVAILABLE,
         details: expect.stringMatching(/^GRPC_DEFAULT_SSL_ROOTS_FILE_PATH: ENOENT.*\/nonexistent\/ca\.pem/)
@@ -364,22 +318,7 @@ describe("Rpc calls against an HTTP/2 server", () => {
   it("a port that closes the connection without speaking HTTP/2 (a TLS port, plaintext): UNAVAILABLE saying so", async () => {
     const closing = net.createServer((socket) => socket.destroy())
     await new Promise<void>((resolve) => closing.listen(0, "127.0.0.1", resolve))
-    const f = await Effect.runPromise(
-      Effect.flip(
-        Rpc.unary(
-          Connection.make({
-            address: `127.0.0.1:${(closing.address() as AddressInfo).port}`,
-            useSsl: false,
-            keepaliveMs: 30_000,
-            keepaliveTimeoutMs: 10_000,
-            windowBytes: 1 << 20
-          }),
-          SparkConnectService.method.config,
-          create(ConfigRequestSchema, { sessionId: "s" }),
-          { metadata: {}, timeoutMs: 5_000 }
-        )
-      )
-    )
+    const f = await failedCall(`127.0.0.1:${(closing.address() as AddressInfo).port}`)
     closing.close()
     expect(f).toMatchObject({
       code: Rpc.Status.UNAVAILABLE,
@@ -392,22 +331,7 @@ describe("Rpc calls against an HTTP/2 server", () => {
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve))
     const port = (closed.address() as AddressInfo).port
     await new Promise<void>((resolve) => closed.close(() => resolve()))
-    const f = await Effect.runPromise(
-      Effect.flip(
-        Rpc.unary(
-          Connection.make({
-            address: `127.0.0.1:${port}`,
-            useSsl: false,
-            keepaliveMs: 30_000,
-            keepaliveTimeoutMs: 10_000,
-            windowBytes: 1 << 20
-          }),
-          SparkConnectService.method.config,
-          create(ConfigRequestSchema, { sessionId: "s" }),
-          { metadata: {}, timeoutMs: 5_000 }
-        )
-      )
-    )
+    const f = await failedCall(`127.0.0.1:${port}`)
     expect(f).toMatchObject({
       code: Rpc.Status.UNAVAILABLE,
       details: `connect ECONNREFUSED 127.0.0.1:${port}`

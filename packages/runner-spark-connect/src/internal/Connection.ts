@@ -15,11 +15,11 @@ export interface Options {
   /** `host:port`. */
   readonly address: string
   readonly useSsl: boolean
-  /** How often a ping checks the link, and how long its answer may take before it counts as dead. */
-  readonly keepaliveMs: number
-  readonly keepaliveTimeoutMs: number
-  /** HTTP/2 flow-control window of the connection and of each stream, in bytes. */
-  readonly windowBytes: number
+  /** How often a ping checks the link (30 s), and how long its answer may take (10 s). */
+  readonly keepaliveMs?: number
+  readonly keepaliveTimeoutMs?: number
+  /** HTTP/2 flow-control window of the connection and of each stream (32 MiB). */
+  readonly windowBytes?: number
 }
 
 type ReadyOutcome = "ready" | "timeout" | { readonly failed: string }
@@ -74,7 +74,17 @@ interface Live {
   streams: number
 }
 
-export const make = (options: Options): Connection => {
+// HTTP/2 starts with a 64 KiB window: a 4 MiB Arrow batch would wait on dozens of WINDOW_UPDATE
+// round trips. A large window lets the server stream at full speed.
+const defaultWindowBytes = 32 * 1024 * 1024
+
+export const make = (given: Options): Connection => {
+  const options = {
+    keepaliveMs: 30_000,
+    keepaliveTimeoutMs: 10_000,
+    windowBytes: defaultWindowBytes,
+    ...given
+  }
   let live: Live | undefined
   let closed = false
   // Each stream's connection: Node forgets a stream's session once the stream is closed.

@@ -23,15 +23,7 @@ export const sparkVersion = (
   token?: string
 ): Effect.Effect<string, Rpc.RpcFailure> =>
   Effect.acquireUseRelease(
-    Effect.sync(() =>
-      Connection.make({
-        address,
-        useSsl: false,
-        keepaliveMs: 30_000,
-        keepaliveTimeoutMs: 10_000,
-        windowBytes: 1024 * 1024
-      })
-    ),
+    Effect.sync(() => Connection.make({ address, useSsl: false })),
     (client) =>
       Rpc.unary(
         client,

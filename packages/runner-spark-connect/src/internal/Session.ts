@@ -48,10 +48,6 @@ import {
   type Session
 } from "../SparkSession.js"
 
-// HTTP/2 starts with a 64 KiB window: a 4 MiB Arrow batch would wait on dozens of
-// WINDOW_UPDATE round trips. A large window lets the server stream at full speed.
-const flowControlWindow = 32 * 1024 * 1024
-
 const endpointOf = (
   options: Options
 ): Effect.Effect<
@@ -94,8 +90,7 @@ export const make = (
           address: ConnectionString.address(endpoint),
           useSsl: endpoint.useSsl,
           keepaliveMs: Duration.toMillis(options.keepalive ?? "30 seconds"),
-          keepaliveTimeoutMs: Duration.toMillis(options.keepaliveTimeout ?? "10 seconds"),
-          windowBytes: flowControlWindow
+          keepaliveTimeoutMs: Duration.toMillis(options.keepaliveTimeout ?? "10 seconds")
         })
       ),
       (c) => Effect.sync(() => c.close())
