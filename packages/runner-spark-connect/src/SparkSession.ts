@@ -1,5 +1,5 @@
 /**
- * A Spark Connect session as an Effect service: one gRPC channel and one server-side session
+ * A Spark Connect session as an Effect service: one HTTP/2 connection and one server-side session
  * (client-chosen UUID), released when the scope closes. Queries and commands go the way the
  * official clients send them; results come as Arrow tables, JS rows or a stream of record
  * batches; every call carries an operation id and the caller's tags, so a batch runner can
@@ -230,7 +230,7 @@ export const isRemoteUrl = (remote: string): remote is RemoteUrl => remote.start
 
 /**
  * Opens a session: parses the connection string (starting a local server for `local[N]`),
- * opens the channel, checks the server answers, and registers ReleaseSession and the channel's
+ * opens the connection, checks the server answers, and registers ReleaseSession and the connection's
  * close on the scope.
  */
 export function make(

@@ -155,7 +155,7 @@ const reattachStream = (
     Wire.decodeExecutePlanResponse
   )
 
-/** Whether the channel has a live connection to the server now. */
+/** Whether the connection is up to the server now. */
 const connected = (ctx: Context) => ctx.client.isReady()
 
 // The server's answers that do not say the operation ended: a position it no longer holds, or

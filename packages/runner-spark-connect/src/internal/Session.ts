@@ -72,7 +72,7 @@ const decodeArrow = (response: ExecutePlanResponse): ReadonlyArray<RecordBatch> 
 
 /**
  * Opens a session: parses the connection string (starting a local server for `local[N]`),
- * opens the channel, checks the server answers, and registers ReleaseSession and the channel's
+ * opens the connection, checks the server answers, and registers ReleaseSession and the connection's
  * close on the scope.
  */
 export const make = (
