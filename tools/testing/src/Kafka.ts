@@ -26,7 +26,12 @@ export const readTopic = (
     ["-b", brokers, "-t", topic, "-C", "-e", "-q", "-o", "beginning", "-f", "%k\t%s\n"],
     { encoding: "utf8", timeout: 60_000, maxBuffer: 256 * 1024 * 1024 }
   )
-  if (out.status !== 0) throw new Error(`kcat failed (${String(out.status)}): ${out.stderr}`)
+  // Not started (not installed) or killed at the timeout: the cause is in `error`, not stderr.
+  if (out.error !== undefined) throw new Error(`kcat did not run to its end: ${out.error.message}`)
+  if (out.status !== 0)
+    throw new Error(
+      `kcat exited with ${String(out.status ?? out.signal)}: ${out.stderr.trim() || "(nothing on stderr)"}`
+    )
   return out.stdout
     .split("\n")
     .filter((l) => l.length > 0)
