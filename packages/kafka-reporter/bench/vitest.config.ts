@@ -1,20 +1,9 @@
-import { defineConfig } from "vitest/config"
+import { project } from "../../../vitest.shared.js"
 
 // `npm run bench -w @spark-etl/kafka-reporter`: the figures of the README, against a real broker
-// (KAFKA_BROKERS when set, else a local one started by the infra global setup).
-const conditions = ["@spark-etl/source"]
-
-export default defineConfig({
-  root: `${import.meta.dirname}/..`,
-  resolve: { conditions },
-  ssr: { resolve: { conditions } },
-  test: {
-    include: ["bench/**/*.run.ts"],
-    // The workers' setup of every test project: kafkajs' negative-timer warning stays out of the figures.
-    setupFiles: ["../../tools/testing/src/vitestSetup.ts"],
-    globalSetup: ["../../tools/infra/src/vitestGlobalSetup.ts"],
-    provide: { infraNeeds: ["kafka"] },
-    testTimeout: 600_000,
-    hookTimeout: 240_000
-  }
-})
+// (KAFKA_BROKERS when set, else a local one started by the infra global setup). The tests' own
+// configuration, so the outboxes it writes go to the run's temporary folder, removed at its end.
+export default {
+  ...project({ needs: ["kafka"], include: ["bench/**/*.run.ts"], testTimeoutMs: 600_000 }),
+  root: `${import.meta.dirname}/..`
+}
