@@ -50,7 +50,23 @@ const closedCause = (l: Live): string =>
     ? "the connection to the server dropped"
     : "the connection closed before the server spoke HTTP/2 (a TLS port, without use_ssl=true?)"
 
-const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+// OpenSSL's verdicts on a certificate whose issuer is not trusted. Node adds its own hint to
+// their message (run Node with --use-system-ca), which is not how a job is given a CA.
+const untrustedIssuer = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE"
+])
+
+const describe = (error: unknown): string => {
+  if (!(error instanceof Error)) return String(error)
+  const code: unknown = "code" in error ? error.code : undefined
+  if (typeof code !== "string" || !untrustedIssuer.has(code)) return error.message
+  const verdict = error.message.split(";")[0]!
+  return `${verdict} (the server's certificate is not trusted: give its CA in GRPC_DEFAULT_SSL_ROOTS_FILE_PATH or NODE_EXTRA_CA_CERTS)`
+}
 
 // The CAs a TLS connection trusts: those of GRPC_DEFAULT_SSL_ROOTS_FILE_PATH instead of Node's
 // own when it is set (as with gRPC's other clients); NODE_EXTRA_CA_CERTS adds to Node's own.
@@ -205,7 +221,7 @@ export const make = (given: Options): Connection => {
       if (!l.session.closed && !l.session.destroyed) return undefined
       // A stream still pending when the connection failed: Node's error names the cause.
       const cause: unknown = streamError?.cause
-      return cause instanceof Error ? cause.message : closedCause(l)
+      return cause instanceof Error ? describe(cause) : closedCause(l)
     },
     close: () => {
       closed = true
