@@ -53,12 +53,12 @@ const framed = (...messages: ReadonlyArray<Uint8Array>): Buffer =>
 const readAll = (chunks: ReadonlyArray<Uint8Array>) => {
   const messages: Array<Uint8Array> = []
   const failures: Array<Rpc.RpcFailure> = []
-  const read = Rpc.messageReader(
+  const reader = Rpc.messageReader(
     (m) => messages.push(m),
     (f) => failures.push(f)
   )
-  for (const c of chunks) read(c)
-  return { messages, failures }
+  for (const c of chunks) reader.read(c)
+  return { messages, failures, unfinished: reader.unfinished() }
 }
 
 describe("Rpc.messageReader", () => {
@@ -85,6 +85,15 @@ describe("Rpc.messageReader", () => {
         `chunks of ${size}`
       ).toEqual([a, empty, b])
     }
+  })
+
+  it("says what a body ended inside of: a message's prefix or its bytes", () => {
+    expect(readAll([body]).unfinished).toBeUndefined()
+    expect(readAll([body.subarray(0, 3)]).unfinished).toBe("a message's 5-byte prefix, 3 of them received")
+    expect(readAll([body.subarray(0, body.length - 1)])).toMatchObject({
+      messages: [a, empty],
+      unfinished: "a message of 70000 bytes, 69999 of them received"
+    })
   })
 
   it("refuses a compressed message and an oversized one, once, reading nothing after", () => {
@@ -252,6 +261,19 @@ describe("Rpc calls against an HTTP/2 server", () => {
     expect(f).toEqual({
       code: Rpc.Status.UNAVAILABLE,
       details: "the connection to the server dropped",
+      statusDetails: undefined
+    })
+  })
+
+  it("an OK status after part of a message is INTERNAL: the response is not whole", async () => {
+    behave = (stream) => {
+      stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true })
+      stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }))
+      stream.end(Buffer.from([0, 0, 0, 0, 9, 1, 2]))
+    }
+    expect(await failedCall()).toEqual({
+      code: Rpc.Status.INTERNAL,
+      details: "the call ended with OK inside a message of 9 bytes, 2 of them received",
       statusDetails: undefined
     })
   })

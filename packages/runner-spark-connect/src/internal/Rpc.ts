@@ -88,16 +88,28 @@ const maxMessageBytes = 256 * 1024 * 1024
  * each). A message inside one chunk is handed over as a view of it; one spread over chunks is
  * copied once into a buffer of its own size.
  */
+export interface MessageReader {
+  readonly read: (chunk: Uint8Array) => void
+  /** What the body ended inside of, if it did not end between messages: a truncated response. */
+  readonly unfinished: () => string | undefined
+}
+
 export const messageReader = (
   onMessage: (bytes: Uint8Array) => void,
   onError: (failure: RpcFailure) => void
-): ((chunk: Uint8Array) => void) => {
+): MessageReader => {
   const prefix = new Uint8Array(5)
   let prefixRead = 0
   let body: Uint8Array | undefined
   let bodyRead = 0
   let broken = false
-  return (chunk) => {
+  const unfinished = () =>
+    body !== undefined
+      ? `a message of ${body.length} bytes, ${bodyRead} of them received`
+      : prefixRead > 0
+        ? `a message's 5-byte prefix, ${prefixRead} of them received`
+        : undefined
+  const read = (chunk: Uint8Array) => {
     let offset = 0
     while (!broken && offset < chunk.length) {
       if (body === undefined) {
@@ -145,6 +157,7 @@ export const messageReader = (
       }
     }
   }
+  return { read, unfinished }
 }
 
 // grpc-message is percent-encoded (RFC 3986 style, UTF-8).
@@ -265,7 +278,7 @@ const start = (
   }, options.timeoutMs)
   let status: RpcFailure | "ok" | undefined
   let notGrpc: RpcFailure | undefined
-  const read = messageReader(
+  const reader = messageReader(
     (bytes) => {
       if (!ended) handlers.message(bytes)
     },
@@ -282,7 +295,7 @@ const start = (
   stream.on("trailers", (trailers) => {
     status = statusOf(trailers)
   })
-  stream.on("data", (chunk: Buffer) => read(chunk))
+  stream.on("data", (chunk: Buffer) => reader.read(chunk))
   // Always listened to: an unheard "error" would crash the process. Read at "close".
   let streamError: Error | undefined
   stream.on("error", (error) => {
@@ -290,7 +303,13 @@ const start = (
   })
   stream.on("close", () => {
     if (ended) return
-    if (status === "ok") return end(undefined)
+    if (status === "ok") {
+      // An OK status after part of a message (a faulty server or proxy): the data is not whole.
+      const cut = reader.unfinished()
+      return end(
+        cut === undefined ? undefined : failure(Status.INTERNAL, `the call ended with OK inside ${cut}`)
+      )
+    }
     if (status !== undefined) return end(status)
     if (notGrpc !== undefined) return end(notGrpc)
     const dropped = connection.dropCause(stream, streamError)
