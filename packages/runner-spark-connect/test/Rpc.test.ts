@@ -286,11 +286,41 @@ describe("Rpc calls against an HTTP/2 server", () => {
     })
   })
 
-  it("an HTTP answer that is not gRPC is mapped by its status", async () => {
+  it("an HTTP answer that is not gRPC is mapped by its status, its page not read as messages", async () => {
     behave = (stream) => stream.respond({ ":status": 503 }, { endStream: true })
     expect(await failedCall()).toMatchObject({
       code: Rpc.Status.UNAVAILABLE,
       details: expect.stringContaining("503")
+    })
+    behave = (stream) => {
+      stream.respond({ ":status": 502, "content-type": "text/html" })
+      stream.end("<html><body>Bad Gateway</body></html>")
+    }
+    expect(await failedCall()).toEqual({
+      code: Rpc.Status.UNAVAILABLE,
+      details: "the server answered HTTP status 502, not gRPC",
+      statusDetails: undefined
+    })
+    behave = (stream) => {
+      stream.respond({ ":status": 200, "content-type": "text/html" })
+      stream.end("<html><body>Welcome</body></html>")
+    }
+    expect(await failedCall()).toEqual({
+      code: Rpc.Status.UNKNOWN,
+      details: "the server answered with content-type text/html, not gRPC",
+      statusDetails: undefined
+    })
+  })
+
+  it("a gRPC answer that ends without a status (no trailers) says so", async () => {
+    behave = (stream) => {
+      stream.respond({ ":status": 200, "content-type": "application/grpc" })
+      stream.end()
+    }
+    expect(await failedCall()).toEqual({
+      code: Rpc.Status.INTERNAL,
+      details: "the server ended the response without a gRPC status (no trailers)",
+      statusDetails: undefined
     })
   })
 

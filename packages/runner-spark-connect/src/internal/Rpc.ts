@@ -205,6 +205,10 @@ export const httpFailure = (status: number): RpcFailure => {
   return failure(code, `the server answered HTTP status ${status}, not gRPC`)
 }
 
+/** A 200 answer of another content type than gRPC's (a proxy's or web server's page). */
+export const contentTypeFailure = (type: string | undefined): RpcFailure =>
+  failure(Status.UNKNOWN, `the server answered with content-type ${type ?? "(none)"}, not gRPC`)
+
 /** A stream reset without a status, by its RST_STREAM code (as gRPC maps them). */
 export const resetFailure = (rstCode: number): RpcFailure =>
   rstCode === http2.constants.NGHTTP2_REFUSED_STREAM
@@ -215,7 +219,9 @@ export const resetFailure = (rstCode: number): RpcFailure =>
         ? failure(Status.RESOURCE_EXHAUSTED, "the server reset the stream (RST_STREAM ENHANCE_YOUR_CALM)")
         : rstCode === http2.constants.NGHTTP2_INADEQUATE_SECURITY
           ? failure(Status.PERMISSION_DENIED, "the server reset the stream (RST_STREAM INADEQUATE_SECURITY)")
-          : failure(Status.INTERNAL, `the stream ended without a status (RST_STREAM code ${rstCode})`)
+          : rstCode === http2.constants.NGHTTP2_NO_ERROR
+            ? failure(Status.INTERNAL, "the server ended the response without a gRPC status (no trailers)")
+            : failure(Status.INTERNAL, `the stream ended without a status (RST_STREAM code ${rstCode})`)
 
 // grpc-timeout: at most 8 digits and a unit.
 const timeoutHeader = (ms: number): string =>
@@ -289,13 +295,18 @@ const start = (
   )
   stream.on("response", (headers) => {
     const http = headers[":status"]
+    const type = headers["content-type"]
     if (http !== undefined && http !== 200) notGrpc = httpFailure(http)
+    else if (!type?.startsWith("application/grpc")) notGrpc = contentTypeFailure(type)
     status = statusOf(headers)
   })
   stream.on("trailers", (trailers) => {
     status = statusOf(trailers)
   })
-  stream.on("data", (chunk: Buffer) => reader.read(chunk))
+  // The body of an answer that is not gRPC (an error page) is no gRPC messages: not read as such.
+  stream.on("data", (chunk: Buffer) => {
+    if (notGrpc === undefined) reader.read(chunk)
+  })
   // Always listened to: an unheard "error" would crash the process. Read at "close".
   let streamError: Error | undefined
   stream.on("error", (error) => {
