@@ -83,17 +83,17 @@ export interface CallOptions {
 // The largest message accepted: Spark sends Arrow batches of up to 4 MiB plus framing.
 const maxMessageBytes = 256 * 1024 * 1024
 
-/**
- * Splits a response body into gRPC messages (a 1-byte compressed flag and a 4-byte length before
- * each). A message inside one chunk is handed over as a view of it; one spread over chunks is
- * copied once into a buffer of its own size.
- */
 export interface MessageReader {
   readonly read: (chunk: Uint8Array) => void
   /** What the body ended inside of, if it did not end between messages: a truncated response. */
   readonly unfinished: () => string | undefined
 }
 
+/**
+ * Splits a response body into gRPC messages (a 1-byte compressed flag and a 4-byte length before
+ * each). A message inside one chunk is handed over as a view of it; one spread over chunks is
+ * copied once into a buffer of its own size.
+ */
 export const messageReader = (
   onMessage: (bytes: Uint8Array) => void,
   onError: (failure: RpcFailure) => void
