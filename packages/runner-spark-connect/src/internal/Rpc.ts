@@ -206,7 +206,7 @@ export const httpFailure = (status: number): RpcFailure => {
 }
 
 /** A 200 answer of another content type than gRPC's (a proxy's or web server's page). */
-export const contentTypeFailure = (type: string | undefined): RpcFailure =>
+const contentTypeFailure = (type: string | undefined): RpcFailure =>
   failure(Status.UNKNOWN, `the server answered with content-type ${type ?? "(none)"}, not gRPC`)
 
 /** A stream reset without a status, by its RST_STREAM code (as gRPC maps them). */
