@@ -267,8 +267,9 @@ describe("fencing a crashed run's session on the server", () => {
     // The view is there at the fence's end exactly when it is there later: without the list, the
     // fence found nothing to interrupt, confirmed at once, and the view came after it.
     expect(atFence).toBe(later)
-    // Followed to its end, by one fence or the other: given by the list (3.5.7, 4.2.0), or named again by the interrupt
-    // (4.0.1 does that for an operation still running after its first interrupt).
+    // Followed to its end, by one fence or the other: given by the list (3.5.7, 4.2.0), or named
+    // again by the interrupt (4.0.1 does that for an operation still running after its first
+    // interrupt).
     expect(lines.join("\n")).toMatch(
       new RegExp(
         `stopped (0 operation\\(s\\) of this run on the server; 1 its rules had interrupted|1 operation\\(s\\) of this run on the server): ${id} \\(ended\\)`
